@@ -1,0 +1,42 @@
+# pmp-secrets-provider: `make help` lists the targets.
+SHELL := /usr/bin/env bash
+BIN   ?= bin/pmp-secrets-provider
+GO    ?= go
+PKGS  := ./...
+FUZZTIME ?= 20s
+
+.PHONY: help
+help: ## List the targets.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build the provider binary into bin/.
+	$(GO) build -trimpath -o $(BIN) .
+
+.PHONY: tools
+tools: ## Build the pinned AWS emulator (cached outside the repo).
+	@hack/tools.sh kumo >/dev/null
+
+.PHONY: test
+test: tools ## Run vet, gofmt check, unit, fuzz-seed and integration tests with -race.
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet $(PKGS)
+	KUMO_BIN=$$(hack/tools.sh kumo) $(GO) test -race -count=1 $(PKGS)
+
+.PHONY: lint
+lint: ## gofmt and go vet.
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet $(PKGS)
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME.
+	$(GO) test ./provider/params -run=^$$ -fuzz=FuzzParse -fuzztime=$(FUZZTIME)
+	$(GO) test ./provider/flatten -run=^$$ -fuzz=FuzzFlatten -fuzztime=$(FUZZTIME)
+
+.PHONY: demo
+demo: tools ## Mount the PMP secret from a local AWS emulator into ./demo-volume, no cloud account needed.
+	KUMO_BIN=$$(hack/tools.sh kumo) $(GO) run ./hack/demo -dir demo-volume
+
+.PHONY: e2e
+e2e: ## Bring up a local cluster (etcd, apiserver, kubelet, real CSI driver), run e2e/, tear it down.
+	hack/e2e.sh
