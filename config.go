@@ -1,0 +1,88 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"k8s.io/klog/v2"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
+)
+
+// Config is everything the flags decide.
+type Config struct {
+	ProviderDir   string
+	ProviderName  string
+	Kubeconfig    string
+	TokenAudience string
+	NodeName      string
+	LogFormat     string
+	Cache         bool
+	SecretTTL     time.Duration
+	NegativeTTL   time.Duration
+	CacheSize     int
+	RetryBudget   time.Duration
+	ShowVersion   bool
+}
+
+// parseFlags builds the Config from args. klog's flags (-v, ...) are
+// registered on the same set. A bad value fails here, at start-up.
+func parseFlags(args []string, stderr io.Writer) (Config, error) {
+	fs := flag.NewFlagSet("pmp-secrets-provider", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	klog.InitFlags(fs)
+
+	var c Config
+	fs.StringVar(&c.ProviderDir, "provider-dir", "/var/run/secrets-store-csi-providers", "directory of the driver's provider sockets")
+	fs.StringVar(&c.ProviderName, "provider-name", "pmp", "provider name: the socket is <provider-dir>/<name>.sock and SecretProviderClasses use spec.provider: <name>")
+	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file; empty uses the in-cluster config")
+	fs.StringVar(&c.TokenAudience, "token-audience", "sts.amazonaws.com", "audience of the pod token exchanged with STS (the CSIDriver's tokenRequests)")
+	fs.StringVar(&c.NodeName, "node-name", os.Getenv("NODE_NAME"), "this node's name, to read its topology.kubernetes.io/region label when no region is set (default $NODE_NAME)")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	fs.BoolVar(&c.Cache, "cache", true, "cache credentials, service-account roles and secrets (false: every Mount calls STS and Secrets Manager)")
+	fs.DurationVar(&c.SecretTTL, "secret-ttl", 2*time.Minute, "freshness window: how long a fetched secret version is served before one call refreshes it")
+	fs.DurationVar(&c.NegativeTTL, "negative-ttl", 10*time.Second, "how long an AWS refusal (4xx: denied, not found) is remembered per identity and secret")
+	fs.IntVar(&c.CacheSize, "cache-size", 1024, "most secrets (and credentials) kept; least recently used go first")
+	fs.DurationVar(&c.RetryBudget, "retry-budget", awsretry.DefaultPolicy.Budget, "how long one Mount retries transient AWS failures (throttling, 5xx, network) before failing; keep well under the kubelet's 2m")
+	fs.BoolVar(&c.ShowVersion, "version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return c, c.validate()
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if c.ProviderDir == "" {
+		errs = append(errs, errors.New("--provider-dir must not be empty"))
+	}
+	if !providerNameRE.MatchString(c.ProviderName) {
+		errs = append(errs, fmt.Errorf("--provider-name %q must match %s (the driver's rule for spec.provider)", c.ProviderName, providerNameRE))
+	}
+	if c.TokenAudience == "" {
+		errs = append(errs, errors.New("--token-audience must not be empty"))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("--log-format %q must be text or json", c.LogFormat))
+	}
+	if c.Cache && c.SecretTTL <= 0 {
+		errs = append(errs, errors.New("--secret-ttl must be positive (use --cache=false to turn caching off)"))
+	}
+	if c.NegativeTTL < 0 {
+		errs = append(errs, errors.New("--negative-ttl must not be negative"))
+	}
+	if c.CacheSize < 1 {
+		errs = append(errs, errors.New("--cache-size must be at least 1"))
+	}
+	if c.RetryBudget < time.Second || c.RetryBudget > 100*time.Second {
+		errs = append(errs, fmt.Errorf("--retry-budget %s must be between 1s and 100s: the kubelet gives a mount 2m in all", c.RetryBudget))
+	}
+	return errors.Join(errs...)
+}

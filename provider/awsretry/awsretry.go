@@ -1,0 +1,130 @@
+// Package awsretry retries one AWS call through transient failures
+// (throttling, 5xx, network errors, attempt timeouts) with capped, jittered
+// exponential backoff, until a time budget runs out.
+//
+// The SDK's own retryer is switched off for the provider's clients: its
+// attempts are few, its quota can refuse retries under load, and when the
+// caller's deadline ends it reports the deadline instead of what AWS said.
+// Here the budget is the provider's, and the last AWS error is kept.
+package awsretry
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	smithy "github.com/aws/smithy-go"
+)
+
+// Policy bounds the retries of one call.
+type Policy struct {
+	// Budget is the total time for all attempts and waits.
+	Budget time.Duration
+	// AttemptTimeout bounds one attempt, so a hung connection does not eat
+	// the whole budget.
+	AttemptTimeout time.Duration
+	// BaseDelay and MaxDelay shape the backoff.
+	BaseDelay, MaxDelay time.Duration
+}
+
+// DefaultPolicy finishes well inside the kubelet's two-minute
+// NodePublishVolume deadline.
+var DefaultPolicy = Policy{Budget: 30 * time.Second, AttemptTimeout: 10 * time.Second, BaseDelay: 200 * time.Millisecond, MaxDelay: 4 * time.Second}
+
+// ExhaustedError is a transient failure that outlived the budget.
+type ExhaustedError struct {
+	Attempts int
+	Elapsed  time.Duration
+	Last     error
+}
+
+func (e *ExhaustedError) Error() string { return e.Last.Error() }
+func (e *ExhaustedError) Unwrap() error { return e.Last }
+
+var (
+	retryables = retry.IsErrorRetryables(append([]retry.IsErrorRetryable{}, retry.DefaultRetryables...))
+	throttles  = retry.IsErrorThrottles(append([]retry.IsErrorThrottle{}, retry.DefaultThrottles...))
+)
+
+// Transient reports whether err is worth retrying.
+func Transient(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true // an attempt timeout; the budget is checked separately
+	}
+	if throttles.IsErrorThrottle(err) == aws.TrueTernary {
+		return true
+	}
+	if retryables.IsErrorRetryable(err) == aws.TrueTernary {
+		return true
+	}
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode() {
+		case "ServiceUnavailable", "ServiceUnavailableException", "InternalFailure", "InternalServiceError", "IDPCommunicationError":
+			return true
+		}
+	}
+	return false
+}
+
+// Do runs call until it succeeds, fails with a non-transient error, or the
+// budget runs out, in which case the error is an *ExhaustedError holding
+// the last failure. A ctx that ends first ends the retries too.
+func Do(ctx context.Context, p Policy, call func(ctx context.Context) error) error {
+	start := time.Now()
+	deadline := start.Add(p.Budget)
+	delay := p.BaseDelay
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithDeadline(ctx, minTime(deadline, time.Now().Add(p.AttemptTimeout)))
+		err := call(actx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil || !Transient(err) {
+			return err
+		}
+		wait := time.Duration(rand.Int64N(int64(delay) + 1))
+		if time.Now().Add(wait).After(deadline) {
+			return &ExhaustedError{Attempts: attempt, Elapsed: time.Since(start), Last: err}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		delay = min(delay*2, p.MaxDelay)
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// Reason is the AWS error code and message, or the error's text, for a
+// user-facing message. AWS messages name resources and actions; they do
+// not echo tokens or secret values.
+func Reason(err error) string {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		if msg := apiErr.ErrorMessage(); msg != "" {
+			return apiErr.ErrorCode() + ": " + msg
+		}
+		return apiErr.ErrorCode()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "no answer in time"
+	}
+	return err.Error()
+}

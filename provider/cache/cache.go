@@ -1,0 +1,162 @@
+// Package cache is a bounded, locked LRU whose entries expire, with
+// coalescing of concurrent loads of the same key: many pods asking for the
+// same thing at once cost one load. It counts hits, misses, coalesced waits
+// and evictions for metrics.
+//
+// Keys are built by callers from non-secret data only (role ARN, namespace,
+// service account, region, secret id, version): never a token or a value.
+package cache
+
+import (
+	"container/list"
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Stats are a cache's counters since it was made.
+type Stats struct {
+	Hits, Misses, Coalesced, Evictions, Entries int64
+}
+
+// Cache maps keys to values of type V, each with its own expiry.
+type Cache[V any] struct {
+	max int
+	now func() time.Time
+
+	mu      sync.Mutex
+	order   *list.List // front = most recently used
+	items   map[string]*list.Element
+	loading map[string]*call[V]
+
+	hits, misses, coalesced, evictions atomic.Int64
+}
+
+type entry[V any] struct {
+	key     string
+	value   V
+	err     error
+	expires time.Time
+}
+
+type call[V any] struct {
+	done  chan struct{}
+	value V
+	err   error
+}
+
+// New returns a cache holding at most max entries (at least 1).
+func New[V any](max int) *Cache[V] {
+	if max < 1 {
+		max = 1
+	}
+	return &Cache[V]{
+		max:     max,
+		now:     time.Now,
+		order:   list.New(),
+		items:   map[string]*list.Element{},
+		loading: map[string]*call[V]{},
+	}
+}
+
+// Loader loads the value for a key. It returns the value, or an error, and
+// how long the result may be served from the cache: zero or less caches
+// nothing. Returning a ttl with an error caches the error (a negative entry).
+type Loader[V any] func(ctx context.Context) (value V, ttl time.Duration, err error)
+
+// Get returns the cached result for key when it has not expired; otherwise
+// it runs load once for all concurrent callers of the same key and caches
+// its result for the ttl load returns. A caller whose ctx ends stops
+// waiting; the load goes on for the others, under the context of the
+// caller that started it.
+func (c *Cache[V]) Get(ctx context.Context, key string, load Loader[V]) (V, error) {
+	c.mu.Lock()
+	if el, ok := c.items[key]; ok {
+		e := el.Value.(*entry[V])
+		if c.now().Before(e.expires) {
+			c.order.MoveToFront(el)
+			c.mu.Unlock()
+			c.hits.Add(1)
+			return e.value, e.err
+		}
+		c.removeLocked(el)
+	}
+	if cl, ok := c.loading[key]; ok {
+		c.mu.Unlock()
+		c.coalesced.Add(1)
+		select {
+		case <-cl.done:
+			return cl.value, cl.err
+		case <-ctx.Done():
+			var zero V
+			return zero, ctx.Err()
+		}
+	}
+	cl := &call[V]{done: make(chan struct{})}
+	c.loading[key] = cl
+	c.mu.Unlock()
+	c.misses.Add(1)
+
+	value, ttl, err := load(ctx)
+	cl.value, cl.err = value, err
+
+	c.mu.Lock()
+	delete(c.loading, key)
+	if ttl > 0 {
+		c.addLocked(key, value, err, c.now().Add(ttl))
+	}
+	c.mu.Unlock()
+	close(cl.done)
+	return value, err
+}
+
+// Peek returns the cached value for key, expired or not, without loading.
+func (c *Cache[V]) Peek(key string) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.items[key]; ok {
+		e := el.Value.(*entry[V])
+		if e.err == nil {
+			return e.value, true
+		}
+	}
+	var zero V
+	return zero, false
+}
+
+// Forget drops key.
+func (c *Cache[V]) Forget(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.items[key]; ok {
+		c.removeLocked(el)
+	}
+}
+
+// Stats returns the counters.
+func (c *Cache[V]) Stats() Stats {
+	c.mu.Lock()
+	n := int64(c.order.Len())
+	c.mu.Unlock()
+	return Stats{
+		Hits: c.hits.Load(), Misses: c.misses.Load(), Coalesced: c.coalesced.Load(),
+		Evictions: c.evictions.Load(), Entries: n,
+	}
+}
+
+func (c *Cache[V]) addLocked(key string, value V, err error, expires time.Time) {
+	if el, ok := c.items[key]; ok {
+		c.removeLocked(el)
+	}
+	c.items[key] = c.order.PushFront(&entry[V]{key: key, value: value, err: err, expires: expires})
+	for c.order.Len() > c.max {
+		c.removeLocked(c.order.Back())
+		c.evictions.Add(1)
+	}
+}
+
+func (c *Cache[V]) removeLocked(el *list.Element) {
+	delete(c.items, el.Value.(*entry[V]).key)
+	c.order.Remove(el)
+}

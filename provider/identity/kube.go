@@ -1,0 +1,96 @@
+package identity
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+)
+
+// RegionLabel is the node label the region is read from as a last resort.
+const RegionLabel = "topology.kubernetes.io/region"
+
+// Kube reads what the provider needs from the Kubernetes API: the role
+// annotation of a service account and the region label of the node.
+type Kube struct {
+	client   kubernetes.Interface
+	nodeName string
+	roleTTL  time.Duration
+	roles    *cache.Cache[string]
+
+	regionMu sync.Mutex
+	region   string
+}
+
+// NewKube returns a reader over client. Role annotations are cached for
+// roleTTL (zero: read on every Mount), so removing an annotation takes
+// effect within that time; STS still checks every new exchange.
+func NewKube(client kubernetes.Interface, nodeName string, roleTTL time.Duration, maxEntries int) *Kube {
+	return &Kube{client: client, nodeName: nodeName, roleTTL: roleTTL, roles: cache.New[string](maxEntries)}
+}
+
+// RoleARN returns the role annotated on the service account.
+func (k *Kube) RoleARN(ctx context.Context, namespace, serviceAccount string) (string, error) {
+	return k.roles.Get(ctx, namespace+"/"+serviceAccount, func(ctx context.Context) (string, time.Duration, error) {
+		role, err := k.readRole(ctx, namespace, serviceAccount)
+		if err != nil {
+			return "", 0, err
+		}
+		return role, k.roleTTL, nil
+	})
+}
+
+func (k *Kube) readRole(ctx context.Context, namespace, serviceAccount string) (string, error) {
+	sa, err := k.client.CoreV1().ServiceAccounts(namespace).Get(ctx, serviceAccount, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return "", mounterr.New(mounterr.NotFound, "service account %s/%s does not exist", namespace, serviceAccount)
+	case apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err):
+		return "", mounterr.New(mounterr.Denied, "the provider may not read service account %s/%s: grant it get on serviceaccounts (the chart's ClusterRole does)", namespace, serviceAccount)
+	case err != nil:
+		return "", mounterr.Wrap(mounterr.Transient, err, "reading service account %s/%s from the Kubernetes API failed (transient; the kubelet retries)", namespace, serviceAccount)
+	}
+	role := sa.Annotations[RoleAnnotation]
+	if role == "" {
+		return "", mounterr.New(mounterr.Denied,
+			"service account %s/%s has no %s annotation: annotate it with the IAM role that may read the secret, e.g. kubectl annotate serviceaccount -n %s %s %s=arn:aws:iam::ACCOUNT_ID:role/PMP-SecretsManager-Role",
+			namespace, serviceAccount, RoleAnnotation, namespace, serviceAccount, RoleAnnotation)
+	}
+	if !ValidRoleARN(role) {
+		return "", mounterr.New(mounterr.Invalid,
+			"service account %s/%s annotation %s=%q is not an IAM role ARN (arn:aws:iam::ACCOUNT_ID:role/NAME)",
+			namespace, serviceAccount, RoleAnnotation, role)
+	}
+	return role, nil
+}
+
+// NodeRegion returns the region label of the provider's node. A found
+// region is kept for the process's life; a failure is not, so a transient
+// API error does not stick.
+func (k *Kube) NodeRegion(ctx context.Context) (string, error) {
+	k.regionMu.Lock()
+	defer k.regionMu.Unlock()
+	if k.region != "" {
+		return k.region, nil
+	}
+	if k.nodeName == "" {
+		return "", fmt.Errorf("no node name (--node-name or NODE_NAME) to read %s from", RegionLabel)
+	}
+	node, err := k.client.CoreV1().Nodes().Get(ctx, k.nodeName, metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("reading node %s: %w", k.nodeName, err)
+	}
+	region := node.Labels[RegionLabel]
+	if region == "" {
+		return "", fmt.Errorf("node %s has no %s label", k.nodeName, RegionLabel)
+	}
+	k.region = region
+	return region, nil
+}

@@ -1,0 +1,143 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	smithy "github.com/aws/smithy-go"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+)
+
+// STSAPI is the one STS call the provider makes.
+type STSAPI interface {
+	AssumeRoleWithWebIdentity(ctx context.Context, in *sts.AssumeRoleWithWebIdentityInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleWithWebIdentityOutput, error)
+}
+
+var _ STSAPI = (*sts.Client)(nil)
+
+// Credentials exchanges pod tokens for role credentials and keeps them per
+// identity until shortly before they expire.
+type Credentials struct {
+	api         STSAPI
+	retry       awsretry.Policy
+	refreshLead time.Duration
+	negativeTTL time.Duration
+	cache       *cache.Cache[aws.Credentials]
+}
+
+// CredentialsConfig tunes Credentials.
+type CredentialsConfig struct {
+	Retry awsretry.Policy
+	// RefreshLead is how long before expiry cached credentials are renewed.
+	RefreshLead time.Duration
+	// NegativeTTL is how long a refusal (4xx) is remembered, so a
+	// crash-looping misconfigured pod does not hammer STS. Zero: not at all.
+	NegativeTTL time.Duration
+	// Caching off means every Mount goes to STS.
+	Caching    bool
+	MaxEntries int
+}
+
+// NewCredentials returns a credential source over api.
+func NewCredentials(api STSAPI, cfg CredentialsConfig) *Credentials {
+	c := &Credentials{api: api, retry: cfg.Retry, refreshLead: cfg.RefreshLead, negativeTTL: cfg.NegativeTTL}
+	if cfg.Caching {
+		c.cache = cache.New[aws.Credentials](cfg.MaxEntries)
+	}
+	return c
+}
+
+// Stats returns the cache counters (zero when caching is off).
+func (c *Credentials) Stats() cache.Stats {
+	if c.cache == nil {
+		return cache.Stats{}
+	}
+	return c.cache.Stats()
+}
+
+// Get returns credentials for id, exchanging token with STS when none are
+// cached. The token is used for the call only: never stored, logged or put
+// in a key.
+func (c *Credentials) Get(ctx context.Context, id Identity, token string) (aws.Credentials, error) {
+	if c.cache == nil {
+		creds, _, err := c.assume(ctx, id, token)
+		return creds, err
+	}
+	return c.cache.Get(ctx, id.Key(), func(ctx context.Context) (aws.Credentials, time.Duration, error) {
+		return c.assume(ctx, id, token)
+	})
+}
+
+func (c *Credentials) assume(ctx context.Context, id Identity, token string) (aws.Credentials, time.Duration, error) {
+	var out *sts.AssumeRoleWithWebIdentityOutput
+	err := awsretry.Do(ctx, c.retry, func(ctx context.Context) error {
+		var err error
+		out, err = c.api.AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{
+			RoleArn:          aws.String(id.RoleARN),
+			RoleSessionName:  aws.String(SessionName(id.Namespace, id.ServiceAccount)),
+			WebIdentityToken: aws.String(token),
+		}, func(o *sts.Options) { o.Region = id.Region })
+		return err
+	})
+	if err != nil {
+		merr := stsError(id, err)
+		ttl := time.Duration(0)
+		if merr.Kind != mounterr.Transient && merr.Kind != mounterr.Internal {
+			ttl = c.negativeTTL
+		}
+		return aws.Credentials{}, ttl, merr
+	}
+	if out.Credentials == nil || out.Credentials.AccessKeyId == nil || out.Credentials.Expiration == nil {
+		return aws.Credentials{}, 0, mounterr.New(mounterr.Internal, "STS answered AssumeRoleWithWebIdentity for role %s without credentials", id.RoleARN)
+	}
+	creds := aws.Credentials{
+		AccessKeyID:     aws.ToString(out.Credentials.AccessKeyId),
+		SecretAccessKey: aws.ToString(out.Credentials.SecretAccessKey),
+		SessionToken:    aws.ToString(out.Credentials.SessionToken),
+		Source:          "pmp-secrets-provider/AssumeRoleWithWebIdentity",
+		CanExpire:       true,
+		Expires:         *out.Credentials.Expiration,
+	}
+	return creds, time.Until(creds.Expires) - c.refreshLead, nil
+}
+
+// stsError turns an STS failure into the message a user reads in the pod's
+// events: what was refused, and what the role's trust policy must say.
+func stsError(id Identity, err error) *mounterr.Error {
+	var ex *awsretry.ExhaustedError
+	if errors.As(err, &ex) {
+		return &mounterr.Error{Kind: mounterr.Transient, Err: err, Msg: fmt.Sprintf(
+			"STS AssumeRoleWithWebIdentity for role %s kept failing for %s (%s); this is transient: the kubelet retries the mount",
+			id.RoleARN, ex.Elapsed.Round(time.Second), awsretry.Reason(ex.Last))}
+	}
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) {
+		return mounterr.Wrap(mounterr.Transient, err, "STS AssumeRoleWithWebIdentity for role %s failed (transient; the kubelet retries)", id.RoleARN)
+	}
+	trust := fmt.Sprintf("the role's trust policy must allow sts:AssumeRoleWithWebIdentity from the cluster's OIDC provider with conditions <issuer>:sub = %s and <issuer>:aud = sts.amazonaws.com", id.Subject())
+	switch apiErr.ErrorCode() {
+	case "AccessDenied":
+		return &mounterr.Error{Kind: mounterr.Denied, Err: err, Msg: fmt.Sprintf(
+			"STS refused to let %s/%s assume role %s (AccessDenied): %s", id.Namespace, id.ServiceAccount, id.RoleARN, trust)}
+	case "InvalidIdentityToken", "ExpiredTokenException", "IDPRejectedClaim":
+		return &mounterr.Error{Kind: mounterr.Unauthenticated, Err: err, Msg: fmt.Sprintf(
+			"STS refused the service account token of %s/%s for role %s (%s): register the cluster's OIDC issuer as an IAM identity provider with audience sts.amazonaws.com; %s",
+			id.Namespace, id.ServiceAccount, id.RoleARN, awsretry.Reason(err), trust)}
+	case "InvalidParameterValue", "ValidationError", "MalformedPolicyDocument":
+		return &mounterr.Error{Kind: mounterr.Invalid, Err: err, Msg: fmt.Sprintf(
+			"STS rejected the request for role %s (%s): check the %s annotation of service account %s/%s",
+			id.RoleARN, awsretry.Reason(err), RoleAnnotation, id.Namespace, id.ServiceAccount)}
+	case "RegionDisabledException":
+		return &mounterr.Error{Kind: mounterr.Denied, Err: err, Msg: fmt.Sprintf(
+			"STS is not activated in region %s for this account: activate it in IAM account settings or set the SecretProviderClass region", id.Region)}
+	}
+	return &mounterr.Error{Kind: mounterr.Transient, Err: err, Msg: fmt.Sprintf(
+		"STS AssumeRoleWithWebIdentity for role %s failed (%s)", id.RoleARN, awsretry.Reason(err))}
+}

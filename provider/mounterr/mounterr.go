@@ -1,0 +1,91 @@
+// Package mounterr classifies why a Mount failed, by the stage that failed,
+// so the gRPC adapter can give each stage its own status code and the user
+// reads one short, actionable message in `kubectl describe pod`.
+//
+// Messages never contain a secret value or a token: they name fields, AWS
+// resources and the fix.
+package mounterr
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind is the stage a Mount failed in.
+type Kind int
+
+const (
+	// Internal is a bug in the provider.
+	Internal Kind = iota
+	// Invalid is a bad SecretProviderClass parameter, CSIDriver setting or
+	// mount request: the user must change configuration.
+	Invalid
+	// Unauthenticated is a missing or refused pod token.
+	Unauthenticated
+	// Denied is an identity that may not do what was asked: no role on the
+	// service account, a trust policy or IAM policy that refuses.
+	Denied
+	// NotFound is a secret, version or key that does not exist.
+	NotFound
+	// Transient is an AWS failure that outlived the retry budget; the next
+	// mount attempt may well succeed.
+	Transient
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Invalid:
+		return "Invalid"
+	case Unauthenticated:
+		return "Unauthenticated"
+	case Denied:
+		return "Denied"
+	case NotFound:
+		return "NotFound"
+	case Transient:
+		return "Transient"
+	default:
+		return "Internal"
+	}
+}
+
+// Error is a classified Mount failure.
+type Error struct {
+	Kind Kind
+	Msg  string
+	Err  error // the cause, for errors.Is/As; its text is not repeated in Msg
+}
+
+func (e *Error) Error() string {
+	if e.Msg == "" && e.Err != nil {
+		return e.Err.Error()
+	}
+	return e.Msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// New returns a classified error with a formatted message.
+func New(kind Kind, format string, args ...any) *Error {
+	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Wrap classifies err, keeping it as the cause. The message is format's,
+// followed by err's text when err is not nil.
+func Wrap(kind Kind, err error, format string, args ...any) *Error {
+	msg := fmt.Sprintf(format, args...)
+	if err != nil {
+		msg += ": " + err.Error()
+	}
+	return &Error{Kind: kind, Msg: msg, Err: err}
+}
+
+// KindOf returns the kind of the first classified error in err's chain,
+// Internal when there is none.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return Internal
+}

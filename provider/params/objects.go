@@ -1,0 +1,271 @@
+package params
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/files"
+)
+
+// Flatten says whether a secret's JSON value is split into one file per key.
+type Flatten int
+
+const (
+	// FlattenAuto flattens a value that is a JSON object, and mounts any
+	// other value as one file.
+	FlattenAuto Flatten = iota
+	// FlattenOn requires a JSON object and flattens it.
+	FlattenOn
+	// FlattenOff mounts the whole value as one file.
+	FlattenOff
+)
+
+// Object is one entry of the objects parameter.
+type Object struct {
+	// Name is the secret's name or full ARN, as given.
+	Name string
+	// Alias is the file name of a whole-value object, or the directory the
+	// files of a flattened object go in; empty means the volume root (for
+	// flattened objects) or a name derived from Name.
+	Alias        string
+	Version      string
+	VersionLabel string
+	// Mode overrides the request's file mode when not zero.
+	Mode      fs.FileMode
+	Flatten   Flatten
+	Keys      []string
+	Layout    files.Layout
+	KeepEmpty bool
+	// Region is the region in Name when Name is an ARN.
+	Region string
+}
+
+// FileName is the file a whole-value object is written to.
+func (o Object) FileName() string {
+	if o.Alias != "" {
+		return o.Alias
+	}
+	name := o.Name
+	if arn, ok := parseARN(o.Name); ok {
+		name = arn.name
+	}
+	return strings.ReplaceAll(name, "/", "_")
+}
+
+// Object fields, as written in the objects parameter.
+var knownFields = []string{
+	"objectName", "objectAlias", "objectType", "objectVersion", "objectVersionLabel",
+	"filePermission", "flatten", "keys", "layout", "keepEmpty",
+}
+
+var (
+	secretNameRE = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
+	arnRE        = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b):secretsmanager:([a-z0-9-]+):(\d{12}):secret:([A-Za-z0-9/_+=.@-]+)$`)
+	modeRE       = regexp.MustCompile(`^0?[0-7]{3}$`)
+)
+
+type secretARN struct{ region, name string }
+
+func parseARN(s string) (secretARN, bool) {
+	m := arnRE.FindStringSubmatch(s)
+	if m == nil {
+		return secretARN{}, false
+	}
+	return secretARN{region: m[2], name: m[4]}, true
+}
+
+// parseObjects parses the objects parameter, returning every problem found.
+func parseObjects(raw string) ([]Object, []error) {
+	if strings.TrimSpace(raw) == "" {
+		return nil, []error{fmt.Errorf(`parameter objects is missing or empty: add at least one object, e.g. objects: "- objectName: PMP-Production-Credentials"`)}
+	}
+	var list []map[string]any
+	if err := yaml.Unmarshal([]byte(raw), &list); err != nil {
+		return nil, []error{fmt.Errorf("parameter objects is not a YAML list of objects (%s): write it as a block, e.g. objects: |\n  - objectName: PMP-Production-Credentials", yamlReason(err))}
+	}
+	if len(list) == 0 {
+		return nil, []error{fmt.Errorf("parameter objects lists no object")}
+	}
+	var errs []error
+	objects := make([]Object, 0, len(list))
+	for i, m := range list {
+		o, oerrs := parseObject(m)
+		for _, e := range oerrs {
+			errs = append(errs, fmt.Errorf("objects[%d]%s: %w", i, label(m), e))
+		}
+		objects = append(objects, o)
+	}
+	return objects, errs
+}
+
+// yamlReason keeps the YAML library's explanation without echoing the input.
+func yamlReason(err error) string {
+	s := err.Error()
+	s = strings.TrimPrefix(s, "error converting YAML to JSON: ")
+	s = strings.TrimPrefix(s, "error unmarshaling JSON: ")
+	if i := strings.Index(s, "json: cannot unmarshal"); i >= 0 {
+		return "each entry must be a map such as {objectName: NAME}"
+	}
+	return s
+}
+
+func label(m map[string]any) string {
+	if n, ok := m["objectName"].(string); ok && n != "" {
+		return fmt.Sprintf(" (%s)", n)
+	}
+	return ""
+}
+
+func parseObject(m map[string]any) (Object, []error) {
+	var o Object
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	var unknown []string
+	for k := range m {
+		if !contains(knownFields, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	sort.Strings(unknown)
+	for _, k := range unknown {
+		bad("unknown field %q (known fields: %s)", k, strings.Join(knownFields, ", "))
+	}
+
+	str := func(field string) string {
+		v, ok := m[field]
+		if !ok || v == nil {
+			return ""
+		}
+		s, ok := v.(string)
+		if !ok {
+			bad("%s must be a string", field)
+			return ""
+		}
+		return strings.TrimSpace(s)
+	}
+	boolean := func(field string) (value, set bool) {
+		v, ok := m[field]
+		if !ok || v == nil {
+			return false, false
+		}
+		b, ok := v.(bool)
+		if !ok {
+			bad("%s must be true or false", field)
+			return false, false
+		}
+		return b, true
+	}
+
+	o.Name = str("objectName")
+	switch {
+	case o.Name == "":
+		bad("objectName is required: the secret's name (e.g. PMP-Production-Credentials) or ARN")
+	case strings.HasPrefix(o.Name, "arn:"):
+		arn, ok := parseARN(o.Name)
+		if !ok {
+			bad("objectName %q is not a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)", o.Name)
+		}
+		o.Region = arn.region
+	case !secretNameRE.MatchString(o.Name):
+		bad("objectName %q is not a Secrets Manager secret name (1-512 of A-Z a-z 0-9 / _ + = . @ -)", o.Name)
+	}
+
+	switch t := str("objectType"); t {
+	case "", "secretsmanager":
+	case "ssmparameter":
+		bad("objectType ssmparameter is not supported yet: only secretsmanager")
+	default:
+		bad("objectType %q is not supported: use secretsmanager (or leave it out)", t)
+	}
+
+	o.Version = str("objectVersion")
+	o.VersionLabel = str("objectVersionLabel")
+	if o.Version != "" && o.VersionLabel != "" {
+		bad("set objectVersion or objectVersionLabel, not both")
+	}
+
+	o.Alias = str("objectAlias")
+	if o.Alias != "" {
+		if err := files.CheckElement(o.Alias); err != nil {
+			bad("objectAlias %q %v", o.Alias, err)
+		}
+	}
+
+	if p := str("filePermission"); p != "" {
+		if !modeRE.MatchString(p) {
+			bad("filePermission %q is not an octal mode in quotes such as \"0400\"", p)
+		} else if n, _ := strconv.ParseUint(p, 8, 32); n == 0 {
+			bad("filePermission 0000 would make the files unreadable: use e.g. \"0400\"")
+		} else {
+			o.Mode = fs.FileMode(n)
+		}
+	}
+
+	flatten, flattenSet := boolean("flatten")
+	switch {
+	case !flattenSet:
+		o.Flatten = FlattenAuto
+	case flatten:
+		o.Flatten = FlattenOn
+	default:
+		o.Flatten = FlattenOff
+	}
+
+	if v, ok := m["keys"]; ok && v != nil {
+		list, ok := v.([]any)
+		if !ok {
+			bad(`keys must be a list of patterns, e.g. keys: ["VCS.*"]`)
+		}
+		for _, k := range list {
+			s, ok := k.(string)
+			if !ok || strings.TrimSpace(s) == "" {
+				bad("keys must hold non-empty strings")
+				continue
+			}
+			s = strings.TrimSpace(s)
+			if _, err := path.Match(s, ""); err != nil {
+				bad("keys pattern %q is malformed", s)
+				continue
+			}
+			o.Keys = append(o.Keys, s)
+		}
+	}
+
+	switch l := str("layout"); l {
+	case "", "dotted":
+		o.Layout = files.Dotted
+	case "nested":
+		o.Layout = files.Nested
+	default:
+		bad("layout %q is not dotted or nested", l)
+	}
+
+	o.KeepEmpty, _ = boolean("keepEmpty")
+
+	if o.Flatten == FlattenOff {
+		if len(o.Keys) > 0 {
+			bad("keys selects keys of a flattened value: remove keys or flatten: false")
+		}
+		if _, ok := m["layout"]; ok {
+			bad("layout applies to flattened values: remove layout or flatten: false")
+		}
+	}
+	return o, errs
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

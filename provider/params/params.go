@@ -1,0 +1,209 @@
+// Package params parses and validates what the driver sends in a Mount: the
+// SecretProviderClass parameters, the pod's identity, its service-account
+// tokens and the default file mode. It is pure: no I/O, every problem found
+// at once, nothing acted on until the whole request is valid.
+package params
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+)
+
+// Attribute keys the driver sets from the pod (CSIDriver podInfoOnMount and
+// tokenRequests).
+const (
+	AttrPodName        = "csi.storage.k8s.io/pod.name"
+	AttrPodNamespace   = "csi.storage.k8s.io/pod.namespace"
+	AttrPodUID         = "csi.storage.k8s.io/pod.uid"
+	AttrServiceAccount = "csi.storage.k8s.io/serviceAccount.name"
+	AttrTokens         = "csi.storage.k8s.io/serviceAccount.tokens"
+	AttrSPC            = "secretProviderClass"
+)
+
+// SecretProviderClass parameters this provider reads.
+const (
+	ParamObjects = "objects"
+	ParamRegion  = "region"
+)
+
+// DefaultMode is used when the request carries no permission.
+const DefaultMode fs.FileMode = 0o644
+
+// Pod is the pod a Mount is for.
+type Pod struct {
+	Name           string
+	Namespace      string
+	UID            string
+	ServiceAccount string
+}
+
+// Token is a service-account token the kubelet issued for one audience.
+// Its value must never be logged or put in an error or a cache key.
+type Token struct {
+	Value   string
+	Expires time.Time
+}
+
+// Request is a parsed, validated Mount request.
+type Request struct {
+	Pod                 Pod
+	SecretProviderClass string
+	// Region is the SecretProviderClass region parameter, empty when unset.
+	Region  string
+	Objects []Object
+	// Mode is the request's default file mode.
+	Mode fs.FileMode
+	// Tokens holds the pod's service-account tokens by audience.
+	Tokens map[string]Token
+}
+
+// ObjectNames lists the objects' names, for logs.
+func (r *Request) ObjectNames() []string {
+	names := make([]string, len(r.Objects))
+	for i, o := range r.Objects {
+		names[i] = o.Name
+	}
+	return names
+}
+
+var regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
+
+// Parse validates a Mount request. attributesJSON and secretsJSON are the
+// request's JSON maps, permissionJSON its JSON file mode. All problems are
+// reported together in one mounterr.Invalid error.
+func Parse(attributesJSON, secretsJSON, permissionJSON string) (*Request, error) {
+	var attrs map[string]string
+	if err := json.Unmarshal([]byte(attributesJSON), &attrs); err != nil {
+		return nil, mounterr.Wrap(mounterr.Invalid, nil, "mount request attributes are not a JSON map of strings (is this a secrets-store-csi-driver request?)")
+	}
+	var secrets map[string]string
+	if strings.TrimSpace(secretsJSON) != "" {
+		if err := json.Unmarshal([]byte(secretsJSON), &secrets); err != nil {
+			return nil, mounterr.New(mounterr.Invalid, "mount request secrets are not a JSON map of strings")
+		}
+	}
+
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	req := &Request{
+		Pod: Pod{
+			Name:           attrs[AttrPodName],
+			Namespace:      attrs[AttrPodNamespace],
+			UID:            attrs[AttrPodUID],
+			ServiceAccount: attrs[AttrServiceAccount],
+		},
+		SecretProviderClass: attrs[AttrSPC],
+		Region:              strings.TrimSpace(attrs[ParamRegion]),
+	}
+	if req.Pod.Name == "" || req.Pod.Namespace == "" || req.Pod.ServiceAccount == "" {
+		add("the driver sent no pod name, namespace or service account: set podInfoOnMount: true on the CSIDriver secrets-store.csi.k8s.io")
+	}
+	if req.Region != "" && !regionRE.MatchString(req.Region) {
+		add("parameter region %q is not an AWS region name such as eu-west-1", req.Region)
+	}
+
+	mode, err := parsePermission(permissionJSON)
+	if err != nil {
+		add("%v", err)
+	}
+	req.Mode = mode
+
+	tokens, err := parseTokens(attrs[AttrTokens], secrets[AttrTokens])
+	if err != nil {
+		add("%v", err)
+	}
+	req.Tokens = tokens
+
+	objects, errs := parseObjects(attrs[ParamObjects])
+	for _, e := range errs {
+		add("%v", e)
+	}
+	req.Objects = objects
+
+	if len(problems) > 0 {
+		return nil, &mounterr.Error{Kind: mounterr.Invalid, Msg: invalidMessage(req.SecretProviderClass, problems)}
+	}
+	return req, nil
+}
+
+func invalidMessage(spc string, problems []string) string {
+	where := "SecretProviderClass"
+	if spc != "" {
+		where = fmt.Sprintf("SecretProviderClass %q", spc)
+	}
+	if len(problems) == 1 {
+		return fmt.Sprintf("%s: %s", where, problems[0])
+	}
+	return fmt.Sprintf("%s has %d problems: %s", where, len(problems), strings.Join(problems, "; "))
+}
+
+func parsePermission(s string) (fs.FileMode, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return DefaultMode, nil
+	}
+	// The driver sends json.Marshal(os.FileMode), a decimal number, which
+	// some versions wrap in quotes.
+	var raw any
+	if err := json.Unmarshal([]byte(s), &raw); err != nil {
+		return DefaultMode, fmt.Errorf("mount request permission %q is not JSON", s)
+	}
+	var n uint64
+	switch v := raw.(type) {
+	case float64:
+		if v < 0 || v != float64(uint64(v)) {
+			return DefaultMode, fmt.Errorf("mount request permission %q is not a file mode", s)
+		}
+		n = uint64(v)
+	case string:
+		u, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			return DefaultMode, fmt.Errorf("mount request permission %q is not a file mode", s)
+		}
+		n = u
+	default:
+		return DefaultMode, fmt.Errorf("mount request permission %q is not a file mode", s)
+	}
+	if n == 0 || n > 0o777 {
+		return DefaultMode, fmt.Errorf("mount request permission %#o is outside 0001-0777", n)
+	}
+	return fs.FileMode(n), nil
+}
+
+// parseTokens reads the tokens map from the attributes or, with the
+// CSIDriver's serviceAccountTokenInSecrets, from the secrets.
+func parseTokens(fromAttrs, fromSecrets string) (map[string]Token, error) {
+	out := map[string]Token{}
+	for _, raw := range []string{fromSecrets, fromAttrs} {
+		if raw == "" {
+			continue
+		}
+		var m map[string]struct {
+			Token               string `json:"token"`
+			ExpirationTimestamp string `json:"expirationTimestamp"`
+		}
+		if err := json.Unmarshal([]byte(raw), &m); err != nil {
+			return out, errors.New("the driver's " + AttrTokens + " value is not a JSON map of audience to token")
+		}
+		for aud, t := range m {
+			if _, seen := out[aud]; seen || t.Token == "" {
+				continue
+			}
+			tok := Token{Value: t.Token}
+			if ts, err := time.Parse(time.RFC3339, t.ExpirationTimestamp); err == nil {
+				tok.Expires = ts
+			}
+			out[aud] = tok
+		}
+	}
+	return out, nil
+}

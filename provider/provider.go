@@ -1,0 +1,165 @@
+// Package provider is the Mount pipeline: parsed request -> pod identity ->
+// secrets -> files. It is all or nothing: any failing object fails the
+// whole Mount and no file is returned.
+package provider
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"sort"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/files"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/flatten"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
+)
+
+// Provider serves Mounts.
+type Provider struct {
+	// Audience is the token audience exchanged with STS.
+	Audience string
+	// DefaultRegion is used when the SecretProviderClass sets none
+	// (AWS_REGION); the node's region label is the last resort.
+	DefaultRegion string
+	Kube          *identity.Kube
+	Credentials   *identity.Credentials
+	Secrets       *secrets.Fetcher
+}
+
+// Version is the version of one returned file, from non-secret data.
+type Version struct {
+	ID      string
+	Version string
+}
+
+// Result is a successful Mount.
+type Result struct {
+	Files    []files.File
+	Versions []Version
+	// Identity is who the secrets were read as, for logs.
+	Identity identity.Identity
+}
+
+// Mount resolves the pod's identity, fetches every object and builds the
+// volume's files. On failure the result, when not nil, holds no file: only
+// the identity as far as it was resolved, for the log line.
+func (p *Provider) Mount(ctx context.Context, req *params.Request) (*Result, error) {
+	res, err := p.mount(ctx, req)
+	if err != nil && res != nil {
+		res.Files, res.Versions = nil, nil
+	}
+	return res, err
+}
+
+func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, error) {
+	token, ok := req.Tokens[p.Audience]
+	if !ok {
+		return nil, mounterr.New(mounterr.Unauthenticated,
+			"the driver passed no service account token for audience %q: set tokenRequests: [{audience: %q}] on the CSIDriver secrets-store.csi.k8s.io (helm: --set tokenRequests[0].audience=%s)",
+			p.Audience, p.Audience, p.Audience)
+	}
+	role, err := p.Kube.RoleARN(ctx, req.Pod.Namespace, req.Pod.ServiceAccount)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Identity: identity.Identity{RoleARN: role, Namespace: req.Pod.Namespace, ServiceAccount: req.Pod.ServiceAccount}}
+	if res.Identity.Region, err = p.region(ctx, req); err != nil {
+		return res, err
+	}
+
+	for _, obj := range req.Objects {
+		id := res.Identity
+		if obj.Region != "" {
+			id.Region = obj.Region // an ARN names its own region
+		}
+		creds := func(ctx context.Context) (aws.Credentials, error) {
+			return p.Credentials.Get(ctx, id, token.Value)
+		}
+		ref := secrets.Ref{ID: obj.Name, VersionID: obj.Version, VersionStage: obj.VersionLabel, Region: id.Region}
+		secret, err := p.Secrets.Get(ctx, id.Key(), ref, creds)
+		if err != nil {
+			return res, err
+		}
+		mode := req.Mode
+		if obj.Mode != 0 {
+			mode = obj.Mode
+		}
+		out, err := objectFiles(obj, secret, mode)
+		if err != nil {
+			return res, err
+		}
+		for _, f := range out {
+			res.Files = append(res.Files, f)
+			res.Versions = append(res.Versions, Version{ID: f.Path, Version: secret.VersionID})
+		}
+	}
+	if err := files.CheckVolume(res.Files); err != nil {
+		return res, mounterr.New(mounterr.Invalid, "SecretProviderClass %q: %v", req.SecretProviderClass, err)
+	}
+	if len(res.Files) == 0 {
+		return res, mounterr.New(mounterr.NotFound,
+			"SecretProviderClass %q selects no credential with a value: fill in the secret's values, or set keepEmpty: true to mount empty ones", req.SecretProviderClass)
+	}
+	sort.Slice(res.Files, func(i, j int) bool { return res.Files[i].Path < res.Files[j].Path })
+	sort.Slice(res.Versions, func(i, j int) bool { return res.Versions[i].ID < res.Versions[j].ID })
+	return res, nil
+}
+
+func (p *Provider) region(ctx context.Context, req *params.Request) (string, error) {
+	if req.Region != "" {
+		return req.Region, nil
+	}
+	if p.DefaultRegion != "" {
+		return p.DefaultRegion, nil
+	}
+	r, err := p.Kube.NodeRegion(ctx)
+	if err != nil {
+		return "", mounterr.Wrap(mounterr.Invalid, nil,
+			"no AWS region: set the SecretProviderClass parameter region, or AWS_REGION on the provider (%v)", err)
+	}
+	return r, nil
+}
+
+// objectFiles builds one object's files from its secret.
+func objectFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode) ([]files.File, error) {
+	if obj.Flatten == params.FlattenOff {
+		return whole(obj, s, mode)
+	}
+	entries, err := s.Entries()
+	if errors.Is(err, flatten.ErrNotObject) {
+		if obj.Flatten == params.FlattenAuto && len(obj.Keys) == 0 {
+			return whole(obj, s, mode)
+		}
+		return nil, mounterr.Wrap(mounterr.Invalid, nil,
+			"objects entry %s splits secret %s into keys (flatten: true or keys), but %v: store a JSON object such as the PMP template, or set flatten: false and remove keys",
+			obj.Name, s.Name, err)
+	}
+	if err != nil {
+		return nil, mounterr.Wrap(mounterr.Invalid, nil, "secret %s cannot be split into files: %v", s.Name, err)
+	}
+	out, err := files.Select(entries, files.Selection{Dir: obj.Alias, Keys: obj.Keys, Layout: obj.Layout, KeepEmpty: obj.KeepEmpty, Mode: mode})
+	var noMatch *files.NoMatchError
+	switch {
+	case errors.As(err, &noMatch):
+		return nil, mounterr.Wrap(mounterr.NotFound, nil, "secret %s: %v (empty values count as missing unless keepEmpty: true)", s.Name, err)
+	case err != nil:
+		return nil, mounterr.Wrap(mounterr.Invalid, nil, "secret %s: %v", s.Name, err)
+	}
+	return out, nil
+}
+
+func whole(obj params.Object, s *secrets.Secret, mode fs.FileMode) ([]files.File, error) {
+	if len(s.Value) == 0 && !obj.KeepEmpty {
+		return nil, mounterr.New(mounterr.NotFound, "secret %s has an empty value: store a value, or set keepEmpty: true", s.Name)
+	}
+	f, err := files.Whole(obj.FileName(), s.Value, mode)
+	if err != nil {
+		return nil, mounterr.New(mounterr.Invalid, "objects entry %s: %v", obj.Name, err)
+	}
+	return []files.File{f}, nil
+}

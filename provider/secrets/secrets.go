@@ -1,0 +1,204 @@
+// Package secrets fetches secret values from AWS Secrets Manager with a
+// pod identity's credentials, and keeps them per (identity, secret,
+// version) for a freshness window, so the driver's republishes of many pods
+// cost one GetSecretValue per window instead of one per pod per republish.
+package secrets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smithy "github.com/aws/smithy-go"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/flatten"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+)
+
+// API is the one Secrets Manager call the provider makes. The PMP IAM
+// policy grants GetSecretValue and DescribeSecret only.
+type API interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+var _ API = (*secretsmanager.Client)(nil)
+
+// Ref names a secret version to fetch.
+type Ref struct {
+	// ID is the secret's name or ARN.
+	ID string
+	// VersionID and VersionStage select a version; both empty is AWSCURRENT.
+	VersionID, VersionStage string
+	Region                  string
+}
+
+// Secret is a fetched secret version. It is shared between Mounts and must
+// not be modified.
+type Secret struct {
+	ARN, Name, VersionID string
+	Value                []byte
+
+	once    sync.Once
+	entries []flatten.Entry
+	flatErr error
+}
+
+// Entries returns the flattened value, computed once per secret version.
+func (s *Secret) Entries() ([]flatten.Entry, error) {
+	s.once.Do(func() { s.entries, s.flatErr = flatten.Flatten(s.Value) })
+	return s.entries, s.flatErr
+}
+
+// Config tunes a Fetcher.
+type Config struct {
+	Retry awsretry.Policy
+	// TTL is the freshness window; zero turns caching off.
+	TTL time.Duration
+	// NegativeTTL is how long a 4xx refusal is remembered.
+	NegativeTTL time.Duration
+	MaxEntries  int
+}
+
+// Fetcher fetches secrets, through the cache.
+type Fetcher struct {
+	api   API
+	cfg   Config
+	cache *cache.Cache[*Secret]
+}
+
+// NewFetcher returns a fetcher over api.
+func NewFetcher(api API, cfg Config) *Fetcher {
+	f := &Fetcher{api: api, cfg: cfg}
+	if cfg.TTL > 0 {
+		f.cache = cache.New[*Secret](cfg.MaxEntries)
+	}
+	return f
+}
+
+// Stats returns the cache counters (zero when caching is off).
+func (f *Fetcher) Stats() cache.Stats {
+	if f.cache == nil {
+		return cache.Stats{}
+	}
+	return f.cache.Stats()
+}
+
+// CredentialsFunc returns the pod identity's credentials. It is called only
+// when the secret must be fetched, so a cached secret costs no STS call.
+type CredentialsFunc func(ctx context.Context) (aws.Credentials, error)
+
+// Get returns the secret for ref, as the identity with key identityKey.
+func (f *Fetcher) Get(ctx context.Context, identityKey string, ref Ref, creds CredentialsFunc) (*Secret, error) {
+	if f.cache == nil {
+		s, _, err := f.fetch(ctx, ref, creds)
+		return s, err
+	}
+	key := strings.Join([]string{identityKey, ref.Region, ref.ID, ref.VersionID, ref.VersionStage}, "\x00")
+	return f.cache.Get(ctx, key, func(ctx context.Context) (*Secret, time.Duration, error) {
+		return f.fetch(ctx, ref, creds)
+	})
+}
+
+func (f *Fetcher) fetch(ctx context.Context, ref Ref, credsFn CredentialsFunc) (*Secret, time.Duration, error) {
+	creds, err := credsFn(ctx)
+	if err != nil {
+		return nil, 0, err // the credential cache keeps its own negative entries
+	}
+	in := &secretsmanager.GetSecretValueInput{SecretId: aws.String(ref.ID)}
+	if ref.VersionID != "" {
+		in.VersionId = aws.String(ref.VersionID)
+	}
+	if ref.VersionStage != "" {
+		in.VersionStage = aws.String(ref.VersionStage)
+	}
+	var out *secretsmanager.GetSecretValueOutput
+	err = awsretry.Do(ctx, f.cfg.Retry, func(ctx context.Context) error {
+		var err error
+		out, err = f.api.GetSecretValue(ctx, in, func(o *secretsmanager.Options) {
+			o.Region = ref.Region
+			o.Credentials = staticCredentials{creds}
+		})
+		return err
+	})
+	if err != nil {
+		merr := getError(ref, err)
+		ttl := time.Duration(0)
+		if merr.Kind != mounterr.Transient && merr.Kind != mounterr.Internal {
+			ttl = f.cfg.NegativeTTL
+		}
+		return nil, ttl, merr
+	}
+	s := &Secret{ARN: aws.ToString(out.ARN), Name: aws.ToString(out.Name), VersionID: aws.ToString(out.VersionId)}
+	switch {
+	case out.SecretString != nil:
+		s.Value = []byte(*out.SecretString)
+	case out.SecretBinary != nil:
+		s.Value = out.SecretBinary
+	}
+	if s.VersionID == "" {
+		return nil, 0, mounterr.New(mounterr.Internal, "Secrets Manager answered GetSecretValue for %s without a VersionId", ref.ID)
+	}
+	return s, f.cfg.TTL, nil
+}
+
+// staticCredentials hands one pod identity's credentials to one call.
+type staticCredentials struct{ v aws.Credentials }
+
+func (s staticCredentials) Retrieve(context.Context) (aws.Credentials, error) { return s.v, nil }
+
+// getError turns a GetSecretValue failure into the message a user reads.
+func getError(ref Ref, err error) *mounterr.Error {
+	var ex *awsretry.ExhaustedError
+	if errors.As(err, &ex) {
+		return &mounterr.Error{Kind: mounterr.Transient, Err: err, Msg: fmt.Sprintf(
+			"Secrets Manager GetSecretValue for %s in %s kept failing for %s (%s); this is transient: the kubelet retries the mount",
+			ref.ID, ref.Region, ex.Elapsed.Round(time.Second), awsretry.Reason(ex.Last))}
+	}
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) {
+		return mounterr.Wrap(mounterr.Transient, err, "Secrets Manager GetSecretValue for %s in %s failed (transient; the kubelet retries)", ref.ID, ref.Region)
+	}
+	switch apiErr.ErrorCode() {
+	case "AccessDeniedException":
+		return &mounterr.Error{Kind: mounterr.Denied, Err: err, Msg: fmt.Sprintf(
+			"access to secret %s in %s was denied (AccessDeniedException): the role's IAM policy must allow secretsmanager:GetSecretValue and secretsmanager:DescribeSecret on arn:aws:secretsmanager:%s:ACCOUNT_ID:secret:%s*",
+			ref.ID, ref.Region, ref.Region, secretPattern(ref.ID))}
+	case "ResourceNotFoundException":
+		what := "secret"
+		if ref.VersionID != "" || ref.VersionStage != "" {
+			what = "secret version " + ref.VersionID + ref.VersionStage + " of"
+		}
+		return &mounterr.Error{Kind: mounterr.NotFound, Err: err, Msg: fmt.Sprintf(
+			"%s %s was not found in region %s: check objectName (and objectVersion/objectVersionLabel) and the region (SecretProviderClass region, AWS_REGION or the node's topology.kubernetes.io/region label)",
+			what, ref.ID, ref.Region)}
+	case "DecryptionFailure":
+		return &mounterr.Error{Kind: mounterr.Denied, Err: err, Msg: fmt.Sprintf(
+			"secret %s could not be decrypted (DecryptionFailure): the role needs kms:Decrypt on the secret's KMS key", ref.ID)}
+	case "InvalidRequestException":
+		return &mounterr.Error{Kind: mounterr.NotFound, Err: err, Msg: fmt.Sprintf(
+			"secret %s cannot be read (%s): it may be scheduled for deletion; restore it or point objectName at another secret", ref.ID, awsretry.Reason(err))}
+	case "InvalidParameterException":
+		return &mounterr.Error{Kind: mounterr.Invalid, Err: err, Msg: fmt.Sprintf(
+			"Secrets Manager rejected the request for %s (%s): check objectName, objectVersion and objectVersionLabel", ref.ID, awsretry.Reason(err))}
+	case "UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException":
+		return &mounterr.Error{Kind: mounterr.Unauthenticated, Err: err, Msg: fmt.Sprintf(
+			"Secrets Manager did not accept the role credentials for %s (%s)", ref.ID, awsretry.Reason(err))}
+	}
+	return &mounterr.Error{Kind: mounterr.Transient, Err: err, Msg: fmt.Sprintf(
+		"Secrets Manager GetSecretValue for %s in %s failed (%s)", ref.ID, ref.Region, awsretry.Reason(err))}
+}
+
+// secretPattern is the resource pattern for a secret name or ARN.
+func secretPattern(id string) string {
+	if i := strings.Index(id, ":secret:"); i >= 0 {
+		return id[i+len(":secret:"):]
+	}
+	return id
+}

@@ -1,0 +1,95 @@
+// Package server adapts the provider to the Secrets Store CSI Driver's gRPC
+// API (provider/v1alpha1): it decodes requests, calls the Mount pipeline,
+// maps failures to status codes, logs one line per Mount, and owns the
+// unix socket's lifecycle.
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
+)
+
+// RuntimeName is reported by Version.
+const RuntimeName = "pmp-secrets-provider"
+
+// Mounter is the Mount pipeline.
+type Mounter interface {
+	Mount(ctx context.Context, req *params.Request) (*provider.Result, error)
+}
+
+var _ Mounter = (*provider.Provider)(nil)
+
+// Server implements v1alpha1.CSIDriverProviderServer.
+type Server struct {
+	v1alpha1.UnimplementedCSIDriverProviderServer
+	Mounter Mounter
+	// RuntimeVersion is the provider's version, reported by Version.
+	RuntimeVersion string
+}
+
+// Version answers the driver's version probe.
+func (s *Server) Version(context.Context, *v1alpha1.VersionRequest) (*v1alpha1.VersionResponse, error) {
+	return &v1alpha1.VersionResponse{Version: "v1alpha1", RuntimeName: RuntimeName, RuntimeVersion: s.RuntimeVersion}, nil
+}
+
+// Mount serves one NodePublishVolume of one pod, first mount or republish.
+func (s *Server) Mount(ctx context.Context, in *v1alpha1.MountRequest) (*v1alpha1.MountResponse, error) {
+	start := time.Now()
+	req, err := params.Parse(in.GetAttributes(), in.GetSecrets(), in.GetPermission())
+	if err != nil {
+		return nil, s.fail(start, nil, nil, err)
+	}
+	res, err := s.Mounter.Mount(ctx, req)
+	if err != nil {
+		return nil, s.fail(start, req, res, err)
+	}
+	out := &v1alpha1.MountResponse{
+		Files:         make([]*v1alpha1.File, len(res.Files)),
+		ObjectVersion: make([]*v1alpha1.ObjectVersion, len(res.Versions)),
+	}
+	for i, f := range res.Files {
+		out.Files[i] = &v1alpha1.File{Path: f.Path, Mode: int32(f.Mode.Perm()), Contents: f.Contents}
+	}
+	for i, v := range res.Versions {
+		out.ObjectVersion[i] = &v1alpha1.ObjectVersion{Id: v.ID, Version: v.Version}
+	}
+	if klogV := klog.V(2); klogV.Enabled() {
+		klogV.InfoS("mount",
+			"pod", klog.KRef(req.Pod.Namespace, req.Pod.Name), "serviceAccount", req.Pod.ServiceAccount,
+			"role", res.Identity.RoleARN, "region", res.Identity.Region, "objects", req.ObjectNames(),
+			"files", len(out.Files), "duration", time.Since(start).Round(time.Microsecond), "result", "ok")
+	}
+	return out, nil
+}
+
+// fail logs the failed Mount and returns its status. Failures are logged at
+// level 0: on republishes the driver hides them from the pod.
+func (s *Server) fail(start time.Time, req *params.Request, res *provider.Result, err error) error {
+	kind := mounterr.KindOf(err)
+	code := codeFor(kind)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		if kind == mounterr.Internal { // the kubelet gave up before we did
+			code = codes.Unknown
+		}
+	}
+	kv := []any{}
+	if req != nil {
+		kv = append(kv, "pod", klog.KRef(req.Pod.Namespace, req.Pod.Name), "serviceAccount", req.Pod.ServiceAccount, "objects", req.ObjectNames())
+	}
+	if res != nil && res.Identity.RoleARN != "" {
+		kv = append(kv, "role", res.Identity.RoleARN)
+	}
+	kv = append(kv, "duration", time.Since(start).Round(time.Microsecond), "result", code.String())
+	klog.ErrorS(err, "mount failed", kv...)
+	return status.Error(code, err.Error())
+}

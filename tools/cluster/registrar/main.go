@@ -1,0 +1,74 @@
+// Command registrar registers a CSI driver with the kubelet's plugin watcher,
+// the part of node-driver-registrar the e2e cluster needs (which the module
+// proxy does not serve). It listens on --registration-socket, answers GetInfo
+// with the driver's name and endpoint, and logs the kubelet's verdict.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"google.golang.org/grpc"
+	registerapi "k8s.io/kubelet/pkg/apis/pluginregistration/v1"
+)
+
+type registrar struct {
+	registerapi.UnimplementedRegistrationServer
+	name, endpoint string
+}
+
+func (r *registrar) GetInfo(context.Context, *registerapi.InfoRequest) (*registerapi.PluginInfo, error) {
+	return &registerapi.PluginInfo{
+		Type:              registerapi.CSIPlugin,
+		Name:              r.name,
+		Endpoint:          r.endpoint,
+		SupportedVersions: []string{"1.0.0"},
+	}, nil
+}
+
+func (r *registrar) NotifyRegistrationStatus(_ context.Context, s *registerapi.RegistrationStatus) (*registerapi.RegistrationStatusResponse, error) {
+	if !s.PluginRegistered {
+		log.Printf("kubelet refused %s: %s", r.name, s.Error)
+	} else {
+		log.Printf("kubelet registered %s at %s", r.name, r.endpoint)
+	}
+	return &registerapi.RegistrationStatusResponse{}, nil
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "registrar:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	name := flag.String("driver-name", "secrets-store.csi.k8s.io", "CSI driver name")
+	endpoint := flag.String("csi-address", "", "driver's socket path, as the kubelet dials it")
+	sock := flag.String("registration-socket", "", "<kubelet-root>/plugins_registry/<driver>-reg.sock")
+	flag.Parse()
+	if *endpoint == "" || *sock == "" {
+		return fmt.Errorf("--csi-address and --registration-socket are required")
+	}
+	if err := os.Remove(*sock); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	ln, err := net.Listen("unix", *sock)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(*sock)
+	srv := grpc.NewServer()
+	registerapi.RegisterRegistrationServer(srv, &registrar{name: *name, endpoint: *endpoint})
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	go func() { <-ctx.Done(); srv.Stop() }()
+	log.Printf("serving registration for %s on %s", *name, *sock)
+	return srv.Serve(ln)
+}
