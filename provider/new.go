@@ -1,0 +1,82 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
+)
+
+// Options are the provider's tunables (the command's flags).
+type Options struct {
+	Audience string
+	NodeName string
+	// Cache off makes every Mount call STS and Secrets Manager.
+	Cache       bool
+	SecretTTL   time.Duration
+	NegativeTTL time.Duration
+	CacheSize   int
+	RetryBudget time.Duration
+}
+
+// credentialRefreshLead renews cached STS credentials this long before they
+// expire (they last an hour), so no Mount signs with expiring ones.
+const credentialRefreshLead = 5 * time.Minute
+
+// LoadAWSConfig loads the SDK configuration the way every AWS tool does
+// (AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_STS,
+// AWS_ENDPOINT_URL_SECRETS_MANAGER, ...) with three changes: one shared
+// HTTP client and connection pool for every pod's calls; anonymous base
+// credentials, so nothing can ever fall back to the node's or the
+// provider's own AWS identity; and no SDK retries (awsretry does them
+// within the Mount's budget).
+func LoadAWSConfig(ctx context.Context) (aws.Config, error) {
+	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConns = 256
+		t.MaxIdleConnsPerHost = 64
+	})
+	cfg, err := awsconfig.LoadDefaultConfig(ctx,
+		awsconfig.WithCredentialsProvider(aws.AnonymousCredentials{}),
+		awsconfig.WithHTTPClient(httpClient),
+		awsconfig.WithRetryer(func() aws.Retryer { return aws.NopRetryer{} }),
+	)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// New builds the Mount pipeline.
+func New(awsCfg aws.Config, kube kubernetes.Interface, o Options) *Provider {
+	policy := awsretry.DefaultPolicy
+	if o.RetryBudget > 0 {
+		policy.Budget = o.RetryBudget
+	}
+	ttl := o.SecretTTL
+	if !o.Cache {
+		ttl = 0
+	}
+	return &Provider{
+		Audience:      o.Audience,
+		DefaultRegion: awsCfg.Region,
+		Kube:          identity.NewKube(kube, o.NodeName, ttl, o.CacheSize),
+		Credentials: identity.NewCredentials(sts.NewFromConfig(awsCfg), identity.CredentialsConfig{
+			Retry: policy, RefreshLead: credentialRefreshLead, NegativeTTL: o.NegativeTTL,
+			Caching: o.Cache, MaxEntries: o.CacheSize,
+		}),
+		Secrets: secrets.NewFetcher(secretsmanager.NewFromConfig(awsCfg), secrets.Config{
+			Retry: policy, TTL: ttl, NegativeTTL: o.NegativeTTL, MaxEntries: o.CacheSize,
+		}),
+	}
+}

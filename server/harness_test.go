@@ -1,0 +1,221 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/testenv"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/server"
+)
+
+const (
+	testRegion = "eu-west-1"
+	testRole   = "arn:aws:iam::123456789012:role/PMP-SecretsManager-Role"
+	// testToken stands for the kubelet's service-account JWT; it must never
+	// show up in a log or an error.
+	testToken = "eyJhbGciOiJSUzI1NiJ9.TOKEN-SENTINEL-9f8e7d.sig"
+)
+
+// env is one provider serving on a real unix socket, the real emulator
+// behind a counting, fault-injecting front, and a fake Kubernetes API.
+type env struct {
+	t      *testing.T
+	aws    *testenv.AWS
+	kube   *fake.Clientset
+	client v1alpha1.CSIDriverProviderClient
+}
+
+type envOption func(*provider.Options)
+
+func newEnv(t *testing.T, opts ...envOption) *env {
+	t.Helper()
+	a := testenv.StartAWS(t)
+	a.UseFrom(t, testRegion)
+
+	kube := fake.NewClientset(
+		serviceAccount("pmp", "pmp-secrets-access", testRole),
+		serviceAccount("other", "copycat", testRole),
+		serviceAccount("pmp", "no-role", ""),
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1", Labels: map[string]string{identity.RegionLabel: "eu-central-1"}}},
+	)
+	o := provider.Options{
+		Audience: "sts.amazonaws.com", NodeName: "node-1", Cache: true,
+		SecretTTL: time.Minute, NegativeTTL: 5 * time.Second, CacheSize: 64, RetryBudget: 3 * time.Second,
+	}
+	for _, fn := range opts {
+		fn(&o)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	awsCfg, err := provider.LoadAWSConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := provider.New(awsCfg, kube, o)
+
+	// Unix socket paths are limited to 108 bytes: keep the directory short.
+	dir, err := os.MkdirTemp("", "pmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := server.SocketPath(dir, "pmp")
+	ln, err := server.Listen(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- server.Serve(ctx, ln, &server.Server{Mounter: p, RuntimeVersion: "test"}, time.Second) }()
+
+	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Close()
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		os.RemoveAll(dir)
+	})
+	return &env{t: t, aws: a, kube: kube, client: v1alpha1.NewCSIDriverProviderClient(conn)}
+}
+
+func serviceAccount(ns, name, role string) *corev1.ServiceAccount {
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	if role != "" {
+		sa.Annotations = map[string]string{identity.RoleAnnotation: role}
+	}
+	return sa
+}
+
+// putSecret creates or rotates a secret in the emulator and returns the
+// new version id.
+func (e *env) putSecret(name, value string) string {
+	e.t.Helper()
+	ctx := context.Background()
+	out, err := e.aws.Admin.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)})
+	if err == nil {
+		return aws.ToString(out.VersionId)
+	}
+	put, perr := e.aws.Admin.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String(value)})
+	if perr != nil {
+		e.t.Fatalf("create %s: %v; put: %v", name, err, perr)
+	}
+	return aws.ToString(put.VersionId)
+}
+
+// mountReq is what the driver sends for one pod.
+type mountReq struct {
+	Namespace, ServiceAccount, Pod string
+	Params                         map[string]string
+	// TokenAudience empty sends no token; TokensInSecrets moves it to the
+	// request's secrets (serviceAccountTokenInSecrets: true).
+	TokenAudience   string
+	TokensInSecrets bool
+	Permission      string
+}
+
+func pmpReq(objects string) mountReq {
+	return mountReq{
+		Namespace: "pmp", ServiceAccount: "pmp-secrets-access", Pod: "pmp-0",
+		Params:        map[string]string{"objects": objects},
+		TokenAudience: "sts.amazonaws.com", Permission: "420",
+	}
+}
+
+func (e *env) mount(r mountReq) (*v1alpha1.MountResponse, error) {
+	e.t.Helper()
+	attrs := map[string]string{
+		"csi.storage.k8s.io/pod.name":            r.Pod,
+		"csi.storage.k8s.io/pod.namespace":       r.Namespace,
+		"csi.storage.k8s.io/pod.uid":             "0b0e3c1e-0000-4000-8000-000000000001",
+		"csi.storage.k8s.io/serviceAccount.name": r.ServiceAccount,
+		"csi.storage.k8s.io/ephemeral":           "true",
+		"secretProviderClass":                    "pmp-credentials",
+	}
+	for k, v := range r.Params {
+		attrs[k] = v
+	}
+	secrets := "null"
+	if r.TokenAudience != "" {
+		tokens, _ := json.Marshal(map[string]any{r.TokenAudience: map[string]string{
+			"token": testToken, "expirationTimestamp": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
+		}})
+		if r.TokensInSecrets {
+			b, _ := json.Marshal(map[string]string{"csi.storage.k8s.io/serviceAccount.tokens": string(tokens)})
+			secrets = string(b)
+		} else {
+			attrs["csi.storage.k8s.io/serviceAccount.tokens"] = string(tokens)
+		}
+	}
+	ab, _ := json.Marshal(attrs)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return e.client.Mount(ctx, &v1alpha1.MountRequest{
+		Attributes: string(ab), Secrets: secrets, Permission: r.Permission,
+		TargetPath: filepath.Join("/var/lib/kubelet/pods", "uid", "volumes", "kubernetes.io~csi", "pmp", "mount"),
+	})
+}
+
+// filesOf returns path -> contents.
+func filesOf(resp *v1alpha1.MountResponse) map[string]string {
+	out := map[string]string{}
+	for _, f := range resp.GetFiles() {
+		out[f.GetPath()] = string(f.GetContents())
+	}
+	return out
+}
+
+// pmpTemplate is the PMP document's JSON template with every credential
+// set to a value derived from its name.
+func pmpTemplate(fill func(name string) string) (string, map[string]string) {
+	groups := []struct {
+		name string
+		keys []string
+	}{
+		{"VCS", []string{"BitbucketProjectAdminPAT", "BitbucketAdminPassword", "GitlabGroupOwnerPAT", "GitlabAdminPAT", "GithubOrgOwnerPAT", "GithubAdminPAT", "GithubEnterpriseClientSecret", "AzureDevOpsOrgAdminPAT", "AzureAuthSecret"}},
+		{"BuildPackage", []string{"FileBasicAuthPassword", "AwsSecretAccessKey"}},
+		{"RuntimeBaseImage", []string{"PrivateRegistryPassword", "S3CompatibleAccessKey"}},
+		{"MDAStorage", []string{"FileBasicAuthPassword", "AwsSecretAccessKey"}},
+		{"OCIRegistry", []string{"PrivateRegistryPassword", "S3CompatibleAccessKey"}},
+		{"BuildCluster", []string{"KubernetesConfigureToken"}},
+		{"CIAdmin", []string{"JenkinsConfigureAPIToken", "JenkinsTriggerAuthToken", "AzureOrgAdminPAT", "AzureBlobStorageToken", "AzureAwsS3SK"}},
+		{"ClusterManager", []string{"KubernetesApiToken"}},
+		{"ClusterSettings", []string{"KubernetesAdminPassword", "GrafanaAPIKey", "MDAAWSS3AccessKey", "OCIRegistryPassword"}},
+		{"Marketplace", []string{"ImportCDNPassword"}},
+		{"Email", []string{"SMTPPassword"}},
+	}
+	doc := map[string]map[string]string{}
+	want := map[string]string{}
+	for _, g := range groups {
+		doc[g.name] = map[string]string{}
+		for _, k := range g.keys {
+			name := g.name + "." + k
+			v := fill(name)
+			doc[g.name][k] = v
+			if v != "" {
+				want[name] = v
+			}
+		}
+	}
+	b, _ := json.Marshal(doc)
+	return string(b), want
+}
+
+func secretValue(name string) string { return fmt.Sprintf("VALUE-SENTINEL-%s-7c1d", name) }
