@@ -33,6 +33,11 @@ fuzz: ## Run each fuzz target for FUZZTIME.
 	$(GO) test ./provider/params -run=^$$ -fuzz=FuzzParse -fuzztime=$(FUZZTIME)
 	$(GO) test ./provider/flatten -run=^$$ -fuzz=FuzzFlatten -fuzztime=$(FUZZTIME)
 
+.PHONY: bench
+bench: tools ## Run the benchmark harness (provider vs caching off vs null provider) and the Go benchmarks.
+	$(GO) test -run=^$$ -bench=. -benchmem ./provider/... ./server/...
+	KUMO_BIN=$$(hack/tools.sh kumo) $(GO) run ./bench $(BENCHFLAGS)
+
 .PHONY: demo
 demo: tools ## Mount the PMP secret from a local AWS emulator into ./demo-volume, no cloud account needed.
 	KUMO_BIN=$$(hack/tools.sh kumo) $(GO) run ./hack/demo -dir demo-volume

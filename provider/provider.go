@@ -139,8 +139,11 @@ func objectFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode) ([]file
 			"objects entry %s splits secret %s into keys (flatten: true or keys), but %v: store a JSON object such as the PMP template, or set flatten: false and remove keys",
 			obj.Name, s.Name, err)
 	}
+	if errors.Is(err, flatten.ErrInvalidJSON) {
+		return nil, mounterr.New(mounterr.Invalid, "secret %s: %v: fix the JSON, or set flatten: false to mount the value as one file", s.Name, err)
+	}
 	if err != nil {
-		return nil, mounterr.Wrap(mounterr.Invalid, nil, "secret %s cannot be split into files: %v", s.Name, err)
+		return nil, mounterr.New(mounterr.Invalid, "secret %s cannot be split into files: %v", s.Name, err)
 	}
 	out, err := files.Select(entries, files.Selection{Dir: obj.Alias, Keys: obj.Keys, Layout: obj.Layout, KeepEmpty: obj.KeepEmpty, Mode: mode})
 	var noMatch *files.NoMatchError

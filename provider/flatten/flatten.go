@@ -23,6 +23,9 @@ const MaxDepth = 32
 // ErrNotObject means the value is not a JSON object.
 var ErrNotObject = errors.New("the value is not a JSON object")
 
+// ErrInvalidJSON means the value starts like a JSON object but does not parse.
+var ErrInvalidJSON = errors.New("the value starts with '{' but is not valid JSON")
+
 // Entry is one flattened key.
 type Entry struct {
 	// Name is the dotted name, e.g. "VCS.GithubAdminPAT".
@@ -38,7 +41,14 @@ func Flatten(raw []byte) ([]Entry, error) {
 		return nil, ErrNotObject
 	}
 	if !json.Valid(trimmed) {
-		return nil, fmt.Errorf("%w: it starts with '{' but is not valid JSON", ErrNotObject)
+		// Almost surely a broken JSON document, not a plain value: refuse
+		// rather than mount it whole where files per key are expected. The
+		// error gives the offset only: the parser's text quotes the input.
+		var se *json.SyntaxError
+		if err := json.Unmarshal(trimmed, new(json.RawMessage)); errors.As(err, &se) {
+			return nil, fmt.Errorf("%w (syntax error at byte %d)", ErrInvalidJSON, se.Offset)
+		}
+		return nil, ErrInvalidJSON
 	}
 	f := flattener{seen: map[string]int{}}
 	if err := f.object(trimmed, "", 1); err != nil {

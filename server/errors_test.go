@@ -1,0 +1,229 @@
+package server_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsfront"
+)
+
+// errorCase is a Mount a user gets wrong, or AWS refuses, and what the
+// user then reads in `kubectl describe pod`.
+type errorCase struct {
+	name   string
+	secret string // stored as PMP-Production-Credentials when not empty
+	fault  *awsfront.Fault
+	req    func() mountReq
+	code   codes.Code
+	// want are substrings of the message; none may be missing.
+	want []string
+}
+
+func errorCases() []errorCase {
+	pmp := func() mountReq { return pmpReq("- objectName: PMP-Production-Credentials") }
+	return []errorCase{
+		{
+			name: "CSIDriver has no tokenRequests for sts.amazonaws.com",
+			req:  func() mountReq { r := pmp(); r.TokenAudience = ""; return r },
+			code: codes.Unauthenticated,
+			want: []string{`audience "sts.amazonaws.com"`, "tokenRequests", "CSIDriver"},
+		},
+		{
+			name: "token for another audience only",
+			req:  func() mountReq { r := pmp(); r.TokenAudience = "vault"; return r },
+			code: codes.Unauthenticated,
+			want: []string{"tokenRequests: [{audience: \"sts.amazonaws.com\"}]"},
+		},
+		{
+			name: "service account without the role annotation",
+			req:  func() mountReq { r := pmp(); r.ServiceAccount = "no-role"; return r },
+			code: codes.PermissionDenied,
+			want: []string{"pmp/no-role", "eks.amazonaws.com/role-arn", "kubectl annotate serviceaccount -n pmp no-role"},
+		},
+		{
+			name: "service account that does not exist",
+			req:  func() mountReq { r := pmp(); r.ServiceAccount = "ghost"; return r },
+			code: codes.NotFound,
+			want: []string{"service account pmp/ghost does not exist"},
+		},
+		{
+			name:  "STS refuses the token",
+			fault: &awsfront.Fault{Operation: "sts:AssumeRoleWithWebIdentity", Status: 400, Code: "InvalidIdentityToken", Message: "No OpenIDConnect provider found in your account"},
+			req:   pmp,
+			code:  codes.Unauthenticated,
+			want:  []string{"InvalidIdentityToken", "system:serviceaccount:pmp:pmp-secrets-access", "sts.amazonaws.com", "OIDC"},
+		},
+		{
+			name:  "trust policy does not allow the service account",
+			fault: &awsfront.Fault{Operation: "sts:AssumeRoleWithWebIdentity", Status: 403, Code: "AccessDenied", Message: "Not authorized to perform sts:AssumeRoleWithWebIdentity"},
+			req:   pmp,
+			code:  codes.PermissionDenied,
+			want:  []string{testRole, "trust policy", "<issuer>:sub = system:serviceaccount:pmp:pmp-secrets-access", "<issuer>:aud = sts.amazonaws.com"},
+		},
+		{
+			name:   "IAM policy does not allow reading the secret",
+			secret: `{"VCS": {"GithubAdminPAT": "x"}}`,
+			fault:  &awsfront.Fault{Operation: "secretsmanager:GetSecretValue", Status: 400, Code: "AccessDeniedException", Message: "not authorized"},
+			req:    pmp,
+			code:   codes.PermissionDenied,
+			want:   []string{"PMP-Production-Credentials", "secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"},
+		},
+		{
+			name: "secret does not exist",
+			req:  func() mountReq { return pmpReq("- objectName: PMP-Staging-Credentials") },
+			code: codes.NotFound,
+			want: []string{"PMP-Staging-Credentials", "not found", testRegion},
+		},
+		{
+			name:   "flatten asked for, value is not JSON",
+			secret: "not json at all",
+			req:    func() mountReq { return pmpReq("- objectName: PMP-Production-Credentials\n  flatten: true") },
+			code:   codes.InvalidArgument,
+			want:   []string{"PMP-Production-Credentials", "not a JSON object"},
+		},
+		{
+			name:   "value starts like JSON but is broken",
+			secret: `{"VCS": {"GithubAdminPAT": "x"`,
+			req:    pmp,
+			code:   codes.InvalidArgument,
+			want:   []string{"PMP-Production-Credentials", "not valid JSON"},
+		},
+		{
+			name:   "nested and dotted spellings disagree",
+			secret: `{"VCS": {"GithubAdminPAT": "a"}, "VCS.GithubAdminPAT": "b"}`,
+			req:    pmp,
+			code:   codes.InvalidArgument,
+			want:   []string{`"VCS.GithubAdminPAT"`, "set twice"},
+		},
+		{
+			name:   "key that would escape the volume",
+			secret: `{"..": {"etc": "x"}}`,
+			req:    pmp,
+			code:   codes.InvalidArgument,
+			want:   []string{"cannot be a file name"},
+		},
+		{
+			name: "malformed objects parameter",
+			req:  func() mountReq { return pmpReq("objectName: [PMP") },
+			code: codes.InvalidArgument,
+			want: []string{"parameter objects", "YAML"},
+		},
+		{
+			name: "every problem at once",
+			req: func() mountReq {
+				return pmpReq("- objetName: PMP-Production-Credentials\n  filePermission: 777\n- objectName: x\n  layout: tree")
+			},
+			code: codes.InvalidArgument,
+			want: []string{`unknown field "objetName"`, "objectName is required", "filePermission must be a string", `layout "tree"`},
+		},
+		{
+			name:   "keys pattern matches nothing",
+			secret: `{"VCS": {"GithubAdminPAT": "x", "GitlabAdminPAT": ""}}`,
+			req: func() mountReq {
+				return pmpReq("- objectName: PMP-Production-Credentials\n  keys: [VCS.GitlabAdminPAT]")
+			},
+			code: codes.NotFound,
+			want: []string{`"VCS.GitlabAdminPAT"`, "keepEmpty"},
+		},
+		{
+			name:   "Secrets Manager unavailable for longer than the retry budget",
+			secret: `{"VCS": {"GithubAdminPAT": "x"}}`,
+			fault:  &awsfront.Fault{Operation: "secretsmanager:GetSecretValue", Status: 503, Code: "ServiceUnavailable", Message: "try later"},
+			req:    pmp,
+			code:   codes.Unknown,
+			want:   []string{"PMP-Production-Credentials", "transient", "ServiceUnavailable"},
+		},
+		{
+			name:  "STS throttling for longer than the retry budget",
+			fault: &awsfront.Fault{Operation: "sts:AssumeRoleWithWebIdentity", Status: 400, Code: "Throttling", Message: "Rate exceeded"},
+			req:   pmp,
+			code:  codes.Unknown,
+			want:  []string{"transient", "Throttling"},
+		},
+	}
+}
+
+func TestMountErrorsTellTheUserWhatToDo(t *testing.T) {
+	for _, tc := range errorCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			runErrorCase(t, e, tc)
+		})
+	}
+}
+
+func runErrorCase(t *testing.T, e *env, tc errorCase) {
+	t.Helper()
+	if tc.secret != "" {
+		e.putSecret("PMP-Production-Credentials", tc.secret)
+	}
+	if tc.fault != nil {
+		e.aws.Front.Inject(*tc.fault)
+		defer e.aws.Front.Clear()
+	}
+	resp, err := e.mount(tc.req())
+	if err == nil {
+		t.Fatalf("Mount succeeded with %d files, want %s", len(resp.GetFiles()), tc.code)
+	}
+	st, _ := status.FromError(err)
+	if st.Code() != tc.code {
+		t.Errorf("code = %s, want %s (message: %s)", st.Code(), tc.code, st.Message())
+	}
+	for _, w := range tc.want {
+		if !strings.Contains(st.Message(), w) {
+			t.Errorf("message lacks %q:\n%s", w, st.Message())
+		}
+	}
+	if strings.Contains(st.Message(), testToken) || strings.Contains(st.Message(), "SENTINEL") {
+		t.Errorf("message leaks a token or value:\n%s", st.Message())
+	}
+	switch st.Code() {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted, codes.Canceled:
+		t.Errorf("code %s makes the kubelet keep a half-made volume on a first mount", st.Code())
+	}
+}
+
+func TestMountRetriesTransientFailures(t *testing.T) {
+	e := newEnv(t)
+	e.putSecret("PMP-Production-Credentials", `{"VCS": {"GithubAdminPAT": "x"}}`)
+	e.aws.Front.Inject(awsfront.Fault{Operation: "sts:AssumeRoleWithWebIdentity", Status: 400, Code: "ThrottlingException", Times: 2})
+	e.aws.Front.Inject(awsfront.Fault{Operation: "secretsmanager:GetSecretValue", Status: 503, Code: "ServiceUnavailable", Times: 2})
+	resp, err := e.mount(pmpReq("- objectName: PMP-Production-Credentials"))
+	if err != nil {
+		t.Fatalf("Mount failed through transient faults: %v", err)
+	}
+	if got := filesOf(resp)["VCS.GithubAdminPAT"]; got != "x" {
+		t.Errorf("file = %q", got)
+	}
+	if got := e.aws.Front.Counts(); got["sts:AssumeRoleWithWebIdentity"] != 3 || got["secretsmanager:GetSecretValue"] != 3 {
+		t.Errorf("calls = %v, want 3 of each (2 faults + 1 success)", got)
+	}
+}
+
+func TestRefusalsAreRememberedBriefly(t *testing.T) {
+	e := newEnv(t)
+	// A crash-looping pod whose secret is missing must not cost an AWS
+	// call per attempt.
+	for i := 0; i < 5; i++ {
+		if _, err := e.mount(pmpReq("- objectName: PMP-Missing")); status.Code(err) != codes.NotFound {
+			t.Fatalf("attempt %d: %v, want NotFound", i, err)
+		}
+	}
+	if got := e.aws.Front.Count("secretsmanager:GetSecretValue"); got != 1 {
+		t.Errorf("GetSecretValue calls = %d, want 1 within the negative-cache window", got)
+	}
+	// A transient failure is never remembered: the next Mount tries again.
+	e.putSecret("PMP-Production-Credentials", `{"A": "x"}`)
+	e.aws.Front.Inject(awsfront.Fault{Operation: "secretsmanager:GetSecretValue", Status: 500, Code: "InternalServiceError", Until: time.Now().Add(time.Hour)})
+	if _, err := e.mount(pmpReq("- objectName: PMP-Production-Credentials")); status.Code(err) != codes.Unknown {
+		t.Fatalf("want Unknown during the outage, got %v", err)
+	}
+	e.aws.Front.Clear()
+	if _, err := e.mount(pmpReq("- objectName: PMP-Production-Credentials")); err != nil {
+		t.Fatalf("after the outage: %v", err)
+	}
+}
