@@ -41,6 +41,7 @@ bench: tools ## Run the benchmark harness (provider vs caching off vs null provi
 .PHONY: demo
 demo: tools ## Mount the PMP secret from a local AWS emulator into ./demo-volume, no cloud account needed.
 	KUMO_BIN=$$(hack/tools.sh kumo) $(GO) run ./hack/demo -dir demo-volume
+	@echo; echo "On disk, as the driver writes it (atomic ..data swap):"; ls -l demo-volume | head -6; echo "   ..."
 
 .PHONY: e2e
 e2e: ## Bring up a local cluster (etcd, apiserver, kubelet, real CSI driver), run e2e/, tear it down.
