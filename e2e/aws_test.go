@@ -1,0 +1,187 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+)
+
+// pmpTemplate is the PMP secret template of the Private Mendix Platform
+// documentation: 30 credentials in 11 groups, all empty.
+var pmpTemplate = map[string][]string{
+	"VCS": {"BitbucketProjectAdminPAT", "BitbucketAdminPassword", "GitlabGroupOwnerPAT", "GitlabAdminPAT",
+		"GithubOrgOwnerPAT", "GithubAdminPAT", "GithubEnterpriseClientSecret", "AzureDevOpsOrgAdminPAT", "AzureAuthSecret"},
+	"BuildPackage":     {"FileBasicAuthPassword", "AwsSecretAccessKey"},
+	"RuntimeBaseImage": {"PrivateRegistryPassword", "S3CompatibleAccessKey"},
+	"MDAStorage":       {"FileBasicAuthPassword", "AwsSecretAccessKey"},
+	"OCIRegistry":      {"PrivateRegistryPassword", "S3CompatibleAccessKey"},
+	"BuildCluster":     {"KubernetesConfigureToken"},
+	"CIAdmin":          {"JenkinsConfigureAPIToken", "JenkinsTriggerAuthToken", "AzureOrgAdminPAT", "AzureBlobStorageToken", "AzureAwsS3SK"},
+	"ClusterManager":   {"KubernetesApiToken"},
+	"ClusterSettings":  {"KubernetesAdminPassword", "GrafanaAPIKey", "MDAAWSS3AccessKey", "OCIRegistryPassword"},
+	"Marketplace":      {"ImportCDNPassword"},
+	"Email":            {"SMTPPassword"},
+}
+
+// pmpSecret is a PMP secret's values by dotted key ("VCS.GitlabAdminPAT").
+// Keys of the template that are not in the map are stored empty.
+type pmpSecret map[string]string
+
+// json renders the secret as the template's nested JSON object.
+func (s pmpSecret) json() string {
+	out := map[string]map[string]string{}
+	for group, keys := range pmpTemplate {
+		out[group] = map[string]string{}
+		for _, k := range keys {
+			out[group][k] = s[group+"."+k]
+		}
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
+}
+
+// nonEmpty is the set of files a mount of the whole secret must show.
+func (s pmpSecret) nonEmpty() map[string]string {
+	out := map[string]string{}
+	for k, v := range s {
+		if v != "" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// sampleSecret fills a third of the template, with values a shell or a
+// careless writer would mangle: newlines, spaces, '=', non-ASCII.
+func sampleSecret(tag string) pmpSecret {
+	return pmpSecret{
+		"VCS.BitbucketProjectAdminPAT":           "bb-pat-" + tag,
+		"VCS.GitlabAdminPAT":                     "glpat-" + tag,
+		"VCS.GithubEnterpriseClientSecret":       "line one\nline two\n",
+		"BuildPackage.AwsSecretAccessKey":        "wJalr/XUtnFEMI+K7MDENG=" + tag,
+		"MDAStorage.FileBasicAuthPassword":       "p@ss w0rd = ü ✓",
+		"CIAdmin.JenkinsTriggerAuthToken":        "jenkins-" + tag,
+		"ClusterSettings.GrafanaAPIKey":          "glsa_" + tag,
+		"Marketplace.ImportCDNPassword":          "cdn-" + tag,
+		"ClusterManager.KubernetesApiToken":      "eyJhbGciOi." + tag,
+		"RuntimeBaseImage.S3CompatibleAccessKey": "AKIA" + strings.ToUpper(tag),
+	}
+}
+
+func smClient(t *testing.T) *secretsmanager.Client {
+	t.Helper()
+	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(cfg.region)}
+	if cfg.awsEndpoint != "" {
+		// The emulator takes any credentials.
+		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("e2e", "e2e", "")))
+	}
+	ac, err := awsconfig.LoadDefaultConfig(context.Background(), opts...)
+	if err != nil {
+		t.Fatalf("AWS config: %v", err)
+	}
+	return secretsmanager.NewFromConfig(ac, func(o *secretsmanager.Options) {
+		if cfg.awsEndpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.awsEndpoint)
+		}
+	})
+}
+
+// createSecret stores a secret named PMP-<namespace>[-suffix] (the PMP IAM
+// policy allows PMP-*) and deletes it when the test ends.
+func (ns *testNS) createSecret(suffix, value string) string {
+	ns.t.Helper()
+	name := "PMP-" + ns.name
+	if suffix != "" {
+		name += "-" + suffix
+	}
+	sm := smClient(ns.t)
+	_, err := sm.CreateSecret(ns.ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)})
+	if err != nil {
+		ns.t.Fatalf("create secret %s: %v", name, err)
+	}
+	ns.t.Cleanup(func() {
+		_, _ = sm.DeleteSecret(context.Background(), &secretsmanager.DeleteSecretInput{
+			SecretId: aws.String(name), ForceDeleteWithoutRecovery: aws.Bool(true)})
+	})
+	return name
+}
+
+func (ns *testNS) putSecretValue(name, value string) {
+	ns.t.Helper()
+	_, err := smClient(ns.t).PutSecretValue(ns.ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String(value)})
+	if err != nil {
+		ns.t.Fatalf("put secret value %s: %v", name, err)
+	}
+}
+
+// front is the fault-injecting AWS front's control API.
+type front struct {
+	t   *testing.T
+	url string
+}
+
+// needFront skips fault tests where no AWS front runs (EKS, real AWS).
+func needFront(t *testing.T) *front {
+	t.Helper()
+	if cfg.frontControl == "" {
+		t.Skip("PMP_E2E_AWS_FRONT_CONTROL is not set: fault injection needs the AWS front (cmd/awsfront) between the provider and AWS")
+	}
+	f := &front{t: t, url: strings.TrimRight(cfg.frontControl, "/")}
+	t.Cleanup(f.clear)
+	return f
+}
+
+type fault struct {
+	Operation string `json:"operation,omitempty"`
+	Status    int    `json:"status"`
+	Code      string `json:"code"`
+	Message   string `json:"message,omitempty"`
+	For       string `json:"for,omitempty"`
+}
+
+func (f *front) do(method, path string, body any) []byte {
+	f.t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, f.url+path, r)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	if err != nil {
+		f.t.Fatalf("AWS front %s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		f.t.Fatalf("AWS front %s %s: %s: %s", method, path, resp.Status, out)
+	}
+	return out
+}
+
+func (f *front) inject(ft fault) { f.do(http.MethodPost, "/faults", ft) }
+func (f *front) clear()          { f.do(http.MethodDelete, "/faults", nil) }
+
+func (f *front) counts() map[string]int64 {
+	var c map[string]int64
+	if err := json.Unmarshal(f.do(http.MethodGet, "/counts", nil), &c); err != nil {
+		f.t.Fatalf("AWS front counts: %v", err)
+	}
+	return c
+}
+
+func (f *front) count(op string) int64 { return f.counts()[op] }

@@ -1,0 +1,122 @@
+//go:build e2e
+
+// Package e2e runs real pods that mount PMP credentials through the real
+// Secrets Store CSI Driver and this provider. It talks to the cluster only
+// through a kubeconfig, so the same suite runs against the local cluster of
+// hack/e2e.sh, a kind cluster (e2e/kind) or EKS. See README.md for the
+// environment it reads.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// env is the suite's configuration, read once from the environment.
+type env struct {
+	kubeconfig    string
+	image         string // busybox image present on the node (imagePullPolicy: Never)
+	node          string // pods are bound to this node; the suite needs no scheduler
+	roleARN       string // put on the test service accounts
+	region        string
+	awsEndpoint   string // where the suite seeds and rotates secrets; empty = real AWS
+	frontControl  string // the AWS front's control URL; empty skips the fault tests
+	restartCmd    string // restarts the provider; empty skips the restart test
+	providerLog   string // file paths, dumped on failure when set
+	driverLog     string
+	kubeletLog    string
+	spcProvider   string // SecretProviderClass spec.provider
+	csiDriverName string
+}
+
+var (
+	cfg  env
+	rc   *rest.Config
+	kube kubernetes.Interface
+	dyn  dynamic.Interface
+)
+
+func getenv(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func TestMain(m *testing.M) {
+	cfg = env{
+		kubeconfig:    os.Getenv("PMP_E2E_KUBECONFIG"),
+		image:         getenv("PMP_E2E_IMAGE", "pmp-e2e.local/busybox:e2e"),
+		node:          os.Getenv("PMP_E2E_NODE"),
+		roleARN:       getenv("PMP_E2E_ROLE_ARN", "arn:aws:iam::000000000000:role/PMP-SecretsManager-Role"),
+		region:        getenv("PMP_E2E_AWS_REGION", "us-east-1"),
+		awsEndpoint:   os.Getenv("PMP_E2E_AWS_ENDPOINT"),
+		frontControl:  os.Getenv("PMP_E2E_AWS_FRONT_CONTROL"),
+		restartCmd:    os.Getenv("PMP_E2E_PROVIDER_RESTART"),
+		providerLog:   os.Getenv("PMP_E2E_PROVIDER_LOG"),
+		driverLog:     os.Getenv("PMP_E2E_DRIVER_LOG"),
+		kubeletLog:    os.Getenv("PMP_E2E_KUBELET_LOG"),
+		spcProvider:   getenv("PMP_E2E_PROVIDER_NAME", "pmp"),
+		csiDriverName: "secrets-store.csi.k8s.io",
+	}
+	if cfg.kubeconfig == "" {
+		fmt.Fprintln(os.Stderr, "e2e: PMP_E2E_KUBECONFIG is not set: run `make e2e`, or point it at a cluster with the driver and this provider installed (see e2e/README.md)")
+		os.Exit(1)
+	}
+	var err error
+	rc, err = clientcmd.BuildConfigFromFlags("", cfg.kubeconfig)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
+	rc.QPS, rc.Burst = 50, 100
+	kube = kubernetes.NewForConfigOrDie(rc)
+	dyn = dynamic.NewForConfigOrDie(rc)
+	if cfg.node == "" {
+		if cfg.node, err = readyNode(); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+			os.Exit(1)
+		}
+	}
+	os.Exit(m.Run())
+}
+
+// readyNode picks the first Ready node that lists the CSI driver.
+func readyNode() (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return "", err
+	}
+	for _, n := range nodes.Items {
+		if n.Spec.Unschedulable {
+			continue
+		}
+		for _, c := range n.Status.Conditions {
+			if c.Type != corev1.NodeReady || c.Status != corev1.ConditionTrue {
+				continue
+			}
+			cn, err := kube.StorageV1().CSINodes().Get(ctx, n.Name, metav1.GetOptions{})
+			if err != nil {
+				continue
+			}
+			for _, d := range cn.Spec.Drivers {
+				if d.Name == cfg.csiDriverName {
+					return n.Name, nil
+				}
+			}
+		}
+	}
+	return "", fmt.Errorf("no Ready node lists the CSI driver %s; set PMP_E2E_NODE", cfg.csiDriverName)
+}
