@@ -1,0 +1,58 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseFlagsDefaults(t *testing.T) {
+	t.Setenv("NODE_NAME", "ip-10-0-0-1.eu-west-1.compute.internal")
+	c, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		ProviderDir: "/var/run/secrets-store-csi-providers", ProviderName: "pmp", TokenAudience: "sts.amazonaws.com",
+		NodeName: "ip-10-0-0-1.eu-west-1.compute.internal", LogFormat: "text", Cache: true,
+		SecretTTL: 2 * time.Minute, NegativeTTL: 10 * time.Second, CacheSize: 1024, RetryBudget: 30 * time.Second,
+	}
+	if c != want {
+		t.Errorf("defaults = %+v\nwant %+v", c, want)
+	}
+}
+
+func TestParseFlagsRejectsBadValues(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"provider name the driver would not dial", []string{"--provider-name", "pmp.aws"}, "--provider-name"},
+		{"unknown log format", []string{"--log-format", "yaml"}, "--log-format"},
+		{"zero window with caching on", []string{"--secret-ttl", "0"}, "--cache=false"},
+		{"retry budget past the kubelet's deadline", []string{"--retry-budget", "3m"}, "2m"},
+		{"empty audience", []string{"--token-audience", ""}, "--token-audience"},
+		{"stray argument", []string{"serve"}, "unexpected arguments"},
+		{"unknown flag", []string{"--region", "eu-west-1"}, "flag provided but not defined"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseFlags(tc.args, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseFlagsCacheOffAllowsZeroWindow(t *testing.T) {
+	c, err := parseFlags([]string{"--cache=false", "--secret-ttl=0", "-v=4"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Cache {
+		t.Error("cache still on")
+	}
+}
