@@ -35,8 +35,9 @@ fuzz: ## Run each fuzz target for FUZZTIME.
 
 .PHONY: bench
 bench: tools ## Run the benchmark harness (provider vs caching off vs null provider) and the Go benchmarks.
-	$(GO) test -run=^$$ -bench=. -benchmem ./provider/... ./server/...
-	KUMO_BIN=$$(hack/tools.sh kumo) $(GO) run ./bench $(BENCHFLAGS)
+	@mkdir -p _output
+	set -o pipefail; $(GO) test -run=^$$ -bench=. -benchmem ./provider/... ./server/... | tee _output/gobench.txt
+	KUMO_BIN=$$(hack/tools.sh kumo) $(GO) run ./bench -write BENCHMARKS.md -gobench _output/gobench.txt $(BENCHFLAGS)
 
 .PHONY: demo
 demo: tools ## Mount the PMP secret from a local AWS emulator into ./demo-volume, no cloud account needed.

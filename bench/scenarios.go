@@ -1,0 +1,322 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"sync"
+	"time"
+
+	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
+)
+
+// defaultTTL is the provider's --secret-ttl default, used where a scenario
+// does not exercise the freshness window.
+const defaultTTL = 2 * time.Minute
+
+// row is one scenario against one target.
+type row struct {
+	scenario string
+	target   target
+	callers  int
+	res      loadResult
+	aws      map[string]int64
+	kube     map[string]int64
+	start    procStats // after start (and warm-up, where there is one)
+	end      procStats
+	// windows is the number of freshness windows the scenario spanned
+	// (republish only).
+	windows int
+	// afterOK and afterPods: pods that got the new version once the
+	// window had passed after a rotation, out of all (rotation only).
+	afterOK, afterPods int
+	note               string
+}
+
+func (r *row) awsTotal() int64 {
+	var n int64
+	for _, v := range r.aws {
+		n += v
+	}
+	return n
+}
+
+func (r *row) kubeTotal() int64 {
+	var n int64
+	for _, v := range r.kube {
+		n += v
+	}
+	return n
+}
+
+// secretState is the stored secret's current version, for checks.
+type secretState struct {
+	mu      sync.Mutex
+	files   map[string]string
+	version string
+}
+
+func (s *secretState) set(files map[string]string, version string) {
+	s.mu.Lock()
+	s.files, s.version = files, version
+	s.mu.Unlock()
+}
+
+func (s *secretState) get() (map[string]string, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.files, s.version
+}
+
+type bench struct {
+	o      options
+	e      *env
+	secret secretState
+	gen    int
+	rows   []*row
+}
+
+// rotate stores a new generation of the PMP document.
+func (b *bench) rotate() error {
+	b.gen++
+	doc, files := pmpDocument(fmt.Sprintf("g%d", b.gen))
+	v, err := b.e.putSecret(doc)
+	if err != nil {
+		return err
+	}
+	b.secret.set(files, v)
+	return nil
+}
+
+// measure starts a provider for t, runs body against it, and fills in the
+// row's AWS and Kubernetes calls and process figures. body may set
+// r.start itself (after a warm-up); otherwise it is taken before body.
+func (b *bench) measure(name string, t target, ttl time.Duration, callers int, body func(p *proc, r *row) error) (*row, error) {
+	p, err := b.e.startProvider(t, ttl, name)
+	if err != nil {
+		return nil, err
+	}
+	defer p.stop()
+	r := &row{scenario: name, target: t, callers: callers}
+	if err := b.e.resetCounts(); err != nil {
+		return nil, err
+	}
+	b.e.kube.take()
+	if r.start, err = readProc(p.pid()); err != nil {
+		return nil, err
+	}
+	if err := body(p, r); err != nil {
+		return nil, fmt.Errorf("%s (%s): %w", name, t, err)
+	}
+	if r.end, err = readProc(p.pid()); err != nil {
+		return nil, err
+	}
+	if r.aws, err = b.e.awsCounts(); err != nil {
+		return nil, err
+	}
+	r.kube = b.e.kube.take()
+	if t == null {
+		r.aws, r.kube = nil, nil // nothing of the null provider's goes there
+	}
+	b.rows = append(b.rows, r)
+	fmt.Fprintf(os.Stderr, "bench: %-22s %-9s %7d mounts %9.0f/s  p50 %s  p99 %s  AWS %d  errors %d\n",
+		name, t, r.res.mounts, r.res.rate(), fmtDur(r.res.percentile(50)), fmtDur(r.res.percentile(99)), r.awsTotal(), r.res.errors)
+	return r, nil
+}
+
+var allTargets = []target{cached, uncached, null}
+
+// cold: every Mount is the first of its identity (its own namespace and
+// service account): a credential exchange and a secret fetch each.
+func (b *bench) cold() error {
+	name := fmt.Sprintf("cold %d identities", b.o.cold)
+	for _, t := range allTargets {
+		pods := make([]pod, b.o.cold)
+		for i := range pods {
+			pods[i] = newPod(fmt.Sprintf("tenant-%d", i), fmt.Sprintf("pmp-%d", i), i)
+		}
+		_, err := b.measure(name, t, defaultTTL, 8, func(p *proc, r *row) error {
+			r.res = run1(p.client, load{pods: pods, callers: 8, count: len(pods), check: b.checkFor(t)})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkFor checks responses against the stored secret, except the null
+// provider's, which are precomputed.
+func (b *bench) checkFor(t target) func(int, *v1alpha1.MountResponse) error {
+	if t == null {
+		return nil
+	}
+	return checkFiles(b.secret.get)
+}
+
+// republish: pods of one service account, republished in rounds every
+// half freshness window (the kubelet's ~1 min pod sync against the 2 min
+// default window, scaled down).
+func (b *bench) republish() error {
+	name := fmt.Sprintf("republish %dx%d", b.o.pods, b.o.rounds)
+	pods := podsOf("pmp", "pmp-secrets-access", b.o.pods)
+	for _, t := range allTargets {
+		_, err := b.measure(name, t, b.o.window, 8, func(p *proc, r *row) error {
+			first := time.Now()
+			var last time.Time
+			for round := range b.o.rounds {
+				r.res.add(run1(p.client, load{pods: pods, callers: 8, count: len(pods), check: b.checkFor(t)}))
+				last = time.Now()
+				if round < b.o.rounds-1 {
+					time.Sleep(time.Until(first.Add(time.Duration(round+1) * b.o.window / 2)))
+				}
+			}
+			r.windows = int(math.Ceil(last.Sub(first).Seconds() / b.o.window.Seconds()))
+			r.note = fmt.Sprintf("rounds every %s, freshness window %s: %d windows", b.o.window/2, b.o.window, r.windows)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// throughput: one warm-up round of the pods, then as many Mounts as fit in
+// the duration, by callers concurrent callers.
+func (b *bench) throughput(callers int) error {
+	name := fmt.Sprintf("steady %d caller", callers)
+	if callers > 1 {
+		name += "s"
+	}
+	pods := podsOf("pmp", "pmp-secrets-access", b.o.pods)
+	for _, t := range allTargets {
+		_, err := b.measure(name, t, defaultTTL, callers, func(p *proc, r *row) error {
+			if w := run1(p.client, load{pods: pods, callers: 8, count: len(pods), check: b.checkFor(t)}); w.errors > 0 {
+				return fmt.Errorf("warm-up: %d errors, first: %s", w.errors, w.firstErr)
+			}
+			if err := b.e.resetCounts(); err != nil {
+				return err
+			}
+			b.e.kube.take()
+			var err error
+			if r.start, err = readProc(p.pid()); err != nil {
+				return err
+			}
+			r.res = run1(p.client, load{pods: pods, callers: callers, dur: b.o.duration})
+			r.note = "after one warm-up round"
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rotation: the pods mount, the secret is rotated in Secrets Manager, the
+// pods keep republishing; once the freshness window has passed since the
+// rotation, every pod must get the new value and version.
+func (b *bench) rotation() error {
+	name := "rotation"
+	pods := podsOf("pmp", "pmp-secrets-access", b.o.pods)
+	for _, t := range []target{cached, uncached} {
+		_, err := b.measure(name, t, b.o.window, 8, func(p *proc, r *row) error {
+			before := run1(p.client, load{pods: pods, callers: 8, count: len(pods), check: checkFiles(b.secret.get)})
+			if before.errors > 0 {
+				return fmt.Errorf("before the rotation: %d errors, first: %s", before.errors, before.firstErr)
+			}
+			r.res.add(before)
+			oldFiles, oldVersion := b.secret.get()
+			if err := b.rotate(); err != nil {
+				return err
+			}
+			rotated := time.Now()
+			newFiles, newVersion := b.secret.get()
+			var staleMu sync.Mutex
+			stale := 0
+			either := func(p int, resp *v1alpha1.MountResponse) error {
+				if checkFiles(func() (map[string]string, string) { return newFiles, newVersion })(p, resp) == nil {
+					return nil
+				}
+				if err := checkFiles(func() (map[string]string, string) { return oldFiles, oldVersion })(p, resp); err != nil {
+					return errors.New("a pod got neither the old nor the new version")
+				}
+				staleMu.Lock()
+				stale++
+				staleMu.Unlock()
+				return nil
+			}
+			// Republish rounds inside the window: old or new are both right.
+			settle := b.o.window + b.o.window/5
+			for i := 0; i < 100 && time.Since(rotated) < settle; i++ {
+				r.res.add(run1(p.client, load{pods: pods, callers: 8, count: len(pods), check: either}))
+				time.Sleep(min(b.o.window/4, time.Until(rotated.Add(settle))))
+			}
+			after := run1(p.client, load{pods: pods, callers: 8, count: len(pods), check: checkFiles(b.secret.get)})
+			r.res.add(after)
+			r.afterOK, r.afterPods = after.mounts-after.errors, len(pods)
+			r.note = fmt.Sprintf("window %s; during it %d mounts still saw the old version; after it %d of %d pods got the new one",
+				b.o.window, stale, after.mounts-after.errors, len(pods))
+			if after.errors > 0 {
+				r.note += " (FIRST ERROR: " + after.firstErr + ")"
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// long: many cached Mounts; memory and open files must not grow.
+func (b *bench) long() error {
+	name := fmt.Sprintf("long run %d", b.o.longMounts)
+	pods := podsOf("pmp", "pmp-secrets-access", b.o.pods)
+	_, err := b.measure(name, cached, defaultTTL, 8, func(p *proc, r *row) error {
+		if w := run1(p.client, load{pods: pods, callers: 8, count: len(pods)}); w.errors > 0 {
+			return fmt.Errorf("warm-up: %d errors, first: %s", w.errors, w.firstErr)
+		}
+		var err error
+		if r.start, err = readProc(p.pid()); err != nil {
+			return err
+		}
+		r.res = run1(p.client, load{pods: pods, callers: 8, count: b.o.longMounts})
+		// Let idle connections and timers settle before counting fds.
+		time.Sleep(200 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r := b.rows[len(b.rows)-1]
+	r.note = fmt.Sprintf("after warm-up: RSS %s MiB, %d fds; after: RSS %s MiB (peak %s), %d fds",
+		mib(r.start.RSS), r.start.FDs, mib(r.end.RSS), mib(r.end.HWM), r.end.FDs)
+	return nil
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f", float64(b)/(1<<20)) }
+
+func fmtDur(d time.Duration) string {
+	return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond))
+}
+
+// warmUp runs a few uncounted Mounts through a provider with caching off.
+func (b *bench) warmUp() error {
+	p, err := b.e.startProvider(uncached, defaultTTL, "warm-up")
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+	pods := make([]pod, 40)
+	for i := range pods {
+		pods[i] = newPod(fmt.Sprintf("warm-%d", i), "pmp", i)
+	}
+	if r := run1(p.client, load{pods: pods, callers: 8, count: 2 * len(pods)}); r.errors > 0 {
+		return fmt.Errorf("warm-up: %d errors, first: %s", r.errors, r.firstErr)
+	}
+	return nil
+}
