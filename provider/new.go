@@ -68,6 +68,7 @@ func New(awsCfg aws.Config, kube kubernetes.Interface, o Options) *Provider {
 		ttl = 0
 	}
 	return &Provider{
+		Budget:        policy.Budget,
 		Audience:      o.Audience,
 		DefaultRegion: awsCfg.Region,
 		Kube:          identity.NewKube(kube, o.NodeName, ttl, o.CacheSize),

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io/fs"
 	"sort"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -29,6 +30,9 @@ type Provider struct {
 	Kube          *identity.Kube
 	Credentials   *identity.Credentials
 	Secrets       *secrets.Fetcher
+	// Budget bounds a whole Mount, all objects and retries included, so
+	// it ends well before the kubelet's 2-minute deadline; zero: no bound.
+	Budget time.Duration
 }
 
 // Version is the version of one returned file, from non-secret data.
@@ -49,6 +53,11 @@ type Result struct {
 // volume's files. On failure the result, when not nil, holds no file: only
 // the identity as far as it was resolved, for the log line.
 func (p *Provider) Mount(ctx context.Context, req *params.Request) (*Result, error) {
+	if p.Budget > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.Budget)
+		defer cancel()
+	}
 	res, err := p.mount(ctx, req)
 	if err != nil && res != nil {
 		res.Files, res.Versions = nil, nil

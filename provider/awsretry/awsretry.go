@@ -75,11 +75,20 @@ func Transient(err error) bool {
 
 // Do runs call until it succeeds, fails with a non-transient error, or the
 // budget runs out, in which case the error is an *ExhaustedError holding
-// the last failure. A ctx that ends first ends the retries too.
+// the most telling failure (what AWS said rather than a timeout). The
+// budget ends early when ctx has an earlier deadline; a ctx cancelled for
+// another reason ends the retries with its error.
 func Do(ctx context.Context, p Policy, call func(ctx context.Context) error) error {
 	start := time.Now()
 	deadline := start.Add(p.Budget)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
 	delay := p.BaseDelay
+	var last error
+	exhausted := func(attempt int) error {
+		return &ExhaustedError{Attempts: attempt, Elapsed: time.Since(start), Last: last}
+	}
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithDeadline(ctx, minTime(deadline, time.Now().Add(p.AttemptTimeout)))
 		err := call(actx)
@@ -87,18 +96,30 @@ func Do(ctx context.Context, p Policy, call func(ctx context.Context) error) err
 		if err == nil {
 			return nil
 		}
-		if ctx.Err() != nil || !Transient(err) {
-			return err
+		if !Transient(err) {
+			if ctx.Err() == nil || last == nil {
+				return err
+			}
+			return exhausted(attempt)
+		}
+		if last == nil || !errors.Is(err, context.DeadlineExceeded) {
+			last = err
+		}
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return ctx.Err()
 		}
 		wait := time.Duration(rand.Int64N(int64(delay) + 1))
-		if time.Now().Add(wait).After(deadline) {
-			return &ExhaustedError{Attempts: attempt, Elapsed: time.Since(start), Last: err}
+		if ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
+			return exhausted(attempt)
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return err
+			if errors.Is(ctx.Err(), context.Canceled) {
+				return ctx.Err()
+			}
+			return exhausted(attempt)
 		case <-t.C:
 		}
 		delay = min(delay*2, p.MaxDelay)
