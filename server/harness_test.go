@@ -47,7 +47,13 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	a := testenv.StartAWS(t)
 	a.UseFrom(t, testRegion)
+	return startProvider(t, a, opts...)
+}
 
+// startProvider serves a provider configured from this process's AWS
+// environment variables, as the binary is.
+func startProvider(t *testing.T, a *testenv.AWS, opts ...envOption) *env {
+	t.Helper()
 	kube := fake.NewClientset(
 		serviceAccount("pmp", "pmp-secrets-access", testRole),
 		serviceAccount("other", "copycat", testRole),

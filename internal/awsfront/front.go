@@ -41,6 +41,7 @@ type Front struct {
 	mu     sync.Mutex
 	counts map[string]int64
 	faults []*Fault
+	forms  map[string]url.Values // last query-protocol form per operation
 }
 
 // New returns a front that forwards to upstream.
@@ -49,15 +50,21 @@ func New(upstream *url.URL) *Front {
 		proxy:  httputil.NewSingleHostReverseProxy(upstream),
 		now:    time.Now,
 		counts: map[string]int64{},
+		forms:  map[string]url.Values{},
 	}
 }
 
 // ServeHTTP counts the call, then answers with a matching fault or forwards.
 func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	op, err := identify(r)
+	op, form, err := identify(r)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
+	}
+	if form != nil {
+		f.mu.Lock()
+		f.forms[op.String()] = form
+		f.mu.Unlock()
 	}
 	if fault := f.record(op.String()); fault != nil {
 		writeFault(w, op, fault)
@@ -88,6 +95,15 @@ func (f *Front) record(op string) *Fault {
 		return &c
 	}
 	return nil
+}
+
+// LastForm returns the form of the last query-protocol (STS) call of op,
+// e.g. to read the RoleSessionName a test's provider sent. It may hold a
+// token: tests read single fields, never print it whole.
+func (f *Front) LastForm(op string) url.Values {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.forms[op]
 }
 
 // Inject adds a fault; faults are matched in the order they were added.

@@ -21,34 +21,35 @@ type operation struct {
 
 func (o operation) String() string { return o.service + ":" + o.action }
 
-// identify reads the operation from a request without consuming its body.
-func identify(r *http.Request) (operation, error) {
+// identify reads the operation from a request without consuming its body,
+// and for the query protocol its form.
+func identify(r *http.Request) (operation, url.Values, error) {
 	if target := r.Header.Get("X-Amz-Target"); target != "" {
 		// JSON protocol: "secretsmanager.GetSecretValue".
 		svc, action, ok := strings.Cut(target, ".")
 		if !ok {
-			return operation{}, fmt.Errorf("awsfront: bad X-Amz-Target %q", target)
+			return operation{}, nil, fmt.Errorf("awsfront: bad X-Amz-Target %q", target)
 		}
-		return operation{service: strings.ToLower(svc), action: action}, nil
+		return operation{service: strings.ToLower(svc), action: action}, nil, nil
 	}
 	// Query protocol (STS): Action is a form field.
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		return operation{}, fmt.Errorf("awsfront: read body: %w", err)
+		return operation{}, nil, fmt.Errorf("awsfront: read body: %w", err)
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
-		return operation{}, fmt.Errorf("awsfront: parse query body: %w", err)
+		return operation{}, nil, fmt.Errorf("awsfront: parse query body: %w", err)
 	}
 	action := form.Get("Action")
 	if action == "" {
 		action = r.URL.Query().Get("Action")
 	}
 	if action == "" {
-		return operation{}, errors.New("awsfront: request names no operation")
+		return operation{}, nil, errors.New("awsfront: request names no operation")
 	}
-	return operation{service: "sts", action: action, query: true}, nil
+	return operation{service: "sts", action: action, query: true}, form, nil
 }
 
 // writeFault answers in the protocol the caller used, so the SDK parses the
