@@ -69,6 +69,8 @@ func Select(entries []flatten.Entry, sel Selection) ([]File, error) {
 		p := e.Name
 		if sel.Layout == Nested {
 			p = strings.ReplaceAll(p, ".", "/")
+		} else if err := CheckElement(e.Name); err != nil { // one file: the whole name's length counts
+			return nil, fmt.Errorf("key %q cannot be a file name: it %w", e.Name, err)
 		}
 		if sel.Dir != "" {
 			p = sel.Dir + "/" + p

@@ -27,6 +27,13 @@ func CheckElement(s string) error {
 		return fmt.Errorf("is empty")
 	case len(s) > MaxNameBytes:
 		return fmt.Errorf("is %d bytes long, over the %d-byte limit of a file name", len(s), MaxNameBytes)
+	}
+	return checkChars(s)
+}
+
+// checkChars is CheckElement without the length limit.
+func checkChars(s string) error {
+	switch {
 	case strings.HasPrefix(s, "."):
 		return fmt.Errorf("starts with '.', which hides the file and clashes with the driver's own ..data entries")
 	case strings.ContainsRune(s, '/'):
@@ -64,7 +71,10 @@ func CheckPath(p string) error {
 
 // CheckDottedName reports why a flattened key name cannot be used, or nil.
 // A dotted name is split on '.' into segments; none may be empty, so a name
-// cannot start or end with '.' or contain "..".
+// cannot start or end with '.' or contain "..". Each segment is held to the
+// file-name length limit; the whole name's length is the layout's concern:
+// the dotted layout makes it one file name (CheckElement), the nested one a
+// directory per segment.
 func CheckDottedName(name string) error {
 	if name == "" {
 		return fmt.Errorf("is empty")
@@ -72,8 +82,10 @@ func CheckDottedName(name string) error {
 	if strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") || strings.Contains(name, "..") {
 		return fmt.Errorf("has an empty segment (a key that is empty, or starts or ends with '.')")
 	}
-	if err := CheckElement(name); err != nil {
-		return err
+	for _, seg := range strings.Split(name, ".") {
+		if len(seg) > MaxNameBytes {
+			return fmt.Errorf("has a segment that is %d bytes long, over the %d-byte limit of a file name", len(seg), MaxNameBytes)
+		}
 	}
-	return nil
+	return checkChars(name)
 }
