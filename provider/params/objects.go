@@ -87,8 +87,15 @@ func parseObjects(raw string) ([]Object, []error) {
 		return nil, []error{fmt.Errorf(`parameter objects is missing or empty: add at least one object, e.g. objects: "- objectName: PMP-Production-Credentials"`)}
 	}
 	var list []map[string]any
-	if err := yaml.Unmarshal([]byte(raw), &list); err != nil {
-		return nil, []error{fmt.Errorf("parameter objects is not a YAML list of objects (%s): write it as a block, e.g. objects: |\n  - objectName: PMP-Production-Credentials", yamlReason(err))}
+	// Strict: a field written twice is an error. yaml.Unmarshal keeps the
+	// last one silently (keys: [a] then keys: [b] mounts only b), and turns
+	// a repeated objectName into the boolean true.
+	if err := yaml.UnmarshalStrict([]byte(raw), &list); err != nil {
+		reason := yamlReason(err)
+		if strings.Contains(reason, "already set in map") {
+			return nil, []error{fmt.Errorf("parameter objects sets a field twice in one object (%s): keep one", reason)}
+		}
+		return nil, []error{fmt.Errorf("parameter objects is not a YAML list of objects (%s): write it as a block, e.g. objects: |\n  - objectName: PMP-Production-Credentials", reason)}
 	}
 	if len(list) == 0 {
 		return nil, []error{fmt.Errorf("parameter objects lists no object")}
@@ -110,6 +117,8 @@ func yamlReason(err error) string {
 	s := err.Error()
 	s = strings.TrimPrefix(s, "error converting YAML to JSON: ")
 	s = strings.TrimPrefix(s, "error unmarshaling JSON: ")
+	s = strings.TrimPrefix(s, "yaml: unmarshal errors:")
+	s = strings.Join(strings.Fields(s), " ")
 	if i := strings.Index(s, "json: cannot unmarshal"); i >= 0 {
 		return "each entry must be a map such as {objectName: NAME}"
 	}
@@ -117,8 +126,8 @@ func yamlReason(err error) string {
 }
 
 func label(m map[string]any) string {
-	if n, ok := m["objectName"].(string); ok && n != "" {
-		return fmt.Sprintf(" (%s)", n)
+	if n, ok := m["objectName"].(string); ok && strings.TrimSpace(n) != "" {
+		return fmt.Sprintf(" (%s)", strings.TrimSpace(n)) // as parseObject reads it
 	}
 	return ""
 }
@@ -146,7 +155,8 @@ func parseObject(m map[string]any) (Object, []error) {
 		}
 		s, ok := v.(string)
 		if !ok {
-			bad("%s must be a string", field)
+			// YAML reads 0400 or 1 unquoted as numbers, true as a boolean.
+			bad("%s must be a string: put the value in quotes", field)
 			return ""
 		}
 		return strings.TrimSpace(s)
@@ -165,13 +175,22 @@ func parseObject(m map[string]any) (Object, []error) {
 	}
 
 	o.Name = str("objectName")
+	_, named := m["objectName"].(string)
 	switch {
+	case !named && m["objectName"] != nil:
+		// not a string: reported by str
 	case o.Name == "":
 		bad("objectName is required: the secret's name (e.g. PMP-Production-Credentials) or ARN")
 	case strings.HasPrefix(o.Name, "arn:"):
 		arn, ok := parseARN(o.Name)
-		if !ok {
+		switch {
+		case !ok:
 			bad("objectName %q is not a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)", o.Name)
+		case !regionRE.MatchString(arn.region):
+			// Held to the region parameter's rule: a mistyped region would
+			// otherwise show up only at mount time, as an unreachable
+			// STS or Secrets Manager endpoint.
+			bad("objectName %q names the region %q, which is not an AWS region name such as eu-west-1", o.Name, arn.region)
 		}
 		o.Region = arn.region
 	case !secretNameRE.MatchString(o.Name):

@@ -1,0 +1,250 @@
+package params
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/files"
+)
+
+const pmpARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:PMP-Production-Credentials-AbCdEf"
+
+func TestParseObjects(t *testing.T) {
+	tests := []struct {
+		name string
+		raw  string
+		want []Object
+	}{
+		{
+			name: "the minimal PMP volume",
+			raw:  "- objectName: PMP-Production-Credentials",
+			want: []Object{{Name: "PMP-Production-Credentials"}},
+		},
+		{
+			name: "every field",
+			raw: `- objectName: PMP-Production-Credentials
+  objectAlias: pmp
+  objectType: secretsmanager
+  objectVersion: EXAMPLE1-90ab-cdef-fedc-ba987EXAMPLE
+  filePermission: "0400"
+  flatten: true
+  keys: ["VCS.*", Email.SMTPPassword]
+  layout: nested
+  keepEmpty: true`,
+			want: []Object{{
+				Name: "PMP-Production-Credentials", Alias: "pmp", Version: "EXAMPLE1-90ab-cdef-fedc-ba987EXAMPLE",
+				Mode: 0o400, Flatten: FlattenOn, Keys: []string{"VCS.*", "Email.SMTPPassword"}, Layout: files.Nested, KeepEmpty: true,
+			}},
+		},
+		{
+			name: "version label",
+			raw:  "- {objectName: PMP-Production-Credentials, objectVersionLabel: AWSPREVIOUS}",
+			want: []Object{{Name: "PMP-Production-Credentials", VersionLabel: "AWSPREVIOUS"}},
+		},
+		{
+			name: "ARN gives the region",
+			raw:  "- objectName: " + pmpARN,
+			want: []Object{{Name: pmpARN, Region: "eu-west-1"}},
+		},
+		{
+			name: "ARN in another partition",
+			raw:  "- objectName: arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:PMP-x",
+			want: []Object{{Name: "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:PMP-x", Region: "cn-north-1"}},
+		},
+		{
+			name: "GovCloud ARN",
+			raw:  "- objectName: arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:PMP-x",
+			want: []Object{{Name: "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:PMP-x", Region: "us-gov-west-1"}},
+		},
+		{
+			name: "whole value with keepEmpty",
+			raw:  "- {objectName: PMP-License, flatten: false, keepEmpty: true}",
+			want: []Object{{Name: "PMP-License", Flatten: FlattenOff, KeepEmpty: true}},
+		},
+		{
+			name: "filePermission without the leading zero",
+			raw:  `- {objectName: a, filePermission: "600"}`,
+			want: []Object{{Name: "a", Mode: 0o600}},
+		},
+		{
+			name: "filePermission 0777",
+			raw:  `- {objectName: a, filePermission: "0777"}`,
+			want: []Object{{Name: "a", Mode: 0o777}},
+		},
+		{
+			name: "layout dotted, keepEmpty false spelled out",
+			raw:  "- {objectName: a, layout: dotted, keepEmpty: false}",
+			want: []Object{{Name: "a", Layout: files.Dotted}},
+		},
+		{
+			name: "values are trimmed",
+			raw:  `- {objectName: "  PMP-x  ", objectAlias: " pmp ", keys: [" VCS.* "]}`,
+			want: []Object{{Name: "PMP-x", Alias: "pmp", Keys: []string{"VCS.*"}}},
+		},
+		{
+			name: "null fields are unset",
+			raw:  "- {objectName: a, objectAlias: null, keys: null, flatten: ~, filePermission: null}",
+			want: []Object{{Name: "a"}},
+		},
+		{
+			name: "empty keys list selects every key",
+			raw:  "- {objectName: a, keys: []}",
+			want: []Object{{Name: "a"}},
+		},
+		{
+			name: "secret names with a path and every allowed character",
+			raw:  "- objectName: prod/PMP_Credentials+=.@-1",
+			want: []Object{{Name: "prod/PMP_Credentials+=.@-1"}},
+		},
+		{
+			name: "several objects, flow style",
+			raw:  "[{objectName: PMP-a}, {objectName: PMP-b, objectAlias: b}]",
+			want: []Object{{Name: "PMP-a"}, {Name: "PMP-b", Alias: "b"}},
+		},
+		{
+			name: "JSON is YAML",
+			raw:  `[{"objectName": "PMP-a", "flatten": false}]`,
+			want: []Object{{Name: "PMP-a", Flatten: FlattenOff}},
+		},
+		{
+			name: "YAML anchors",
+			raw:  "- &o {objectName: PMP-a, keys: [VCS.*]}\n- *o",
+			want: []Object{{Name: "PMP-a", Keys: []string{"VCS.*"}}, {Name: "PMP-a", Keys: []string{"VCS.*"}}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, errs := parseObjects(tt.raw)
+			if len(errs) > 0 {
+				t.Fatalf("parseObjects() errors = %v", errs)
+			}
+			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("parseObjects() (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseObjectsErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		raw  string
+		want []string // one part of each error, in order
+	}{
+		{name: "empty", raw: "", want: []string{`parameter objects is missing or empty: add at least one object, e.g. objects: "- objectName: PMP-Production-Credentials"`}},
+		{name: "blank", raw: " \n ", want: []string{"parameter objects is missing or empty"}},
+		{name: "empty list", raw: "[]", want: []string{"parameter objects lists no object"}},
+		{name: "null", raw: "null", want: []string{"parameter objects lists no object"}},
+		{name: "a map, not a list", raw: "objectName: PMP-Production-Credentials",
+			want: []string{"parameter objects is not a YAML list of objects (each entry must be a map such as {objectName: NAME}): write it as a block"}},
+		{name: "a plain string", raw: "PMP-Production-Credentials", want: []string{"each entry must be a map"}},
+		{name: "an entry that is a list", raw: "- [PMP]", want: []string{"each entry must be a map"}},
+		{name: "malformed YAML", raw: "- objectName: [PMP", want: []string{"parameter objects is not a YAML list of objects (yaml: line"}},
+		{name: "objectName twice", raw: "- objectName: PMP-a\n  objectName: PMP-b",
+			want: []string{`parameter objects sets a field twice in one object (line 2: key "objectName" already set in map): keep one`}},
+		{name: "keys twice", raw: "- objectName: PMP-a\n  keys: [VCS.*]\n  keys: [Email.*]",
+			want: []string{`line 3: key "keys" already set in map`}},
+		{name: "no objectName", raw: "- objectAlias: pmp",
+			want: []string{"objects[0]: objectName is required: the secret's name (e.g. PMP-Production-Credentials) or ARN"}},
+		{name: "a null entry", raw: "- ~", want: []string{"objects[0]: objectName is required"}},
+		{name: "blank objectName", raw: `- objectName: "  "`, want: []string{"objects[0]: objectName is required"}},
+		{name: "objectName a number", raw: "- objectName: 2024",
+			want: []string{"objects[0]: objectName must be a string: put the value in quotes"}},
+		{name: "objectName with a space", raw: "- objectName: PMP Credentials",
+			want: []string{`objects[0] (PMP Credentials): objectName "PMP Credentials" is not a Secrets Manager secret name (1-512 of A-Z a-z 0-9 / _ + = . @ -)`}},
+		{name: "objectName over 512 characters", raw: "- objectName: " + strings.Repeat("P", 513),
+			want: []string{"is not a Secrets Manager secret name"}},
+		{name: "an IAM ARN", raw: "- objectName: arn:aws:iam::123456789012:role/pmp",
+			want: []string{`objectName "arn:aws:iam::123456789012:role/pmp" is not a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)`}},
+		{name: "an ARN with a short account", raw: "- objectName: arn:aws:secretsmanager:eu-west-1:12345:secret:PMP",
+			want: []string{"is not a Secrets Manager secret ARN"}},
+		{name: "an ARN with a mistyped region", raw: "- objectName: arn:aws:secretsmanager:eu-west:123456789012:secret:PMP",
+			want: []string{`names the region "eu-west", which is not an AWS region name such as eu-west-1`}},
+		{name: "an ARN with an availability zone", raw: "- objectName: arn:aws:secretsmanager:eu-west-1a:123456789012:secret:PMP",
+			want: []string{`names the region "eu-west-1a"`}},
+		{name: "objectType ssmparameter", raw: "- {objectName: a, objectType: ssmparameter}",
+			want: []string{"objects[0] (a): objectType ssmparameter is not supported yet: only secretsmanager"}},
+		{name: "objectType unknown", raw: "- {objectName: a, objectType: vault}",
+			want: []string{`objectType "vault" is not supported: use secretsmanager (or leave it out)`}},
+		{name: "version and label", raw: "- {objectName: a, objectVersion: v1, objectVersionLabel: AWSCURRENT}",
+			want: []string{"set objectVersion or objectVersionLabel, not both"}},
+		{name: "hidden alias", raw: "- {objectName: a, objectAlias: .pmp}", want: []string{`objectAlias ".pmp" starts with '.'`}},
+		{name: "dot-dot alias", raw: "- {objectName: a, objectAlias: ..}", want: []string{`objectAlias ".." starts with '.'`}},
+		{name: "alias with a slash", raw: "- {objectName: a, objectAlias: ../etc}", want: []string{`objectAlias "../etc" starts with '.'`}},
+		{name: "alias nested", raw: "- {objectName: a, objectAlias: x/y}", want: []string{`objectAlias "x/y" contains '/'`}},
+		{name: "alias too long", raw: "- {objectName: a, objectAlias: " + strings.Repeat("x", 256) + "}", want: []string{"is 256 bytes long"}},
+		{name: "alias with a control character", raw: `- {objectName: a, objectAlias: "x\ty"}`, want: []string{"control character U+0009"}},
+		{name: "unquoted filePermission", raw: "- {objectName: a, filePermission: 0400}",
+			want: []string{"objects[0] (a): filePermission must be a string: put the value in quotes"}},
+		{name: "filePermission 0000", raw: `- {objectName: a, filePermission: "0000"}`,
+			want: []string{`filePermission 0000 would make the files unreadable: use e.g. "0400"`}},
+		{name: "filePermission with setuid", raw: `- {objectName: a, filePermission: "4755"}`,
+			want: []string{`filePermission "4755" is not an octal mode in quotes such as "0400"`}},
+		{name: "filePermission symbolic", raw: `- {objectName: a, filePermission: "rw-r--r--"}`, want: []string{"is not an octal mode"}},
+		{name: "filePermission with 0o", raw: `- {objectName: a, filePermission: "0o644"}`, want: []string{"is not an octal mode"}},
+		{name: "filePermission not octal", raw: `- {objectName: a, filePermission: "0888"}`, want: []string{"is not an octal mode"}},
+		{name: "flatten quoted", raw: `- {objectName: a, flatten: "false"}`, want: []string{"flatten must be true or false"}},
+		{name: "keepEmpty a word", raw: `- {objectName: a, keepEmpty: "sometimes"}`, want: []string{"keepEmpty must be true or false"}},
+		{name: "keys a string", raw: `- {objectName: a, keys: "VCS.*"}`, want: []string{`keys must be a list of patterns, e.g. keys: ["VCS.*"]`}},
+		{name: "keys with a number and an empty string", raw: `- {objectName: a, keys: [1, "", VCS.*]}`,
+			want: []string{"keys must hold non-empty strings", "keys must hold non-empty strings"}},
+		{name: "keys malformed pattern", raw: `- {objectName: a, keys: ["VCS.[a"]}`, want: []string{`keys pattern "VCS.[a" is malformed`}},
+		{name: "layout unknown", raw: "- {objectName: a, layout: tree}", want: []string{`layout "tree" is not dotted or nested`}},
+		{name: "keys without flattening", raw: "- {objectName: a, flatten: false, keys: [VCS.*]}",
+			want: []string{"keys selects keys of a flattened value: remove keys or flatten: false"}},
+		{name: "layout without flattening", raw: "- {objectName: a, flatten: false, layout: dotted}",
+			want: []string{"layout applies to flattened values: remove layout or flatten: false"}},
+		{name: "a typo in a field name", raw: "- objetName: PMP-Production-Credentials",
+			want: []string{`objects[0]: unknown field "objetName" (known fields: objectName, objectAlias, objectType, objectVersion, objectVersionLabel, filePermission, flatten, keys, layout, keepEmpty)`,
+				"objects[0]: objectName is required"}},
+		{name: "unknown fields, sorted", raw: "- {objectName: a, zeta: 1, alpha: 2, path: x}",
+			want: []string{`unknown field "alpha"`, `unknown field "path"`, `unknown field "zeta"`}},
+		{name: "every problem of every object", raw: "- {objectName: PMP-a, layout: tree, filePermission: 644}\n- {objectAlias: .b}\n- objectName: PMP-c",
+			want: []string{
+				"objects[0] (PMP-a): filePermission must be a string",
+				`objects[0] (PMP-a): layout "tree"`,
+				"objects[1]: objectName is required",
+				`objects[1]: objectAlias ".b" starts with '.'`,
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, errs := parseObjects(tt.raw)
+			got := make([]string, len(errs))
+			for i, e := range errs {
+				got[i] = e.Error()
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("parseObjects() gave %d errors, want %d:\n%s", len(got), len(tt.want), strings.Join(got, "\n"))
+			}
+			for i := range got {
+				if !strings.Contains(got[i], tt.want[i]) {
+					t.Errorf("error %d = %q, want it to contain %q", i, got[i], tt.want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestObjectFileName(t *testing.T) {
+	tests := []struct {
+		name string
+		obj  Object
+		want string
+	}{
+		{name: "secret name", obj: Object{Name: "PMP-License"}, want: "PMP-License"},
+		{name: "alias wins", obj: Object{Name: "PMP-License", Alias: "license"}, want: "license"},
+		{name: "a path becomes one file name", obj: Object{Name: "prod/pmp/license"}, want: "prod_pmp_license"},
+		{name: "the name in an ARN", obj: Object{Name: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/PMP-AbCdEf"}, want: "prod_PMP-AbCdEf"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.obj.FileName(); got != tt.want {
+				t.Errorf("FileName() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
