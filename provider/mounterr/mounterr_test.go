@@ -1,0 +1,85 @@
+package mounterr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+)
+
+func TestKindString(t *testing.T) {
+	tests := []struct {
+		name string
+		kind Kind
+		want string
+	}{
+		{name: "internal", kind: Internal, want: "Internal"},
+		{name: "invalid", kind: Invalid, want: "Invalid"},
+		{name: "unauthenticated", kind: Unauthenticated, want: "Unauthenticated"},
+		{name: "denied", kind: Denied, want: "Denied"},
+		{name: "not found", kind: NotFound, want: "NotFound"},
+		{name: "transient", kind: Transient, want: "Transient"},
+		{name: "out of range", kind: Kind(99), want: "Internal"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.kind.String(); got != tt.want {
+				t.Errorf("String() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestError(t *testing.T) {
+	cause := errors.New("AccessDeniedException: not authorized")
+	tests := []struct {
+		name    string
+		err     *Error
+		wantMsg string
+		wantIs  error
+	}{
+		{name: "New formats", err: New(NotFound, "secret %s was not found in %s", "PMP-x", "eu-west-1"),
+			wantMsg: "secret PMP-x was not found in eu-west-1"},
+		{name: "New with a percent in an argument", err: New(Invalid, "objectName %q", "100%"),
+			wantMsg: `objectName "100%"`},
+		{name: "Wrap appends the cause", err: Wrap(Denied, cause, "reading %s", "PMP-x"),
+			wantMsg: "reading PMP-x: AccessDeniedException: not authorized", wantIs: cause},
+		{name: "Wrap with no cause", err: Wrap(Invalid, nil, "no region"), wantMsg: "no region"},
+		{name: "no message: the cause's text", err: &Error{Kind: Transient, Err: context.DeadlineExceeded},
+			wantMsg: "context deadline exceeded", wantIs: context.DeadlineExceeded},
+		{name: "message and cause: only the message", err: &Error{Kind: Transient, Msg: "kept failing; transient", Err: cause},
+			wantMsg: "kept failing; transient", wantIs: cause},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.err.Error(); got != tt.wantMsg {
+				t.Errorf("Error() = %q, want %q", got, tt.wantMsg)
+			}
+			if tt.wantIs != nil && !errors.Is(tt.err, tt.wantIs) {
+				t.Errorf("errors.Is(%v, %v) = false", tt.err, tt.wantIs)
+			}
+		})
+	}
+}
+
+func TestKindOf(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want Kind
+	}{
+		{name: "nil", err: nil, want: Internal},
+		{name: "unclassified", err: errors.New("boom"), want: Internal},
+		{name: "classified", err: New(NotFound, "x"), want: NotFound},
+		{name: "wrapped with %w", err: fmt.Errorf("mount: %w", New(Denied, "x")), want: Denied},
+		{name: "the first in the chain wins", err: Wrap(Invalid, New(Transient, "inner"), "outer"), want: Invalid},
+		{name: "joined", err: errors.Join(errors.New("a"), New(Unauthenticated, "b")), want: Unauthenticated},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := KindOf(tt.err); got != tt.want {
+				t.Errorf("KindOf(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
+}
