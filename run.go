@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"regexp"
+	"runtime/pprof"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -21,11 +23,13 @@ import (
 var providerNameRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,30}$`)
 
 func run(ctx context.Context, cfg Config) error {
-	if cfg.LogFormat == "json" {
-		// klog still applies -v; every level it lets through is written.
-		klog.SetLogger(logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.Level(-127)})))
-	}
+	setupLogging(cfg.LogFormat, os.Stderr)
 	defer klog.Flush()
+	if f := os.Getenv("PMP_CPUPROFILE"); f != "" {
+		pf, _ := os.Create(fmt.Sprintf("%s.%d", f, os.Getpid()))
+		_ = pprof.StartCPUProfile(pf)
+		defer pprof.StopCPUProfile()
+	}
 
 	kube, err := kubeClient(cfg.Kubeconfig)
 	if err != nil {
@@ -70,4 +74,12 @@ func newProvider(ctx context.Context, cfg Config, kube kubernetes.Interface) (*p
 		SecretTTL: cfg.SecretTTL, NegativeTTL: cfg.NegativeTTL, CacheSize: cfg.CacheSize,
 		RetryBudget: cfg.RetryBudget,
 	}), nil
+}
+
+// setupLogging routes klog to JSON lines on w for --log-format=json. klog
+// still applies -v; every line it lets through is written.
+func setupLogging(format string, w io.Writer) {
+	if format == "json" {
+		klog.SetLogger(logr.FromSlogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.Level(-127)})))
+	}
 }
