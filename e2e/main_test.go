@@ -1,10 +1,5 @@
 //go:build e2e
 
-// Package e2e runs real pods that mount PMP credentials through the real
-// Secrets Store CSI Driver and this provider. It talks to the cluster only
-// through a kubeconfig, so the same suite runs against the local cluster of
-// hack/e2e.sh, a kind cluster (e2e/kind) or EKS. See README.md for the
-// environment it reads.
 package e2e
 
 import (

@@ -41,8 +41,11 @@ stop() {
   sleep 0.2
 }
 
+t0=$(date +%s.%N)
+step() { log "$* ($(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1fs", b - a }'))"; }
 stop kubelet
 stop provider registrar driver awsfront kumo
+step "cluster processes stopped"
 
 # Containers: kill every task of our containerd, then the shims it started.
 CTR_SOCK=$STATE/containerd/containerd.sock
@@ -56,13 +59,12 @@ if [ -S "$CTR_SOCK" ]; then
     ctr tasks rm -f "$t" >/dev/null 2>&1
   done
 fi
-stop containerd
+stop containerd kube-apiserver etcd
 # A shim outlives containerd by design; ours name our socket on their command line.
 for pid in $(pgrep -f -- "-address $CTR_SOCK( |$)" 2>/dev/null); do
   kill -KILL "$pid" 2>/dev/null
 done
-stop kube-apiserver
-stop etcd
+step "containers, containerd, apiserver, etcd stopped"
 
 # Mounts below the state directory and /run/containerd, deepest first; the
 # kubelet bind-mounts its root onto itself, so repeat until none is left.
@@ -94,16 +96,18 @@ fi
 
 # CNI bridge and the KUBE-* chains that were not there before up.sh.
 ip link show pmpe2e0 >/dev/null 2>&1 && ip link del pmpe2e0
-for t in filter nat mangle; do
-  for c in $(iptables-save -t "$t" 2>/dev/null | awk '/^:KUBE-/ { print substr($1, 2) }'); do
-    grep -qx "$t $c" "$STATE/iptables-before" 2>/dev/null && continue
-    iptables -t "$t" -S 2>/dev/null | grep -- "-j $c\( \|$\)" | grep -v "^-A $c " |
-      sed 's/^-A /-D /' | while read -r rule; do
-        # shellcheck disable=SC2086
-        iptables -t "$t" $rule 2>/dev/null
-      done
-    iptables -t "$t" -F "$c" 2>/dev/null
-    iptables -t "$t" -X "$c" 2>/dev/null || { log "iptables chain $t/$c not removed"; problems=1; }
+for ipt in iptables ip6tables; do
+  for t in filter nat mangle; do
+    for c in $("$ipt-save" -t "$t" 2>/dev/null | awk '/^:KUBE-/ { print substr($1, 2) }'); do
+      grep -qx "$ipt $t $c" "$STATE/iptables-before" 2>/dev/null && continue
+      "$ipt" -t "$t" -S 2>/dev/null | grep -- "-j $c\( \|$\)" | grep -v "^-A $c " |
+        sed 's/^-A /-D /' | while read -r rule; do
+          # shellcheck disable=SC2086
+          "$ipt" -t "$t" $rule 2>/dev/null
+        done
+      "$ipt" -t "$t" -F "$c" 2>/dev/null
+      "$ipt" -t "$t" -X "$c" 2>/dev/null || { log "$ipt chain $t/$c not removed"; problems=1; }
+    done
   done
 done
 
@@ -116,6 +120,12 @@ fi
 
 # libcni's result cache.
 [ -f "$STATE/var-lib-cni-absent" ] && rm -rf /var/lib/cni
+# The kubelet links every container's log into /var/log/containers, whatever podLogsDir says.
+if [ -f "$STATE/var-log-containers-absent" ]; then
+  rm -rf /var/log/containers
+else
+  find /var/log/containers -maxdepth 1 -type l -lname "$STATE/*" -delete 2>/dev/null
+fi
 
 if [ -n "$artifacts" ]; then
   mkdir -p "$artifacts"

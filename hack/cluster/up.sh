@@ -38,12 +38,15 @@ if [ -e /run/containerd/containerd.sock ] && ! mountpoint -q /run/containerd; th
 fi
 
 # Pre-existing KUBE-* iptables chains are not ours: down.sh leaves them alone.
-for t in filter nat mangle; do
-  iptables-save -t "$t" 2>/dev/null | awk -v t="$t" '/^:KUBE-/ { print t, substr($1, 2) }'
+for ipt in iptables ip6tables; do
+  for t in filter nat mangle; do
+    "$ipt-save" -t "$t" 2>/dev/null | awk -v i="$ipt" -v t="$t" '/^:KUBE-/ { print i, t, substr($1, 2) }'
+  done
 done >"$STATE/iptables-before" || true
 # What exists before we start is not ours to remove in down.sh.
 [ -e /var/lib/kubelet ] && touch "$STATE/var-lib-kubelet-existed"
 [ -e /var/lib/cni ] || touch "$STATE/var-lib-cni-absent"
+[ -e /var/log/containers ] || touch "$STATE/var-log-containers-absent"
 [ -e /run/containerd ] || { mkdir -p /run/containerd; touch "$STATE/run-containerd-created"; }
 ls -d /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods >/dev/null 2>&1 || touch "$STATE/kubepods-absent"
 
@@ -190,7 +193,7 @@ busybox=$(command -v busybox || echo /bin/busybox)
 "$CLUSTER_BIN/mkimage" -o "$STATE/images/pause.tar" -name pmp-e2e.local/pause:e2e \
   -file "/pause=$CLUSTER_BIN/pause" -cmd /pause
 bb_links=()
-for a in sh cat ls sleep stat find test echo true wc; do bb_links+=(-link "/bin/$a=busybox"); done
+for a in $("$busybox" --list); do [ "$a" = busybox ] || bb_links+=(-link "/bin/$a=busybox"); done
 "$CLUSTER_BIN/mkimage" -o "$STATE/images/busybox.tar" -name pmp-e2e.local/busybox:e2e \
   -file "/bin/busybox=$busybox" "${bb_links[@]}" -cmd /bin/sh
 ctr images import "$STATE/images/pause.tar" >/dev/null
