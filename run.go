@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
-	"runtime/pprof"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -25,11 +24,6 @@ var providerNameRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,30}$`)
 func run(ctx context.Context, cfg Config) error {
 	setupLogging(cfg.LogFormat, os.Stderr)
 	defer klog.Flush()
-	if f := os.Getenv("PMP_CPUPROFILE"); f != "" {
-		pf, _ := os.Create(fmt.Sprintf("%s.%d", f, os.Getpid()))
-		_ = pprof.StartCPUProfile(pf)
-		defer pprof.StopCPUProfile()
-	}
 
 	kube, err := kubeClient(cfg.Kubeconfig)
 	if err != nil {
