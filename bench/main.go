@@ -25,6 +25,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -42,6 +43,7 @@ type options struct {
 	window     time.Duration // freshness window of the republish and rotation scenarios
 	providerV  int
 	keep       bool
+	only       *regexp.Regexp
 }
 
 func main() {
@@ -66,11 +68,20 @@ func main() {
 	fs.DurationVar(&o.window, "window", time.Second, "--secret-ttl (freshness window) of the republish and rotation scenarios; rounds come every half window, as the kubelet's ~1 min sync does against the 2 min default")
 	fs.IntVar(&o.providerV, "provider-v", 0, "the provider's -v log level (2 logs one line per Mount)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (binaries, logs)")
+	only := fs.String("only", "", "run only the scenarios matching this regexp (cold, republish, steady1, steady8, steady32, rotation, long); targets of the others are not checked")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return
 		}
 		os.Exit(2)
+	}
+	if *only != "" {
+		re, err := regexp.Compile(*only)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: -only:", err)
+			os.Exit(2)
+		}
+		o.only = re
 	}
 	if o.quick {
 		set := map[string]bool{}

@@ -27,17 +27,23 @@ func run(o options, command string) (int, error) {
 		return 0, err
 	}
 	start := time.Now()
-	steps := []func() error{
-		b.cold,
-		b.republish,
-		func() error { return b.throughput(1) },
-		func() error { return b.throughput(8) },
-		func() error { return b.throughput(32) },
-		b.rotation,
-		b.long,
+	steps := []struct {
+		name string
+		fn   func() error
+	}{
+		{"cold", b.cold},
+		{"republish", b.republish},
+		{"steady1", func() error { return b.throughput(1) }},
+		{"steady8", func() error { return b.throughput(8) }},
+		{"steady32", func() error { return b.throughput(32) }},
+		{"rotation", b.rotation},
+		{"long", b.long},
 	}
 	for _, step := range steps {
-		if err := step(); err != nil {
+		if o.only != nil && !o.only.MatchString(step.name) {
+			continue
+		}
+		if err := step.fn(); err != nil {
 			return 0, err
 		}
 	}
