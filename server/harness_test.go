@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/pmp"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/testenv"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
@@ -188,40 +189,9 @@ func filesOf(resp *v1alpha1.MountResponse) map[string]string {
 	return out
 }
 
-// pmpTemplate is the PMP document's JSON template with every credential
-// set to a value derived from its name.
+// pmpTemplate is the PMP template with every credential set by fill.
 func pmpTemplate(fill func(name string) string) (string, map[string]string) {
-	groups := []struct {
-		name string
-		keys []string
-	}{
-		{"VCS", []string{"BitbucketProjectAdminPAT", "BitbucketAdminPassword", "GitlabGroupOwnerPAT", "GitlabAdminPAT", "GithubOrgOwnerPAT", "GithubAdminPAT", "GithubEnterpriseClientSecret", "AzureDevOpsOrgAdminPAT", "AzureAuthSecret"}},
-		{"BuildPackage", []string{"FileBasicAuthPassword", "AwsSecretAccessKey"}},
-		{"RuntimeBaseImage", []string{"PrivateRegistryPassword", "S3CompatibleAccessKey"}},
-		{"MDAStorage", []string{"FileBasicAuthPassword", "AwsSecretAccessKey"}},
-		{"OCIRegistry", []string{"PrivateRegistryPassword", "S3CompatibleAccessKey"}},
-		{"BuildCluster", []string{"KubernetesConfigureToken"}},
-		{"CIAdmin", []string{"JenkinsConfigureAPIToken", "JenkinsTriggerAuthToken", "AzureOrgAdminPAT", "AzureBlobStorageToken", "AzureAwsS3SK"}},
-		{"ClusterManager", []string{"KubernetesApiToken"}},
-		{"ClusterSettings", []string{"KubernetesAdminPassword", "GrafanaAPIKey", "MDAAWSS3AccessKey", "OCIRegistryPassword"}},
-		{"Marketplace", []string{"ImportCDNPassword"}},
-		{"Email", []string{"SMTPPassword"}},
-	}
-	doc := map[string]map[string]string{}
-	want := map[string]string{}
-	for _, g := range groups {
-		doc[g.name] = map[string]string{}
-		for _, k := range g.keys {
-			name := g.name + "." + k
-			v := fill(name)
-			doc[g.name][k] = v
-			if v != "" {
-				want[name] = v
-			}
-		}
-	}
-	b, _ := json.Marshal(doc)
-	return string(b), want
+	return pmp.Document(fill)
 }
 
 func secretValue(name string) string { return fmt.Sprintf("VALUE-SENTINEL-%s-7c1d", name) }

@@ -37,6 +37,7 @@ import (
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsfront"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/kumo"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/pmp"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/testenv"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
@@ -53,15 +54,14 @@ const (
 func main() {
 	dir := flag.String("dir", "demo-volume", "directory to mount the files into (created; its previous content is replaced)")
 	spcFile := flag.String("spc", "examples/pmp-secretproviderclass.yaml", "SecretProviderClass to mount")
-	template := flag.String("template", "examples/pmp-credentials.template.json", "PMP JSON template to fill with sample values")
 	flag.Parse()
-	if err := run(*dir, *spcFile, *template); err != nil {
+	if err := run(*dir, *spcFile); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir, spcFile, templateFile string) error {
+func run(dir, spcFile string) error {
 	ctx := context.Background()
 	fmt.Println("1. starting the kumo AWS emulator on 127.0.0.1 ...")
 	emu, err := kumo.Start()
@@ -74,10 +74,7 @@ func run(dir, spcFile, templateFile string) error {
 	frontSrv := httptest.NewServer(front)
 	defer frontSrv.Close()
 
-	doc, err := sampleCredentials(templateFile)
-	if err != nil {
-		return err
-	}
+	doc := sampleCredentials()
 	admin := testenv.AdminClient(emu.Endpoint)
 	if _, err := admin.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(secretName), SecretString: aws.String(doc)}); err != nil {
 		return fmt.Errorf("storing %s: %w", secretName, err)
@@ -233,25 +230,13 @@ func calls(f *awsfront.Front) string {
 }
 
 // sampleCredentials fills the PMP template with recognisable sample values,
-// leaving GitLab and Azure empty as a PMP installation that does not use
-// them would.
-func sampleCredentials(templateFile string) (string, error) {
-	b, err := os.ReadFile(templateFile)
-	if err != nil {
-		return "", err
-	}
-	var doc map[string]map[string]string
-	if err := json.Unmarshal(b, &doc); err != nil {
-		return "", fmt.Errorf("%s: %w", templateFile, err)
-	}
-	for group, keys := range doc {
-		for k := range keys {
-			if strings.HasPrefix(k, "Gitlab") || strings.HasPrefix(k, "Azure") {
-				continue
-			}
-			keys[k] = fmt.Sprintf("sample-%s-%s", strings.ToLower(group), strings.ToLower(k))
+// leaving GitLab and Azure empty as a PMP installation on GitHub would.
+func sampleCredentials() string {
+	doc, _ := pmp.Document(func(name string) string {
+		if pmp.Unused(name) {
+			return ""
 		}
-	}
-	out, err := json.Marshal(doc)
-	return string(out), err
+		return "sample-" + strings.ToLower(strings.ReplaceAll(name, ".", "-"))
+	})
+	return doc
 }
