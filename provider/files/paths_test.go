@@ -81,6 +81,7 @@ func TestCheckPath(t *testing.T) {
 		{name: "one element", in: "VCS.GithubAdminPAT"},
 		{name: "nested", in: "VCS/GithubAdminPAT"},
 		{name: "alias dir and nested", in: "pmp/VCS/GithubAdminPAT"},
+		{name: "trailing dots are ordinary", in: "dir./file."},
 		{name: "255-byte element", in: "d/" + strings.Repeat("a", 255)},
 		{name: "4096 bytes", in: pathOfLen(4096)},
 	}
