@@ -7,7 +7,8 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"sort"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -102,6 +103,8 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		if err != nil {
 			return res, err
 		}
+		res.Files = slices.Grow(res.Files, len(out))
+		res.Versions = slices.Grow(res.Versions, len(out))
 		for _, f := range out {
 			res.Files = append(res.Files, f)
 			res.Versions = append(res.Versions, Version{ID: f.Path, Version: secret.VersionID})
@@ -114,8 +117,8 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		return res, mounterr.New(mounterr.NotFound,
 			"SecretProviderClass %q selects no credential with a value: fill in the secret's values, or set keepEmpty: true to mount empty ones", req.SecretProviderClass)
 	}
-	sort.Slice(res.Files, func(i, j int) bool { return res.Files[i].Path < res.Files[j].Path })
-	sort.Slice(res.Versions, func(i, j int) bool { return res.Versions[i].ID < res.Versions[j].ID })
+	slices.SortFunc(res.Files, func(a, b files.File) int { return strings.Compare(a.Path, b.Path) })
+	slices.SortFunc(res.Versions, func(a, b Version) int { return strings.Compare(a.ID, b.ID) })
 	return res, nil
 }
 
@@ -139,7 +142,7 @@ func objectFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode) ([]file
 	if obj.Flatten == params.FlattenOff {
 		return whole(obj, s, mode)
 	}
-	entries, err := s.Entries()
+	_, err := s.Entries()
 	if errors.Is(err, flatten.ErrNotObject) {
 		if obj.Flatten == params.FlattenAuto && len(obj.Keys) == 0 {
 			return whole(obj, s, mode)
@@ -154,7 +157,7 @@ func objectFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode) ([]file
 	if err != nil {
 		return nil, mounterr.New(mounterr.Invalid, "secret %s cannot be split into files: %v", s.Name, err)
 	}
-	out, err := files.Select(entries, files.Selection{Dir: obj.Alias, Keys: obj.Keys, Layout: obj.Layout, KeepEmpty: obj.KeepEmpty, Mode: mode})
+	out, err := s.Select(files.Selection{Dir: obj.Alias, Keys: obj.Keys, Layout: obj.Layout, KeepEmpty: obj.KeepEmpty, Mode: mode})
 	var noMatch *files.NoMatchError
 	switch {
 	case errors.As(err, &noMatch):

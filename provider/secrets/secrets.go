@@ -48,6 +48,9 @@ type Secret struct {
 	once    sync.Once
 	entries []flatten.Entry
 	flatErr error
+
+	selMu      sync.Mutex
+	selections map[string]selected
 }
 
 // Entries returns the flattened value, computed once per secret version.

@@ -1,0 +1,66 @@
+package secrets
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/files"
+)
+
+// maxSelections bounds the selections kept per secret version. A secret is
+// mounted by a handful of SecretProviderClasses at most; past the bound,
+// further selections are built per Mount and not kept.
+const maxSelections = 8
+
+type selected struct {
+	files []files.File
+	err   error
+}
+
+// Select returns the files of the flattened value for sel, built once per
+// secret version and selection: every republish of every pod that mounts
+// this version the same way shares them. The files and their contents are
+// shared and must not be modified. It fails as Entries does, or as
+// files.Select does.
+func (s *Secret) Select(sel files.Selection) ([]files.File, error) {
+	entries, err := s.Entries()
+	if err != nil {
+		return nil, err
+	}
+	key := selectionKey(sel)
+	s.selMu.Lock()
+	got, ok := s.selections[key]
+	s.selMu.Unlock()
+	if ok {
+		return got.files, got.err
+	}
+	out, err := files.Select(entries, sel)
+	s.selMu.Lock()
+	if s.selections == nil {
+		s.selections = make(map[string]selected, 1)
+	}
+	if len(s.selections) < maxSelections {
+		s.selections[key] = selected{files: out, err: err}
+	}
+	s.selMu.Unlock()
+	return out, err
+}
+
+// selectionKey is every field of sel, unambiguously: patterns cannot hold
+// NUL bytes (the objects parameter is YAML text).
+func selectionKey(sel files.Selection) string {
+	var b strings.Builder
+	b.WriteString(sel.Dir)
+	b.WriteByte(0)
+	for _, k := range sel.Keys {
+		b.WriteString(k)
+		b.WriteByte(0)
+	}
+	b.WriteByte(1)
+	b.WriteString(strconv.Itoa(int(sel.Layout)))
+	b.WriteByte(0)
+	b.WriteString(strconv.FormatBool(sel.KeepEmpty))
+	b.WriteByte(0)
+	b.WriteString(strconv.FormatUint(uint64(sel.Mode), 8))
+	return b.String()
+}
