@@ -117,6 +117,16 @@ func CheckVolume(files []File) error {
 			return fmt.Errorf("two objects or keys produce the same file %q: give one an objectAlias or narrow its keys", cur)
 		}
 	}
+	nested := false
+	for _, p := range paths {
+		if strings.Contains(p, "/") {
+			nested = true
+			break
+		}
+	}
+	if !nested { // no file is in a directory, so none can be another's directory
+		return nil
+	}
 	set := make(map[string]bool, len(paths))
 	for _, p := range paths {
 		set[p] = true
