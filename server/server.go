@@ -35,6 +35,10 @@ type Server struct {
 	Mounter Mounter
 	// RuntimeVersion is the provider's version, reported by Version.
 	RuntimeVersion string
+
+	// parser keeps the parsed objects parameter of each
+	// SecretProviderClass, parsed again on every republish otherwise.
+	parser params.Parser
 }
 
 // Version answers the driver's version probe.
@@ -45,7 +49,7 @@ func (s *Server) Version(context.Context, *v1alpha1.VersionRequest) (*v1alpha1.V
 // Mount serves one NodePublishVolume of one pod, first mount or republish.
 func (s *Server) Mount(ctx context.Context, in *v1alpha1.MountRequest) (*v1alpha1.MountResponse, error) {
 	start := time.Now()
-	req, err := params.Parse(in.GetAttributes(), in.GetSecrets(), in.GetPermission())
+	req, err := s.parser.Parse(in.GetAttributes(), in.GetSecrets(), in.GetPermission())
 	if err != nil {
 		return nil, s.fail(start, nil, nil, err)
 	}

@@ -80,6 +80,11 @@ var regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
 // request's JSON maps, permissionJSON its JSON file mode. All problems are
 // reported together in one mounterr.Invalid error.
 func Parse(attributesJSON, secretsJSON, permissionJSON string) (*Request, error) {
+	return parse(attributesJSON, secretsJSON, permissionJSON, parseObjects)
+}
+
+// parse is Parse with the objects parameter parsed by objectsOf.
+func parse(attributesJSON, secretsJSON, permissionJSON string, objectsOf func(string) ([]Object, []error)) (*Request, error) {
 	var attrs map[string]string
 	if err := json.Unmarshal([]byte(attributesJSON), &attrs); err != nil {
 		return nil, mounterr.Wrap(mounterr.Invalid, nil, "mount request attributes are not a JSON map of strings (is this a secrets-store-csi-driver request?)")
@@ -123,7 +128,7 @@ func Parse(attributesJSON, secretsJSON, permissionJSON string) (*Request, error)
 	}
 	req.Tokens = tokens
 
-	objects, errs := parseObjects(attrs[ParamObjects])
+	objects, errs := objectsOf(attrs[ParamObjects])
 	for _, e := range errs {
 		add("%v", e)
 	}
