@@ -67,9 +67,11 @@ type Loader[V any] func(ctx context.Context) (value V, ttl time.Duration, err er
 
 // Get returns the cached result for key when it has not expired; otherwise
 // it runs load once for all concurrent callers of the same key and caches
-// its result for the ttl load returns. A caller whose ctx ends stops
-// waiting; the load goes on for the others, under the context of the
-// caller that started it.
+// its result for the ttl load returns. Every caller, the one that started
+// the load included, stops waiting when its own ctx ends and gets
+// ctx.Err(); the load goes on for the others. The load keeps the starting
+// caller's deadline but not its cancellation, so a pod deleted mid-mount
+// does not fail the other pods waiting on the same secret.
 func (c *Cache[V]) Get(ctx context.Context, key string, load Loader[V]) (V, error) {
 	c.mu.Lock()
 	if el, ok := c.items[key]; ok {
@@ -82,33 +84,41 @@ func (c *Cache[V]) Get(ctx context.Context, key string, load Loader[V]) (V, erro
 		}
 		c.removeLocked(el)
 	}
-	if cl, ok := c.loading[key]; ok {
-		c.mu.Unlock()
+	cl, ok := c.loading[key]
+	if ok {
 		c.coalesced.Add(1)
-		select {
-		case <-cl.done:
-			return cl.value, cl.err
-		case <-ctx.Done():
-			var zero V
-			return zero, ctx.Err()
-		}
+	} else {
+		cl = &call[V]{done: make(chan struct{})}
+		c.loading[key] = cl
+		c.misses.Add(1)
+		go c.run(ctx, key, cl, load)
 	}
-	cl := &call[V]{done: make(chan struct{})}
-	c.loading[key] = cl
 	c.mu.Unlock()
-	c.misses.Add(1)
+	select {
+	case <-cl.done:
+		return cl.value, cl.err
+	case <-ctx.Done():
+		var zero V
+		return zero, ctx.Err()
+	}
+}
 
-	value, ttl, err := load(ctx)
-	cl.value, cl.err = value, err
-
+func (c *Cache[V]) run(ctx context.Context, key string, cl *call[V], load Loader[V]) {
+	lctx := context.WithoutCancel(ctx)
+	if d, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		lctx, cancel = context.WithDeadline(lctx, d)
+		defer cancel()
+	}
+	value, ttl, err := load(lctx)
 	c.mu.Lock()
+	cl.value, cl.err = value, err
 	delete(c.loading, key)
 	if ttl > 0 {
 		c.addLocked(key, value, err, c.now().Add(ttl))
 	}
 	c.mu.Unlock()
 	close(cl.done)
-	return value, err
 }
 
 // Peek returns the cached value for key, expired or not, without loading.

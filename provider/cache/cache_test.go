@@ -379,3 +379,45 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestLeaderCancelDoesNotFailWaiters: the caller that started a load
+// leaving (its pod deleted, the kubelet giving up) must not fail the other
+// pods waiting on the same key.
+func TestLeaderCancelDoesNotFailWaiters(t *testing.T) {
+	c, _ := newCache(4)
+	started := make(chan struct{})
+	release := make(chan struct{})
+	var loadErr atomic.Value
+	load := func(ctx context.Context) (string, time.Duration, error) {
+		close(started)
+		<-release
+		if err := ctx.Err(); err != nil {
+			loadErr.Store(err)
+		}
+		return "value", time.Minute, nil
+	}
+	lctx, cancel := context.WithCancel(context.Background())
+	leader := make(chan error, 1)
+	go func() {
+		_, err := c.Get(lctx, "k", load)
+		leader <- err
+	}()
+	<-started
+	waiter := make(chan string, 1)
+	go func() {
+		v, err := c.Get(context.Background(), "k", load)
+		waiter <- fmt.Sprintf("%s %v", v, err)
+	}()
+	waitFor(t, func() bool { return c.Stats().Coalesced == 1 })
+	cancel()
+	if err := <-leader; !errors.Is(err, context.Canceled) {
+		t.Errorf("the cancelled leader got %v, want context.Canceled", err)
+	}
+	close(release)
+	if r := <-waiter; r != "value <nil>" {
+		t.Errorf("the waiter got %q, want the loaded value", r)
+	}
+	if err := loadErr.Load(); err != nil {
+		t.Errorf("the load saw its context end: %v", err)
+	}
+}
