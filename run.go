@@ -10,12 +10,13 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/kubeapi"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server"
 )
 
@@ -42,7 +43,7 @@ func run(ctx context.Context, cfg Config) error {
 	return server.Serve(ctx, ln, &server.Server{Mounter: p, RuntimeVersion: version}, cfg.RetryBudget+5*time.Second)
 }
 
-func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
+func kubeClient(kubeconfig string) (identity.KubeAPI, error) {
 	var rc *rest.Config
 	var err error
 	if kubeconfig != "" {
@@ -55,10 +56,10 @@ func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
 	}
 	rc.UserAgent = "pmp-secrets-provider/" + version
 	rc.QPS, rc.Burst = 50, 100
-	return kubernetes.NewForConfig(rc)
+	return kubeapi.New(rc)
 }
 
-func newProvider(ctx context.Context, cfg Config, kube kubernetes.Interface) (*provider.Provider, error) {
+func newProvider(ctx context.Context, cfg Config, kube identity.KubeAPI) (*provider.Provider, error) {
 	awsCfg, err := provider.LoadAWSConfig(ctx)
 	if err != nil {
 		return nil, err

@@ -11,7 +11,6 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
@@ -57,8 +56,9 @@ func LoadAWSConfig(ctx context.Context) (aws.Config, error) {
 	return cfg, nil
 }
 
-// New builds the Mount pipeline.
-func New(awsCfg aws.Config, kube kubernetes.Interface, o Options) *Provider {
+// New builds the Mount pipeline. kube reads the Kubernetes API: kubeapi.New
+// in the provider, kubeapi/clientset.New over a (fake) clientset in tests.
+func New(awsCfg aws.Config, kube identity.KubeAPI, o Options) *Provider {
 	policy := awsretry.DefaultPolicy
 	if o.RetryBudget > 0 {
 		policy.Budget = o.RetryBudget

@@ -18,6 +18,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/kubeapi/clientset"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
 )
@@ -41,7 +42,7 @@ var _ secrets.API = fakeSM{}
 
 func (f fakeSM) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
 	return &secretsmanager.GetSecretValueOutput{
-		ARN: aws.String("arn:aws:secretsmanager:eu-west-1:111122223333:secret:" + aws.ToString(in.SecretId) + "-AbCdEf"),
+		ARN:  aws.String("arn:aws:secretsmanager:eu-west-1:111122223333:secret:" + aws.ToString(in.SecretId) + "-AbCdEf"),
 		Name: in.SecretId, VersionId: aws.String("a1b2c3d4-0000-4000-8000-000000000001"), SecretString: aws.String(f.doc),
 	}, nil
 }
@@ -86,7 +87,7 @@ func BenchmarkMountCached(b *testing.B) {
 	p := &provider.Provider{
 		Audience:      "sts.amazonaws.com",
 		DefaultRegion: "eu-west-1",
-		Kube:          identity.NewKube(kube, "", time.Hour, 64),
+		Kube:          identity.NewKube(clientset.New(kube), "", time.Hour, 64),
 		Credentials:   identity.NewCredentials(fakeSTS{}, identity.CredentialsConfig{Retry: policy, RefreshLead: 5 * time.Minute, Caching: true, MaxEntries: 64}),
 		Secrets:       secrets.NewFetcher(fakeSM{doc: pmpDocument(b)}, secrets.Config{Retry: policy, TTL: time.Hour, MaxEntries: 64}),
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/testenv"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/kubeapi/clientset"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server"
 )
 
@@ -73,7 +74,7 @@ func startProvider(t *testing.T, a *testenv.AWS, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := provider.New(awsCfg, kube, o)
+	p := provider.New(awsCfg, clientset.New(kube), o)
 
 	// Unix socket paths are limited to 108 bytes: keep the directory short.
 	dir, err := os.MkdirTemp("", "pmp")

@@ -41,6 +41,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/testenv"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/kubeapi/clientset"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server"
 )
 
@@ -96,7 +97,7 @@ func run(dir, spcFile string) error {
 		Namespace: namespace, Name: saName, Annotations: map[string]string{identity.RoleAnnotation: roleARN},
 	}})
 	const ttl = 2 * time.Second
-	p := provider.New(awsCfg, kube, provider.Options{Audience: "sts.amazonaws.com", Cache: true, SecretTTL: ttl, NegativeTTL: 10 * time.Second, CacheSize: 64})
+	p := provider.New(awsCfg, clientset.New(kube), provider.Options{Audience: "sts.amazonaws.com", Cache: true, SecretTTL: ttl, NegativeTTL: 10 * time.Second, CacheSize: 64})
 
 	sockDir, err := os.MkdirTemp("", "pmp-demo")
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
@@ -17,10 +16,20 @@ import (
 // RegionLabel is the node label the region is read from as a last resort.
 const RegionLabel = "topology.kubernetes.io/region"
 
+// KubeAPI is what the provider reads from the Kubernetes API: the
+// metadata of a service account and of a node. A refusal is an
+// k8s.io/apimachinery api/errors StatusError (IsNotFound, IsForbidden,
+// IsUnauthorized); any other error is taken as transient. Package kubeapi
+// implements it over HTTP, kubeapi/clientset over a client-go clientset.
+type KubeAPI interface {
+	ServiceAccountMeta(ctx context.Context, namespace, name string) (*metav1.ObjectMeta, error)
+	NodeMeta(ctx context.Context, name string) (*metav1.ObjectMeta, error)
+}
+
 // Kube reads what the provider needs from the Kubernetes API: the role
 // annotation of a service account and the region label of the node.
 type Kube struct {
-	client   kubernetes.Interface
+	client   KubeAPI
 	nodeName string
 	roleTTL  time.Duration
 	roles    *cache.Cache[string]
@@ -32,7 +41,7 @@ type Kube struct {
 // NewKube returns a reader over client. Role annotations are cached for
 // roleTTL (zero: read on every Mount), so removing an annotation takes
 // effect within that time; STS still checks every new exchange.
-func NewKube(client kubernetes.Interface, nodeName string, roleTTL time.Duration, maxEntries int) *Kube {
+func NewKube(client KubeAPI, nodeName string, roleTTL time.Duration, maxEntries int) *Kube {
 	return &Kube{client: client, nodeName: nodeName, roleTTL: roleTTL, roles: cache.New[string](maxEntries)}
 }
 
@@ -48,7 +57,7 @@ func (k *Kube) RoleARN(ctx context.Context, namespace, serviceAccount string) (s
 }
 
 func (k *Kube) readRole(ctx context.Context, namespace, serviceAccount string) (string, error) {
-	sa, err := k.client.CoreV1().ServiceAccounts(namespace).Get(ctx, serviceAccount, metav1.GetOptions{})
+	sa, err := k.client.ServiceAccountMeta(ctx, namespace, serviceAccount)
 	switch {
 	case apierrors.IsNotFound(err):
 		return "", mounterr.New(mounterr.NotFound, "service account %s/%s does not exist", namespace, serviceAccount)
@@ -83,7 +92,7 @@ func (k *Kube) NodeRegion(ctx context.Context) (string, error) {
 	if k.nodeName == "" {
 		return "", fmt.Errorf("no node name (--node-name or NODE_NAME) to read %s from", RegionLabel)
 	}
-	node, err := k.client.CoreV1().Nodes().Get(ctx, k.nodeName, metav1.GetOptions{})
+	node, err := k.client.NodeMeta(ctx, k.nodeName)
 	if err != nil {
 		return "", fmt.Errorf("reading node %s: %w", k.nodeName, err)
 	}
