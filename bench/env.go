@@ -41,6 +41,7 @@ const (
 type env struct {
 	tmp         string
 	providerBin string
+	baselineBin string
 	frontBin    string
 	selfBin     string
 
@@ -80,6 +81,12 @@ func newEnv(o options) (*env, error) {
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
 			return e, fmt.Errorf("go build %s (run from the repository root): %w", b[1], err)
+		}
+	}
+
+	if o.baseline != "" {
+		if err := e.buildBaseline(o.baseline); err != nil {
+			return e, err
 		}
 	}
 
@@ -304,6 +311,8 @@ const (
 	cached   target = "cached"
 	uncached target = "cache off"
 	null     target = "null"
+	// baseline is the provider built from -baseline, caching on.
+	baseline target = "baseline"
 )
 
 // proc is a running provider (real or null) and the driver's connection.
@@ -330,9 +339,13 @@ func (e *env) startProvider(t target, ttl time.Duration, name string) (*proc, er
 		cmd = exec.Command(e.selfBin, "-null-provider", sock)
 		cmd.Env = childEnv(nil)
 	} else {
-		cmd = exec.Command(e.providerBin,
+		bin := e.providerBin
+		if t == baseline {
+			bin = e.baselineBin
+		}
+		cmd = exec.Command(bin,
 			"--provider-dir", dir, "--provider-name", "pmp", "--kubeconfig", e.kubeconfig,
-			"--secret-ttl", ttl.String(), "--cache="+strconv.FormatBool(t == cached),
+			"--secret-ttl", ttl.String(), "--cache="+strconv.FormatBool(t != uncached),
 			"--retry-budget", "10s", "-v", strconv.Itoa(e.providerV))
 		cmd.Env = childEnv([]string{"AWS_REGION=" + region, "AWS_ENDPOINT_URL=" + e.frontURL, "AWS_EC2_METADATA_DISABLED=true"})
 	}
@@ -446,4 +459,27 @@ func tail(path string) string {
 		b = b[len(b)-2000:]
 	}
 	return string(b)
+}
+
+// buildBaseline builds the provider at git revision rev, from a copy of
+// that tree (git archive), leaving the repository as it is.
+func (e *env) buildBaseline(rev string) error {
+	src := filepath.Join(e.tmp, "baseline-src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		return err
+	}
+	sh := fmt.Sprintf("git archive --format=tar %q | tar -x -C %q", rev, src)
+	cmd := exec.Command("bash", "-o", "pipefail", "-c", sh)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("-baseline %s: %w", rev, err)
+	}
+	e.baselineBin = filepath.Join(e.tmp, "pmp-secrets-provider-baseline")
+	cmd = exec.Command("go", "build", "-trimpath", "-o", e.baselineBin, ".")
+	cmd.Dir = src
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("building -baseline %s: %w", rev, err)
+	}
+	return nil
 }

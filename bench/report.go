@@ -26,6 +26,7 @@ func run(o options, command string) (int, error) {
 	if err := b.warmUp(); err != nil {
 		return 0, err
 	}
+	loadBefore := loadAvg()
 	start := time.Now()
 	steps := []struct {
 		name string
@@ -48,6 +49,7 @@ func run(o options, command string) (int, error) {
 		}
 	}
 	elapsed := time.Since(start)
+	b.load = fmt.Sprintf("load average %s before the scenarios, %s after", loadBefore, loadAvg())
 
 	targets := b.targets()
 	failed := 0
@@ -175,8 +177,12 @@ func (b *bench) table(sb *strings.Builder) {
 }
 
 func (b *bench) ratios(sb *strings.Builder) {
-	sb.WriteString("| scenario | cached / null throughput | cached / cache-off throughput | cache-off / cached AWS calls | cache-off / cached p50 |\n")
-	sb.WriteString("|---|--:|--:|--:|--:|\n")
+	base := ""
+	if b.o.baseline != "" {
+		base = fmt.Sprintf(" cached / baseline (%s) throughput | baseline / cached peak RSS |", b.o.baseline)
+	}
+	sb.WriteString("| scenario | cached / null throughput | cached / cache-off throughput | cache-off / cached AWS calls | cache-off / cached p50 |" + base + "\n")
+	sb.WriteString("|---|--:|--:|--:|--:|" + strings.Repeat("--:|", strings.Count(base, "|")) + "\n")
 	seen := map[string]bool{}
 	for _, r := range b.rows {
 		if seen[r.scenario] || r.target != cached {
@@ -201,7 +207,16 @@ func (b *bench) ratios(sb *strings.Builder) {
 			calls = cell(float64(off.awsTotal()), float64(r.awsTotal()), "x")
 			p50 = cell(float64(off.res.percentile(50)), float64(r.res.percentile(50)), "x")
 		}
-		fmt.Fprintf(sb, "| %s | %s | %s | %s | %s |\n", r.scenario, vsNull, vsOff, calls, p50)
+		fmt.Fprintf(sb, "| %s | %s | %s | %s | %s |", r.scenario, vsNull, vsOff, calls, p50)
+		if b.o.baseline != "" {
+			vsBase, rss := "-", "-"
+			if bl := b.find(r.scenario, baseline); bl != nil {
+				vsBase = cell(r.res.rate(), bl.res.rate(), "x")
+				rss = cell(float64(bl.end.HWM), float64(r.end.HWM), "x")
+			}
+			fmt.Fprintf(sb, " %s | %s |", vsBase, rss)
+		}
+		sb.WriteString("\n")
 	}
 }
 
@@ -210,7 +225,8 @@ func (b *bench) markdown(command string, elapsed time.Duration, targets []target
 	sb.WriteString("# Benchmarks\n\n")
 	sb.WriteString("Produced by `make bench`, which runs the Go benchmarks and then:\n\n")
 	fmt.Fprintf(&sb, "```\nKUMO_BIN=$(hack/tools.sh kumo) %s\n```\n\n", command)
-	fmt.Fprintf(&sb, "Run on %s, %s of scenarios. Machine: %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), elapsed.Round(time.Second), machine())
+	fmt.Fprintf(&sb, "Run on %s, %s of scenarios. Machine: %s; %s (other work on the machine shows as load above the harness's own).\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), elapsed.Round(time.Second), machine(), b.load)
 	sb.WriteString(`The harness (bench/) starts as separate processes the kumo AWS emulator, the counting AWS
 front (cmd/awsfront) before it and the provider binary built from this tree; it serves a
 Kubernetes API stand-in on loopback for the service-account role annotation, and drives
@@ -296,4 +312,16 @@ func machine() string {
 		}
 	}
 	return fmt.Sprintf("%d cores (%s)%s, %s %s/%s", runtime.NumCPU(), cpu, mem, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// loadAvg is the 1-minute load average.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }

@@ -75,6 +75,7 @@ type bench struct {
 	secret secretState
 	gen    int
 	rows   []*row
+	load   string
 }
 
 // rotate stores a new generation of the PMP document.
@@ -120,9 +121,13 @@ func (b *bench) measure(name string, t target, ttl time.Duration, callers int, b
 		r.aws, r.kube = nil, nil // nothing of the null provider's goes there
 	}
 	b.rows = append(b.rows, r)
-	fmt.Fprintf(os.Stderr, "bench: %-22s %-9s %7d mounts %9.0f/s  p50 %s  p99 %s  AWS %d  errors %d\n",
-		name, t, r.res.mounts, r.res.rate(), fmtDur(r.res.percentile(50)), fmtDur(r.res.percentile(99)), r.awsTotal(), r.res.errors)
+	b.logRow(r)
 	return r, nil
+}
+
+func (b *bench) logRow(r *row) {
+	fmt.Fprintf(os.Stderr, "bench: %-22s %-9s %7d mounts %9.0f/s  p50 %s  p99 %s  AWS %d  errors %d  peak RSS %s MiB\n",
+		r.scenario, r.target, r.res.mounts, r.res.rate(), fmtDur(r.res.percentile(50)), fmtDur(r.res.percentile(99)), r.awsTotal(), r.res.errors, mib(r.end.HWM))
 }
 
 var allTargets = []target{cached, uncached, null}
@@ -184,34 +189,77 @@ func (b *bench) republish() error {
 	return nil
 }
 
-// throughput: one warm-up round of the pods, then as many Mounts as fit in
-// the duration, by callers concurrent callers.
+// throughputSlices is how many turns each target takes in a throughput
+// scenario: the targets alternate, so a change in the machine's load
+// (other work on the same 2 cores) weighs on all of them alike.
+const throughputSlices = 5
+
+// throughput: every target is started and warmed up (one round of the
+// pods), then they take turns serving as many Mounts as fit in a slice of
+// the duration, by callers concurrent callers. AWS and Kubernetes calls
+// are counted around each turn: an idle provider makes none.
 func (b *bench) throughput(callers int) error {
 	name := fmt.Sprintf("steady %d caller", callers)
 	if callers > 1 {
 		name += "s"
 	}
 	pods := podsOf("pmp", "pmp-secrets-access", b.o.pods)
-	for _, t := range allTargets {
-		_, err := b.measure(name, t, defaultTTL, callers, func(p *proc, r *row) error {
-			if w := run1(p.client, load{pods: pods, callers: 8, count: len(pods), check: b.checkFor(t)}); w.errors > 0 {
-				return fmt.Errorf("warm-up: %d errors, first: %s", w.errors, w.firstErr)
-			}
-			if err := b.e.resetCounts(); err != nil {
-				return err
-			}
-			b.e.kube.take()
-			var err error
-			if r.start, err = readProc(p.pid()); err != nil {
-				return err
-			}
-			r.res = run1(p.client, load{pods: pods, callers: callers, dur: b.o.duration})
-			r.note = "after one warm-up round"
-			return nil
-		})
+	targets := b.withBaseline(allTargets...)
+	procs := make([]*proc, 0, len(targets))
+	defer func() {
+		for _, p := range procs {
+			p.stop()
+		}
+	}()
+	rows := make([]*row, len(targets))
+	for i, t := range targets {
+		p, err := b.e.startProvider(t, defaultTTL, name)
 		if err != nil {
 			return err
 		}
+		procs = append(procs, p)
+		if w := run1(p.client, load{pods: pods, callers: 8, count: len(pods), check: b.checkFor(t)}); w.errors > 0 {
+			return fmt.Errorf("%s (%s) warm-up: %d errors, first: %s", name, t, w.errors, w.firstErr)
+		}
+		rows[i] = &row{scenario: name, target: t, callers: callers, aws: map[string]int64{}, kube: map[string]int64{},
+			note: fmt.Sprintf("after one warm-up round; the targets took %d turns each", throughputSlices)}
+		if rows[i].start, err = readProc(p.pid()); err != nil {
+			return err
+		}
+	}
+	for turn := range throughputSlices {
+		for j := range targets {
+			i := (turn + j) % len(targets)
+			before, err := b.e.awsCounts()
+			if err != nil {
+				return err
+			}
+			b.e.kube.take()
+			rows[i].res.add(run1(procs[i].client, load{pods: pods, callers: callers, dur: b.o.duration / throughputSlices}))
+			after, err := b.e.awsCounts()
+			if err != nil {
+				return err
+			}
+			for k, v := range after {
+				if d := v - before[k]; d != 0 {
+					rows[i].aws[k] += d
+				}
+			}
+			for k, v := range b.e.kube.take() {
+				rows[i].kube[k] += v
+			}
+		}
+	}
+	for i, t := range targets {
+		var err error
+		if rows[i].end, err = readProc(procs[i].pid()); err != nil {
+			return err
+		}
+		if t == null {
+			rows[i].aws, rows[i].kube = nil, nil
+		}
+		b.rows = append(b.rows, rows[i])
+		b.logRow(rows[i])
 	}
 	return nil
 }
@@ -276,26 +324,35 @@ func (b *bench) rotation() error {
 func (b *bench) long() error {
 	name := fmt.Sprintf("long run %d", b.o.longMounts)
 	pods := podsOf("pmp", "pmp-secrets-access", b.o.pods)
-	_, err := b.measure(name, cached, defaultTTL, 8, func(p *proc, r *row) error {
-		if w := run1(p.client, load{pods: pods, callers: 8, count: len(pods)}); w.errors > 0 {
-			return fmt.Errorf("warm-up: %d errors, first: %s", w.errors, w.firstErr)
-		}
-		var err error
-		if r.start, err = readProc(p.pid()); err != nil {
+	for _, t := range b.withBaseline(cached) {
+		r, err := b.measure(name, t, defaultTTL, 8, func(p *proc, r *row) error {
+			if w := run1(p.client, load{pods: pods, callers: 8, count: len(pods)}); w.errors > 0 {
+				return fmt.Errorf("warm-up: %d errors, first: %s", w.errors, w.firstErr)
+			}
+			var err error
+			if r.start, err = readProc(p.pid()); err != nil {
+				return err
+			}
+			r.res = run1(p.client, load{pods: pods, callers: 8, count: b.o.longMounts})
+			// Let idle connections and timers settle before counting fds.
+			time.Sleep(200 * time.Millisecond)
+			return nil
+		})
+		if err != nil {
 			return err
 		}
-		r.res = run1(p.client, load{pods: pods, callers: 8, count: b.o.longMounts})
-		// Let idle connections and timers settle before counting fds.
-		time.Sleep(200 * time.Millisecond)
-		return nil
-	})
-	if err != nil {
-		return err
+		r.note = fmt.Sprintf("after warm-up: RSS %s MiB, %d fds; after: RSS %s MiB (peak %s), %d fds",
+			mib(r.start.RSS), r.start.FDs, mib(r.end.RSS), mib(r.end.HWM), r.end.FDs)
 	}
-	r := b.rows[len(b.rows)-1]
-	r.note = fmt.Sprintf("after warm-up: RSS %s MiB, %d fds; after: RSS %s MiB (peak %s), %d fds",
-		mib(r.start.RSS), r.start.FDs, mib(r.end.RSS), mib(r.end.HWM), r.end.FDs)
 	return nil
+}
+
+// withBaseline is ts, plus the baseline provider when there is one.
+func (b *bench) withBaseline(ts ...target) []target {
+	if b.o.baseline == "" {
+		return ts
+	}
+	return append(ts, baseline)
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f", float64(b)/(1<<20)) }
