@@ -61,11 +61,16 @@ func (s *Server) Mount(ctx context.Context, in *v1alpha1.MountRequest) (*v1alpha
 		Files:         make([]*v1alpha1.File, len(res.Files)),
 		ObjectVersion: make([]*v1alpha1.ObjectVersion, len(res.Versions)),
 	}
+	// One allocation for all files and one for all versions, not one each.
+	files := make([]v1alpha1.File, len(res.Files))
 	for i, f := range res.Files {
-		out.Files[i] = &v1alpha1.File{Path: f.Path, Mode: int32(f.Mode.Perm()), Contents: f.Contents}
+		files[i].Path, files[i].Mode, files[i].Contents = f.Path, int32(f.Mode.Perm()), f.Contents
+		out.Files[i] = &files[i]
 	}
+	versions := make([]v1alpha1.ObjectVersion, len(res.Versions))
 	for i, v := range res.Versions {
-		out.ObjectVersion[i] = &v1alpha1.ObjectVersion{Id: v.ID, Version: v.Version}
+		versions[i].Id, versions[i].Version = v.ID, v.Version
+		out.ObjectVersion[i] = &versions[i]
 	}
 	if klogV := klog.V(2); klogV.Enabled() {
 		klogV.InfoS("mount",
