@@ -483,3 +483,27 @@ func (e *env) buildBaseline(rev string) error {
 	}
 	return nil
 }
+
+// fault makes the front answer op with an AWS error until clearFaults.
+func (e *env) fault(op string, status int, code string) error {
+	body := fmt.Sprintf(`{"operation":%q,"status":%d,"code":%q,"message":"injected by the benchmark"}`, op, status, code)
+	resp, err := e.http.Post(e.controlURL+"/faults", "application/json", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("awsfront POST /faults: %s", resp.Status)
+	}
+	return nil
+}
+
+func (e *env) clearFaults() error {
+	req, _ := http.NewRequest(http.MethodDelete, e.controlURL+"/faults", nil)
+	resp, err := e.http.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}

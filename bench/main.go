@@ -70,7 +70,7 @@ func main() {
 	fs.IntVar(&o.providerV, "provider-v", 0, "the provider's -v log level (2 logs one line per Mount)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (binaries, logs)")
 	fs.StringVar(&o.baseline, "baseline", "", "also run the provider built from this git revision (caching on) in the steady and long scenarios, as \"baseline\": a before/after figure from the same run")
-	only := fs.String("only", "", "run only the scenarios matching this regexp (cold, republish, steady1, steady8, steady32, rotation, long); targets of the others are not checked")
+	only := fs.String("only", "", "run only the scenarios matching this regexp (cold, republish, burst, denied, steady1, steady8, steady32, rotation, long); targets of the others are not checked")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return

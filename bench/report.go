@@ -34,6 +34,8 @@ func run(o options, command string) (int, error) {
 	}{
 		{"cold", b.cold},
 		{"republish", b.republish},
+		{"burst", b.burst},
+		{"denied", b.denied},
 		{"steady1", func() error { return b.throughput(1) }},
 		{"steady8", func() error { return b.throughput(8) }},
 		{"steady32", func() error { return b.throughput(32) }},
@@ -119,8 +121,23 @@ func (b *bench) targets() []targetResult {
 				"%d of %d pods", r.afterOK, r.afterPods)
 		}
 	}
+	for _, t := range []target{cached, uncached} {
+		if r := b.find("burst", t); r != nil && t == cached {
+			add(fmt.Sprintf("%d concurrent first Mounts of one identity coalesce into one STS and one Secrets Manager call", r.res.mounts),
+				r.aws["sts:AssumeRoleWithWebIdentity"] == 1 && r.aws["secretsmanager:GetSecretValue"] == 1 && r.awsTotal() == 2 && r.kubeTotal() == 1,
+				"%s, %d Kubernetes API calls", fmtCalls(r.aws), r.kubeTotal())
+		}
+		if r := b.find("denied", t); r != nil && t == cached {
+			add(fmt.Sprintf("a refused pod mounting %d times within the negative-cache window costs one refused call", r.res.mounts),
+				r.aws["secretsmanager:GetSecretValue"] == 1 && r.res.errors == r.res.mounts,
+				"%s; %d of %d Mounts refused", fmtCalls(r.aws), r.res.errors, r.res.mounts)
+		}
+	}
 	errs, first := 0, ""
 	for _, r := range b.rows {
+		if r.refusals {
+			continue
+		}
 		errs += r.res.errors
 		if first == "" && r.res.firstErr != "" {
 			first = r.scenario + " (" + string(r.target) + "): " + r.res.firstErr

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,7 +32,10 @@ type row struct {
 	// afterOK and afterPods: pods that got the new version once the
 	// window had passed after a rotation, out of all (rotation only).
 	afterOK, afterPods int
-	note               string
+	// refusals: the scenario expects every Mount to fail (a refused
+	// identity); they are not counted as errors of the provider.
+	refusals bool
+	note     string
 }
 
 func (r *row) awsTotal() int64 {
@@ -374,6 +378,52 @@ func (b *bench) warmUp() error {
 	}
 	if r := run1(p.client, load{pods: pods, callers: 8, count: 2 * len(pods)}); r.errors > 0 {
 		return fmt.Errorf("warm-up: %d errors, first: %s", r.errors, r.firstErr)
+	}
+	return nil
+}
+
+// burst: 100 pods of one service account mount at once on a cold
+// provider, 32 callers: concurrent identical requests must coalesce.
+func (b *bench) burst() error {
+	name := fmt.Sprintf("burst %d pods", b.o.pods)
+	pods := podsOf("burst", "pmp-secrets-access", b.o.pods)
+	for _, t := range []target{cached, uncached} {
+		_, err := b.measure(name, t, defaultTTL, 32, func(p *proc, r *row) error {
+			r.res = run1(p.client, load{pods: pods, callers: 32, count: len(pods), check: b.checkFor(t)})
+			r.note = "first Mounts of one identity, all at once"
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// denied: a misconfigured workload crash-loops: its role may not read the
+// secret (the front answers AccessDeniedException), and it mounts again
+// and again. The negative cache must keep that from reaching AWS each time.
+func (b *bench) denied() error {
+	name := fmt.Sprintf("denied x%d", b.o.pods)
+	pods := podsOf("denied", "pmp-secrets-access", 1)
+	if err := b.e.fault("secretsmanager:GetSecretValue", 400, "AccessDeniedException"); err != nil {
+		return err
+	}
+	defer func() { _ = b.e.clearFaults() }()
+	for _, t := range []target{cached, uncached} {
+		_, err := b.measure(name, t, defaultTTL, 8, func(p *proc, r *row) error {
+			res := run1(p.client, load{pods: pods, callers: 8, count: b.o.pods})
+			// Every Mount must fail, with the refusal: a success would be a bug.
+			r.refusals = true
+			r.res = res
+			code, _, _ := strings.Cut(res.firstErr, ":")
+			r.note = fmt.Sprintf("one pod whose role may not read the secret (AccessDeniedException) mounting %d times within the provider's default --negative-ttl (10s): %d of %d refused, code %s",
+				b.o.pods, res.errors, res.mounts, code)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
