@@ -182,7 +182,7 @@ func (ns *testNS) readerPod(name, serviceAccount, spcName string) {
 			Containers: []corev1.Container{{
 				Name:            "reader",
 				Image:           cfg.image,
-				ImagePullPolicy: corev1.PullNever,
+				ImagePullPolicy: pullPolicy(cfg.image),
 				Command:         []string{"/bin/sh", "-c", readerScript},
 				VolumeMounts:    []corev1.VolumeMount{{Name: "pmp", MountPath: volumeDir, ReadOnly: true}},
 			}},
@@ -241,6 +241,15 @@ func (ns *testNS) assertContainerCreating(name string) {
 			ns.t.Fatalf("container %s of %s waits for %s, want ContainerCreating", cs.Name, name, cs.State.Waiting.Reason)
 		}
 	}
+}
+
+// pullPolicy is Never for the images the cluster scripts load (no registry
+// there) and IfNotPresent for an image named by PMP_E2E_IMAGE elsewhere.
+func pullPolicy(image string) corev1.PullPolicy {
+	if strings.HasPrefix(image, "pmp-e2e.local/") {
+		return corev1.PullNever
+	}
+	return corev1.PullIfNotPresent
 }
 
 func describePod(p *corev1.Pod) string {

@@ -19,19 +19,20 @@ import (
 
 // env is the suite's configuration, read once from the environment.
 type env struct {
-	kubeconfig    string
-	image         string // busybox image present on the node (imagePullPolicy: Never)
-	node          string // pods are bound to this node; the suite needs no scheduler
-	roleARN       string // put on the test service accounts
-	region        string
-	awsEndpoint   string // where the suite seeds and rotates secrets; empty = real AWS
-	frontControl  string // the AWS front's control URL; empty skips the fault tests
-	restartCmd    string // restarts the provider; empty skips the restart test
-	providerLog   string // file paths, dumped on failure when set
-	driverLog     string
-	kubeletLog    string
-	spcProvider   string // SecretProviderClass spec.provider
-	csiDriverName string
+	kubeconfig     string
+	image          string // busybox image present on the node (imagePullPolicy: Never)
+	node           string // pods are bound to this node; the suite needs no scheduler
+	roleARN        string // put on the test service accounts
+	region         string
+	awsEndpoint    string // where the suite seeds and rotates secrets; empty = real AWS
+	frontControl   string // the AWS front's control URL; empty skips the fault tests
+	restartCmd     string // restarts the provider; empty skips the restart test
+	providerLog    string // file paths, dumped on failure when set
+	driverLog      string
+	kubeletLog     string
+	spcProvider    string // SecretProviderClass spec.provider
+	csiDriverName  string
+	noClusterEdits bool // skip the tests that edit the cluster-wide CSIDriver
 }
 
 var (
@@ -50,19 +51,20 @@ func getenv(k, def string) string {
 
 func TestMain(m *testing.M) {
 	cfg = env{
-		kubeconfig:    os.Getenv("PMP_E2E_KUBECONFIG"),
-		image:         getenv("PMP_E2E_IMAGE", "pmp-e2e.local/busybox:e2e"),
-		node:          os.Getenv("PMP_E2E_NODE"),
-		roleARN:       getenv("PMP_E2E_ROLE_ARN", "arn:aws:iam::000000000000:role/PMP-SecretsManager-Role"),
-		region:        getenv("PMP_E2E_AWS_REGION", "us-east-1"),
-		awsEndpoint:   os.Getenv("PMP_E2E_AWS_ENDPOINT"),
-		frontControl:  os.Getenv("PMP_E2E_AWS_FRONT_CONTROL"),
-		restartCmd:    os.Getenv("PMP_E2E_PROVIDER_RESTART"),
-		providerLog:   os.Getenv("PMP_E2E_PROVIDER_LOG"),
-		driverLog:     os.Getenv("PMP_E2E_DRIVER_LOG"),
-		kubeletLog:    os.Getenv("PMP_E2E_KUBELET_LOG"),
-		spcProvider:   getenv("PMP_E2E_PROVIDER_NAME", "pmp"),
-		csiDriverName: "secrets-store.csi.k8s.io",
+		kubeconfig:     os.Getenv("PMP_E2E_KUBECONFIG"),
+		image:          getenv("PMP_E2E_IMAGE", "pmp-e2e.local/busybox:e2e"),
+		node:           os.Getenv("PMP_E2E_NODE"),
+		roleARN:        getenv("PMP_E2E_ROLE_ARN", "arn:aws:iam::000000000000:role/PMP-SecretsManager-Role"),
+		region:         getenv("PMP_E2E_AWS_REGION", "us-east-1"),
+		awsEndpoint:    os.Getenv("PMP_E2E_AWS_ENDPOINT"),
+		frontControl:   os.Getenv("PMP_E2E_AWS_FRONT_CONTROL"),
+		restartCmd:     os.Getenv("PMP_E2E_PROVIDER_RESTART"),
+		providerLog:    os.Getenv("PMP_E2E_PROVIDER_LOG"),
+		driverLog:      os.Getenv("PMP_E2E_DRIVER_LOG"),
+		kubeletLog:     os.Getenv("PMP_E2E_KUBELET_LOG"),
+		spcProvider:    getenv("PMP_E2E_PROVIDER_NAME", "pmp"),
+		csiDriverName:  "secrets-store.csi.k8s.io",
+		noClusterEdits: os.Getenv("PMP_E2E_NO_CLUSTER_EDITS") == "1",
 	}
 	if cfg.kubeconfig == "" {
 		fmt.Fprintln(os.Stderr, "e2e: PMP_E2E_KUBECONFIG is not set: run `make e2e`, or point it at a cluster with the driver and this provider installed (see e2e/README.md)")
@@ -83,7 +85,28 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 	}
+	if err := checkCSIDriver(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
 	os.Exit(m.Run())
+}
+
+// checkCSIDriver fails fast on a cluster whose CSIDriver cannot serve IRSA,
+// for instance one left edited by an interrupted TestCSIDriverWithoutTokenRequest.
+func checkCSIDriver() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d, err := kube.StorageV1().CSIDrivers().Get(ctx, cfg.csiDriverName, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("CSIDriver %s: %w (is the Secrets Store CSI Driver installed?)", cfg.csiDriverName, err)
+	}
+	for _, r := range d.Spec.TokenRequests {
+		if r.Audience == "sts.amazonaws.com" {
+			return nil
+		}
+	}
+	return fmt.Errorf("CSIDriver %s has no tokenRequests entry for audience sts.amazonaws.com: install the driver with tokenRequests[0].audience=sts.amazonaws.com", cfg.csiDriverName)
 }
 
 // readyNode picks the first Ready node that lists the CSI driver.

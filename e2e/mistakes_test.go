@@ -85,6 +85,9 @@ func TestUserMistakes(t *testing.T) {
 // not run in parallel with others.
 func csiDriverEdit(t *testing.T, edit func(*storagev1.CSIDriverSpec)) {
 	t.Helper()
+	if cfg.noClusterEdits {
+		t.Skip("PMP_E2E_NO_CLUSTER_EDITS=1: this test edits the cluster-wide CSIDriver for a few seconds")
+	}
 	ctx := context.Background()
 	drivers := kube.StorageV1().CSIDrivers()
 	orig, err := drivers.Get(ctx, cfg.csiDriverName, metav1.GetOptions{})
