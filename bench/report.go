@@ -240,8 +240,11 @@ func (b *bench) ratios(sb *strings.Builder) {
 func (b *bench) markdown(command string, elapsed time.Duration, targets []targetResult) string {
 	var sb strings.Builder
 	sb.WriteString("# Benchmarks\n\n")
-	sb.WriteString("Produced by `make bench`, which runs the Go benchmarks and then:\n\n")
+	sb.WriteString("Produced by `make bench` (extra harness flags go in `BENCHFLAGS`), which runs the Go benchmarks (last section) and then the harness; this run's harness command:\n\n")
 	fmt.Fprintf(&sb, "```\nKUMO_BIN=$(hack/tools.sh kumo) %s\n```\n\n", command)
+	if b.o.baseline != "" {
+		fmt.Fprintf(&sb, "\"baseline\" rows are the provider built from git revision %s (caching on), run in the same scenarios of the same run: the before/after figures.\n\n", b.o.baseline)
+	}
 	fmt.Fprintf(&sb, "Run on %s, %s of scenarios. Machine: %s; %s (other work on the machine shows as load above the harness's own).\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), elapsed.Round(time.Second), machine(), b.load)
 	sb.WriteString(`The harness (bench/) starts as separate processes the kumo AWS emulator, the counting AWS
