@@ -224,6 +224,9 @@ func (b *bench) ratios(sb *strings.Builder) {
 			calls = cell(float64(off.awsTotal()), float64(r.awsTotal()), "x")
 			p50 = cell(float64(off.res.percentile(50)), float64(r.res.percentile(50)), "x")
 		}
+		if vsNull == "-" && vsOff == "-" && b.find(r.scenario, baseline) == nil {
+			continue // nothing to compare with
+		}
 		fmt.Fprintf(sb, "| %s | %s | %s | %s | %s |", r.scenario, vsNull, vsOff, calls, p50)
 		if b.o.baseline != "" {
 			vsBase, rss := "-", "-"

@@ -332,6 +332,7 @@ func (b *bench) long() error {
 	name := fmt.Sprintf("long run %d", b.o.longMounts)
 	pods := podsOf("pmp", "pmp-secrets-access", b.o.pods)
 	for _, t := range b.withBaseline(cached) {
+		var series []string
 		r, err := b.measure(name, t, defaultTTL, 8, func(p *proc, r *row) error {
 			if w := run1(p.client, load{pods: pods, callers: 8, count: len(pods)}); w.errors > 0 {
 				return fmt.Errorf("warm-up: %d errors, first: %s", w.errors, w.firstErr)
@@ -340,7 +341,17 @@ func (b *bench) long() error {
 			if r.start, err = readProc(p.pid()); err != nil {
 				return err
 			}
-			r.res = run1(p.client, load{pods: pods, callers: 8, count: b.o.longMounts})
+			// In quarters, sampling RSS and fds after each: flat, or growing?
+			const parts = 4
+			for i := range parts {
+				n := b.o.longMounts/parts + boolInt(i < b.o.longMounts%parts)
+				r.res.add(run1(p.client, load{pods: pods, callers: 8, count: n}))
+				st, err := readProc(p.pid())
+				if err != nil {
+					return err
+				}
+				series = append(series, fmt.Sprintf("%s MiB/%d fds", mib(st.RSS), st.FDs))
+			}
 			// Let idle connections and timers settle before counting fds.
 			time.Sleep(200 * time.Millisecond)
 			return nil
@@ -348,8 +359,8 @@ func (b *bench) long() error {
 		if err != nil {
 			return err
 		}
-		r.note = fmt.Sprintf("after warm-up: RSS %s MiB, %d fds; after: RSS %s MiB (peak %s), %d fds",
-			mib(r.start.RSS), r.start.FDs, mib(r.end.RSS), mib(r.end.HWM), r.end.FDs)
+		r.note = fmt.Sprintf("after warm-up: RSS %s MiB, %d fds; after each quarter of the mounts: %s; at the end: RSS %s MiB (peak %s), %d fds",
+			mib(r.start.RSS), r.start.FDs, strings.Join(series, ", "), mib(r.end.RSS), mib(r.end.HWM), r.end.FDs)
 	}
 	return nil
 }
@@ -429,4 +440,11 @@ func (b *bench) denied() error {
 		}
 	}
 	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
