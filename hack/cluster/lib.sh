@@ -4,13 +4,16 @@
 log() { printf '%s [cluster] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-# free_port prints a TCP port nobody listens on (loopback or any address).
+# free_port prints a TCP port below the kernel's ephemeral range (so no
+# outgoing connection can hold it) that no socket uses, in any state.
 free_port() {
-  local p
+  local p lo
+  read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
+  [ "$lo" -gt 12000 ] || lo=32768
   for _ in $(seq 1 200); do
-    p=$(( 20000 + RANDOM % 20000 ))
-    if ! ss -Htln "sport = :$p" | grep -q .; then
-      case " ${PORTS_TAKEN:-} " in *" $p "*) continue ;; esac
+    p=$(( 10000 + RANDOM % (lo - 10000) ))
+    case " ${PORTS_TAKEN:-} " in *" $p "*) continue ;; esac
+    if ! ss -Htan "( sport = :$p or dport = :$p )" | grep -q .; then
       PORTS_TAKEN="${PORTS_TAKEN:-} $p"
       echo "$p"; return 0
     fi
@@ -26,11 +29,16 @@ start() {
   echo "$name $!" >> "$STATE/pids"
 }
 
-# wait_for DESC SECONDS CMD... polls CMD every 0.1 s.
+# wait_for DESC SECONDS CMD... polls CMD every 0.1 s. With WAIT_PROC=NAME,
+# it fails at once when that recorded process has exited, showing its log.
 wait_for() {
   local desc=$1 secs=$2; shift 2
   local deadline=$(( $(date +%s) + secs ))
   until "$@" >/dev/null 2>&1; do
+    if [ -n "${WAIT_PROC:-}" ] && ! alive "$WAIT_PROC"; then
+      tail -n 5 "$STATE/logs/$WAIT_PROC.log" >&2
+      die "$WAIT_PROC exited while waiting for $desc (log: $STATE/logs/$WAIT_PROC.log)"
+    fi
     if [ "$(date +%s)" -ge "$deadline" ]; then
       die "timed out after ${secs}s waiting for $desc"
     fi

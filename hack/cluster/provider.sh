@@ -23,7 +23,7 @@ start_provider() {
     --kubeconfig "$PMP_E2E_KUBECONFIG" --token-audience sts.amazonaws.com \
     --node-name "$PMP_E2E_NODE" --retry-budget "${PMP_E2E_RETRY_BUDGET:-8s}" \
     --secret-ttl "${PMP_E2E_SECRET_TTL:-5s}" -v=4
-  wait_for "provider socket $sock" 30 test -S "$sock"
+  WAIT_PROC=provider wait_for "provider socket $sock" 30 test -S "$sock"
 }
 
 stop_provider() {

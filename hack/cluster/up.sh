@@ -121,6 +121,8 @@ start etcd etcd --name e2e --data-dir "$STATE/etcd" \
   --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
   --initial-cluster "e2e=http://127.0.0.1:$ETCD_PEER_PORT"
 
+WAIT_PROC=etcd wait_for "etcd" 20 curl -sf "http://127.0.0.1:$ETCD_PORT/health"
+
 start kube-apiserver "$CLUSTER_BIN/kube-apiserver" \
   --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
   --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
@@ -185,7 +187,7 @@ cat >"$STATE/cni/net.d/10-pmp-e2e.conflist" <<EOF
 }
 EOF
 start containerd containerd --config "$STATE/containerd/config.toml"
-wait_for "containerd" 20 test -S "$CTR_SOCK"
+WAIT_PROC=containerd wait_for "containerd" 20 test -S "$CTR_SOCK"
 ctr() { command ctr --address "$CTR_SOCK" -n k8s.io "$@"; }
 
 # Images: no registry. pause is our own program, busybox is Debian's static one.
@@ -200,7 +202,7 @@ ctr images import "$STATE/images/pause.tar" >/dev/null
 ctr images import "$STATE/images/busybox.tar" >/dev/null
 log "containerd ready, images imported ($(elapsed))"
 
-wait_for "kube-apiserver /readyz" 60 curl -sf --cacert "$pki/ca.crt" --cert "$pki/admin.crt" \
+WAIT_PROC=kube-apiserver wait_for "kube-apiserver /readyz" 60 curl -sf --cacert "$pki/ca.crt" --cert "$pki/admin.crt" \
   --key "$pki/admin.key" "https://127.0.0.1:$API_PORT/readyz"
 log "kube-apiserver ready ($(elapsed))"
 
@@ -249,7 +251,7 @@ start driver env KUBECONFIG="$KUBECONFIG_ADMIN" "$CLUSTER_BIN/secrets-store-csi-
   --provider-volume "$STATE/providers" --additional-provider-volume-paths "$STATE/providers" \
   --metrics-addr "127.0.0.1:$DRIVER_METRICS_PORT" \
   --enable-secret-rotation --rotation-poll-interval "$ROTATION_POLL" -v 5
-wait_for "CSI driver socket" 30 test -S "$DRIVER_SOCK"
+WAIT_PROC=driver wait_for "CSI driver socket" 30 test -S "$DRIVER_SOCK"
 start registrar "$CLUSTER_BIN/registrar" --csi-address "$DRIVER_SOCK" \
   --registration-socket "$KUBELET_ROOT/plugins_registry/secrets-store.csi.k8s.io-reg.sock"
 
@@ -257,9 +259,9 @@ start registrar "$CLUSTER_BIN/registrar" --csi-address "$DRIVER_SOCK" \
 start kumo "$KUMO_BIN" --host 127.0.0.1 --port "$KUMO_PORT"
 start awsfront "$AWSFRONT_BIN" --listen 127.0.0.1:0 --control 127.0.0.1:0 \
   --upstream "http://127.0.0.1:$KUMO_PORT" --addr-file "$STATE/awsfront.addr"
-wait_for "awsfront" 20 test -s "$STATE/awsfront.addr"
+WAIT_PROC=awsfront wait_for "awsfront" 20 test -s "$STATE/awsfront.addr"
 read -r FRONT_URL FRONT_CONTROL <"$STATE/awsfront.addr"
-wait_for "kumo" 20 curl -s -o /dev/null "http://127.0.0.1:$KUMO_PORT/"
+WAIT_PROC=kumo wait_for "kumo" 20 curl -s -o /dev/null "http://127.0.0.1:$KUMO_PORT/"
 
 cat >"$STATE/env.sh" <<EOF
 # Written by hack/cluster/up.sh: what the e2e suite and the helper scripts need.
