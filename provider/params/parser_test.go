@@ -85,3 +85,36 @@ func TestParserIsBounded(t *testing.T) {
 		t.Errorf("an objects parameter over %d bytes was kept", maxParsedObjectsLen)
 	}
 }
+
+// FuzzParserMatchesParse: for any objects parameter, a Parser answers as
+// Parse does, the first time and from its cache.
+func FuzzParserMatchesParse(f *testing.F) {
+	for _, s := range []string{
+		"- objectName: PMP-Production-Credentials\n  filePermission: \"0440\"",
+		"- objectName: A\n  keys: [\"VCS.*\", Email.SMTPPassword]\n  layout: nested\n  keepEmpty: true",
+		"- objectName: arn:aws:secretsmanager:eu-west-1:111122223333:secret:PMP-AbCdEf\n  flatten: false",
+		"[", "- 1", "",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, objects string) {
+		b, err := json.Marshal(map[string]string{
+			AttrPodName: "p", AttrPodNamespace: "n", AttrServiceAccount: "s", ParamObjects: objects,
+		})
+		if err != nil {
+			t.Skip()
+		}
+		attrs := string(b)
+		want, wantErr := Parse(attrs, "", "420")
+		var p Parser
+		for round := range 2 {
+			got, err := p.Parse(attrs, "", "420")
+			if fmt.Sprint(err) != fmt.Sprint(wantErr) {
+				t.Fatalf("round %d: error %v, want %v", round, err, wantErr)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Fatalf("round %d: request (-Parse +Parser):\n%s", round, diff)
+			}
+		}
+	})
+}
