@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -12,46 +11,18 @@ import (
 
 	"google.golang.org/grpc"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/pmp"
 )
 
-// pmpGroups is the PMP credentials document: 30 credentials in 11 groups
-// (examples/pmp-credentials.template.json).
-var pmpGroups = []struct {
-	name string
-	keys []string
-}{
-	{"VCS", []string{"BitbucketProjectAdminPAT", "BitbucketAdminPassword", "GitlabGroupOwnerPAT", "GitlabAdminPAT", "GithubOrgOwnerPAT", "GithubAdminPAT", "GithubEnterpriseClientSecret", "AzureDevOpsOrgAdminPAT", "AzureAuthSecret"}},
-	{"BuildPackage", []string{"FileBasicAuthPassword", "AwsSecretAccessKey"}},
-	{"RuntimeBaseImage", []string{"PrivateRegistryPassword", "S3CompatibleAccessKey"}},
-	{"MDAStorage", []string{"FileBasicAuthPassword", "AwsSecretAccessKey"}},
-	{"OCIRegistry", []string{"PrivateRegistryPassword", "S3CompatibleAccessKey"}},
-	{"BuildCluster", []string{"KubernetesConfigureToken"}},
-	{"CIAdmin", []string{"JenkinsConfigureAPIToken", "JenkinsTriggerAuthToken", "AzureOrgAdminPAT", "AzureBlobStorageToken", "AzureAwsS3SK"}},
-	{"ClusterManager", []string{"KubernetesApiToken"}},
-	{"ClusterSettings", []string{"KubernetesAdminPassword", "GrafanaAPIKey", "MDAAWSS3AccessKey", "OCIRegistryPassword"}},
-	{"Marketplace", []string{"ImportCDNPassword"}},
-	{"Email", []string{"SMTPPassword"}},
-}
-
-// pmpDocument returns the secret's JSON and the files it must give
-// (dotted name -> value). Values are synthetic, about the length of a real
-// personal access token, and differ per generation.
+// pmpDocument returns the secret's JSON (the PMP template of
+// internal/pmp, all 30 credentials set) and the files it must give
+// (dotted name -> value). Values are synthetic, about the length of a
+// real personal access token, and differ per generation.
 func pmpDocument(generation string) (string, map[string]string) {
-	doc := map[string]map[string]string{}
-	want := map[string]string{}
-	for _, g := range pmpGroups {
-		doc[g.name] = map[string]string{}
-		for _, k := range g.keys {
-			v := fmt.Sprintf("bench-%s-%s-%s", generation, g.name, k)
-			for len(v) < 48 {
-				v += "x"
-			}
-			doc[g.name][k] = v
-			want[g.name+"."+k] = v
-		}
-	}
-	b, _ := json.Marshal(doc)
-	return string(b), want
+	return pmp.Document(func(name string) string {
+		return fmt.Sprintf("%-48s", "bench-"+generation+"-"+name)
+	})
 }
 
 // nullResponse is the provider's answer for the PMP document with the
