@@ -2,7 +2,6 @@ package provider_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/pmp"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
@@ -49,31 +49,8 @@ func (f fakeSM) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretVa
 
 func pmpDocument(b *testing.B) string {
 	b.Helper()
-	groups := map[string][]string{
-		"VCS":              {"BitbucketProjectAdminPAT", "BitbucketAdminPassword", "GitlabGroupOwnerPAT", "GitlabAdminPAT", "GithubOrgOwnerPAT", "GithubAdminPAT", "GithubEnterpriseClientSecret", "AzureDevOpsOrgAdminPAT", "AzureAuthSecret"},
-		"BuildPackage":     {"FileBasicAuthPassword", "AwsSecretAccessKey"},
-		"RuntimeBaseImage": {"PrivateRegistryPassword", "S3CompatibleAccessKey"},
-		"MDAStorage":       {"FileBasicAuthPassword", "AwsSecretAccessKey"},
-		"OCIRegistry":      {"PrivateRegistryPassword", "S3CompatibleAccessKey"},
-		"BuildCluster":     {"KubernetesConfigureToken"},
-		"CIAdmin":          {"JenkinsConfigureAPIToken", "JenkinsTriggerAuthToken", "AzureOrgAdminPAT", "AzureBlobStorageToken", "AzureAwsS3SK"},
-		"ClusterManager":   {"KubernetesApiToken"},
-		"ClusterSettings":  {"KubernetesAdminPassword", "GrafanaAPIKey", "MDAAWSS3AccessKey", "OCIRegistryPassword"},
-		"Marketplace":      {"ImportCDNPassword"},
-		"Email":            {"SMTPPassword"},
-	}
-	doc := map[string]map[string]string{}
-	for g, keys := range groups {
-		doc[g] = map[string]string{}
-		for _, k := range keys {
-			doc[g][k] = fmt.Sprintf("%-48s", "value-of-"+g+"-"+k)
-		}
-	}
-	raw, err := json.Marshal(doc)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return string(raw)
+	doc, _ := pmp.Document(func(name string) string { return fmt.Sprintf("%-48s", "value-of-"+name) })
+	return doc
 }
 
 // BenchmarkMountCached is a republish: the pipeline after parsing, with the

@@ -1,10 +1,10 @@
 package flatten_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"testing"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/pmp"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/flatten"
 )
 
@@ -12,31 +12,8 @@ import (
 // groups) with every credential set to a token-sized value.
 func pmpDocument(b *testing.B) []byte {
 	b.Helper()
-	groups := map[string][]string{
-		"VCS":              {"BitbucketProjectAdminPAT", "BitbucketAdminPassword", "GitlabGroupOwnerPAT", "GitlabAdminPAT", "GithubOrgOwnerPAT", "GithubAdminPAT", "GithubEnterpriseClientSecret", "AzureDevOpsOrgAdminPAT", "AzureAuthSecret"},
-		"BuildPackage":     {"FileBasicAuthPassword", "AwsSecretAccessKey"},
-		"RuntimeBaseImage": {"PrivateRegistryPassword", "S3CompatibleAccessKey"},
-		"MDAStorage":       {"FileBasicAuthPassword", "AwsSecretAccessKey"},
-		"OCIRegistry":      {"PrivateRegistryPassword", "S3CompatibleAccessKey"},
-		"BuildCluster":     {"KubernetesConfigureToken"},
-		"CIAdmin":          {"JenkinsConfigureAPIToken", "JenkinsTriggerAuthToken", "AzureOrgAdminPAT", "AzureBlobStorageToken", "AzureAwsS3SK"},
-		"ClusterManager":   {"KubernetesApiToken"},
-		"ClusterSettings":  {"KubernetesAdminPassword", "GrafanaAPIKey", "MDAAWSS3AccessKey", "OCIRegistryPassword"},
-		"Marketplace":      {"ImportCDNPassword"},
-		"Email":            {"SMTPPassword"},
-	}
-	doc := map[string]map[string]string{}
-	for g, keys := range groups {
-		doc[g] = map[string]string{}
-		for _, k := range keys {
-			doc[g][k] = fmt.Sprintf("%-48s", "value-of-"+g+"-"+k)
-		}
-	}
-	raw, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		b.Fatal(err)
-	}
-	return raw
+	doc, _ := pmp.Document(func(name string) string { return fmt.Sprintf("%-48s", "value-of-"+name) })
+	return []byte(doc)
 }
 
 // BenchmarkFlatten flattens the PMP document: once per secret version in
