@@ -6,7 +6,7 @@
 #   hack/tools.sh kumo        # -> $CACHE/bin/kumo-<hash>
 #   hack/tools.sh cluster     # -> $CACHE/cluster-<hash>/, holding kube-apiserver,
 #                             #    kubelet (v1.36.3), secrets-store-csi-driver
-#                             #    (v1.6.1), registrar, pause, mkimage
+#                             #    (v1.6.1), registrar, pause, mkimage, kapply
 set -euo pipefail
 
 name=${1:?usage: hack/tools.sh <tool>}
@@ -26,7 +26,7 @@ if [ "$name" = cluster ]; then
   out="$cache/cluster-$hash"
   if [ ! -f "$out/.complete" ]; then
     mkdir -p "$out"
-    echo "building kube-apiserver, kubelet, secrets-store-csi-driver (first run only, ~10 min on 2 cores) ..." >&2
+    echo "building kube-apiserver, kubelet, secrets-store-csi-driver (first run only: 8-14 min on 2 cores) ..." >&2
     v=k8s.io/component-base/version
     start=$(date +%s)
     (cd "$root/$dir" && go build -trimpath -o "$out/" \

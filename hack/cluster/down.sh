@@ -12,7 +12,7 @@ set -uo pipefail
 STATE=${1:?usage: hack/cluster/down.sh STATE_DIR [ARTIFACTS_DIR]}
 artifacts=${2:-}
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=lib.sh
+# shellcheck source=hack/cluster/lib.sh
 . "$here/lib.sh"
 [ -d "$STATE" ] || exit 0
 touch "$STATE/pids" "$STATE/mounts"
@@ -23,11 +23,11 @@ problems=0
 stop() {
   local name pid pids=()
   for name in "$@"; do
-    for pid in $(awk -v n="$name" '$1 == n { print $2 }' "$STATE/pids"); do
+    while read -r pid; do
       if kill -0 "$pid" 2>/dev/null && [ "$(ps -o sid= -p "$pid" | tr -d ' ')" = "$pid" ]; then
         kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
       fi
-    done
+    done < <(awk -v n="$name" '$1 == n { print $2 }' "$STATE/pids")
   done
   [ ${#pids[@]} -eq 0 ] && return 0
   for _ in $(seq 1 100); do
@@ -68,9 +68,11 @@ step "containers, containerd, apiserver, etcd stopped"
 
 # Mounts below the state directory and /run/containerd, deepest first; the
 # kubelet bind-mounts its root onto itself, so repeat until none is left.
+run_containerd=/nonexistent
+grep -qx /run/containerd "$STATE/mounts" && run_containerd=/run/containerd
 ours() {
-  awk -v s="$STATE" '{ gsub(/\\040/, " ", $5); print $5 }' /proc/self/mountinfo |
-    awk -v s="$STATE" 'index($0, s "/") == 1 || $0 == s || $0 == "/run/containerd" || index($0, "/run/containerd/") == 1' |
+  awk '{ gsub(/\\040/, " ", $5); print $5 }' /proc/self/mountinfo |
+    awk -v s="$STATE" -v r="$run_containerd" 'index($0, s "/") == 1 || $0 == s || $0 == r || index($0, r "/") == 1' |
     LC_ALL=C sort -ru
 }
 for _ in 1 2 3 4 5 6; do
@@ -85,46 +87,49 @@ if [ -n "$(ours)" ]; then
 fi
 [ -f "$STATE/run-containerd-created" ] && rmdir /run/containerd 2>/dev/null
 
-# cgroups the kubelet created (kubepods), deepest first.
-if [ -f "$STATE/kubepods-absent" ]; then
-  for d in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do
-    [ -d "$d" ] || continue
-    find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-    [ -d "$d" ] && { log "cgroup $d not removed"; problems=1; }
-  done
-fi
+if [ -f "$STATE/owns-host" ]; then
+  # Host-wide leftovers, only when up.sh got far enough to own them.
+  # cgroups the kubelet created (kubepods), deepest first.
+  if [ -f "$STATE/kubepods-absent" ]; then
+    for d in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do
+      [ -d "$d" ] || continue
+      find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+      [ -d "$d" ] && { log "cgroup $d not removed"; problems=1; }
+    done
+  fi
 
-# CNI bridge and the KUBE-* chains that were not there before up.sh.
-ip link show pmpe2e0 >/dev/null 2>&1 && ip link del pmpe2e0
-for ipt in iptables ip6tables; do
-  for t in filter nat mangle; do
-    for c in $("$ipt-save" -t "$t" 2>/dev/null | awk '/^:KUBE-/ { print substr($1, 2) }'); do
-      grep -qx "$ipt $t $c" "$STATE/iptables-before" 2>/dev/null && continue
-      "$ipt" -t "$t" -S 2>/dev/null | grep -- "-j $c\( \|$\)" | grep -v "^-A $c " |
-        sed 's/^-A /-D /' | while read -r rule; do
-          # shellcheck disable=SC2086
-          "$ipt" -t "$t" $rule 2>/dev/null
-        done
-      "$ipt" -t "$t" -F "$c" 2>/dev/null
-      "$ipt" -t "$t" -X "$c" 2>/dev/null || { log "$ipt chain $t/$c not removed"; problems=1; }
+  # CNI bridge and the KUBE-* chains that were not there before up.sh.
+  ip link show pmpe2e0 >/dev/null 2>&1 && ip link del pmpe2e0
+  for ipt in iptables ip6tables; do
+    for t in filter nat mangle; do
+      for c in $("$ipt-save" -t "$t" 2>/dev/null | awk '/^:KUBE-/ { print substr($1, 2) }'); do
+        grep -qx "$ipt $t $c" "$STATE/iptables-before" 2>/dev/null && continue
+        "$ipt" -t "$t" -S 2>/dev/null | grep -- "-j $c\( \|$\)" | grep -v "^-A $c " |
+          sed 's/^-A /-D /' | while read -r rule; do
+            # shellcheck disable=SC2086
+            "$ipt" -t "$t" $rule 2>/dev/null
+          done
+        "$ipt" -t "$t" -F "$c" 2>/dev/null
+        "$ipt" -t "$t" -X "$c" 2>/dev/null || { log "$ipt chain $t/$c not removed"; problems=1; }
+      done
     done
   done
-done
 
-# The kubelet creates its device-plugin socket under /var/lib/kubelet whatever --root-dir says.
-if [ -f "$STATE/var-lib-kubelet-existed" ]; then
-  rm -f /var/lib/kubelet/device-plugins/kubelet.sock
-else
-  rm -rf /var/lib/kubelet
-fi
+  # The kubelet creates its device-plugin socket under /var/lib/kubelet whatever --root-dir says.
+  if [ -f "$STATE/var-lib-kubelet-existed" ]; then
+    rm -f /var/lib/kubelet/device-plugins/kubelet.sock
+  else
+    rm -rf /var/lib/kubelet
+  fi
 
-# libcni's result cache.
-[ -f "$STATE/var-lib-cni-absent" ] && rm -rf /var/lib/cni
-# The kubelet links every container's log into /var/log/containers, whatever podLogsDir says.
-if [ -f "$STATE/var-log-containers-absent" ]; then
-  rm -rf /var/log/containers
-else
-  find /var/log/containers -maxdepth 1 -type l -lname "$STATE/*" -delete 2>/dev/null
+  # libcni's result cache.
+  [ -f "$STATE/var-lib-cni-absent" ] && rm -rf /var/lib/cni
+  # The kubelet links every container's log into /var/log/containers, whatever podLogsDir says.
+  if [ -f "$STATE/var-log-containers-absent" ]; then
+    rm -rf /var/log/containers
+  else
+    find /var/log/containers -maxdepth 1 -type l -lname "$STATE/*" -delete 2>/dev/null
+  fi
 fi
 
 if [ -n "$artifacts" ]; then
@@ -133,15 +138,19 @@ if [ -n "$artifacts" ]; then
   cp -r "$STATE/pod-logs" "$artifacts/" 2>/dev/null
 fi
 
-left=""
+still=""
 while read -r name pid; do
-  kill -0 "$pid" 2>/dev/null && left="$left $name:$pid"
+  kill -0 "$pid" 2>/dev/null && still="$still $name:$pid"
 done <"$STATE/pids"
-if [ -n "$left" ]; then
-  log "still running:$left"; problems=1
+if [ -n "$still" ]; then
+  log "still running:$still"; problems=1
 fi
 if [ "$problems" = 0 ] && [ "${PMP_E2E_KEEP_STATE:-0}" != 1 ]; then
   rm -rf "$STATE"
 fi
-[ "$problems" = 0 ] && log "torn down" || log "torn down with problems (state kept in $STATE)"
+if [ "$problems" = 0 ]; then
+  log "torn down"
+else
+  log "torn down with problems (state kept in $STATE)"
+fi
 exit "$problems"

@@ -8,7 +8,7 @@ set -euo pipefail
 cmd=${1:?usage: provider.sh start|stop|restart STATE_DIR}
 STATE=${2:?usage: provider.sh start|stop|restart STATE_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=lib.sh
+# shellcheck source=hack/cluster/lib.sh
 . "$here/lib.sh"
 # shellcheck disable=SC1091
 . "$STATE/env.sh"

@@ -17,7 +17,7 @@ set -euo pipefail
 STATE=${1:?usage: hack/cluster/up.sh STATE_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-# shellcheck source=lib.sh
+# shellcheck source=hack/cluster/lib.sh
 . "$here/lib.sh"
 
 [ "$(id -u)" = 0 ] || die "must run as root (kubelet, containerd and the CSI driver mount)"
@@ -32,10 +32,17 @@ mkdir -p "$STATE"/{logs,pki,bin,etcd,containerd,run-containerd,cni/net.d,cni/ipa
 
 "$here/deps.sh"
 
-# Refuse to shadow a containerd that is not ours.
-if [ -e /run/containerd/containerd.sock ] && ! mountpoint -q /run/containerd; then
+# Refuse to shadow a containerd that is not ours, or another e2e cluster's
+# (containerd keeps its shims under /run/containerd whatever its config says).
+if mountpoint -q /run/containerd; then
+  die "/run/containerd is a mount point: another e2e cluster runs (hack/cluster/down.sh its state dir)"
+fi
+if [ -n "$(ls -A /run/containerd 2>/dev/null)" ]; then
   die "/run/containerd is in use by another containerd; stop it first"
 fi
+# From here on the host-wide leftovers (bridge, iptables chains, cgroups,
+# /run/containerd, /var/lib/kubelet) are ours for down.sh to clean.
+touch "$STATE/owns-host"
 
 # Pre-existing KUBE-* iptables chains are not ours: down.sh leaves them alone.
 for ipt in iptables ip6tables; do
