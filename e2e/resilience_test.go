@@ -83,25 +83,35 @@ func TestProviderRestart(t *testing.T) {
 func TestTransientAWSFailure(t *testing.T) {
 	f := needFront(t)
 
-	t.Run("throttled for less than the retry budget", func(t *testing.T) {
-		ns := newNS(t)
-		want := sampleSecret("throttle")
-		secret := ns.createSecret("", want.json())
-		ns.serviceAccount("pmp", cfg.roleARN)
-		ns.secretProviderClass(spc{name: "pmp", objects: []map[string]any{{"objectName": secret}}})
-		before := f.count("secretsmanager:GetSecretValue")
-		f.inject(fault{Operation: "secretsmanager:GetSecretValue", Status: 400, Code: "ThrottlingException",
-			Message: "Rate exceeded", For: "4s"})
-		ns.readerPod("reader", "pmp", "pmp")
-		took := ns.waitRunning("reader", podStart)
-		t.Logf("pod Running %s after creation, through 4 s of ThrottlingException", took.Round(100*time.Millisecond))
-		ns.assertFullFromStart("reader", want)
-		if calls := f.count("secretsmanager:GetSecretValue") - before; calls < 2 {
-			t.Errorf("GetSecretValue called %d times: the fault was not exercised (want a throttled call and a retry)", calls)
-		}
-	})
+	// Within the budget, for each of the two AWS calls of a first mount.
+	for _, tc := range []struct {
+		name string
+		f    fault
+	}{
+		{"GetSecretValue throttled for less than the retry budget", fault{Operation: "secretsmanager:GetSecretValue",
+			Status: 400, Code: "ThrottlingException", Message: "Rate exceeded", For: "4s"}},
+		{"STS unavailable for less than the retry budget", fault{Operation: "sts:AssumeRoleWithWebIdentity",
+			Status: 503, Code: "ServiceUnavailable", Message: "Service is unavailable", For: "4s"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := newNS(t)
+			want := sampleSecret("brief")
+			secret := ns.createSecret("", want.json())
+			ns.serviceAccount("pmp", cfg.roleARN)
+			ns.secretProviderClass(spc{name: "pmp", objects: []map[string]any{{"objectName": secret}}})
+			before := f.count(tc.f.Operation)
+			f.inject(tc.f)
+			ns.readerPod("reader", "pmp", "pmp")
+			took := ns.waitRunning("reader", podStart)
+			t.Logf("pod Running %s after creation, through 4 s of %s on %s", took.Round(100*time.Millisecond), tc.f.Code, tc.f.Operation)
+			ns.assertFullFromStart("reader", want)
+			if calls := f.count(tc.f.Operation) - before; calls < 2 {
+				t.Errorf("%s called %d times: the fault was not exercised (want a failed call and a retry)", tc.f.Operation, calls)
+			}
+		})
+	}
 
-	t.Run("unavailable for longer than the retry budget", func(t *testing.T) {
+	t.Run("GetSecretValue unavailable for longer than the retry budget", func(t *testing.T) {
 		ns := newNS(t)
 		want := sampleSecret("outage")
 		secret := ns.createSecret("", want.json())

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -96,10 +97,19 @@ func TestRotationAndSync(t *testing.T) {
 		}
 		all, _ := ns.snapshots("reader")
 		for _, s := range all {
+			if len(s.files) < len(before.nonEmpty())-1 {
+				err = fmt.Errorf("at %s the pod saw only %s", s.at.Format(time.TimeOnly), names(s.files))
+			}
+		}
+		for _, s := range all {
 			if s.files["VCS.BitbucketProjectAdminPAT"].contents == "bb-pat-rotated" {
 				sn = s
 				break
 			}
+		}
+		if err != nil {
+			done <- result{"pod files", 0, err}
+			return
 		}
 		// The pod stamps snapshots in whole seconds.
 		done <- result{"pod files", sn.at.Sub(put.Truncate(time.Second)), nil}
