@@ -80,6 +80,25 @@ func sampleSecret(tag string) pmpSecret {
 	}
 }
 
+// newPMPNamespace is most tests' set-up: a namespace holding a secret filled
+// by sampleSecret(tag) and a service account "pmp" with the IRSA role. It
+// returns the namespace, the stored values and the secret's name.
+func newPMPNamespace(t *testing.T, tag string) (*testNS, pmpSecret, string) {
+	t.Helper()
+	ns := newNS(t)
+	stored := sampleSecret(tag)
+	secret := ns.createSecret("", stored.json())
+	ns.serviceAccount("pmp", cfg.roleARN)
+	return ns, stored, secret
+}
+
+// wholeSecretClass creates the SecretProviderClass "pmp" that mounts every
+// credential of the secret with the defaults.
+func (ns *testNS) wholeSecretClass(secret string) {
+	ns.t.Helper()
+	ns.secretProviderClass(spc{name: "pmp", objects: []map[string]any{{"objectName": secret}}})
+}
+
 func smClient(t *testing.T) *secretsmanager.Client {
 	t.Helper()
 	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(cfg.region)}

@@ -48,7 +48,7 @@ func TestUserMistakes(t *testing.T) {
 		ns := newNS(t)
 		secret := ns.createSecret("", sampleSecret("sa").json())
 		ns.serviceAccount("no-role", "")
-		ns.secretProviderClass(spc{name: "pmp", objects: []map[string]any{{"objectName": secret}}})
+		ns.wholeSecretClass(secret)
 		ns.readerPod("reader", "no-role", "pmp")
 		ns.assertFailedMount("reader", "service account "+ns.name+"/no-role", "eks.amazonaws.com/role-arn")
 	})
@@ -126,10 +126,8 @@ func csiDriverEdit(t *testing.T, edit func(*storagev1.CSIDriverSpec)) {
 // sts.amazonaws.com token request fails every mount with the fix.
 // Serial: it edits the cluster's CSIDriver.
 func TestCSIDriverWithoutTokenRequest(t *testing.T) {
-	ns := newNS(t)
-	secret := ns.createSecret("", sampleSecret("tok").json())
-	ns.serviceAccount("pmp", cfg.roleARN)
-	ns.secretProviderClass(spc{name: "pmp", objects: []map[string]any{{"objectName": secret}}})
+	ns, _, secret := newPMPNamespace(t, "tok")
+	ns.wholeSecretClass(secret)
 	csiDriverEdit(t, func(s *storagev1.CSIDriverSpec) {
 		s.TokenRequests = nil
 		s.ServiceAccountTokenInSecrets = nil
@@ -142,11 +140,8 @@ func TestCSIDriverWithoutTokenRequest(t *testing.T) {
 // CSIDriver from before Kubernetes 1.35) the token arrives in the volume
 // attributes, and mounts still work. Serial: it edits the cluster's CSIDriver.
 func TestTokenInVolumeAttributes(t *testing.T) {
-	ns := newNS(t)
-	want := sampleSecret("attr")
-	secret := ns.createSecret("", want.json())
-	ns.serviceAccount("pmp", cfg.roleARN)
-	ns.secretProviderClass(spc{name: "pmp", objects: []map[string]any{{"objectName": secret}}})
+	ns, want, secret := newPMPNamespace(t, "attr")
+	ns.wholeSecretClass(secret)
 	no := false
 	csiDriverEdit(t, func(s *storagev1.CSIDriverSpec) { s.ServiceAccountTokenInSecrets = &no })
 	ns.readerPod("reader", "pmp", "pmp")

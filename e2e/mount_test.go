@@ -17,10 +17,7 @@ const podStart = 90 * time.Second
 // dotted file, with the configured mode; empty credentials are absent.
 func TestMountsEveryPMPFile(t *testing.T) {
 	t.Parallel()
-	ns := newNS(t)
-	want := sampleSecret(ns.name[len(ns.name)-6:])
-	secret := ns.createSecret("", want.json())
-	ns.serviceAccount("pmp", cfg.roleARN)
+	ns, want, secret := newPMPNamespace(t, "all")
 	ns.secretProviderClass(spc{name: "pmp", region: cfg.region, objects: []map[string]any{
 		{"objectName": secret, "filePermission": "0440"},
 	}})
@@ -54,10 +51,7 @@ func TestMountsEveryPMPFile(t *testing.T) {
 // driver's default mode when filePermission is not set.
 func TestKeySelection(t *testing.T) {
 	t.Parallel()
-	ns := newNS(t)
-	all := sampleSecret("keys")
-	secret := ns.createSecret("", all.json())
-	ns.serviceAccount("pmp", cfg.roleARN)
+	ns, all, secret := newPMPNamespace(t, "keys")
 	ns.secretProviderClass(spc{name: "vcs-only", objects: []map[string]any{
 		{"objectName": secret, "keys": []string{"VCS.*"}},
 	}})
@@ -87,10 +81,7 @@ func TestKeySelection(t *testing.T) {
 // raw JSON in one file.
 func TestNestedLayoutAndAlias(t *testing.T) {
 	t.Parallel()
-	ns := newNS(t)
-	all := sampleSecret("nested")
-	secret := ns.createSecret("", all.json())
-	ns.serviceAccount("pmp", cfg.roleARN)
+	ns, all, secret := newPMPNamespace(t, "nested")
 	ns.secretProviderClass(spc{name: "nested", objects: []map[string]any{
 		{"objectName": secret, "layout": "nested", "keys": []string{"CIAdmin.*", "ClusterSettings.*"}, "filePermission": "0400"},
 		{"objectName": secret, "objectAlias": "pmp.json", "flatten": false},

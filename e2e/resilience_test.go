@@ -28,11 +28,8 @@ func TestProviderRestart(t *testing.T) {
 	if cfg.restartCmd == "" {
 		t.Skip("PMP_E2E_PROVIDER_RESTART is not set: it is the command that restarts the provider (e2e/README.md)")
 	}
-	ns := newNS(t)
-	want := sampleSecret("restart")
-	secret := ns.createSecret("", want.json())
-	ns.serviceAccount("pmp", cfg.roleARN)
-	ns.secretProviderClass(spc{name: "pmp", objects: []map[string]any{{"objectName": secret}}})
+	ns, want, secret := newPMPNamespace(t, "restart")
+	ns.wholeSecretClass(secret)
 	ns.readerPod("before", "pmp", "pmp")
 	ns.waitRunning("before", podStart)
 
@@ -94,11 +91,8 @@ func TestTransientAWSFailure(t *testing.T) {
 			Status: 503, Code: "ServiceUnavailable", Message: "Service is unavailable", For: "4s"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ns := newNS(t)
-			want := sampleSecret("brief")
-			secret := ns.createSecret("", want.json())
-			ns.serviceAccount("pmp", cfg.roleARN)
-			ns.secretProviderClass(spc{name: "pmp", objects: []map[string]any{{"objectName": secret}}})
+			ns, want, secret := newPMPNamespace(t, "brief")
+			ns.wholeSecretClass(secret)
 			before := f.count(tc.f.Operation)
 			f.inject(tc.f)
 			ns.readerPod("reader", "pmp", "pmp")
@@ -112,11 +106,8 @@ func TestTransientAWSFailure(t *testing.T) {
 	}
 
 	t.Run("GetSecretValue unavailable for longer than the retry budget", func(t *testing.T) {
-		ns := newNS(t)
-		want := sampleSecret("outage")
-		secret := ns.createSecret("", want.json())
-		ns.serviceAccount("pmp", cfg.roleARN)
-		ns.secretProviderClass(spc{name: "pmp", objects: []map[string]any{{"objectName": secret}}})
+		ns, want, secret := newPMPNamespace(t, "outage")
+		ns.wholeSecretClass(secret)
 		f.inject(fault{Operation: "secretsmanager:GetSecretValue", Status: 503, Code: "ServiceUnavailable",
 			Message: "Service is unavailable", For: "5m"})
 		ns.readerPod("reader", "pmp", "pmp")

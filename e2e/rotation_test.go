@@ -23,10 +23,7 @@ const rotationBound = 3 * time.Minute
 // follows.
 func TestRotationAndSync(t *testing.T) {
 	t.Parallel()
-	ns := newNS(t)
-	before := sampleSecret("rot")
-	secret := ns.createSecret("", before.json())
-	ns.serviceAccount("pmp", cfg.roleARN)
+	ns, before, secret := newPMPNamespace(t, "rot")
 	synced := []string{"VCS.BitbucketProjectAdminPAT", "VCS.GitlabAdminPAT"}
 	data := []any{}
 	for _, k := range synced {

@@ -31,10 +31,7 @@ CGO_ENABLED=0 go build -trimpath -o "$work/img/" . ./cmd/awsfront
 "$CLUSTER_BIN/mkimage" -o "$work/tools.tar" -name pmp-e2e.local/tools:e2e \
   -file "/pmp-secrets-provider=$work/img/pmp-secrets-provider" -file "/awsfront=$work/img/awsfront" \
   -file "/kumo=$work/img/kumo" -cmd /pmp-secrets-provider
-bb_links=()
-for a in $(busybox --list); do [ "$a" = busybox ] || bb_links+=(-link "/bin/$a=busybox"); done
-"$CLUSTER_BIN/mkimage" -o "$work/busybox.tar" -name pmp-e2e.local/busybox:e2e \
-  -file "/bin/busybox=$(command -v busybox)" "${bb_links[@]}" -cmd /bin/sh
+hack/cluster/images.sh "$work"
 kind load image-archive --name pmp-e2e "$work/tools.tar"
 kind load image-archive --name pmp-e2e "$work/busybox.tar"
 

@@ -198,13 +198,7 @@ WAIT_PROC=containerd wait_for "containerd" 20 test -S "$CTR_SOCK"
 ctr() { command ctr --address "$CTR_SOCK" -n k8s.io "$@"; }
 
 # Images: no registry. pause is our own program, busybox is Debian's static one.
-busybox=$(command -v busybox || echo /bin/busybox)
-"$CLUSTER_BIN/mkimage" -o "$STATE/images/pause.tar" -name pmp-e2e.local/pause:e2e \
-  -file "/pause=$CLUSTER_BIN/pause" -cmd /pause
-bb_links=()
-for a in $("$busybox" --list); do [ "$a" = busybox ] || bb_links+=(-link "/bin/$a=busybox"); done
-"$CLUSTER_BIN/mkimage" -o "$STATE/images/busybox.tar" -name pmp-e2e.local/busybox:e2e \
-  -file "/bin/busybox=$busybox" "${bb_links[@]}" -cmd /bin/sh
+"$here/images.sh" "$STATE/images"
 ctr images import "$STATE/images/pause.tar" >/dev/null
 ctr images import "$STATE/images/busybox.tar" >/dev/null
 log "containerd ready, images imported ($(elapsed))"
