@@ -20,7 +20,7 @@ start_provider() {
     AWS_ENDPOINT_URL_STS="$PMP_E2E_AWS_FRONT_URL" \
     AWS_ENDPOINT_URL_SECRETS_MANAGER="$PMP_E2E_AWS_FRONT_URL" \
     "$PMP_PROVIDER_BIN" --provider-dir "$STATE/providers" --provider-name pmp \
-    --kubeconfig "$PMP_E2E_KUBECONFIG" --token-audience sts.amazonaws.com \
+    --kubeconfig "$PMP_PROVIDER_KUBECONFIG" --token-audience sts.amazonaws.com \
     --node-name "$PMP_E2E_NODE" --retry-budget "${PMP_E2E_RETRY_BUDGET:-8s}" \
     --secret-ttl "${PMP_E2E_SECRET_TTL:-5s}" -v=4
   WAIT_PROC=provider wait_for "provider socket $sock" 30 test -S "$sock"

@@ -100,6 +100,7 @@ cert kubelet-serving "/CN=$NODE" server
 cert admin "/O=system:masters/CN=pmp-e2e-admin" client
 cert kubelet "/O=system:nodes/CN=system:node:$NODE" client
 cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" client
+cert provider "/O=system:serviceaccounts/CN=system:serviceaccount:kube-system:pmp-secrets-provider" client
 openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
 openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
 kubeconfig() { # file user
@@ -121,6 +122,7 @@ EOF
 KUBECONFIG_ADMIN=$STATE/admin.kubeconfig
 kubeconfig "$KUBECONFIG_ADMIN" admin
 kubeconfig "$STATE/kubelet.kubeconfig" kubelet
+kubeconfig "$STATE/provider.kubeconfig" provider
 
 # --- etcd, kube-apiserver ----------------------------------------------------
 start etcd etcd --name e2e --data-dir "$STATE/etcd" \
@@ -209,7 +211,8 @@ log "kube-apiserver ready ($(elapsed))"
 
 # --- objects: driver CRDs, CSIDriver ----------------------------------------------
 kapply() { "$CLUSTER_BIN/kapply" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
-kapply apply "$DRIVER_MOD"/charts/secrets-store-csi-driver/crds/*.yaml "$here/manifests/csidriver.yaml"
+kapply apply "$DRIVER_MOD"/charts/secrets-store-csi-driver/crds/*.yaml "$here/manifests/csidriver.yaml" \
+  "$here/manifests/provider-rbac.yaml"
 kapply wait-crds secretproviderclasses.secrets-store.csi.x-k8s.io \
   secretproviderclasspodstatuses.secrets-store.csi.x-k8s.io
 
@@ -276,6 +279,7 @@ export PMP_E2E_KUBELET_LOG=$STATE/logs/kubelet.log
 export PMP_E2E_PROVIDER_RESTART="$here/provider.sh restart $STATE"
 export PMP_E2E_IMAGE=pmp-e2e.local/busybox:e2e
 export PMP_E2E_NODE=$NODE
+PMP_PROVIDER_KUBECONFIG=$STATE/provider.kubeconfig
 export PMP_E2E_ROTATION_POLL=$ROTATION_POLL
 PMP_PROVIDER_BIN=$PROVIDER_BIN
 EOF
