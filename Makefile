@@ -45,5 +45,14 @@ demo: tools ## Mount the PMP secret from a local AWS emulator into ./demo-volume
 	@echo; echo "On disk, as the driver writes it (atomic ..data swap):"; ls -l demo-volume | head -6; echo "   ..."
 
 .PHONY: e2e
-e2e: ## Bring up a local cluster (etcd, apiserver, kubelet, real CSI driver), run e2e/, tear it down.
+e2e: ## Bring up a local cluster (etcd, apiserver, kubelet, real CSI driver), run e2e/, tear it down (root).
 	hack/e2e.sh
+
+E2E_STATE ?= /tmp/pmp-e2e-dev
+.PHONY: e2e-up
+e2e-up: ## Bring up the local e2e cluster and leave it running (then: source $(E2E_STATE)/env.sh).
+	hack/cluster/up.sh $(E2E_STATE)
+
+.PHONY: e2e-down
+e2e-down: ## Tear down the cluster of e2e-up.
+	hack/cluster/down.sh $(E2E_STATE)

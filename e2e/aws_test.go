@@ -16,40 +16,19 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-)
 
-// pmpTemplate is the PMP secret template of the Private Mendix Platform
-// documentation: 30 credentials in 11 groups, all empty.
-var pmpTemplate = map[string][]string{
-	"VCS": {"BitbucketProjectAdminPAT", "BitbucketAdminPassword", "GitlabGroupOwnerPAT", "GitlabAdminPAT",
-		"GithubOrgOwnerPAT", "GithubAdminPAT", "GithubEnterpriseClientSecret", "AzureDevOpsOrgAdminPAT", "AzureAuthSecret"},
-	"BuildPackage":     {"FileBasicAuthPassword", "AwsSecretAccessKey"},
-	"RuntimeBaseImage": {"PrivateRegistryPassword", "S3CompatibleAccessKey"},
-	"MDAStorage":       {"FileBasicAuthPassword", "AwsSecretAccessKey"},
-	"OCIRegistry":      {"PrivateRegistryPassword", "S3CompatibleAccessKey"},
-	"BuildCluster":     {"KubernetesConfigureToken"},
-	"CIAdmin":          {"JenkinsConfigureAPIToken", "JenkinsTriggerAuthToken", "AzureOrgAdminPAT", "AzureBlobStorageToken", "AzureAwsS3SK"},
-	"ClusterManager":   {"KubernetesApiToken"},
-	"ClusterSettings":  {"KubernetesAdminPassword", "GrafanaAPIKey", "MDAAWSS3AccessKey", "OCIRegistryPassword"},
-	"Marketplace":      {"ImportCDNPassword"},
-	"Email":            {"SMTPPassword"},
-}
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/pmp"
+)
 
 // pmpSecret is a PMP secret's values by dotted key ("VCS.GitlabAdminPAT").
 // Keys of the template that are not in the map are stored empty.
 type pmpSecret map[string]string
 
-// json renders the secret as the template's nested JSON object.
+// json renders the secret as the PMP template's nested JSON object
+// (internal/pmp's catalog of 30 credentials).
 func (s pmpSecret) json() string {
-	out := map[string]map[string]string{}
-	for group, keys := range pmpTemplate {
-		out[group] = map[string]string{}
-		for _, k := range keys {
-			out[group][k] = s[group+"."+k]
-		}
-	}
-	b, _ := json.Marshal(out)
-	return string(b)
+	doc, _ := pmp.Document(func(name string) string { return s[name] })
+	return doc
 }
 
 // nonEmpty is the set of files a mount of the whole secret must show.
