@@ -30,8 +30,9 @@ lint: ## gofmt and go vet.
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME.
-	$(GO) test ./provider/params -run=^$$ -fuzz=FuzzParse -fuzztime=$(FUZZTIME)
-	$(GO) test ./provider/flatten -run=^$$ -fuzz=FuzzFlatten -fuzztime=$(FUZZTIME)
+	$(GO) test ./provider/params -run=^$$ -fuzz=^FuzzParse$$ -fuzztime=$(FUZZTIME)
+	$(GO) test ./provider/params -run=^$$ -fuzz=^FuzzParserMatchesParse$$ -fuzztime=$(FUZZTIME)
+	$(GO) test ./provider/flatten -run=^$$ -fuzz=^FuzzFlatten$$ -fuzztime=$(FUZZTIME)
 
 .PHONY: bench
 bench: tools ## Run the benchmark harness (provider vs caching off vs null provider) and the Go benchmarks.
