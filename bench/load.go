@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sync"
@@ -11,6 +10,8 @@ import (
 
 	"google.golang.org/grpc/status"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
 )
 
 // objectsParam is the SecretProviderClass's objects parameter
@@ -27,26 +28,13 @@ type pod struct {
 // volume context and the kubelet's token for the sts.amazonaws.com
 // audience. Each pod has its own (synthetic) token, as on a real node.
 func newPod(namespace, serviceAccount string, i int) pod {
-	tokens, _ := json.Marshal(map[string]any{"sts.amazonaws.com": map[string]string{
-		"token":               fmt.Sprintf("eyJhbGciOiJSUzI1NiJ9.bench-%s-%s-%d.c2ln", namespace, serviceAccount, i),
-		"expirationTimestamp": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
-	}})
-	attrs := map[string]string{
-		"csi.storage.k8s.io/pod.name":              fmt.Sprintf("pmp-%d", i),
-		"csi.storage.k8s.io/pod.namespace":         namespace,
-		"csi.storage.k8s.io/pod.uid":               fmt.Sprintf("0b0e3c1e-0000-4000-8000-%012d", i),
-		"csi.storage.k8s.io/serviceAccount.name":   serviceAccount,
-		"csi.storage.k8s.io/serviceAccount.tokens": string(tokens),
-		"csi.storage.k8s.io/ephemeral":             "false",
-		"secretProviderClass":                      "pmp-credentials",
-		"region":                                   region,
-		"objects":                                  objectsParam,
-	}
-	ab, _ := json.Marshal(attrs)
-	return pod{req: &v1alpha1.MountRequest{
-		Attributes: string(ab), Secrets: "null", Permission: "420",
-		TargetPath: fmt.Sprintf("/var/lib/kubelet/pods/0b0e3c1e-0000-4000-8000-%012d/volumes/kubernetes.io~csi/pmp/mount", i),
-	}}
+	uid := fmt.Sprintf("0b0e3c1e-0000-4000-8000-%012d", i)
+	return pod{req: driverreq.Request{
+		PodName: fmt.Sprintf("pmp-%d", i), Namespace: namespace, PodUID: uid, ServiceAccount: serviceAccount,
+		SecretProviderClass: "pmp-credentials",
+		Parameters:          map[string]string{"region": region, "objects": objectsParam},
+		Token:               fmt.Sprintf("eyJhbGciOiJSUzI1NiJ9.bench-%s-%s-%d.c2ln", namespace, serviceAccount, i),
+	}.Build()}
 }
 
 // podsOf is n pods of one service account.

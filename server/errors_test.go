@@ -28,13 +28,13 @@ func errorCases() []errorCase {
 	return []errorCase{
 		{
 			name: "CSIDriver has no tokenRequests for sts.amazonaws.com",
-			req:  func() mountReq { r := pmp(); r.TokenAudience = ""; return r },
+			req:  func() mountReq { r := pmp(); r.Token = ""; return r },
 			code: codes.Unauthenticated,
 			want: []string{`audience "sts.amazonaws.com"`, "tokenRequests", "CSIDriver"},
 		},
 		{
 			name: "token for another audience only",
-			req:  func() mountReq { r := pmp(); r.TokenAudience = "vault"; return r },
+			req:  func() mountReq { r := pmp(); r.Audience = "vault"; return r },
 			code: codes.Unauthenticated,
 			want: []string{"tokenRequests: [{audience: \"sts.amazonaws.com\"}]"},
 		},

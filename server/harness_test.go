@@ -2,10 +2,8 @@ package server_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/pmp"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/testenv"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
@@ -129,56 +128,21 @@ func (e *env) putSecret(name, value string) string {
 }
 
 // mountReq is what the driver sends for one pod.
-type mountReq struct {
-	Namespace, ServiceAccount, Pod string
-	Params                         map[string]string
-	// TokenAudience empty sends no token; TokensInSecrets moves it to the
-	// request's secrets (serviceAccountTokenInSecrets: true).
-	TokenAudience   string
-	TokensInSecrets bool
-	Permission      string
-}
+type mountReq = driverreq.Request
 
 func pmpReq(objects string) mountReq {
 	return mountReq{
-		Namespace: "pmp", ServiceAccount: "pmp-secrets-access", Pod: "pmp-0",
-		Params:        map[string]string{"objects": objects},
-		TokenAudience: "sts.amazonaws.com", Permission: "420",
+		PodName: "pmp-0", Namespace: "pmp", PodUID: "0b0e3c1e-0000-4000-8000-000000000001",
+		ServiceAccount: "pmp-secrets-access", SecretProviderClass: "pmp-credentials",
+		Parameters: map[string]string{"objects": objects}, Token: testToken,
 	}
 }
 
 func (e *env) mount(r mountReq) (*v1alpha1.MountResponse, error) {
 	e.t.Helper()
-	attrs := map[string]string{
-		"csi.storage.k8s.io/pod.name":            r.Pod,
-		"csi.storage.k8s.io/pod.namespace":       r.Namespace,
-		"csi.storage.k8s.io/pod.uid":             "0b0e3c1e-0000-4000-8000-000000000001",
-		"csi.storage.k8s.io/serviceAccount.name": r.ServiceAccount,
-		"csi.storage.k8s.io/ephemeral":           "true",
-		"secretProviderClass":                    "pmp-credentials",
-	}
-	for k, v := range r.Params {
-		attrs[k] = v
-	}
-	secrets := "null"
-	if r.TokenAudience != "" {
-		tokens, _ := json.Marshal(map[string]any{r.TokenAudience: map[string]string{
-			"token": testToken, "expirationTimestamp": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
-		}})
-		if r.TokensInSecrets {
-			b, _ := json.Marshal(map[string]string{"csi.storage.k8s.io/serviceAccount.tokens": string(tokens)})
-			secrets = string(b)
-		} else {
-			attrs["csi.storage.k8s.io/serviceAccount.tokens"] = string(tokens)
-		}
-	}
-	ab, _ := json.Marshal(attrs)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return e.client.Mount(ctx, &v1alpha1.MountRequest{
-		Attributes: string(ab), Secrets: secrets, Permission: r.Permission,
-		TargetPath: filepath.Join("/var/lib/kubelet/pods", "uid", "volumes", "kubernetes.io~csi", "pmp", "mount"),
-	})
+	return e.client.Mount(ctx, r.Build())
 }
 
 // filesOf returns path -> contents.

@@ -34,7 +34,7 @@ func TestRegionComesFromClassThenEnvironmentThenNode(t *testing.T) {
 		t.Helper()
 		r := pmpReq("- objectName: PMP-Missing")
 		for k, v := range params {
-			r.Params[k] = v
+			r.Parameters[k] = v
 		}
 		_, err := e.mount(r)
 		if status.Code(err) != codes.NotFound {
@@ -57,7 +57,7 @@ func TestRegionComesFromClassThenEnvironmentThenNode(t *testing.T) {
 		t.Errorf("node label region not used: %s", msg)
 	}
 	r := pmpReq("- objectName: PMP-Missing")
-	r.Params["region"] = "mars-1"
+	r.Parameters["region"] = "mars-1"
 	_, err = e.mount(r)
 	if msg := status.Convert(err).Message(); status.Code(err) != codes.InvalidArgument || !strings.Contains(msg, `region "mars-1"`) {
 		t.Errorf("bad region not refused: %v", err)

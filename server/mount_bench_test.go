@@ -2,13 +2,12 @@ package server_test
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/files"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
@@ -42,24 +41,12 @@ func pmpResult() *provider.Result {
 // SecretProviderClass.
 func benchRequest(b *testing.B) *v1alpha1.MountRequest {
 	b.Helper()
-	tokens, _ := json.Marshal(map[string]any{"sts.amazonaws.com": map[string]string{
-		"token": testToken, "expirationTimestamp": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
-	}})
-	attrs, err := json.Marshal(map[string]string{
-		"csi.storage.k8s.io/pod.name":              "pmp-0",
-		"csi.storage.k8s.io/pod.namespace":         "pmp",
-		"csi.storage.k8s.io/pod.uid":               "0b0e3c1e-0000-4000-8000-000000000001",
-		"csi.storage.k8s.io/serviceAccount.name":   "pmp-secrets-access",
-		"csi.storage.k8s.io/serviceAccount.tokens": string(tokens),
-		"csi.storage.k8s.io/ephemeral":             "false",
-		"secretProviderClass":                      "pmp-credentials",
-		"region":                                   testRegion,
-		"objects":                                  "- objectName: PMP-Production-Credentials\n  filePermission: \"0440\"\n",
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return &v1alpha1.MountRequest{Attributes: string(attrs), Secrets: "null", Permission: "420", TargetPath: "/var/lib/kubelet/pods/uid/volumes/kubernetes.io~csi/pmp/mount"}
+	return driverreq.Request{
+		PodName: "pmp-0", Namespace: "pmp", PodUID: "0b0e3c1e-0000-4000-8000-000000000001",
+		ServiceAccount: "pmp-secrets-access", SecretProviderClass: "pmp-credentials",
+		Parameters: map[string]string{"region": testRegion, "objects": "- objectName: PMP-Production-Credentials\n  filePermission: \"0440\"\n"},
+		Token:      testToken,
+	}.Build()
 }
 
 // BenchmarkServerMount is the server's share of every Mount: request

@@ -36,6 +36,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsfront"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/kumo"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/pmp"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/testenv"
@@ -188,25 +189,14 @@ func readSPC(path string) (*spcDoc, error) {
 }
 
 func mount(ctx context.Context, client v1alpha1.CSIDriverProviderClient, spc *spcDoc) (*v1alpha1.MountResponse, error) {
-	attrs := map[string]string{
-		"csi.storage.k8s.io/pod.name":            "pmp-0",
-		"csi.storage.k8s.io/pod.namespace":       namespace,
-		"csi.storage.k8s.io/pod.uid":             "7d5e1c2a-demo-4000-8000-000000000001",
-		"csi.storage.k8s.io/serviceAccount.name": saName,
-		"csi.storage.k8s.io/ephemeral":           "true",
-		"secretProviderClass":                    spc.Metadata.Name,
+	req := driverreq.Request{
+		PodName: "pmp-0", Namespace: namespace, PodUID: "7d5e1c2a-0000-4000-8000-000000000001",
+		ServiceAccount: saName, SecretProviderClass: spc.Metadata.Name, Parameters: spc.Spec.Parameters,
+		Token: "demo-service-account-jwt",
 	}
-	for k, v := range spc.Spec.Parameters {
-		attrs[k] = v
-	}
-	tokens, _ := json.Marshal(map[string]any{"sts.amazonaws.com": map[string]string{
-		"token": "demo-service-account-jwt", "expirationTimestamp": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
-	}})
-	attrs["csi.storage.k8s.io/serviceAccount.tokens"] = string(tokens)
-	ab, _ := json.Marshal(attrs)
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	return client.Mount(ctx, &v1alpha1.MountRequest{Attributes: string(ab), Secrets: "null", Permission: "420", TargetPath: "demo"})
+	return client.Mount(ctx, req.Build())
 }
 
 func list(dir string, resp *v1alpha1.MountResponse) {
