@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/secrets-store-csi-driver/pkg/util/fileutil"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
@@ -117,6 +118,10 @@ func TestMountOptions(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.want, filesOf(resp)); diff != "" {
 				t.Errorf("files (-want +got):\n%s", diff)
+			}
+			// The driver refuses a response whose paths it would not write.
+			if err := fileutil.Validate(resp.GetFiles()); err != nil {
+				t.Errorf("the driver would refuse these files: %v", err)
 			}
 			for _, f := range resp.GetFiles() {
 				want, ok := tc.modes[f.GetPath()]
