@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 )
@@ -20,27 +18,11 @@ func TestSecretProviderClassesAreValid(t *testing.T) {
 	paths, _ := filepath.Glob("*.yaml")
 	found := 0
 	for _, p := range paths {
-		b, err := os.ReadFile(p)
+		classes, err := driverreq.ReadClasses(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, doc := range strings.Split(string(b), "\n---\n") {
-			var spc struct {
-				Kind     string `json:"kind"`
-				Metadata struct {
-					Name string `json:"name"`
-				} `json:"metadata"`
-				Spec struct {
-					Provider   string            `json:"provider"`
-					Parameters map[string]string `json:"parameters"`
-				} `json:"spec"`
-			}
-			if err := yaml.Unmarshal([]byte(doc), &spc); err != nil {
-				t.Fatalf("%s: %v", p, err)
-			}
-			if spc.Kind != "SecretProviderClass" {
-				continue
-			}
+		for _, spc := range classes {
 			found++
 			if spc.Spec.Provider != "pmp" {
 				t.Errorf("%s: spec.provider = %q, want pmp", p, spc.Spec.Provider)

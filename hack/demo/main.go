@@ -33,7 +33,6 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	"sigs.k8s.io/secrets-store-csi-driver/pkg/util/fileutil"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsfront"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
@@ -166,29 +165,18 @@ func run(dir, spcFile string) error {
 	return nil
 }
 
-type spcDoc struct {
-	Metadata struct {
-		Name string `json:"name"`
-	} `json:"metadata"`
-	Spec struct {
-		Provider   string            `json:"provider"`
-		Parameters map[string]string `json:"parameters"`
-	} `json:"spec"`
-}
-
-func readSPC(path string) (*spcDoc, error) {
-	b, err := os.ReadFile(path)
+func readSPC(path string) (*driverreq.SecretProviderClass, error) {
+	classes, err := driverreq.ReadClasses(path)
 	if err != nil {
 		return nil, err
 	}
-	var d spcDoc
-	if err := yaml.Unmarshal(b, &d); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if len(classes) == 0 {
+		return nil, fmt.Errorf("%s holds no SecretProviderClass", path)
 	}
-	return &d, nil
+	return &classes[0], nil
 }
 
-func mount(ctx context.Context, client v1alpha1.CSIDriverProviderClient, spc *spcDoc) (*v1alpha1.MountResponse, error) {
+func mount(ctx context.Context, client v1alpha1.CSIDriverProviderClient, spc *driverreq.SecretProviderClass) (*v1alpha1.MountResponse, error) {
 	req := driverreq.Request{
 		PodName: "pmp-0", Namespace: namespace, PodUID: "7d5e1c2a-0000-4000-8000-000000000001",
 		ServiceAccount: saName, SecretProviderClass: spc.Metadata.Name, Parameters: spc.Spec.Parameters,
