@@ -26,6 +26,7 @@ type Config struct {
 	NegativeTTL   time.Duration
 	CacheSize     int
 	RetryBudget   time.Duration
+	MetricsAddr   string
 	ShowVersion   bool
 }
 
@@ -48,6 +49,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.DurationVar(&c.NegativeTTL, "negative-ttl", 10*time.Second, "how long an AWS refusal (4xx: denied, not found) is remembered per identity and secret")
 	fs.IntVar(&c.CacheSize, "cache-size", 1024, "most secrets (and credentials) kept; least recently used go first")
 	fs.DurationVar(&c.RetryBudget, "retry-budget", awsretry.DefaultPolicy.Budget, "how long one Mount retries transient AWS failures (throttling, 5xx, network) before failing; keep well under the kubelet's 2m")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "host:port serving /metrics (cache counters, Prometheus text format) and /healthz; empty: off")
 	fs.BoolVar(&c.ShowVersion, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err

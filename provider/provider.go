@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/files"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/flatten"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
@@ -120,6 +121,16 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 	slices.SortFunc(res.Files, func(a, b files.File) int { return strings.Compare(a.Path, b.Path) })
 	slices.SortFunc(res.Versions, func(a, b Version) int { return strings.Compare(a.ID, b.ID) })
 	return res, nil
+}
+
+// CacheStats returns the counters of the provider's caches, by name:
+// "secrets", "credentials" and "roles".
+func (p *Provider) CacheStats() map[string]cache.Stats {
+	return map[string]cache.Stats{
+		"secrets":     p.Secrets.Stats(),
+		"credentials": p.Credentials.Stats(),
+		"roles":       p.Kube.Stats(),
+	}
 }
 
 func (p *Provider) region(ctx context.Context, req *params.Request) (string, error) {

@@ -40,6 +40,7 @@ type env struct {
 	aws    *testenv.AWS
 	kube   *fake.Clientset
 	client v1alpha1.CSIDriverProviderClient
+	p      *provider.Provider
 }
 
 type envOption func(*provider.Options)
@@ -100,7 +101,7 @@ func startProvider(t *testing.T, a *testenv.AWS, opts ...envOption) *env {
 		}
 		os.RemoveAll(dir)
 	})
-	return &env{t: t, aws: a, kube: kube, client: v1alpha1.NewCSIDriverProviderClient(conn)}
+	return &env{t: t, aws: a, kube: kube, client: v1alpha1.NewCSIDriverProviderClient(conn), p: p}
 }
 
 func serviceAccount(ns, name, role string) *corev1.ServiceAccount {

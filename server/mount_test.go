@@ -204,6 +204,11 @@ func TestMountCostsOneCallPerWindowWhateverThePods(t *testing.T) {
 	if got := e.aws.Front.Counts(); got["sts:AssumeRoleWithWebIdentity"] != 1 || got["secretsmanager:GetSecretValue"] != 1 {
 		t.Errorf("100 concurrent pods of one identity made AWS calls %v, want one of each", got)
 	}
+	// What /metrics reports: one load, the other 99 served by it or after it.
+	st := e.p.CacheStats()["secrets"]
+	if st.Misses != 1 || st.Hits+st.Coalesced != 99 || st.Entries != 1 {
+		t.Errorf("secret cache stats = %+v, want 1 miss and 99 hits or coalesced waits", st)
+	}
 }
 
 func TestMountNeverSharesAcrossIdentities(t *testing.T) {

@@ -45,6 +45,9 @@ func NewKube(client KubeAPI, nodeName string, roleTTL time.Duration, maxEntries 
 	return &Kube{client: client, nodeName: nodeName, roleTTL: roleTTL, roles: cache.New[string](maxEntries)}
 }
 
+// Stats returns the role cache's counters.
+func (k *Kube) Stats() cache.Stats { return k.roles.Stats() }
+
 // RoleARN returns the role annotated on the service account.
 func (k *Kube) RoleARN(ctx context.Context, namespace, serviceAccount string) (string, error) {
 	return k.roles.Get(ctx, namespace+"/"+serviceAccount, func(ctx context.Context) (string, time.Duration, error) {
