@@ -88,11 +88,7 @@ func (c *Credentials) assume(ctx context.Context, id Identity, token string) (aw
 	})
 	if err != nil {
 		merr := stsError(id, err)
-		ttl := time.Duration(0)
-		if merr.Kind != mounterr.Transient && merr.Kind != mounterr.Internal {
-			ttl = c.negativeTTL
-		}
-		return aws.Credentials{}, ttl, merr
+		return aws.Credentials{}, merr.Kind.NegativeTTL(c.negativeTTL), merr
 	}
 	if out.Credentials == nil || out.Credentials.AccessKeyId == nil || out.Credentials.Expiration == nil {
 		return aws.Credentials{}, 0, mounterr.New(mounterr.Internal, "STS answered AssumeRoleWithWebIdentity for role %s without credentials", id.RoleARN)

@@ -9,6 +9,7 @@ package mounterr
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind is the stage a Mount failed in.
@@ -47,6 +48,21 @@ func (k Kind) String() string {
 	default:
 		return "Internal"
 	}
+}
+
+// Refusal reports whether a failure of kind k is an answer that a retry
+// would not change (a 4xx: denied, not found, invalid), so caches may
+// remember it for a short while. Transient failures and bugs are never
+// remembered.
+func (k Kind) Refusal() bool { return k != Transient && k != Internal }
+
+// NegativeTTL is how long a failure of kind k may be remembered, given the
+// configured window for refusals: the window for a refusal, zero otherwise.
+func (k Kind) NegativeTTL(window time.Duration) time.Duration {
+	if k.Refusal() {
+		return window
+	}
+	return 0
 }
 
 // Error is a classified Mount failure.

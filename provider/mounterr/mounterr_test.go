@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 )
 
 func TestKindString(t *testing.T) {
@@ -81,5 +82,22 @@ func TestKindOf(t *testing.T) {
 				t.Errorf("KindOf(%v) = %v, want %v", tt.err, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestNegativeTTL: refusals may be remembered; transient failures and bugs
+// never are, so the next Mount after an outage tries AWS again.
+func TestNegativeTTL(t *testing.T) {
+	const window = 10 * time.Second
+	for _, tc := range []struct {
+		kind Kind
+		want time.Duration
+	}{
+		{Invalid, window}, {Unauthenticated, window}, {Denied, window}, {NotFound, window},
+		{Transient, 0}, {Internal, 0},
+	} {
+		if got := tc.kind.NegativeTTL(window); got != tc.want {
+			t.Errorf("%s.NegativeTTL = %s, want %s", tc.kind, got, tc.want)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smithy "github.com/aws/smithy-go"
 
@@ -126,17 +127,13 @@ func (f *Fetcher) fetch(ctx context.Context, ref Ref, credsFn CredentialsFunc) (
 		var err error
 		out, err = f.api.GetSecretValue(ctx, in, func(o *secretsmanager.Options) {
 			o.Region = ref.Region
-			o.Credentials = staticCredentials{creds}
+			o.Credentials = credentials.StaticCredentialsProvider{Value: creds}
 		})
 		return err
 	})
 	if err != nil {
 		merr := getError(ref, err)
-		ttl := time.Duration(0)
-		if merr.Kind != mounterr.Transient && merr.Kind != mounterr.Internal {
-			ttl = f.cfg.NegativeTTL
-		}
-		return nil, ttl, merr
+		return nil, merr.Kind.NegativeTTL(f.cfg.NegativeTTL), merr
 	}
 	s := &Secret{ARN: aws.ToString(out.ARN), Name: aws.ToString(out.Name), VersionID: aws.ToString(out.VersionId)}
 	switch {
@@ -150,11 +147,6 @@ func (f *Fetcher) fetch(ctx context.Context, ref Ref, credsFn CredentialsFunc) (
 	}
 	return s, f.cfg.TTL, nil
 }
-
-// staticCredentials hands one pod identity's credentials to one call.
-type staticCredentials struct{ v aws.Credentials }
-
-func (s staticCredentials) Retrieve(context.Context) (aws.Credentials, error) { return s.v, nil }
 
 // getError turns a GetSecretValue failure into the message a user reads.
 func getError(ref Ref, err error) *mounterr.Error {
