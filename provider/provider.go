@@ -142,7 +142,7 @@ func (p *Provider) region(ctx context.Context, req *params.Request) (string, err
 	}
 	r, err := p.Kube.NodeRegion(ctx)
 	if err != nil {
-		return "", mounterr.Wrap(mounterr.Invalid, nil,
+		return "", mounterr.New(mounterr.Invalid,
 			"no AWS region: set the SecretProviderClass parameter region, or AWS_REGION on the provider (%v)", err)
 	}
 	return r, nil
@@ -158,7 +158,7 @@ func objectFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode) ([]file
 		if obj.Flatten == params.FlattenAuto && len(obj.Keys) == 0 {
 			return whole(obj, s, mode)
 		}
-		return nil, mounterr.Wrap(mounterr.Invalid, nil,
+		return nil, mounterr.New(mounterr.Invalid,
 			"objects entry %s splits secret %s into keys (flatten: true or keys), but %v: store a JSON object such as the PMP template, or set flatten: false and remove keys",
 			obj.Name, s.Name, err)
 	}
@@ -172,9 +172,9 @@ func objectFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode) ([]file
 	var noMatch *files.NoMatchError
 	switch {
 	case errors.As(err, &noMatch):
-		return nil, mounterr.Wrap(mounterr.NotFound, nil, "secret %s: %v (empty values count as missing unless keepEmpty: true)", s.Name, err)
+		return nil, mounterr.New(mounterr.NotFound, "secret %s: %v (empty values count as missing unless keepEmpty: true)", s.Name, err)
 	case err != nil:
-		return nil, mounterr.Wrap(mounterr.Invalid, nil, "secret %s: %v", s.Name, err)
+		return nil, mounterr.New(mounterr.Invalid, "secret %s: %v", s.Name, err)
 	}
 	return out, nil
 }

@@ -87,7 +87,7 @@ func Parse(attributesJSON, secretsJSON, permissionJSON string) (*Request, error)
 func parse(attributesJSON, secretsJSON, permissionJSON string, objectsOf func(string) ([]Object, []error)) (*Request, error) {
 	var attrs map[string]string
 	if err := json.Unmarshal([]byte(attributesJSON), &attrs); err != nil {
-		return nil, mounterr.Wrap(mounterr.Invalid, nil, "mount request attributes are not a JSON map of strings (is this a secrets-store-csi-driver request?)")
+		return nil, mounterr.New(mounterr.Invalid, "mount request attributes are not a JSON map of strings (is this a secrets-store-csi-driver request?)")
 	}
 	var secrets map[string]string
 	if strings.TrimSpace(secretsJSON) != "" {
