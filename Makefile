@@ -4,6 +4,7 @@ BIN   ?= bin/pmp-secrets-provider
 GO    ?= go
 PKGS  := ./...
 FUZZTIME ?= 20s
+GOFILES = $$(git ls-files '*.go')
 
 .PHONY: help
 help: ## List the targets.
@@ -15,18 +16,23 @@ build: ## Build the provider binary into bin/.
 
 .PHONY: tools
 tools: ## Build the pinned AWS emulator (cached outside the repo).
-	@hack/tools.sh kumo >/dev/null
+	@tools/build.sh kumo >/dev/null
 
 .PHONY: test
-test: tools ## Run vet, gofmt check, unit, fuzz-seed and integration tests with -race.
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
-	$(GO) vet $(PKGS)
-	KUMO_BIN=$$(hack/tools.sh kumo) $(GO) test -race -count=1 $(PKGS)
+test: tools lint ## Run lint, then unit, fuzz-seed and integration tests with -race.
+	KUMO_BIN=$$(tools/build.sh kumo) $(GO) test -race -count=1 $(PKGS)
+
+.PHONY: unit
+unit: ## Only the fast tests: no emulator (integration tests skip and say so).
+	$(GO) test -count=1 $(PKGS)
 
 .PHONY: lint
-lint: ## gofmt and go vet.
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+lint: ## gofmt, go vet and staticcheck (pinned in tools/lint).
+	@test -z "$$(gofmt -l $(GOFILES))" || { echo "gofmt needed:"; gofmt -l $(GOFILES); exit 1; }
 	$(GO) vet $(PKGS)
+	$(GO) vet -tags e2e ./e2e/...
+	$$(tools/build.sh staticcheck) $(PKGS)
+	$$(tools/build.sh staticcheck) -tags e2e ./e2e/...
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME.
@@ -38,22 +44,22 @@ fuzz: ## Run each fuzz target for FUZZTIME.
 bench: tools ## Run the benchmark harness (provider vs caching off vs null provider) and the Go benchmarks.
 	@mkdir -p _output
 	set -o pipefail; $(GO) test -run=^$$ -bench=. -benchmem ./provider/... ./server/... | tee _output/gobench.txt
-	KUMO_BIN=$$(hack/tools.sh kumo) $(GO) run ./bench -write BENCHMARKS.md -gobench _output/gobench.txt $(BENCHFLAGS)
+	KUMO_BIN=$$(tools/build.sh kumo) $(GO) run ./dev/bench -write BENCHMARKS.md -gobench _output/gobench.txt $(BENCHFLAGS)
 
 .PHONY: demo
 demo: tools ## Mount the PMP secret from a local AWS emulator into ./demo-volume, no cloud account needed.
-	KUMO_BIN=$$(hack/tools.sh kumo) $(GO) run ./hack/demo -dir demo-volume
+	KUMO_BIN=$$(tools/build.sh kumo) $(GO) run ./dev/demo -dir demo-volume
 	@echo; echo "On disk, as the driver writes it (atomic ..data swap):"; ls -l demo-volume | head -6; echo "   ..."
 
 .PHONY: e2e
 e2e: ## Bring up a local cluster (etcd, apiserver, kubelet, real CSI driver), run e2e/, tear it down (root).
-	hack/e2e.sh
+	e2e/run.sh
 
 E2E_STATE ?= /tmp/pmp-e2e-dev
 .PHONY: e2e-up
 e2e-up: ## Bring up the local e2e cluster and leave it running (then: source $(E2E_STATE)/env.sh).
-	hack/cluster/up.sh $(E2E_STATE)
+	e2e/cluster/up.sh $(E2E_STATE)
 
 .PHONY: e2e-down
 e2e-down: ## Tear down the cluster of e2e-up.
-	hack/cluster/down.sh $(E2E_STATE)
+	e2e/cluster/down.sh $(E2E_STATE)

@@ -17,11 +17,11 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/metrics"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/kubeapi"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/metrics"
 )
 
 var providerNameRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,30}$`)

@@ -134,7 +134,7 @@ type front struct {
 func needFront(t *testing.T) *front {
 	t.Helper()
 	if cfg.frontControl == "" {
-		t.Skip("PMP_E2E_AWS_FRONT_CONTROL is not set: fault injection needs the AWS front (cmd/awsfront) between the provider and AWS")
+		t.Skip("PMP_E2E_AWS_FRONT_CONTROL is not set: fault injection needs the AWS front (dev/awsfront) between the provider and AWS")
 	}
 	f := &front{t: t, url: strings.TrimRight(cfg.frontControl, "/")}
 	t.Cleanup(f.clear)

@@ -57,7 +57,7 @@ func LoadAWSConfig(ctx context.Context) (aws.Config, error) {
 }
 
 // New builds the Mount pipeline. kube reads the Kubernetes API: kubeapi.New
-// in the provider, kubeapi/clientset.New over a (fake) clientset in tests.
+// in the provider, internal/kubefake over a (fake) clientset in tests.
 func New(awsCfg aws.Config, kube identity.KubeAPI, o Options) *Provider {
 	policy := awsretry.DefaultPolicy
 	if o.RetryBudget > 0 {

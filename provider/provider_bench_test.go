@@ -14,11 +14,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/kubefake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/pmp"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/kubeapi/clientset"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
 )
@@ -64,7 +64,7 @@ func BenchmarkMountCached(b *testing.B) {
 	p := &provider.Provider{
 		Audience:      "sts.amazonaws.com",
 		DefaultRegion: "eu-west-1",
-		Kube:          identity.NewKube(clientset.New(kube), "", time.Hour, 64),
+		Kube:          identity.NewKube(kubefake.New(kube), "", time.Hour, 64),
 		Credentials:   identity.NewCredentials(fakeSTS{}, identity.CredentialsConfig{Retry: policy, RefreshLead: 5 * time.Minute, Caching: true, MaxEntries: 64}),
 		Secrets:       secrets.NewFetcher(fakeSM{doc: pmpDocument(b)}, secrets.Config{Retry: policy, TTL: time.Hour, MaxEntries: 64}),
 	}

@@ -8,7 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsfront"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 )
 
 // errorCase is a Mount a user gets wrong, or AWS refuses, and what the
@@ -16,7 +16,7 @@ import (
 type errorCase struct {
 	name   string
 	secret string // stored as PMP-Production-Credentials when not empty
-	fault  *awsfront.Fault
+	fault  *awsemu.Fault
 	req    func() mountReq
 	code   codes.Code
 	// want are substrings of the message; none may be missing.
@@ -52,14 +52,14 @@ func errorCases() []errorCase {
 		},
 		{
 			name:  "STS refuses the token",
-			fault: &awsfront.Fault{Operation: "sts:AssumeRoleWithWebIdentity", Status: 400, Code: "InvalidIdentityToken", Message: "No OpenIDConnect provider found in your account"},
+			fault: &awsemu.Fault{Operation: "sts:AssumeRoleWithWebIdentity", Status: 400, Code: "InvalidIdentityToken", Message: "No OpenIDConnect provider found in your account"},
 			req:   pmp,
 			code:  codes.Unauthenticated,
 			want:  []string{"InvalidIdentityToken", "system:serviceaccount:pmp:pmp-secrets-access", "sts.amazonaws.com", "OIDC"},
 		},
 		{
 			name:  "trust policy does not allow the service account",
-			fault: &awsfront.Fault{Operation: "sts:AssumeRoleWithWebIdentity", Status: 403, Code: "AccessDenied", Message: "Not authorized to perform sts:AssumeRoleWithWebIdentity"},
+			fault: &awsemu.Fault{Operation: "sts:AssumeRoleWithWebIdentity", Status: 403, Code: "AccessDenied", Message: "Not authorized to perform sts:AssumeRoleWithWebIdentity"},
 			req:   pmp,
 			code:  codes.PermissionDenied,
 			want:  []string{testRole, "trust policy", "<issuer>:sub = system:serviceaccount:pmp:pmp-secrets-access", "<issuer>:aud = sts.amazonaws.com"},
@@ -67,7 +67,7 @@ func errorCases() []errorCase {
 		{
 			name:   "IAM policy does not allow reading the secret",
 			secret: `{"VCS": {"GithubAdminPAT": "x"}}`,
-			fault:  &awsfront.Fault{Operation: "secretsmanager:GetSecretValue", Status: 400, Code: "AccessDeniedException", Message: "not authorized"},
+			fault:  &awsemu.Fault{Operation: "secretsmanager:GetSecretValue", Status: 400, Code: "AccessDeniedException", Message: "not authorized"},
 			req:    pmp,
 			code:   codes.PermissionDenied,
 			want:   []string{"PMP-Production-Credentials", "secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"},
@@ -132,14 +132,14 @@ func errorCases() []errorCase {
 		{
 			name:   "Secrets Manager unavailable for longer than the retry budget",
 			secret: `{"VCS": {"GithubAdminPAT": "x"}}`,
-			fault:  &awsfront.Fault{Operation: "secretsmanager:GetSecretValue", Status: 503, Code: "ServiceUnavailable", Message: "try later"},
+			fault:  &awsemu.Fault{Operation: "secretsmanager:GetSecretValue", Status: 503, Code: "ServiceUnavailable", Message: "try later"},
 			req:    pmp,
 			code:   codes.Unknown,
 			want:   []string{"PMP-Production-Credentials", "transient", "ServiceUnavailable"},
 		},
 		{
 			name:  "STS throttling for longer than the retry budget",
-			fault: &awsfront.Fault{Operation: "sts:AssumeRoleWithWebIdentity", Status: 400, Code: "Throttling", Message: "Rate exceeded"},
+			fault: &awsemu.Fault{Operation: "sts:AssumeRoleWithWebIdentity", Status: 400, Code: "Throttling", Message: "Rate exceeded"},
 			req:   pmp,
 			code:  codes.Unknown,
 			want:  []string{"transient", "Throttling"},
@@ -190,8 +190,8 @@ func runErrorCase(t *testing.T, e *env, tc errorCase) {
 func TestMountRetriesTransientFailures(t *testing.T) {
 	e := newEnv(t)
 	e.putSecret("PMP-Production-Credentials", `{"VCS": {"GithubAdminPAT": "x"}}`)
-	e.aws.Front.Inject(awsfront.Fault{Operation: "sts:AssumeRoleWithWebIdentity", Status: 400, Code: "ThrottlingException", Times: 2})
-	e.aws.Front.Inject(awsfront.Fault{Operation: "secretsmanager:GetSecretValue", Status: 503, Code: "ServiceUnavailable", Times: 2})
+	e.aws.Front.Inject(awsemu.Fault{Operation: "sts:AssumeRoleWithWebIdentity", Status: 400, Code: "ThrottlingException", Times: 2})
+	e.aws.Front.Inject(awsemu.Fault{Operation: "secretsmanager:GetSecretValue", Status: 503, Code: "ServiceUnavailable", Times: 2})
 	resp, err := e.mount(pmpReq("- objectName: PMP-Production-Credentials"))
 	if err != nil {
 		t.Fatalf("Mount failed through transient faults: %v", err)
@@ -218,7 +218,7 @@ func TestRefusalsAreRememberedBriefly(t *testing.T) {
 	}
 	// A transient failure is never remembered: the next Mount tries again.
 	e.putSecret("PMP-Production-Credentials", `{"A": "x"}`)
-	e.aws.Front.Inject(awsfront.Fault{Operation: "secretsmanager:GetSecretValue", Status: 500, Code: "InternalServiceError", Until: time.Now().Add(time.Hour)})
+	e.aws.Front.Inject(awsemu.Fault{Operation: "secretsmanager:GetSecretValue", Status: 500, Code: "InternalServiceError", Until: time.Now().Add(time.Hour)})
 	if _, err := e.mount(pmpReq("- objectName: PMP-Production-Credentials")); status.Code(err) != codes.Unknown {
 		t.Fatalf("want Unknown during the outage, got %v", err)
 	}

@@ -16,12 +16,12 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/kubefake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/pmp"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/testenv"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/kubeapi/clientset"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server"
 )
 
@@ -37,7 +37,7 @@ const (
 // behind a counting, fault-injecting front, and a fake Kubernetes API.
 type env struct {
 	t      *testing.T
-	aws    *testenv.AWS
+	aws    *awsemu.AWS
 	kube   *fake.Clientset
 	client v1alpha1.CSIDriverProviderClient
 	p      *provider.Provider
@@ -47,14 +47,14 @@ type envOption func(*provider.Options)
 
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
-	a := testenv.StartAWS(t)
+	a := awsemu.Start(t)
 	a.UseFrom(t, testRegion)
 	return startProvider(t, a, opts...)
 }
 
 // startProvider serves a provider configured from this process's AWS
 // environment variables, as the binary is.
-func startProvider(t *testing.T, a *testenv.AWS, opts ...envOption) *env {
+func startProvider(t *testing.T, a *awsemu.AWS, opts ...envOption) *env {
 	t.Helper()
 	kube := fake.NewClientset(
 		serviceAccount("pmp", "pmp-secrets-access", testRole),
@@ -74,7 +74,7 @@ func startProvider(t *testing.T, a *testenv.AWS, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := provider.New(awsCfg, clientset.New(kube), o)
+	p := provider.New(awsCfg, kubefake.New(kube), o)
 
 	// Unix socket paths are limited to 108 bytes: keep the directory short.
 	dir, err := os.MkdirTemp("", "pmp")

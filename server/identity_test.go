@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsfront"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 )
 
 func TestRoleSessionNameTellsCloudTrailWhoAsked(t *testing.T) {
@@ -70,7 +70,7 @@ func TestServiceSpecificEndpointVariables(t *testing.T) {
 	// Two fronts, as a user with separate VPC endpoints for STS and
 	// Secrets Manager would have.
 	up, _ := url.Parse(e.aws.EmulatorEndpoint)
-	stsFront, smFront := awsfront.New(up), awsfront.New(up)
+	stsFront, smFront := awsemu.NewFront(up), awsemu.NewFront(up)
 	stsSrv, smSrv := httptest.NewServer(stsFront), httptest.NewServer(smFront)
 	defer stsSrv.Close()
 	defer smSrv.Close()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the e2e suite (../) against a kind cluster, for people with Docker.
 # It cannot run on the machine this project is developed on (no Docker
-# engine); hack/e2e.sh is the local equivalent. Needs: docker, kind, kubectl,
+# engine); e2e/run.sh is the local equivalent. Needs: docker, kind, kubectl,
 # helm, go. The suite itself is the same; only its environment differs.
 #
 #   e2e/kind/run.sh [go test flags]     # KEEP=1 keeps the cluster afterwards
@@ -24,14 +24,13 @@ kind create cluster --config "$here/cluster.yaml" --kubeconfig "$work/kubeconfig
 export KUBECONFIG=$work/kubeconfig
 
 # Images, built here and loaded into the node: nothing is pulled.
-CLUSTER_BIN=$(hack/tools.sh cluster)
 mkdir -p "$work/img"
-CGO_ENABLED=0 go build -trimpath -o "$work/img/" . ./cmd/awsfront
+CGO_ENABLED=0 go build -trimpath -o "$work/img/" . ./dev/awsfront ./e2e/cluster/mkimage
 (cd tools/kumo && CGO_ENABLED=0 go build -trimpath -o "$work/img/kumo" github.com/sivchari/kumo/cmd/kumo)
-"$CLUSTER_BIN/mkimage" -o "$work/tools.tar" -name pmp-e2e.local/tools:e2e \
+"$work/img/mkimage" -o "$work/tools.tar" -name pmp-e2e.local/tools:e2e \
   -file "/pmp-secrets-provider=$work/img/pmp-secrets-provider" -file "/awsfront=$work/img/awsfront" \
   -file "/kumo=$work/img/kumo" -cmd /pmp-secrets-provider
-hack/cluster/images.sh "$work"
+e2e/cluster/images.sh "$work"
 kind load image-archive --name pmp-e2e "$work/tools.tar"
 kind load image-archive --name pmp-e2e "$work/busybox.tar"
 

@@ -6,8 +6,8 @@
 // It deliberately does not use client-go's typed clientset: importing it
 // registers every API group of Kubernetes and doubled the provider's
 // binary and resident memory (48 MiB idle, of which 40 MiB file-backed
-// pages of the binary) for two GETs. The clientset package next to this
-// one adapts a clientset, for tests and tools that have one.
+// pages of the binary) for two GETs. Tests that hold a clientset adapt it
+// with internal/kubefake.
 package kubeapi
 
 import (

@@ -3,8 +3,6 @@ module github.com/pmp-secrets-provider/pmp-secrets-provider/tools/cluster
 go 1.26.0
 
 require (
-	google.golang.org/grpc v1.83.2
-	k8s.io/kubelet v0.36.3
 	k8s.io/kubernetes v1.36.3
 	sigs.k8s.io/secrets-store-csi-driver v1.6.1
 )
@@ -135,6 +133,7 @@ require (
 	gomodules.xyz/jsonpatch/v2 v2.5.0 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20260526163538-3dc84a4a5aaa // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260608224507-4308a22a1bab // indirect
+	google.golang.org/grpc v1.83.2 // indirect
 	google.golang.org/protobuf v1.36.12-0.20260120151049-f2248ac996af // indirect
 	gopkg.in/evanphx/json-patch.v4 v4.13.0 // indirect
 	gopkg.in/go-jose/go-jose.v2 v2.6.3 // indirect
@@ -165,6 +164,7 @@ require (
 	k8s.io/kube-proxy v0.0.0 // indirect
 	k8s.io/kube-scheduler v0.0.0 // indirect
 	k8s.io/kubectl v0.0.0 // indirect
+	k8s.io/kubelet v0.36.3 // indirect
 	k8s.io/metrics v0.36.3 // indirect
 	k8s.io/mount-utils v0.36.1 // indirect
 	k8s.io/pod-security-admission v0.0.0 // indirect
@@ -219,4 +219,4 @@ replace (
 )
 
 // monis.app/mlog is refused by the module proxy; the driver uses six names of it.
-replace monis.app/mlog => ./mlogshim
+replace monis.app/mlog => ../../e2e/cluster/mlogshim

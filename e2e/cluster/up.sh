@@ -1,0 +1,292 @@
+#!/usr/bin/env bash
+# Brings up a single-node Kubernetes made of host processes, for the e2e
+# suite: etcd, kube-apiserver and kubelet v1.36.3, containerd + runc, the
+# Secrets Store CSI Driver v1.6.1 with its registrar, the kumo AWS emulator,
+# the fault-injecting AWS front and this provider. Everything lives under
+# STATE_DIR; every listener binds 127.0.0.1.
+#
+#   e2e/cluster/up.sh STATE_DIR     # then: source STATE_DIR/env.sh
+#   e2e/cluster/down.sh STATE_DIR   # always, even after a failure
+#
+# Needs root. Kubernetes and the driver come from tools/build.sh (built once,
+# cached outside the repo); the provider, the AWS front (dev/awsfront), the
+# registrar and kapply are built from this checkout unless PMP_PROVIDER_BIN /
+# PMP_AWSFRONT_BIN name prebuilt ones. What the cluster needs and why is in
+# ../README.md ("The local cluster").
+set -euo pipefail
+
+STATE=${1:?usage: e2e/cluster/up.sh STATE_DIR}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+# shellcheck source=e2e/cluster/lib.sh
+. "$here/lib.sh"
+
+[ "$(id -u)" = 0 ] || die "must run as root (kubelet, containerd and the CSI driver mount)"
+NODE=localhost
+ROTATION_POLL=${PMP_E2E_ROTATION_POLL:-10s}
+t0=$(date +%s.%N)
+elapsed() { awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1fs", b - a }'; }
+
+mkdir -p "$STATE"/{logs,pki,bin,etcd,containerd,run-containerd,cni/net.d,cni/ipam,kubelet,pod-logs,providers,images}
+: >"$STATE/pids"
+: >"$STATE/mounts"
+
+"$here/deps.sh"
+
+# Refuse to shadow a containerd that is not ours, or another e2e cluster's
+# (containerd keeps its shims under /run/containerd whatever its config says).
+if mountpoint -q /run/containerd; then
+  die "/run/containerd is a mount point: another e2e cluster runs (e2e/cluster/down.sh its state dir)"
+fi
+if [ -n "$(ls -A /run/containerd 2>/dev/null)" ]; then
+  die "/run/containerd is in use by another containerd; stop it first"
+fi
+# From here on the host-wide leftovers (bridge, iptables chains, cgroups,
+# /run/containerd, /var/lib/kubelet) are ours for down.sh to clean.
+touch "$STATE/owns-host"
+
+# Pre-existing KUBE-* iptables chains are not ours: down.sh leaves them alone.
+for ipt in iptables ip6tables; do
+  for t in filter nat mangle; do
+    "$ipt-save" -t "$t" 2>/dev/null | awk -v i="$ipt" -v t="$t" '/^:KUBE-/ { print i, t, substr($1, 2) }'
+  done
+done >"$STATE/iptables-before" || true
+# What exists before we start is not ours to remove in down.sh.
+[ -e /var/lib/kubelet ] && touch "$STATE/var-lib-kubelet-existed"
+[ -e /var/lib/cni ] || touch "$STATE/var-lib-cni-absent"
+[ -e /var/log/containers ] || touch "$STATE/var-log-containers-absent"
+[ -e /run/containerd ] || { mkdir -p /run/containerd; touch "$STATE/run-containerd-created"; }
+ls -d /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods >/dev/null 2>&1 || touch "$STATE/kubepods-absent"
+
+log "binaries"
+CLUSTER_BIN=$("$root/tools/build.sh" cluster)
+KUMO_BIN=$("$root/tools/build.sh" kumo)
+(cd "$root" && go build -trimpath -o "$STATE/bin/" ./e2e/cluster/registrar ./e2e/cluster/kapply)
+PROVIDER_BIN=${PMP_PROVIDER_BIN:-}
+AWSFRONT_BIN=${PMP_AWSFRONT_BIN:-}
+if [ -z "$PROVIDER_BIN" ] || [ -z "$AWSFRONT_BIN" ]; then
+  (cd "$root" && go build -trimpath -o "$STATE/bin/" . ./dev/awsfront)
+  PROVIDER_BIN=${PROVIDER_BIN:-$STATE/bin/pmp-secrets-provider}
+  AWSFRONT_BIN=${AWSFRONT_BIN:-$STATE/bin/awsfront}
+fi
+DRIVER_MOD=$(cd "$root/tools/cluster" && go list -m -f '{{.Dir}}' sigs.k8s.io/secrets-store-csi-driver)
+log "binaries ready ($(elapsed))"
+
+ETCD_PORT=$(free_port); ETCD_PEER_PORT=$(free_port); API_PORT=$(free_port)
+KUBELET_PORT=$(free_port); KUBELET_HEALTHZ_PORT=$(free_port); STREAM_PORT=$(free_port)
+DRIVER_METRICS_PORT=$(free_port); KUMO_PORT=$(free_port)
+NODE_IP=$(ip -4 -o addr show scope global | awk '{ split($4, a, "/"); print a[1]; exit }')
+[ -n "$NODE_IP" ] || die "no global IPv4 address for the kubelet's --node-ip (validation only)"
+
+# --- PKI -------------------------------------------------------------------
+pki=$STATE/pki
+cert() { # name subject kind(server|client)
+  local ext
+  if [ "$3" = server ]; then
+    ext="subjectAltName=DNS:localhost,IP:127.0.0.1
+extendedKeyUsage=serverAuth
+keyUsage=critical,digitalSignature,keyEncipherment"
+  else
+    ext="extendedKeyUsage=clientAuth
+keyUsage=critical,digitalSignature,keyEncipherment"
+  fi
+  openssl ecparam -name prime256v1 -genkey -noout -out "$pki/$1.key" 2>/dev/null
+  openssl req -new -key "$pki/$1.key" -subj "$2" -out "$pki/$1.csr" 2>/dev/null
+  openssl x509 -req -in "$pki/$1.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+    -days 2 -out "$pki/$1.crt" -extfile <(printf '%s\n' "$ext") 2>/dev/null
+}
+openssl ecparam -name prime256v1 -genkey -noout -out "$pki/ca.key"
+openssl req -x509 -new -key "$pki/ca.key" -subj /CN=pmp-e2e-ca -days 2 -out "$pki/ca.crt" 2>/dev/null
+cert apiserver /CN=kube-apiserver server
+cert kubelet-serving "/CN=$NODE" server
+cert admin "/O=system:masters/CN=pmp-e2e-admin" client
+cert kubelet "/O=system:nodes/CN=system:node:$NODE" client
+cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" client
+cert provider "/O=system:serviceaccounts/CN=system:serviceaccount:kube-system:pmp-secrets-provider" client
+openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
+openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
+kubeconfig() { # file user
+  cat >"$1" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: pmp-e2e
+  cluster: {server: "https://127.0.0.1:$API_PORT", certificate-authority: "$pki/ca.crt"}
+users:
+- name: $2
+  user: {client-certificate: "$pki/$2.crt", client-key: "$pki/$2.key"}
+contexts:
+- name: pmp-e2e
+  context: {cluster: pmp-e2e, user: $2}
+current-context: pmp-e2e
+EOF
+}
+KUBECONFIG_ADMIN=$STATE/admin.kubeconfig
+kubeconfig "$KUBECONFIG_ADMIN" admin
+kubeconfig "$STATE/kubelet.kubeconfig" kubelet
+kubeconfig "$STATE/provider.kubeconfig" provider
+
+# --- etcd, kube-apiserver ----------------------------------------------------
+start etcd etcd --name e2e --data-dir "$STATE/etcd" \
+  --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+  --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+  --initial-cluster "e2e=http://127.0.0.1:$ETCD_PEER_PORT"
+
+WAIT_PROC=etcd wait_for "etcd" 20 curl -sf "http://127.0.0.1:$ETCD_PORT/health"
+
+start kube-apiserver "$CLUSTER_BIN/kube-apiserver" \
+  --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+  --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
+  --endpoint-reconciler-type none \
+  --service-cluster-ip-range 10.96.0.0/24 \
+  --client-ca-file "$pki/ca.crt" \
+  --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+  --kubelet-client-certificate "$pki/apiserver-kubelet-client.crt" \
+  --kubelet-client-key "$pki/apiserver-kubelet-client.key" \
+  --kubelet-certificate-authority "$pki/ca.crt" \
+  --kubelet-preferred-address-types Hostname \
+  --service-account-issuer https://kubernetes.default.svc \
+  --service-account-key-file "$pki/sa.pub" \
+  --service-account-signing-key-file "$pki/sa.key" \
+  --authorization-mode Node,RBAC \
+  --allow-privileged=true \
+  --profiling=false
+
+# --- containerd ----------------------------------------------------------------
+mount --bind "$STATE/run-containerd" /run/containerd
+echo /run/containerd >>"$STATE/mounts"
+CTR_SOCK=$STATE/containerd/containerd.sock
+cat >"$STATE/containerd/config.toml" <<EOF
+version = 2
+root = "$STATE/containerd/root"
+state = "/run/containerd"
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
+[grpc]
+  address = "$CTR_SOCK"
+[ttrpc]
+  address = "$CTR_SOCK.ttrpc"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$STATE/containerd/opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "pmp-e2e.local/pause:e2e"
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "$STREAM_PORT"
+  enable_selinux = false
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$STATE/cni/net.d"
+EOF
+cat >"$STATE/cni/net.d/10-pmp-e2e.conflist" <<EOF
+{
+  "cniVersion": "0.4.0",
+  "name": "pmp-e2e",
+  "plugins": [
+    {"type": "bridge", "bridge": "pmpe2e0", "isGateway": false, "ipMasq": false,
+     "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.77.0/24"}]],
+              "dataDir": "$STATE/cni/ipam"}}
+  ]
+}
+EOF
+start containerd containerd --config "$STATE/containerd/config.toml"
+WAIT_PROC=containerd wait_for "containerd" 20 test -S "$CTR_SOCK"
+ctr() { command ctr --address "$CTR_SOCK" -n k8s.io "$@"; }
+
+# Images: no registry. pause is our own program, busybox is Debian's static one.
+"$here/images.sh" "$STATE/images"
+ctr images import "$STATE/images/pause.tar" >/dev/null
+ctr images import "$STATE/images/busybox.tar" >/dev/null
+log "containerd ready, images imported ($(elapsed))"
+
+WAIT_PROC=kube-apiserver wait_for "kube-apiserver /readyz" 60 curl -sf --cacert "$pki/ca.crt" --cert "$pki/admin.crt" \
+  --key "$pki/admin.key" "https://127.0.0.1:$API_PORT/readyz"
+log "kube-apiserver ready ($(elapsed))"
+
+# --- objects: driver CRDs, CSIDriver ----------------------------------------------
+kapply() { "$STATE/bin/kapply" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
+kapply apply "$DRIVER_MOD"/charts/secrets-store-csi-driver/crds/*.yaml "$here/manifests/csidriver.yaml" \
+  "$here/manifests/provider-rbac.yaml"
+kapply wait-crds secretproviderclasses.secrets-store.csi.x-k8s.io \
+  secretproviderclasspodstatuses.secrets-store.csi.x-k8s.io
+
+# --- kubelet ------------------------------------------------------------------------
+KUBELET_ROOT=$STATE/kubelet
+cat >"$STATE/kubelet-config.yaml" <<EOF
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: 127.0.0.1
+port: $KUBELET_PORT
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: $KUBELET_HEALTHZ_PORT
+tlsCertFile: $pki/kubelet-serving.crt
+tlsPrivateKeyFile: $pki/kubelet-serving.key
+authentication:
+  x509: {clientCAFile: $pki/ca.crt}
+  webhook: {enabled: false}
+  anonymous: {enabled: false}
+authorization: {mode: AlwaysAllow}
+containerRuntimeEndpoint: unix://$CTR_SOCK
+cgroupDriver: cgroupfs
+failCgroupV1: false
+failSwapOn: false
+evictionHard: {memory.available: "1Mi", nodefs.available: "1%", nodefs.inodesFree: "1%", imagefs.available: "1%"}
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+podLogsDir: $STATE/pod-logs
+registerNode: true
+EOF
+start kubelet "$CLUSTER_BIN/kubelet" --config "$STATE/kubelet-config.yaml" \
+  --kubeconfig "$STATE/kubelet.kubeconfig" --root-dir "$KUBELET_ROOT" \
+  --hostname-override "$NODE" --node-ip "$NODE_IP" -v 2
+
+# --- the CSI driver and its registrar ----------------------------------------------
+mkdir -p "$KUBELET_ROOT/plugins/csi-secrets-store" "$KUBELET_ROOT/plugins_registry"
+DRIVER_SOCK=$KUBELET_ROOT/plugins/csi-secrets-store/csi.sock
+start driver env KUBECONFIG="$KUBECONFIG_ADMIN" "$CLUSTER_BIN/secrets-store-csi-driver" \
+  --endpoint "unix://$DRIVER_SOCK" --nodeid "$NODE" \
+  --provider-volume "$STATE/providers" --additional-provider-volume-paths "$STATE/providers" \
+  --metrics-addr "127.0.0.1:$DRIVER_METRICS_PORT" \
+  --enable-secret-rotation --rotation-poll-interval "$ROTATION_POLL" -v 5
+WAIT_PROC=driver wait_for "CSI driver socket" 30 test -S "$DRIVER_SOCK"
+start registrar "$STATE/bin/registrar" --csi-address "$DRIVER_SOCK" \
+  --registration-socket "$KUBELET_ROOT/plugins_registry/secrets-store.csi.k8s.io-reg.sock"
+
+# --- AWS: kumo behind the fault-injecting front ------------------------------------
+start kumo "$KUMO_BIN" --host 127.0.0.1 --port "$KUMO_PORT"
+start awsfront "$AWSFRONT_BIN" --listen 127.0.0.1:0 --control 127.0.0.1:0 \
+  --upstream "http://127.0.0.1:$KUMO_PORT" --addr-file "$STATE/awsfront.addr"
+WAIT_PROC=awsfront wait_for "awsfront" 20 test -s "$STATE/awsfront.addr"
+read -r FRONT_URL FRONT_CONTROL <"$STATE/awsfront.addr"
+WAIT_PROC=kumo wait_for "kumo" 20 curl -s -o /dev/null "http://127.0.0.1:$KUMO_PORT/"
+
+cat >"$STATE/env.sh" <<EOF
+# Written by e2e/cluster/up.sh: what the e2e suite and the helper scripts need.
+export PMP_E2E_KUBECONFIG=$KUBECONFIG_ADMIN
+export PMP_E2E_AWS_ENDPOINT=http://127.0.0.1:$KUMO_PORT
+export PMP_E2E_AWS_FRONT_URL=$FRONT_URL
+export PMP_E2E_AWS_FRONT_CONTROL=$FRONT_CONTROL
+export PMP_E2E_PROVIDER_LOG=$STATE/logs/provider.log
+export PMP_E2E_DRIVER_LOG=$STATE/logs/driver.log
+export PMP_E2E_KUBELET_LOG=$STATE/logs/kubelet.log
+export PMP_E2E_PROVIDER_RESTART="$here/provider.sh restart $STATE"
+export PMP_E2E_IMAGE=pmp-e2e.local/busybox:e2e
+export PMP_E2E_NODE=$NODE
+PMP_PROVIDER_KUBECONFIG=$STATE/provider.kubeconfig
+export PMP_E2E_ROTATION_POLL=$ROTATION_POLL
+PMP_PROVIDER_BIN=$PROVIDER_BIN
+EOF
+
+"$here/provider.sh" start "$STATE"
+
+kapply --timeout 60s --csi-driver secrets-store.csi.k8s.io wait-node "$NODE"
+log "cluster up: node Ready with the CSI driver registered ($(elapsed)); source $STATE/env.sh"

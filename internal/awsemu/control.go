@@ -1,0 +1,61 @@
+package awsemu
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// controlFault is the JSON a control client posts: a Fault whose end is
+// given as a duration from now ("for": "10s"), which survives clock skew
+// between processes better than an absolute time.
+type controlFault struct {
+	Fault
+	For string `json:"for,omitempty"`
+}
+
+// ControlHandler serves the front's control API, for processes that run the
+// front in another process (the e2e suite, the benchmark harness):
+//
+//	GET    /counts  -> {"sts:AssumeRoleWithWebIdentity": 3, ...}
+//	DELETE /counts  resets the counts
+//	POST   /faults  {"operation": "...", "status": 503, "code": "...", "for": "10s", "times": 0}
+//	DELETE /faults  clears every fault
+func (f *Front) ControlHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /counts", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(f.Counts())
+	})
+	mux.HandleFunc("DELETE /counts", func(w http.ResponseWriter, _ *http.Request) {
+		f.ResetCounts()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST /faults", func(w http.ResponseWriter, r *http.Request) {
+		var cf controlFault
+		if err := json.NewDecoder(r.Body).Decode(&cf); err != nil {
+			http.Error(w, fmt.Sprintf("bad fault: %v", err), http.StatusBadRequest)
+			return
+		}
+		if cf.Status < 400 || cf.Code == "" {
+			http.Error(w, "a fault needs status >= 400 and a code", http.StatusBadRequest)
+			return
+		}
+		if cf.For != "" {
+			d, err := time.ParseDuration(cf.For)
+			if err != nil {
+				http.Error(w, fmt.Sprintf("bad for: %v", err), http.StatusBadRequest)
+				return
+			}
+			cf.Until = f.now().Add(d)
+		}
+		f.Inject(cf.Fault)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("DELETE /faults", func(w http.ResponseWriter, _ *http.Request) {
+		f.Clear()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	return mux
+}

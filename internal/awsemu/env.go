@@ -1,0 +1,67 @@
+package awsemu
+
+import (
+	"errors"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+)
+
+// AWS is a running emulator and its front.
+type AWS struct {
+	// Endpoint is the front's URL: point AWS_ENDPOINT_URL here.
+	Endpoint string
+	// EmulatorEndpoint is kumo's own URL, bypassing the front.
+	EmulatorEndpoint string
+	Front            *Front
+	// Admin is a Secrets Manager client for seeding and rotating, straight
+	// to the emulator so it is not counted.
+	Admin *secretsmanager.Client
+}
+
+// Start starts kumo on a free loopback port and a front before it, both
+// stopped when the test ends. Without KUMO_BIN the test is skipped with a
+// line saying how to run it (make test).
+func Start(t testing.TB) *AWS {
+	t.Helper()
+	if _, err := Binary(); errors.Is(err, ErrNoEmulator) {
+		t.Skip(err)
+	}
+	emu, err := StartEmulator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emu.Stop)
+	up, _ := url.Parse(emu.Endpoint)
+	front := NewFront(up)
+	srv := httptest.NewServer(front)
+	t.Cleanup(srv.Close)
+	return &AWS{Endpoint: srv.URL, EmulatorEndpoint: emu.Endpoint, Front: front, Admin: AdminClient(emu.Endpoint)}
+}
+
+// AdminClient is a Secrets Manager client with dummy credentials for
+// seeding and rotating secrets in the emulator at endpoint.
+func AdminClient(endpoint string) *secretsmanager.Client {
+	return secretsmanager.New(secretsmanager.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+	})
+}
+
+// UseFrom points the AWS SDK of this process at the front, the way a user
+// points the provider at a VPC endpoint, and keeps the test off IMDS.
+func (a *AWS) UseFrom(t testing.TB, region string) {
+	t.Setenv("AWS_ENDPOINT_URL", a.Endpoint)
+	t.Setenv("AWS_REGION", region)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_SECRETS_MANAGER"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+}
