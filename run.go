@@ -51,7 +51,7 @@ func run(ctx context.Context, cfg Config) error {
 		defer stop()
 	}
 	klog.InfoS("starting", "version", version, "provider", cfg.ProviderName, "cache", cfg.Cache,
-		"secretTTL", cfg.SecretTTL, "retryBudget", cfg.RetryBudget, "region", p.DefaultRegion)
+		"secretTTL", cfg.SecretTTL, "retryBudget", cfg.RetryBudget, "region", p.DefaultRegion())
 	return server.Serve(ctx, ln, &server.Server{Mounter: p, RuntimeVersion: version}, cfg.RetryBudget+5*time.Second)
 }
 

@@ -56,9 +56,30 @@ func LoadAWSConfig(ctx context.Context) (aws.Config, error) {
 	return cfg, nil
 }
 
-// New builds the Mount pipeline. kube reads the Kubernetes API: kubeapi.New
-// in the provider, internal/kubefake over a (fake) clientset in tests.
+// New builds the Mount pipeline over the SDK's STS and Secrets Manager
+// clients of awsCfg (see LoadAWSConfig), whose region is the default one.
+// kube reads the Kubernetes API: kubeapi.New in the provider,
+// internal/kubefake over a (fake) clientset in tests.
 func New(awsCfg aws.Config, kube identity.KubeAPI, o Options) *Provider {
+	return NewFromAPIs(APIs{
+		STS: sts.NewFromConfig(awsCfg), SecretsManager: secretsmanager.NewFromConfig(awsCfg),
+		Kube: kube, Region: awsCfg.Region,
+	}, o)
+}
+
+// APIs are the provider's edges: the AWS calls and Kubernetes reads a
+// Mount makes. New fills them from the SDK; tests give small fakes.
+type APIs struct {
+	STS            identity.STSAPI
+	SecretsManager secrets.API
+	Kube           identity.KubeAPI
+	// Region is the region of objects whose SecretProviderClass and ARN
+	// name none (the SDK's AWS_REGION); empty: the node's region label.
+	Region string
+}
+
+// NewFromAPIs builds the Mount pipeline over apis.
+func NewFromAPIs(apis APIs, o Options) *Provider {
 	policy := awsretry.DefaultPolicy
 	if o.RetryBudget > 0 {
 		policy.Budget = o.RetryBudget
@@ -68,15 +89,15 @@ func New(awsCfg aws.Config, kube identity.KubeAPI, o Options) *Provider {
 		ttl = 0
 	}
 	return &Provider{
-		Budget:        policy.Budget,
-		Audience:      o.Audience,
-		DefaultRegion: awsCfg.Region,
-		Kube:          identity.NewKube(kube, o.NodeName, ttl, o.CacheSize),
-		Credentials: identity.NewCredentials(sts.NewFromConfig(awsCfg), identity.CredentialsConfig{
+		budget:        policy.Budget,
+		audience:      o.Audience,
+		defaultRegion: apis.Region,
+		kube:          identity.NewKube(apis.Kube, o.NodeName, ttl, o.CacheSize),
+		credentials: identity.NewCredentials(apis.STS, identity.CredentialsConfig{
 			Retry: policy, RefreshLead: credentialRefreshLead, NegativeTTL: o.NegativeTTL,
 			Caching: o.Cache, MaxEntries: o.CacheSize,
 		}),
-		Secrets: secrets.NewFetcher(secretsmanager.NewFromConfig(awsCfg), secrets.Config{
+		fetcher: secrets.NewFetcher(apis.SecretsManager, secrets.Config{
 			Retry: policy, TTL: ttl, NegativeTTL: o.NegativeTTL, MaxEntries: o.CacheSize,
 		}),
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/kubefake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/pmp"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
@@ -60,14 +59,9 @@ func BenchmarkMountCached(b *testing.B) {
 	kube := fake.NewClientset(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{
 		Namespace: "pmp", Name: "pmp-secrets-access", Annotations: map[string]string{identity.RoleAnnotation: benchRole},
 	}})
-	policy := awsretry.DefaultPolicy
-	p := &provider.Provider{
-		Audience:      "sts.amazonaws.com",
-		DefaultRegion: "eu-west-1",
-		Kube:          identity.NewKube(kubefake.New(kube), "", time.Hour, 64),
-		Credentials:   identity.NewCredentials(fakeSTS{}, identity.CredentialsConfig{Retry: policy, RefreshLead: 5 * time.Minute, Caching: true, MaxEntries: 64}),
-		Secrets:       secrets.NewFetcher(fakeSM{doc: pmpDocument(b)}, secrets.Config{Retry: policy, TTL: time.Hour, MaxEntries: 64}),
-	}
+	p := provider.NewFromAPIs(provider.APIs{
+		STS: fakeSTS{}, SecretsManager: fakeSM{doc: pmpDocument(b)}, Kube: kubefake.New(kube), Region: "eu-west-1",
+	}, provider.Options{Audience: "sts.amazonaws.com", Cache: true, SecretTTL: time.Hour, CacheSize: 64})
 	req := &params.Request{
 		Pod:                 params.Pod{Name: "pmp-0", Namespace: "pmp", UID: "uid", ServiceAccount: "pmp-secrets-access"},
 		SecretProviderClass: "pmp-credentials",
