@@ -98,11 +98,7 @@ func newProvider(ctx context.Context, cfg Config, kube identity.KubeAPI) (*provi
 	if err != nil {
 		return nil, err
 	}
-	return provider.New(awsCfg, kube, provider.Options{
-		Audience: cfg.TokenAudience, NodeName: cfg.NodeName, Cache: cfg.Cache,
-		SecretTTL: cfg.SecretTTL, NegativeTTL: cfg.NegativeTTL, CacheSize: cfg.CacheSize,
-		RetryBudget: cfg.RetryBudget,
-	}), nil
+	return provider.New(awsCfg, kube, cfg.Options), nil
 }
 
 // setupLogging routes klog to JSON lines on w for --log-format=json. klog

@@ -17,15 +17,25 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
 )
 
-// Options are the provider's tunables (the command's flags).
+// Options are the provider's settings. Each is the command's flag of the
+// same name (TokenAudience is --token-audience), and keeps that name in
+// every part of the pipeline that reads it.
 type Options struct {
-	Audience string
+	// TokenAudience is the audience of the pod token exchanged with STS.
+	TokenAudience string
+	// NodeName is the node whose region label is read when no region is set.
 	NodeName string
-	// Cache off makes every Mount call STS and Secrets Manager.
-	Cache       bool
-	SecretTTL   time.Duration
+	// Cache is the one switch of the caches of roles, credentials and
+	// secrets: off, every Mount calls STS and Secrets Manager.
+	Cache bool
+	// SecretTTL is the freshness window of secrets and role annotations.
+	SecretTTL time.Duration
+	// NegativeTTL is how long an AWS refusal is remembered.
 	NegativeTTL time.Duration
-	CacheSize   int
+	// CacheSize bounds each cache's entries.
+	CacheSize int
+	// RetryBudget bounds a whole Mount, retries of transient AWS failures
+	// included; zero: awsretry.DefaultPolicy's.
 	RetryBudget time.Duration
 }
 
@@ -84,21 +94,19 @@ func NewFromAPIs(apis APIs, o Options) *Provider {
 	if o.RetryBudget > 0 {
 		policy.Budget = o.RetryBudget
 	}
-	ttl := o.SecretTTL
-	if !o.Cache {
-		ttl = 0
-	}
 	return &Provider{
-		budget:        policy.Budget,
-		audience:      o.Audience,
+		retryBudget:   policy.Budget,
+		tokenAudience: o.TokenAudience,
 		defaultRegion: apis.Region,
-		kube:          identity.NewKube(apis.Kube, o.NodeName, ttl, o.CacheSize),
+		kube: identity.NewKube(apis.Kube, identity.KubeConfig{
+			NodeName: o.NodeName, Cache: o.Cache, SecretTTL: o.SecretTTL, CacheSize: o.CacheSize,
+		}),
 		credentials: identity.NewCredentials(apis.STS, identity.CredentialsConfig{
 			Retry: policy, RefreshLead: credentialRefreshLead, NegativeTTL: o.NegativeTTL,
-			Caching: o.Cache, MaxEntries: o.CacheSize,
+			Cache: o.Cache, CacheSize: o.CacheSize,
 		}),
 		fetcher: secrets.NewFetcher(apis.SecretsManager, secrets.Config{
-			Retry: policy, TTL: ttl, NegativeTTL: o.NegativeTTL, MaxEntries: o.CacheSize,
+			Retry: policy, Cache: o.Cache, SecretTTL: o.SecretTTL, NegativeTTL: o.NegativeTTL, CacheSize: o.CacheSize,
 		}),
 	}
 }

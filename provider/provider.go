@@ -25,16 +25,16 @@ import (
 // Provider serves Mounts. Build it with New (the binary) or NewFromAPIs
 // (tests, with fakes at the edges).
 type Provider struct {
-	audience string
+	tokenAudience string
 	// defaultRegion is used when the SecretProviderClass sets none
 	// (AWS_REGION); the node's region label is the last resort.
 	defaultRegion string
 	kube          *identity.Kube
 	credentials   *identity.Credentials
 	fetcher       *secrets.Fetcher
-	// budget bounds a whole Mount, all objects and retries included, so
-	// it ends well before the kubelet's 2-minute deadline.
-	budget time.Duration
+	// retryBudget bounds a whole Mount, all objects and retries included,
+	// so it ends well before the kubelet's 2-minute deadline.
+	retryBudget time.Duration
 }
 
 // Version is the version of one returned file, from non-secret data.
@@ -55,7 +55,7 @@ type Result struct {
 // volume's files. On failure the result, when not nil, holds no file: only
 // the identity as far as it was resolved, for the log line.
 func (p *Provider) Mount(ctx context.Context, req *params.Request) (*Result, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.budget)
+	ctx, cancel := context.WithTimeout(ctx, p.retryBudget)
 	defer cancel()
 	res, err := p.mount(ctx, req)
 	if err != nil && res != nil {
@@ -65,11 +65,11 @@ func (p *Provider) Mount(ctx context.Context, req *params.Request) (*Result, err
 }
 
 func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, error) {
-	token, ok := req.Tokens[p.audience]
+	token, ok := req.Tokens[p.tokenAudience]
 	if !ok {
 		return nil, mounterr.New(mounterr.Unauthenticated,
 			"the driver passed no service account token for audience %q: set tokenRequests: [{audience: %q}] on the CSIDriver secrets-store.csi.k8s.io (helm: --set tokenRequests[0].audience=%s)",
-			p.audience, p.audience, p.audience)
+			p.tokenAudience, p.tokenAudience, p.tokenAudience)
 	}
 	role, err := p.kube.RoleARN(ctx, req.Pod.Namespace, req.Pod.ServiceAccount)
 	if err != nil {

@@ -61,7 +61,7 @@ func BenchmarkMountCached(b *testing.B) {
 	}})
 	p := provider.NewFromAPIs(provider.APIs{
 		STS: fakeSTS{}, SecretsManager: fakeSM{doc: pmpDocument(b)}, Kube: kubefake.New(kube), Region: "eu-west-1",
-	}, provider.Options{Audience: "sts.amazonaws.com", Cache: true, SecretTTL: time.Hour, CacheSize: 64})
+	}, provider.Options{TokenAudience: "sts.amazonaws.com", Cache: true, SecretTTL: time.Hour, CacheSize: 64})
 	req := &params.Request{
 		Pod:                 params.Pod{Name: "pmp-0", Namespace: "pmp", UID: "uid", ServiceAccount: "pmp-secrets-access"},
 		SecretProviderClass: "pmp-credentials",

@@ -95,7 +95,7 @@ func run(dir, spcFile string) error {
 		Namespace: namespace, Name: saName, Annotations: map[string]string{identity.RoleAnnotation: roleARN},
 	}})
 	const ttl = 2 * time.Second
-	p := provider.New(awsCfg, kubefake.New(kube), provider.Options{Audience: "sts.amazonaws.com", Cache: true, SecretTTL: ttl, NegativeTTL: 10 * time.Second, CacheSize: 64})
+	p := provider.New(awsCfg, kubefake.New(kube), provider.Options{TokenAudience: "sts.amazonaws.com", Cache: true, SecretTTL: ttl, NegativeTTL: 10 * time.Second, CacheSize: 64})
 
 	sockDir, err := os.MkdirTemp("", "pmp-demo")
 	if err != nil {

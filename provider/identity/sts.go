@@ -38,16 +38,16 @@ type CredentialsConfig struct {
 	// NegativeTTL is how long a refusal (4xx) is remembered, so a
 	// crash-looping misconfigured pod does not hammer STS. Zero: not at all.
 	NegativeTTL time.Duration
-	// Caching off means every Mount goes to STS.
-	Caching    bool
-	MaxEntries int
+	// Cache off means every Mount goes to STS.
+	Cache     bool
+	CacheSize int
 }
 
 // NewCredentials returns a credential source over api.
 func NewCredentials(api STSAPI, cfg CredentialsConfig) *Credentials {
 	c := &Credentials{api: api, retry: cfg.Retry, refreshLead: cfg.RefreshLead, negativeTTL: cfg.NegativeTTL}
-	if cfg.Caching {
-		c.cache = cache.New[aws.Credentials](cfg.MaxEntries)
+	if cfg.Cache {
+		c.cache = cache.New[aws.Credentials](cfg.CacheSize)
 	}
 	return c
 }

@@ -98,7 +98,7 @@ func TestCredentialsErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			api := &fakeSTS{err: tt.err, noCred: tt.noCred}
-			c := NewCredentials(api, CredentialsConfig{Retry: fastRetry, Caching: true, MaxEntries: 8})
+			c := NewCredentials(api, CredentialsConfig{Retry: fastRetry, Cache: true, CacheSize: 8})
 			_, err := c.Get(context.Background(), testIdentity, "token")
 			if err == nil {
 				t.Fatal("Get succeeded")
@@ -118,7 +118,7 @@ func TestCredentialsErrors(t *testing.T) {
 
 func TestCredentialsExchange(t *testing.T) {
 	api := &fakeSTS{}
-	c := NewCredentials(api, CredentialsConfig{Retry: fastRetry, RefreshLead: 5 * time.Minute, Caching: true, MaxEntries: 8})
+	c := NewCredentials(api, CredentialsConfig{Retry: fastRetry, RefreshLead: 5 * time.Minute, Cache: true, CacheSize: 8})
 	creds, err := c.Get(context.Background(), testIdentity, "the-pod-token")
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +152,7 @@ func TestCredentialsCache(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			api := &fakeSTS{err: tt.err}
-			c := NewCredentials(api, CredentialsConfig{Retry: fastRetry, RefreshLead: 5 * time.Minute, NegativeTTL: time.Minute, Caching: tt.cache, MaxEntries: 8})
+			c := NewCredentials(api, CredentialsConfig{Retry: fastRetry, RefreshLead: 5 * time.Minute, NegativeTTL: time.Minute, Cache: tt.cache, CacheSize: 8})
 			for range 3 {
 				_, _ = c.Get(context.Background(), testIdentity, "token")
 			}

@@ -61,11 +61,13 @@ func (s *Secret) Entries() ([]flatten.Entry, error) {
 // Config tunes a Fetcher.
 type Config struct {
 	Retry awsretry.Policy
-	// TTL is the freshness window; zero turns caching off.
-	TTL time.Duration
+	// Cache off means every Get calls Secrets Manager.
+	Cache bool
+	// SecretTTL is the freshness window.
+	SecretTTL time.Duration
 	// NegativeTTL is how long a 4xx refusal is remembered.
 	NegativeTTL time.Duration
-	MaxEntries  int
+	CacheSize   int
 }
 
 // Fetcher fetches secrets, through the cache.
@@ -78,8 +80,8 @@ type Fetcher struct {
 // NewFetcher returns a fetcher over api.
 func NewFetcher(api API, cfg Config) *Fetcher {
 	f := &Fetcher{api: api, cfg: cfg}
-	if cfg.TTL > 0 {
-		f.cache = cache.New[*Secret](cfg.MaxEntries)
+	if cfg.Cache {
+		f.cache = cache.New[*Secret](cfg.CacheSize)
 	}
 	return f
 }
@@ -143,7 +145,7 @@ func (f *Fetcher) fetch(ctx context.Context, ref Ref, credsFn CredentialsFunc) (
 	if s.VersionID == "" {
 		return nil, 0, mounterr.New(mounterr.Internal, "Secrets Manager answered GetSecretValue for %s without a VersionId", ref.ID)
 	}
-	return s, f.cfg.TTL, nil
+	return s, f.cfg.SecretTTL, nil
 }
 
 // getErrors is how Secrets Manager failures read in the pod's events:

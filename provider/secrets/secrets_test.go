@@ -105,7 +105,7 @@ func TestGetErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := NewFetcher(&fakeSM{err: tt.err}, Config{Retry: fastRetry, TTL: time.Minute, MaxEntries: 8})
+			f := NewFetcher(&fakeSM{err: tt.err}, Config{Retry: fastRetry, Cache: true, SecretTTL: time.Minute, CacheSize: 8})
 			_, err := f.Get(context.Background(), "identity", tt.ref, staticCreds)
 			if err == nil {
 				t.Fatal("Get succeeded")
@@ -176,10 +176,10 @@ func TestGetCache(t *testing.T) {
 		err       error
 		wantCalls int
 	}{
-		{name: "a secret is kept for its window", cfg: Config{TTL: time.Minute, MaxEntries: 8}, wantCalls: 1},
+		{name: "a secret is kept for its window", cfg: Config{Cache: true, SecretTTL: time.Minute, CacheSize: 8}, wantCalls: 1},
 		{name: "cache off: every Get asks", cfg: Config{}, wantCalls: 3},
-		{name: "a refusal is remembered", cfg: Config{TTL: time.Minute, NegativeTTL: time.Minute, MaxEntries: 8}, err: apiError("ResourceNotFoundException", ""), wantCalls: 1},
-		{name: "a transient failure is not", cfg: Config{TTL: time.Minute, NegativeTTL: time.Minute, MaxEntries: 8}, err: apiError("SomethingNew", ""), wantCalls: 3},
+		{name: "a refusal is remembered", cfg: Config{Cache: true, SecretTTL: time.Minute, NegativeTTL: time.Minute, CacheSize: 8}, err: apiError("ResourceNotFoundException", ""), wantCalls: 1},
+		{name: "a transient failure is not", cfg: Config{Cache: true, SecretTTL: time.Minute, NegativeTTL: time.Minute, CacheSize: 8}, err: apiError("SomethingNew", ""), wantCalls: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
