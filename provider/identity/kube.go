@@ -36,7 +36,9 @@ type Kube struct {
 	roles    *cache.Cache[string]
 
 	regionMu sync.Mutex
-	region   string
+	// region is one value, the node's: a node never changes region, so
+	// once found it is kept for the process's life, and needs no bound.
+	region string
 }
 
 // KubeConfig tunes Kube.
