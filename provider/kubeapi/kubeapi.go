@@ -36,11 +36,12 @@ type Client struct {
 	http      *http.Client
 	limiter   flowcontrol.RateLimiter
 	userAgent string
+	metrics   *Metrics // nil: not counted
 }
 
 // New returns a client for the API server of rc, with rc's credentials,
 // TLS settings, user agent and QPS/Burst limit.
-func New(rc *rest.Config) (*Client, error) {
+func New(rc *rest.Config, opts ...Option) (*Client, error) {
 	hc, err := rest.HTTPClientFor(rc)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
@@ -53,7 +54,11 @@ func New(rc *rest.Config) (*Client, error) {
 	if limiter == nil && rc.QPS > 0 {
 		limiter = flowcontrol.NewTokenBucketRateLimiter(rc.QPS, max(rc.Burst, 1))
 	}
-	return &Client{base: strings.TrimSuffix(u.String(), "/"), http: hc, limiter: limiter, userAgent: rc.UserAgent}, nil
+	c := &Client{base: strings.TrimSuffix(u.String(), "/"), http: hc, limiter: limiter, userAgent: rc.UserAgent}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
 }
 
 var (
@@ -75,9 +80,15 @@ func (c *Client) NodeMeta(ctx context.Context, name string) (*metav1.ObjectMeta,
 // apierrors.IsNotFound, IsForbidden and IsUnauthorized work as with the
 // clientset; anything else (network, 5xx, 429) is an error to retry.
 func (c *Client) getMeta(ctx context.Context, gr schema.GroupResource, name, path string) (*metav1.ObjectMeta, error) {
+	meta, err := c.get(ctx, gr, name, path)
+	c.metrics.observe(gr, err)
+	return meta, err
+}
+
+func (c *Client) get(ctx context.Context, gr schema.GroupResource, name, path string) (*metav1.ObjectMeta, error) {
 	if c.limiter != nil {
 		if err := c.limiter.Wait(ctx); err != nil {
-			return nil, err
+			return nil, limitedError{err}
 		}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
@@ -104,7 +115,7 @@ func (c *Client) getMeta(ctx context.Context, gr schema.GroupResource, name, pat
 		Metadata metav1.ObjectMeta `json:"metadata"`
 	}
 	if err := json.Unmarshal(body, &obj); err != nil {
-		return nil, fmt.Errorf("decoding %s %s: %w", gr.Resource, name, err)
+		return nil, undecodableError{fmt.Errorf("decoding %s %s: %w", gr.Resource, name, err)}
 	}
 	return &obj.Metadata, nil
 }
