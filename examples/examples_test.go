@@ -10,8 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
 )
 
 func TestSecretProviderClassesAreValid(t *testing.T) {
@@ -74,6 +77,18 @@ func TestTrustPolicyNamesTheServiceAccountAndAudience(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("trust policy lacks %s", want)
 		}
+	}
+}
+
+// The template users paste into Secrets Manager is the catalog's, byte for
+// byte (what the template subcommand prints).
+func TestCredentialsTemplateIsTheCatalogs(t *testing.T) {
+	b, err := os.ReadFile("pmp-credentials.template.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(pmp.Template(), string(b)); diff != "" {
+		t.Errorf("pmp-credentials.template.json differs from the catalog's template (-catalog +file):\n%s", diff)
 	}
 }
 

@@ -15,11 +15,11 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/kubefake"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/pmp"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
 )
 

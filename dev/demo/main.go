@@ -37,9 +37,9 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/kubefake"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/pmp"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server"
 )
 
@@ -210,10 +210,17 @@ func calls(f *awsemu.Front) string {
 // leaving GitLab and Azure empty as a PMP installation on GitHub would.
 func sampleCredentials() string {
 	doc, _ := pmp.Document(func(name string) string {
-		if pmp.Unused(name) {
+		if unused(name) {
 			return ""
 		}
 		return "sample-" + strings.ToLower(strings.ReplaceAll(name, ".", "-"))
 	})
 	return doc
+}
+
+// unused reports the credentials a PMP installation on GitHub leaves
+// empty: GitLab and Azure DevOps.
+func unused(name string) bool {
+	_, key, _ := strings.Cut(name, ".")
+	return strings.HasPrefix(key, "Gitlab") || strings.HasPrefix(key, "Azure")
 }
