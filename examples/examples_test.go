@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/spclass"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
@@ -21,7 +22,7 @@ func TestSecretProviderClassesAreValid(t *testing.T) {
 	paths, _ := filepath.Glob("*.yaml")
 	found := 0
 	for _, p := range paths {
-		classes, err := driverreq.ReadClasses(p)
+		classes, err := spclass.Read(p)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -44,6 +44,7 @@ func suggest(name string, candidates []string) []string {
 	for _, c := range candidates {
 		d := distance(lower, strings.ToLower(c))
 		switch {
+		case d > limit:
 		case d < bestD:
 			best, bestD = []string{c}, d
 		case d == bestD:
@@ -118,4 +119,13 @@ func Check(names []string) (isPMP bool, unknown []Unknown) {
 	}
 	slices.SortFunc(unknown, func(a, b Unknown) int { return strings.Compare(a.Name, b.Name) })
 	return isPMP, unknown
+}
+
+// Hint is "did you mean A?" or "did you mean A or B?" for suggestions, and
+// "" for none.
+func Hint(suggestions []string) string {
+	if len(suggestions) == 0 {
+		return ""
+	}
+	return "did you mean " + strings.Join(suggestions, " or ") + "?"
 }
