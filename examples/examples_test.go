@@ -10,15 +10,19 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/spclass"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
 )
 
 func TestSecretProviderClassesAreValid(t *testing.T) {
 	paths, _ := filepath.Glob("*.yaml")
 	found := 0
 	for _, p := range paths {
-		classes, err := driverreq.ReadClasses(p)
+		classes, err := spclass.Read(p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,6 +78,18 @@ func TestTrustPolicyNamesTheServiceAccountAndAudience(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("trust policy lacks %s", want)
 		}
+	}
+}
+
+// The template users paste into Secrets Manager is the catalog's, byte for
+// byte (what the template subcommand prints).
+func TestCredentialsTemplateIsTheCatalogs(t *testing.T) {
+	b, err := os.ReadFile("pmp-credentials.template.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(pmp.Template(), string(b)); diff != "" {
+		t.Errorf("pmp-credentials.template.json differs from the catalog's template (-catalog +file):\n%s", diff)
 	}
 }
 
