@@ -14,6 +14,10 @@ help: ## List the targets.
 build: ## Build the provider binary into bin/.
 	$(GO) build -trimpath -o $(BIN) .
 
+.PHONY: image
+image: ## Build the Dockerfile with buildah (no Docker engine, no registry) into _output/image/: amd64, arm64, index.
+	dev/image/build.sh
+
 .PHONY: tools
 tools: ## Build the pinned AWS emulator (cached outside the repo).
 	@tools/build.sh kumo >/dev/null
