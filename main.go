@@ -1,7 +1,7 @@
 // Command pmp-secrets-provider is a Secrets Store CSI Driver provider that
 // mounts Private Mendix Platform credentials from AWS Secrets Manager into
 // pods, one file per credential, as the pod's own IAM role (IRSA). With a
-// subcommand (template, validate, policy) it is the PMP tooling of package
+// subcommand (template, validate, policy, doctor) it is the PMP tooling of package
 // cli; serving the driver is the default, also as "serve".
 package main
 

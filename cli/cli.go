@@ -1,7 +1,7 @@
 // Package cli is the binary's command line beside serving the driver:
 // which subcommand argv asks for, the overview help, and the kubectl
 // plugin name. Each subcommand is its own package (template, validate,
-// policy); serving stays in main, the default with no subcommand.
+// policy, doctor); serving stays in main, the default with no subcommand.
 package cli
 
 import (
@@ -12,10 +12,12 @@ import (
 	"strings"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/cmdline"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/doctor"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/policy"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/report"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/template"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/validate"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
 )
 
 // Name is the binary's name; PluginName its name as a kubectl plugin
@@ -35,6 +37,7 @@ var commands = []command{
 	{template.Command, "print the PMP secret's JSON template (--describe: what each key is for)", template.Run},
 	{validate.Command, "check a PMP secret (file, stdin or Secrets Manager) and what a SecretProviderClass mounts from it", validate.Run},
 	{policy.Command, "print the IAM permission policy for one secret and the role's trust policy", policy.Run},
+	{doctor.Command, "check a live cluster's set-up for a workload, and prove its IRSA chain end to end", doctor.Run},
 }
 
 // Serve says whether argv asks to serve the driver, and with which flags:
@@ -97,7 +100,11 @@ func Main(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io
 		fmt.Fprintf(stderr, "%s: serve is the provider's own command, not a kubectl plugin's: run %s serve --help\n", env.Prog, Name)
 		return report.ExitUsage
 	}
-	fmt.Fprintf(stderr, "%s: unknown command %q\n\n", env.Prog, name)
+	names := []string{"help"}
+	for _, c := range commands {
+		names = append(names, c.Name)
+	}
+	fmt.Fprintf(stderr, "%s: unknown command %q%s\n\n", env.Prog, name, hint(pmp.SuggestAmong(name, names)))
 	overview(env, stderr)
 	return report.ExitUsage
 }
@@ -114,4 +121,11 @@ func overview(env cmdline.Env, w io.Writer) {
 	if env.Prog == Name {
 		fmt.Fprintf(w, "Installed on the PATH as %s, it is also a kubectl plugin: kubectl pmp COMMAND.\n", PluginName)
 	}
+}
+
+func hint(sugg []string) string {
+	if h := pmp.Hint(sugg); h != "" {
+		return "; " + h
+	}
+	return ""
 }

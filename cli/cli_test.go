@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/apifake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 )
 
@@ -55,7 +56,7 @@ func TestDispatch(t *testing.T) {
 		{"overview", []string{"pmp-secrets-provider", "--help"}, 0, "pmp-secrets-provider [serve] [flags]", ""},
 		{"help", []string{"pmp-secrets-provider", "help"}, 0, "pmp-secrets-provider validate [flags] FILE|-", ""},
 		{"help of a command", []string{"pmp-secrets-provider", "help", "policy"}, 0, "Usage: pmp-secrets-provider policy [flags]", ""},
-		{"unknown command", []string{"pmp-secrets-provider", "valdiate"}, 2, "", `unknown command "valdiate"`},
+		{"unknown command", []string{"pmp-secrets-provider", "valdiate"}, 2, "", `unknown command "valdiate"; did you mean validate?`},
 		{"plugin without a command", []string{"/usr/local/bin/kubectl-pmp"}, 2, "", "kubectl pmp validate [flags] FILE|-"},
 		{"plugin help", []string{"kubectl-pmp", "validate", "--help"}, 0, "Usage: kubectl pmp validate [flags] FILE|-", ""},
 		{"plugin serve", []string{"kubectl-pmp", "serve"}, 2, "", "serve is the provider's own command"},
@@ -97,6 +98,9 @@ func TestNoSubcommandPrintsAValue(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	api := apifake.Start(t)
+	api.PMP()
+	kubeconfig := api.Kubeconfig(t)
 	const p = "pmp-secrets-provider"
 	for _, c := range []struct {
 		stdin string
@@ -119,6 +123,10 @@ func TestNoSubcommandPrintsAValue(t *testing.T) {
 		{"", []string{p, "policy", "--secret", "PMP-Production-Credentials", "--account", "123456789012", "--namespace", "pmp", "--service-account", "sa", "--oidc-issuer", "https://oidc.example/id/1"}},
 		{"", []string{p, "policy", "--secret", "PMP-Production-Credentials", "--output", "json"}},
 		{"", []string{p, "policy", "--help"}},
+		{"", []string{p, "doctor", "--kubeconfig", kubeconfig, "--deployment", "pmp-deployment"}},
+		{"", []string{p, "doctor", "--kubeconfig", kubeconfig, "--deployment", "pmp-deployment", "--class", "nope", "--output", "json"}},
+		{"", []string{p, "doctor", "--kubeconfig", kubeconfig, "--service-account", "pmp-secrets-access", "--output", "json"}},
+		{"", []string{p, "doctor", "--help"}},
 	} {
 		_, stdout, stderr := run(t, c.stdin, c.argv...)
 		if stdout+stderr == "" {

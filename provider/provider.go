@@ -129,6 +129,14 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 // (AWS_REGION); empty: the node's region label is read instead.
 func (p *Provider) DefaultRegion() string { return p.defaultRegion }
 
+// Credentials is the pipeline's STS stage, for doctor, which runs the
+// stages one by one to say which link of the IRSA chain breaks.
+func (p *Provider) Credentials() *identity.Credentials { return p.credentials }
+
+// Secrets is the pipeline's Secrets Manager stage, for doctor (see
+// Credentials).
+func (p *Provider) Secrets() *secrets.Fetcher { return p.fetcher }
+
 // CacheStats returns the counters of the provider's caches, by name:
 // "secrets", "credentials" and "roles".
 func (p *Provider) CacheStats() map[string]cache.Stats {

@@ -32,6 +32,15 @@ func SuggestModule(name string) []string {
 	return suggest(name, names)
 }
 
+// SuggestAmong is Suggest for any names: which of candidates name was
+// probably meant to be (a Kubernetes object's name, a subcommand).
+func SuggestAmong(name string, candidates []string) []string {
+	if slices.Contains(candidates, name) {
+		return nil
+	}
+	return suggest(name, candidates)
+}
+
 func suggest(name string, candidates []string) []string {
 	lower := strings.ToLower(name)
 	for _, c := range candidates {

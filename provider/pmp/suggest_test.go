@@ -44,6 +44,16 @@ func TestSuggestModule(t *testing.T) {
 	}
 }
 
+func TestSuggestAmong(t *testing.T) {
+	sas := []string{"default", "pmp-secrets-access"}
+	if diff := cmp.Diff([]string{"pmp-secrets-access"}, SuggestAmong("pmp-secret-access", sas)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if got := SuggestAmong("default", sas); got != nil {
+		t.Errorf("a name among the candidates got %v", got)
+	}
+}
+
 func TestDistance(t *testing.T) {
 	for _, tc := range []struct {
 		a, b string
