@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,8 +39,13 @@ type testNS struct {
 }
 
 // newNS creates a namespace unique to the test and, on cleanup, prints what
-// a user would look at when the test failed, then deletes the pods (so the
-// kubelet unmounts their volumes) and the namespace.
+// a user would look at when the test failed, then deletes the namespace and
+// waits until its pods are gone: the namespace controller deletes them and
+// the kubelet unmounts their volumes before the next test or the tear-down.
+// The namespace itself goes a few seconds later (the controller's retries
+// back off while pods terminate); TestMain waits for every namespace of the
+// run to be gone. The controller-manager gives the namespace its default
+// service account and kube-root-ca.crt, as on any cluster.
 func newNS(t *testing.T) *testNS {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -61,31 +67,63 @@ func newNS(t *testing.T) *testNS {
 	if err != nil {
 		t.Fatalf("create namespace: %v", err)
 	}
+	created.Store(name, true)
 	t.Cleanup(func() {
 		defer cancel()
 		if t.Failed() {
 			ns.dumpDiagnostics()
 		}
-		grace := int64(1)
-		_ = kube.CoreV1().Pods(name).DeleteCollection(context.Background(), metav1.DeleteOptions{GracePeriodSeconds: &grace}, metav1.ListOptions{})
-		ns.waitPodsGone(60 * time.Second)
-		_ = kube.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{})
+		if err := kube.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{}); err != nil {
+			t.Errorf("delete namespace %s: %v", name, err)
+			return
+		}
+		ns.waitPodsGone(2 * time.Minute)
 	})
 	return ns
 }
 
-// waitPodsGone waits until the kubelet has removed the namespace's pods, so
-// that their volumes are unpublished before the next test or the tear-down.
+// created holds the names of the namespaces this run created.
+var created sync.Map
+
+// waitPodsGone waits until the namespace's pods are gone, so that their
+// volumes are unpublished before the next test or the tear-down.
 func (ns *testNS) waitPodsGone(d time.Duration) {
 	deadline := time.Now().Add(d)
+	var left []string
 	for time.Now().Before(deadline) {
 		pods, err := kube.CoreV1().Pods(ns.name).List(context.Background(), metav1.ListOptions{})
 		if err == nil && len(pods.Items) == 0 {
 			return
 		}
+		left = left[:0]
+		if err == nil {
+			for i := range pods.Items {
+				left = append(left, pods.Items[i].Name)
+			}
+		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	ns.t.Logf("pods of %s still present after %s", ns.name, d)
+	ns.t.Errorf("pods of the deleted namespace %s still present after %s: %v", ns.name, d, left)
+}
+
+// namespacesGone waits until every namespace this run created is gone and
+// returns those still there after d.
+func namespacesGone(d time.Duration) []string {
+	deadline := time.Now().Add(d)
+	for {
+		var left []string
+		created.Range(func(k, _ any) bool {
+			_, err := kube.CoreV1().Namespaces().Get(context.Background(), k.(string), metav1.GetOptions{})
+			if !apierrors.IsNotFound(err) {
+				left = append(left, k.(string))
+			}
+			return true
+		})
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 // serviceAccount creates a service account, annotated with the IRSA role
@@ -166,17 +204,16 @@ while :; do
 done`
 
 // readerPod creates a busybox pod that mounts the SecretProviderClass as a
-// CSI inline volume and prints snapshots of it.
+// CSI inline volume and prints snapshots of it. The scheduler places it on
+// the suite's node.
 func (ns *testNS) readerPod(name, serviceAccount, spcName string) {
 	ns.t.Helper()
 	grace := int64(1)
-	no := false
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns.name},
 		Spec: corev1.PodSpec{
-			NodeName:                      cfg.node,
+			Affinity:                      onNode(cfg.node),
 			ServiceAccountName:            serviceAccount,
-			AutomountServiceAccountToken:  &no,
 			RestartPolicy:                 corev1.RestartPolicyNever,
 			TerminationGracePeriodSeconds: &grace,
 			Containers: []corev1.Container{{
@@ -199,6 +236,18 @@ func (ns *testNS) readerPod(name, serviceAccount, spcName string) {
 	if _, err := kube.CoreV1().Pods(ns.name).Create(ns.ctx, pod, metav1.CreateOptions{}); err != nil {
 		ns.t.Fatalf("create pod %s: %v", name, err)
 	}
+}
+
+// onNode is the affinity that makes the scheduler place a pod on the node
+// named node, as a DaemonSet's pods are placed.
+func onNode(node string) *corev1.Affinity {
+	return &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchFields: []corev1.NodeSelectorRequirement{{
+				Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{node},
+			}}}},
+		},
+	}}
 }
 
 // waitRunning waits until the pod's container runs and returns how long that took.
