@@ -180,20 +180,25 @@ func (ns *testNS) secretProviderClass(s spc) {
 	}
 }
 
+// listScript prints the volume's files, one line each:
+//
+//	F <octal mode> <path> <base64 contents>
+//
+// The driver's own entries (..data, ..<timestamp>) are skipped.
+const listScript = `find -L . -path './..*' -prune -o -type f -print | sort | while read -r f; do
+    echo "F $(stat -L -c %a "$f") ${f#./} $(base64 -w 0 "$f")"
+  done`
+
 // readerScript prints a snapshot of the volume when it changes, and once at
 // start (so an empty first volume shows as an empty snapshot):
 //
 //	=== begin <unix seconds>
-//	F <octal mode> <path> <base64 contents>
+//	<listScript's lines>
 //	=== end
-//
-// The driver's own entries (..data, ..<timestamp>) are skipped.
 const readerScript = `cd ` + volumeDir + ` || exit 1
 prev=x
 while :; do
-  cur=$(find -L . -path './..*' -prune -o -type f -print | sort | while read -r f; do
-    echo "F $(stat -L -c %a "$f") ${f#./} $(base64 -w 0 "$f")"
-  done)
+  cur=$(` + listScript + `)
   if [ "$cur" != "$prev" ]; then
     echo "=== begin $(date +%s)"
     [ -n "$cur" ] && echo "$cur"
@@ -341,9 +346,14 @@ func (ns *testNS) snapshots(pod string) ([]snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseSnapshots(string(raw))
+}
+
+// parseSnapshots parses readerScript's output.
+func parseSnapshots(raw string) ([]snapshot, error) {
 	var out []snapshot
 	var cur *snapshot
-	sc := bufio.NewScanner(strings.NewReader(string(raw)))
+	sc := bufio.NewScanner(strings.NewReader(raw))
 	sc.Buffer(make([]byte, 1<<20), 1<<22)
 	for sc.Scan() {
 		line := sc.Text()
@@ -361,6 +371,7 @@ func (ns *testNS) snapshots(pod string) ([]snapshot, error) {
 			}
 			var contents []byte
 			if len(parts) == 4 {
+				var err error
 				if contents, err = base64.StdEncoding.DecodeString(parts[3]); err != nil {
 					return nil, fmt.Errorf("bad reader line %q: %v", line, err)
 				}

@@ -13,7 +13,8 @@ import (
 type SecretProviderClass struct {
 	Kind     string `json:"kind"`
 	Metadata struct {
-		Name string `json:"name"`
+		Name      string `json:"name"`
+		Namespace string `json:"namespace"`
 	} `json:"metadata"`
 	Spec struct {
 		Provider   string            `json:"provider"`
