@@ -10,24 +10,20 @@ import (
 
 	"k8s.io/klog/v2"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 )
 
-// Config is everything the flags decide.
+// Config is everything the flags decide. The Mount pipeline's settings are
+// provider.Options, passed on as they are.
 type Config struct {
-	ProviderDir   string
-	ProviderName  string
-	Kubeconfig    string
-	TokenAudience string
-	NodeName      string
-	LogFormat     string
-	Cache         bool
-	SecretTTL     time.Duration
-	NegativeTTL   time.Duration
-	CacheSize     int
-	RetryBudget   time.Duration
-	MetricsAddr   string
-	ShowVersion   bool
+	ProviderDir  string
+	ProviderName string
+	Kubeconfig   string
+	LogFormat    string
+	MetricsAddr  string
+	ShowVersion  bool
+	provider.Options
 }
 
 // parseFlags builds the Config from args. klog's flags (-v, ...) are

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 )
 
 func TestParseFlagsDefaults(t *testing.T) {
@@ -14,9 +16,11 @@ func TestParseFlagsDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		ProviderDir: "/var/run/secrets-store-csi-providers", ProviderName: "pmp", TokenAudience: "sts.amazonaws.com",
-		NodeName: "ip-10-0-0-1.eu-west-1.compute.internal", LogFormat: "text", Cache: true,
-		SecretTTL: 2 * time.Minute, NegativeTTL: 10 * time.Second, CacheSize: 1024, RetryBudget: 30 * time.Second,
+		ProviderDir: "/var/run/secrets-store-csi-providers", ProviderName: "pmp", LogFormat: "text",
+		Options: provider.Options{
+			TokenAudience: "sts.amazonaws.com", NodeName: "ip-10-0-0-1.eu-west-1.compute.internal", Cache: true,
+			SecretTTL: 2 * time.Minute, NegativeTTL: 10 * time.Second, CacheSize: 1024, RetryBudget: 30 * time.Second,
+		},
 	}
 	if c != want {
 		t.Errorf("defaults = %+v\nwant %+v", c, want)

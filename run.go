@@ -51,7 +51,7 @@ func run(ctx context.Context, cfg Config) error {
 		defer stop()
 	}
 	klog.InfoS("starting", "version", version, "provider", cfg.ProviderName, "cache", cfg.Cache,
-		"secretTTL", cfg.SecretTTL, "retryBudget", cfg.RetryBudget, "region", p.DefaultRegion)
+		"secretTTL", cfg.SecretTTL, "retryBudget", cfg.RetryBudget, "region", p.DefaultRegion())
 	return server.Serve(ctx, ln, &server.Server{Mounter: p, RuntimeVersion: version}, cfg.RetryBudget+5*time.Second)
 }
 
@@ -98,11 +98,7 @@ func newProvider(ctx context.Context, cfg Config, kube identity.KubeAPI) (*provi
 	if err != nil {
 		return nil, err
 	}
-	return provider.New(awsCfg, kube, provider.Options{
-		Audience: cfg.TokenAudience, NodeName: cfg.NodeName, Cache: cfg.Cache,
-		SecretTTL: cfg.SecretTTL, NegativeTTL: cfg.NegativeTTL, CacheSize: cfg.CacheSize,
-		RetryBudget: cfg.RetryBudget,
-	}), nil
+	return provider.New(awsCfg, kube, cfg.Options), nil
 }
 
 // setupLogging routes klog to JSON lines on w for --log-format=json. klog

@@ -12,19 +12,22 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/spclass"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
 )
 
 func TestSecretProviderClassesAreValid(t *testing.T) {
 	paths, _ := filepath.Glob("*.yaml")
 	found := 0
 	for _, p := range paths {
-		classes, err := driverreq.ReadClasses(p)
+		classes, err := spclass.Read(p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,6 +86,18 @@ func TestTrustPolicyNamesTheServiceAccountAndAudience(t *testing.T) {
 	}
 }
 
+// The template users paste into Secrets Manager is the catalog's, byte for
+// byte (what the template subcommand prints).
+func TestCredentialsTemplateIsTheCatalogs(t *testing.T) {
+	b, err := os.ReadFile("pmp-credentials.template.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(pmp.Template(), string(b)); diff != "" {
+		t.Errorf("pmp-credentials.template.json differs from the catalog's template (-catalog +file):\n%s", diff)
+	}
+}
+
 func readJSON(t *testing.T, path string, v any) {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -102,7 +117,6 @@ func readJSON(t *testing.T, path string, v any) {
 // policy allows.
 func TestDeploymentUsesOneSetOfNames(t *testing.T) {
 	var (
-		ns     corev1.Namespace
 		sa     corev1.ServiceAccount
 		deploy appsv1.Deployment
 	)
@@ -119,26 +133,24 @@ func TestDeploymentUsesOneSetOfNames(t *testing.T) {
 		kinds = append(kinds, meta.Kind)
 		var into any
 		switch meta.Kind {
-		case "Namespace":
-			into = &ns
 		case "ServiceAccount":
 			into = &sa
 		case "Deployment":
 			into = &deploy
 		default:
-			t.Fatalf("pmp-deployment.yaml holds a %s; want only the Namespace, ServiceAccount and Deployment", meta.Kind)
+			t.Fatalf("pmp-deployment.yaml holds a %s; want only the ServiceAccount and Deployment", meta.Kind)
 		}
 		if err := yaml.UnmarshalStrict([]byte(doc), into); err != nil {
 			t.Fatalf("%s: %v", meta.Kind, err)
 		}
 	}
-	if got := strings.Join(kinds, ","); got != "Namespace,ServiceAccount,Deployment" {
-		t.Fatalf("pmp-deployment.yaml holds %s, want Namespace,ServiceAccount,Deployment in that order", got)
+	if got := strings.Join(kinds, ","); got != "ServiceAccount,Deployment" {
+		t.Fatalf("pmp-deployment.yaml holds %s, want ServiceAccount,Deployment in that order", got)
 	}
 
 	const roleKey = "eks.amazonaws.com/role-arn"
-	if ns.Name != "pmp" || sa.Namespace != ns.Name || deploy.Namespace != ns.Name {
-		t.Errorf("namespaces: Namespace %q, ServiceAccount in %q, Deployment in %q; want all pmp", ns.Name, sa.Namespace, deploy.Namespace)
+	if sa.Namespace != "pmp" || deploy.Namespace != "pmp" {
+		t.Errorf("namespaces: ServiceAccount in %q, Deployment in %q; want both in pmp", sa.Namespace, deploy.Namespace)
 	}
 	if sa.Name != "pmp-secrets-access" {
 		t.Errorf("service account %q, want pmp-secrets-access", sa.Name)
@@ -212,11 +224,11 @@ func TestDeploymentUsesOneSetOfNames(t *testing.T) {
 }
 
 // findClass returns the SecretProviderClass named name in examples/ and its file.
-func findClass(t *testing.T, name string) (*driverreq.SecretProviderClass, string) {
+func findClass(t *testing.T, name string) (*spclass.SecretProviderClass, string) {
 	t.Helper()
 	paths, _ := filepath.Glob("*.yaml")
 	for _, p := range paths {
-		classes, err := driverreq.ReadClasses(p)
+		classes, err := spclass.Read(p)
 		if err != nil {
 			t.Fatal(err)
 		}

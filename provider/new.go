@@ -17,15 +17,25 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
 )
 
-// Options are the provider's tunables (the command's flags).
+// Options are the provider's settings. Each is the command's flag of the
+// same name (TokenAudience is --token-audience), and keeps that name in
+// every part of the pipeline that reads it.
 type Options struct {
-	Audience string
+	// TokenAudience is the audience of the pod token exchanged with STS.
+	TokenAudience string
+	// NodeName is the node whose region label is read when no region is set.
 	NodeName string
-	// Cache off makes every Mount call STS and Secrets Manager.
-	Cache       bool
-	SecretTTL   time.Duration
+	// Cache is the one switch of the caches of roles, credentials and
+	// secrets: off, every Mount calls STS and Secrets Manager.
+	Cache bool
+	// SecretTTL is the freshness window of secrets and role annotations.
+	SecretTTL time.Duration
+	// NegativeTTL is how long an AWS refusal is remembered.
 	NegativeTTL time.Duration
-	CacheSize   int
+	// CacheSize bounds each cache's entries.
+	CacheSize int
+	// RetryBudget bounds a whole Mount, retries of transient AWS failures
+	// included; zero: awsretry.DefaultPolicy's.
 	RetryBudget time.Duration
 }
 
@@ -56,28 +66,47 @@ func LoadAWSConfig(ctx context.Context) (aws.Config, error) {
 	return cfg, nil
 }
 
-// New builds the Mount pipeline. kube reads the Kubernetes API: kubeapi.New
-// in the provider, internal/kubefake over a (fake) clientset in tests.
+// New builds the Mount pipeline over the SDK's STS and Secrets Manager
+// clients of awsCfg (see LoadAWSConfig), whose region is the default one.
+// kube reads the Kubernetes API: kubeapi.New in the provider,
+// internal/kubefake over a (fake) clientset in tests.
 func New(awsCfg aws.Config, kube identity.KubeAPI, o Options) *Provider {
+	return NewFromAPIs(APIs{
+		STS: sts.NewFromConfig(awsCfg), SecretsManager: secretsmanager.NewFromConfig(awsCfg),
+		Kube: kube, Region: awsCfg.Region,
+	}, o)
+}
+
+// APIs are the provider's edges: the AWS calls and Kubernetes reads a
+// Mount makes. New fills them from the SDK; tests give small fakes.
+type APIs struct {
+	STS            identity.STSAPI
+	SecretsManager secrets.API
+	Kube           identity.KubeAPI
+	// Region is the region of objects whose SecretProviderClass and ARN
+	// name none (the SDK's AWS_REGION); empty: the node's region label.
+	Region string
+}
+
+// NewFromAPIs builds the Mount pipeline over apis.
+func NewFromAPIs(apis APIs, o Options) *Provider {
 	policy := awsretry.DefaultPolicy
 	if o.RetryBudget > 0 {
 		policy.Budget = o.RetryBudget
 	}
-	ttl := o.SecretTTL
-	if !o.Cache {
-		ttl = 0
-	}
 	return &Provider{
-		Budget:        policy.Budget,
-		Audience:      o.Audience,
-		DefaultRegion: awsCfg.Region,
-		Kube:          identity.NewKube(kube, o.NodeName, ttl, o.CacheSize),
-		Credentials: identity.NewCredentials(sts.NewFromConfig(awsCfg), identity.CredentialsConfig{
-			Retry: policy, RefreshLead: credentialRefreshLead, NegativeTTL: o.NegativeTTL,
-			Caching: o.Cache, MaxEntries: o.CacheSize,
+		retryBudget:   policy.Budget,
+		tokenAudience: o.TokenAudience,
+		defaultRegion: apis.Region,
+		kube: identity.NewKube(apis.Kube, identity.KubeConfig{
+			NodeName: o.NodeName, Cache: o.Cache, SecretTTL: o.SecretTTL, CacheSize: o.CacheSize,
 		}),
-		Secrets: secrets.NewFetcher(secretsmanager.NewFromConfig(awsCfg), secrets.Config{
-			Retry: policy, TTL: ttl, NegativeTTL: o.NegativeTTL, MaxEntries: o.CacheSize,
+		credentials: identity.NewCredentials(apis.STS, identity.CredentialsConfig{
+			Retry: policy, RefreshLead: credentialRefreshLead, NegativeTTL: o.NegativeTTL,
+			Cache: o.Cache, CacheSize: o.CacheSize,
+		}),
+		fetcher: secrets.NewFetcher(apis.SecretsManager, secrets.Config{
+			Retry: policy, Cache: o.Cache, SecretTTL: o.SecretTTL, NegativeTTL: o.NegativeTTL, CacheSize: o.CacheSize,
 		}),
 	}
 }

@@ -22,19 +22,23 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
 )
 
-// Provider serves Mounts.
+// Provider serves Mounts. Build it with New (the binary) or NewFromAPIs
+// (tests, with fakes at the edges).
 type Provider struct {
-	// Audience is the token audience exchanged with STS.
-	Audience string
-	// DefaultRegion is used when the SecretProviderClass sets none
+	tokenAudience string
+	// defaultRegion is used when the SecretProviderClass sets none
 	// (AWS_REGION); the node's region label is the last resort.
-	DefaultRegion string
-	Kube          *identity.Kube
-	Credentials   *identity.Credentials
-	Secrets       *secrets.Fetcher
-	// Budget bounds a whole Mount, all objects and retries included, so
-	// it ends well before the kubelet's 2-minute deadline; zero: no bound.
-	Budget time.Duration
+	defaultRegion string
+	kube          *identity.Kube
+	credentials   *identity.Credentials
+	fetcher       *secrets.Fetcher
+	// retryBudget bounds a whole Mount, all objects and retries included,
+	// so it ends well before the kubelet's 2-minute deadline.
+	retryBudget time.Duration
+
+	// catalogChecked are the secret versions checked against the PMP
+	// catalog (catalog.go).
+	catalogChecked versionSet
 }
 
 // Version is the version of one returned file, from non-secret data.
@@ -55,11 +59,8 @@ type Result struct {
 // volume's files. On failure the result, when not nil, holds no file: only
 // the identity as far as it was resolved, for the log line.
 func (p *Provider) Mount(ctx context.Context, req *params.Request) (*Result, error) {
-	if p.Budget > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, p.Budget)
-		defer cancel()
-	}
+	ctx, cancel := context.WithTimeout(ctx, p.retryBudget)
+	defer cancel()
 	res, err := p.mount(ctx, req)
 	if err != nil && res != nil {
 		res.Files, res.Versions = nil, nil
@@ -68,13 +69,13 @@ func (p *Provider) Mount(ctx context.Context, req *params.Request) (*Result, err
 }
 
 func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, error) {
-	token, ok := req.Tokens[p.Audience]
+	token, ok := req.Tokens[p.tokenAudience]
 	if !ok {
 		return nil, mounterr.New(mounterr.Unauthenticated,
 			"the driver passed no service account token for audience %q: set tokenRequests: [{audience: %q}] on the CSIDriver secrets-store.csi.k8s.io (helm: --set tokenRequests[0].audience=%s)",
-			p.Audience, p.Audience, p.Audience)
+			p.tokenAudience, p.tokenAudience, p.tokenAudience)
 	}
-	role, err := p.Kube.RoleARN(ctx, req.Pod.Namespace, req.Pod.ServiceAccount)
+	role, err := p.kube.RoleARN(ctx, req.Pod.Namespace, req.Pod.ServiceAccount)
 	if err != nil {
 		return nil, err
 	}
@@ -89,10 +90,10 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 			id.Region = obj.Region // an ARN names its own region
 		}
 		creds := func(ctx context.Context) (aws.Credentials, error) {
-			return p.Credentials.Get(ctx, id, token.Value)
+			return p.credentials.Get(ctx, id, token.Value)
 		}
 		ref := secrets.Ref{ID: obj.Name, VersionID: obj.Version, VersionStage: obj.VersionLabel, Region: id.Region}
-		secret, err := p.Secrets.Get(ctx, id.Key(), ref, creds)
+		secret, err := p.fetcher.Get(ctx, id.Key(), ref, creds)
 		if err != nil {
 			return res, err
 		}
@@ -104,6 +105,7 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		if err != nil {
 			return res, err
 		}
+		p.warnUnknownKeys(obj, secret)
 		res.Files = slices.Grow(res.Files, len(out))
 		res.Versions = slices.Grow(res.Versions, len(out))
 		for _, f := range out {
@@ -123,13 +125,17 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 	return res, nil
 }
 
+// DefaultRegion is the region used when the SecretProviderClass names none
+// (AWS_REGION); empty: the node's region label is read instead.
+func (p *Provider) DefaultRegion() string { return p.defaultRegion }
+
 // CacheStats returns the counters of the provider's caches, by name:
 // "secrets", "credentials" and "roles".
 func (p *Provider) CacheStats() map[string]cache.Stats {
 	return map[string]cache.Stats{
-		"secrets":     p.Secrets.Stats(),
-		"credentials": p.Credentials.Stats(),
-		"roles":       p.Kube.Stats(),
+		"secrets":     p.fetcher.Stats(),
+		"credentials": p.credentials.Stats(),
+		"roles":       p.kube.Stats(),
 	}
 }
 
@@ -137,10 +143,10 @@ func (p *Provider) region(ctx context.Context, req *params.Request) (string, err
 	if req.Region != "" {
 		return req.Region, nil
 	}
-	if p.DefaultRegion != "" {
-		return p.DefaultRegion, nil
+	if p.defaultRegion != "" {
+		return p.defaultRegion, nil
 	}
-	r, err := p.Kube.NodeRegion(ctx)
+	r, err := p.kube.NodeRegion(ctx)
 	if err != nil {
 		return "", mounterr.New(mounterr.Invalid,
 			"no AWS region: set the SecretProviderClass parameter region, or AWS_REGION on the provider (%v)", err)
@@ -153,13 +159,13 @@ func objectFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode) ([]file
 	if obj.Flatten == params.FlattenOff {
 		return whole(obj, s, mode)
 	}
-	_, err := s.Entries()
+	entries, err := s.Entries()
 	if errors.Is(err, flatten.ErrNotObject) {
-		if obj.Flatten == params.FlattenAuto && len(obj.Keys) == 0 {
+		if obj.Flatten == params.FlattenAuto && len(obj.Keys) == 0 && !obj.StrictKeys {
 			return whole(obj, s, mode)
 		}
 		return nil, mounterr.New(mounterr.Invalid,
-			"objects entry %s splits secret %s into keys (flatten: true or keys), but %v: store a JSON object such as the PMP template, or set flatten: false and remove keys",
+			"objects entry %s splits secret %s into keys (flatten: true, keys or strictKeys), but %v: store a JSON object such as the PMP template, or set flatten: false and remove keys and strictKeys",
 			obj.Name, s.Name, err)
 	}
 	if errors.Is(err, flatten.ErrInvalidJSON) {
@@ -167,6 +173,9 @@ func objectFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode) ([]file
 	}
 	if err != nil {
 		return nil, mounterr.New(mounterr.Invalid, "secret %s cannot be split into files: %v", s.Name, err)
+	}
+	if err := strictKeys(obj, s, entries); err != nil {
+		return nil, err
 	}
 	out, err := s.Select(files.Selection{Dir: obj.Alias, Keys: obj.Keys, Layout: obj.Layout, KeepEmpty: obj.KeepEmpty, Mode: mode})
 	var noMatch *files.NoMatchError

@@ -6,46 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
-	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes/fake"
-
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/kubefake"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/pmp"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
 )
-
-const benchRole = "arn:aws:iam::111122223333:role/PMP-SecretsManager-Role"
-
-type fakeSTS struct{}
-
-var _ identity.STSAPI = fakeSTS{}
-
-func (fakeSTS) AssumeRoleWithWebIdentity(context.Context, *sts.AssumeRoleWithWebIdentityInput, ...func(*sts.Options)) (*sts.AssumeRoleWithWebIdentityOutput, error) {
-	return &sts.AssumeRoleWithWebIdentityOutput{Credentials: &ststypes.Credentials{
-		AccessKeyId: aws.String("ASIABENCH"), SecretAccessKey: aws.String("bench"), SessionToken: aws.String("bench"),
-		Expiration: aws.Time(time.Now().Add(time.Hour)),
-	}}, nil
-}
-
-type fakeSM struct{ doc string }
-
-var _ secrets.API = fakeSM{}
-
-func (f fakeSM) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
-	return &secretsmanager.GetSecretValueOutput{
-		ARN:  aws.String("arn:aws:secretsmanager:eu-west-1:111122223333:secret:" + aws.ToString(in.SecretId) + "-AbCdEf"),
-		Name: in.SecretId, VersionId: aws.String("a1b2c3d4-0000-4000-8000-000000000001"), SecretString: aws.String(f.doc),
-	}, nil
-}
 
 func pmpDocument(b *testing.B) string {
 	b.Helper()
@@ -57,17 +21,8 @@ func pmpDocument(b *testing.B) string {
 // role, the credentials and the secret in the caches (AWS and the
 // Kubernetes API are in-process fakes, never called after the first Mount).
 func BenchmarkMountCached(b *testing.B) {
-	kube := fake.NewClientset(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{
-		Namespace: "pmp", Name: "pmp-secrets-access", Annotations: map[string]string{identity.RoleAnnotation: benchRole},
-	}})
-	policy := awsretry.DefaultPolicy
-	p := &provider.Provider{
-		Audience:      "sts.amazonaws.com",
-		DefaultRegion: "eu-west-1",
-		Kube:          identity.NewKube(kubefake.New(kube), "", time.Hour, 64),
-		Credentials:   identity.NewCredentials(fakeSTS{}, identity.CredentialsConfig{Retry: policy, RefreshLead: 5 * time.Minute, Caching: true, MaxEntries: 64}),
-		Secrets:       secrets.NewFetcher(fakeSM{doc: pmpDocument(b)}, secrets.Config{Retry: policy, TTL: time.Hour, MaxEntries: 64}),
-	}
+	sm := &fakeSM{versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: pmpDocument(b)}}}
+	p := newProvider(edges{sm: sm, region: "eu-west-1"}, provider.Options{TokenAudience: "sts.amazonaws.com", Cache: true, SecretTTL: time.Hour, CacheSize: 64})
 	req := &params.Request{
 		Pod:                 params.Pod{Name: "pmp-0", Namespace: "pmp", UID: "uid", ServiceAccount: "pmp-secrets-access"},
 		SecretProviderClass: "pmp-credentials",

@@ -19,9 +19,9 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/kubefake"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/pmp"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server"
 )
 
@@ -63,7 +63,7 @@ func startProvider(t *testing.T, a *awsemu.AWS, opts ...envOption) *env {
 		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1", Labels: map[string]string{identity.RegionLabel: "eu-central-1"}}},
 	)
 	o := provider.Options{
-		Audience: "sts.amazonaws.com", NodeName: "node-1", Cache: true,
+		TokenAudience: "sts.amazonaws.com", NodeName: "node-1", Cache: true,
 		SecretTTL: time.Minute, NegativeTTL: 5 * time.Second, CacheSize: 64, RetryBudget: 3 * time.Second,
 	}
 	for _, fn := range opts {

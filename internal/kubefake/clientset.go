@@ -8,10 +8,14 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 )
 
 // Client reads object metadata through a clientset.
 type Client struct{ cs kubernetes.Interface }
+
+var _ identity.KubeAPI = (*Client)(nil)
 
 // New adapts cs.
 func New(cs kubernetes.Interface) *Client { return &Client{cs: cs} }

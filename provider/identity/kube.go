@@ -36,14 +36,34 @@ type Kube struct {
 	roles    *cache.Cache[string]
 
 	regionMu sync.Mutex
-	region   string
+	// region is one value, the node's: a node never changes region, so
+	// once found it is kept for the process's life, and needs no bound.
+	region string
 }
 
-// NewKube returns a reader over client. Role annotations are cached for
-// roleTTL (zero: read on every Mount), so removing an annotation takes
-// effect within that time; STS still checks every new exchange.
-func NewKube(client KubeAPI, nodeName string, roleTTL time.Duration, maxEntries int) *Kube {
-	return &Kube{client: client, nodeName: nodeName, roleTTL: roleTTL, roles: cache.New[string](maxEntries)}
+// KubeConfig tunes Kube.
+type KubeConfig struct {
+	// NodeName is the node whose region label NodeRegion reads.
+	NodeName string
+	// Cache off means a role annotation is read on every Mount.
+	Cache bool
+	// SecretTTL is how long a role annotation is kept, the secrets'
+	// freshness window: removing an annotation takes effect within it.
+	// STS still checks every new exchange.
+	SecretTTL time.Duration
+	CacheSize int
+}
+
+// NewKube returns a reader over client.
+func NewKube(client KubeAPI, cfg KubeConfig) *Kube {
+	// Unlike the credential and secret caches, the role cache stays with
+	// the cache off, keeping nothing: concurrent Mounts of one service
+	// account still share one read.
+	roleTTL := cfg.SecretTTL
+	if !cfg.Cache {
+		roleTTL = 0
+	}
+	return &Kube{client: client, nodeName: cfg.NodeName, roleTTL: roleTTL, roles: cache.New[string](cfg.CacheSize)}
 }
 
 // Stats returns the role cache's counters.

@@ -2,13 +2,11 @@ package identity
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	smithy "github.com/aws/smithy-go"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
@@ -40,16 +38,16 @@ type CredentialsConfig struct {
 	// NegativeTTL is how long a refusal (4xx) is remembered, so a
 	// crash-looping misconfigured pod does not hammer STS. Zero: not at all.
 	NegativeTTL time.Duration
-	// Caching off means every Mount goes to STS.
-	Caching    bool
-	MaxEntries int
+	// Cache off means every Mount goes to STS.
+	Cache     bool
+	CacheSize int
 }
 
 // NewCredentials returns a credential source over api.
 func NewCredentials(api STSAPI, cfg CredentialsConfig) *Credentials {
 	c := &Credentials{api: api, retry: cfg.Retry, refreshLead: cfg.RefreshLead, negativeTTL: cfg.NegativeTTL}
-	if cfg.Caching {
-		c.cache = cache.New[aws.Credentials](cfg.MaxEntries)
+	if cfg.Cache {
+		c.cache = cache.New[aws.Credentials](cfg.CacheSize)
 	}
 	return c
 }
@@ -87,7 +85,7 @@ func (c *Credentials) assume(ctx context.Context, id Identity, token string) (aw
 		return err
 	})
 	if err != nil {
-		merr := stsError(id, err)
+		merr := stsErrors.Error(id, err)
 		return aws.Credentials{}, merr.Kind.NegativeTTL(c.negativeTTL), merr
 	}
 	if out.Credentials == nil || out.Credentials.AccessKeyId == nil || out.Credentials.Expiration == nil {
@@ -104,36 +102,29 @@ func (c *Credentials) assume(ctx context.Context, id Identity, token string) (aw
 	return creds, time.Until(creds.Expires) - c.refreshLead, nil
 }
 
-// stsError turns an STS failure into the message a user reads in the pod's
-// events: what was refused, and what the role's trust policy must say.
-func stsError(id Identity, err error) *mounterr.Error {
-	var ex *awsretry.ExhaustedError
-	if errors.As(err, &ex) {
-		return &mounterr.Error{Kind: mounterr.Transient, Err: err, Msg: fmt.Sprintf(
-			"STS AssumeRoleWithWebIdentity for role %s kept failing for %s (%s); this is transient: the kubelet retries the mount",
-			id.RoleARN, ex.Elapsed.Round(time.Second), awsretry.Reason(ex.Last))}
-	}
-	var apiErr smithy.APIError
-	if !errors.As(err, &apiErr) {
-		return mounterr.Wrap(mounterr.Transient, err, "STS AssumeRoleWithWebIdentity for role %s failed (transient; the kubelet retries)", id.RoleARN)
-	}
-	trust := fmt.Sprintf("the role's trust policy must allow sts:AssumeRoleWithWebIdentity from the cluster's OIDC provider with conditions <issuer>:sub = %s and <issuer>:aud = sts.amazonaws.com", id.Subject())
-	switch apiErr.ErrorCode() {
-	case "AccessDenied":
-		return &mounterr.Error{Kind: mounterr.Denied, Err: err, Msg: fmt.Sprintf(
-			"STS refused to let %s/%s assume role %s (AccessDenied): %s", id.Namespace, id.ServiceAccount, id.RoleARN, trust)}
-	case "InvalidIdentityToken", "ExpiredTokenException", "IDPRejectedClaim":
-		return &mounterr.Error{Kind: mounterr.Unauthenticated, Err: err, Msg: fmt.Sprintf(
-			"STS refused the service account token of %s/%s for role %s (%s): register the cluster's OIDC issuer as an IAM identity provider with audience sts.amazonaws.com; %s",
-			id.Namespace, id.ServiceAccount, id.RoleARN, awsretry.Reason(err), trust)}
-	case "InvalidParameterValue", "ValidationError", "MalformedPolicyDocument":
-		return &mounterr.Error{Kind: mounterr.Invalid, Err: err, Msg: fmt.Sprintf(
-			"STS rejected the request for role %s (%s): check the %s annotation of service account %s/%s",
-			id.RoleARN, awsretry.Reason(err), RoleAnnotation, id.Namespace, id.ServiceAccount)}
-	case "RegionDisabledException":
-		return &mounterr.Error{Kind: mounterr.Denied, Err: err, Msg: fmt.Sprintf(
-			"STS is not activated in region %s for this account: activate it in IAM account settings or set the SecretProviderClass region", id.Region)}
-	}
-	return &mounterr.Error{Kind: mounterr.Transient, Err: err, Msg: fmt.Sprintf(
-		"STS AssumeRoleWithWebIdentity for role %s failed (%s)", id.RoleARN, awsretry.Reason(err))}
+// stsErrors is how STS failures read in the pod's events: what was
+// refused, and what the role's trust policy must say.
+var stsErrors = mounterr.AWSTable[Identity]{
+	Call: func(id Identity) string { return "STS AssumeRoleWithWebIdentity for role " + id.RoleARN },
+	Rules: []mounterr.AWSRule[Identity]{
+		{Codes: []string{"AccessDenied"}, Kind: mounterr.Denied, Msg: func(id Identity, _ string) string {
+			return fmt.Sprintf("STS refused to let %s/%s assume role %s (AccessDenied): %s", id.Namespace, id.ServiceAccount, id.RoleARN, trustHint(id))
+		}},
+		{Codes: []string{"InvalidIdentityToken", "ExpiredTokenException", "IDPRejectedClaim"}, Kind: mounterr.Unauthenticated, Msg: func(id Identity, reason string) string {
+			return fmt.Sprintf("STS refused the service account token of %s/%s for role %s (%s): register the cluster's OIDC issuer as an IAM identity provider with audience sts.amazonaws.com; %s",
+				id.Namespace, id.ServiceAccount, id.RoleARN, reason, trustHint(id))
+		}},
+		{Codes: []string{"InvalidParameterValue", "ValidationError", "MalformedPolicyDocument"}, Kind: mounterr.Invalid, Msg: func(id Identity, reason string) string {
+			return fmt.Sprintf("STS rejected the request for role %s (%s): check the %s annotation of service account %s/%s",
+				id.RoleARN, reason, RoleAnnotation, id.Namespace, id.ServiceAccount)
+		}},
+		{Codes: []string{"RegionDisabledException"}, Kind: mounterr.Denied, Msg: func(id Identity, _ string) string {
+			return fmt.Sprintf("STS is not activated in region %s for this account: activate it in IAM account settings or set the SecretProviderClass region", id.Region)
+		}},
+	},
+}
+
+func trustHint(id Identity) string {
+	return "the role's trust policy must allow sts:AssumeRoleWithWebIdentity from the cluster's OIDC provider with conditions <issuer>:sub = " +
+		id.Subject() + " and <issuer>:aud = sts.amazonaws.com"
 }

@@ -112,7 +112,7 @@ func TestRefusalsAreStatusErrors(t *testing.T) {
 // Through identity.Kube, each answer becomes the Mount error a user reads.
 func TestRoleErrorsThroughKube(t *testing.T) {
 	c, _ := apiServer(t)
-	k := identity.NewKube(c, "node-1", 0, 8)
+	k := identity.NewKube(c, identity.KubeConfig{NodeName: "node-1", CacheSize: 8})
 	ctx := context.Background()
 	if got, err := k.RoleARN(ctx, "pmp", "pmp-secrets-access"); err != nil || got != role {
 		t.Errorf("RoleARN = %q, %v", got, err)

@@ -1,6 +1,7 @@
 // Package mounterr classifies why a Mount failed, by the stage that failed,
 // so the gRPC adapter can give each stage its own status code and the user
-// reads one short, actionable message in `kubectl describe pod`.
+// reads one short, actionable message in `kubectl describe pod`. AWS
+// errors are classified by AWSTable, one table of error codes per service.
 //
 // Messages never contain a secret value or a token: they name fields, AWS
 // resources and the fix.

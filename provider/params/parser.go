@@ -23,8 +23,10 @@ type parsedObjects struct {
 
 const (
 	// maxParsedObjects bounds the kept objects parameters: one per
-	// SecretProviderClass mounted on the node. Past it, all are dropped
-	// and the cache fills again.
+	// SecretProviderClass mounted on the node. The rule of the provider's
+	// small caches (here and secrets' selections): when full, a random
+	// entry makes room, so an edited SecretProviderClass's old text never
+	// keeps the new one out, and more classes than the bound still mostly hit.
 	maxParsedObjects = 64
 	// maxParsedObjectsLen keeps only parameters up to this size, so the
 	// cache holds at most maxParsedObjects * maxParsedObjectsLen bytes of
@@ -48,8 +50,14 @@ func (p *Parser) parseObjects(raw string) ([]Object, []error) {
 		got.objects, got.errs = parseObjects(raw)
 		if len(raw) <= maxParsedObjectsLen {
 			p.mu.Lock()
-			if p.objects == nil || len(p.objects) >= maxParsedObjects {
+			if p.objects == nil {
 				p.objects = make(map[string]parsedObjects)
+			}
+			if _, dup := p.objects[raw]; !dup && len(p.objects) >= maxParsedObjects {
+				for k := range p.objects { // map order is random
+					delete(p.objects, k)
+					break
+				}
 			}
 			p.objects[raw] = got
 			p.mu.Unlock()

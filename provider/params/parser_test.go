@@ -77,6 +77,9 @@ func TestParserIsBounded(t *testing.T) {
 	if n := len(p.objects); n > maxParsedObjects {
 		t.Errorf("%d objects parameters kept, want at most %d", n, maxParsedObjects)
 	}
+	if _, kept := p.objects[fmt.Sprintf("- objectName: secret-%d", 3*maxParsedObjects-1)]; !kept {
+		t.Error("the newest objects parameter was not kept: a full cache must make room")
+	}
 	long := fmt.Sprintf("- objectName: PMP-Production-Credentials\n#%0*d", maxParsedObjectsLen, 0)
 	if _, err := p.Parse(parserAttrs(t, long), "null", "420"); err != nil {
 		t.Fatal(err)

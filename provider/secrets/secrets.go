@@ -6,7 +6,6 @@ package secrets
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -15,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	smithy "github.com/aws/smithy-go"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
@@ -63,11 +61,13 @@ func (s *Secret) Entries() ([]flatten.Entry, error) {
 // Config tunes a Fetcher.
 type Config struct {
 	Retry awsretry.Policy
-	// TTL is the freshness window; zero turns caching off.
-	TTL time.Duration
+	// Cache off means every Get calls Secrets Manager.
+	Cache bool
+	// SecretTTL is the freshness window.
+	SecretTTL time.Duration
 	// NegativeTTL is how long a 4xx refusal is remembered.
 	NegativeTTL time.Duration
-	MaxEntries  int
+	CacheSize   int
 }
 
 // Fetcher fetches secrets, through the cache.
@@ -80,8 +80,8 @@ type Fetcher struct {
 // NewFetcher returns a fetcher over api.
 func NewFetcher(api API, cfg Config) *Fetcher {
 	f := &Fetcher{api: api, cfg: cfg}
-	if cfg.TTL > 0 {
-		f.cache = cache.New[*Secret](cfg.MaxEntries)
+	if cfg.Cache {
+		f.cache = cache.New[*Secret](cfg.CacheSize)
 	}
 	return f
 }
@@ -132,7 +132,7 @@ func (f *Fetcher) fetch(ctx context.Context, ref Ref, credsFn CredentialsFunc) (
 		return err
 	})
 	if err != nil {
-		merr := getError(ref, err)
+		merr := getErrors.Error(ref, err)
 		return nil, merr.Kind.NegativeTTL(f.cfg.NegativeTTL), merr
 	}
 	s := &Secret{ARN: aws.ToString(out.ARN), Name: aws.ToString(out.Name), VersionID: aws.ToString(out.VersionId)}
@@ -145,49 +145,39 @@ func (f *Fetcher) fetch(ctx context.Context, ref Ref, credsFn CredentialsFunc) (
 	if s.VersionID == "" {
 		return nil, 0, mounterr.New(mounterr.Internal, "Secrets Manager answered GetSecretValue for %s without a VersionId", ref.ID)
 	}
-	return s, f.cfg.TTL, nil
+	return s, f.cfg.SecretTTL, nil
 }
 
-// getError turns a GetSecretValue failure into the message a user reads.
-func getError(ref Ref, err error) *mounterr.Error {
-	var ex *awsretry.ExhaustedError
-	if errors.As(err, &ex) {
-		return &mounterr.Error{Kind: mounterr.Transient, Err: err, Msg: fmt.Sprintf(
-			"Secrets Manager GetSecretValue for %s in %s kept failing for %s (%s); this is transient: the kubelet retries the mount",
-			ref.ID, ref.Region, ex.Elapsed.Round(time.Second), awsretry.Reason(ex.Last))}
-	}
-	var apiErr smithy.APIError
-	if !errors.As(err, &apiErr) {
-		return mounterr.Wrap(mounterr.Transient, err, "Secrets Manager GetSecretValue for %s in %s failed (transient; the kubelet retries)", ref.ID, ref.Region)
-	}
-	switch apiErr.ErrorCode() {
-	case "AccessDeniedException":
-		return &mounterr.Error{Kind: mounterr.Denied, Err: err, Msg: fmt.Sprintf(
-			"access to secret %s in %s was denied (AccessDeniedException): the role's IAM policy must allow secretsmanager:GetSecretValue and secretsmanager:DescribeSecret on arn:aws:secretsmanager:%s:ACCOUNT_ID:secret:%s*",
-			ref.ID, ref.Region, ref.Region, secretPattern(ref.ID))}
-	case "ResourceNotFoundException":
-		what := "secret"
-		if ref.VersionID != "" || ref.VersionStage != "" {
-			what = "secret version " + ref.VersionID + ref.VersionStage + " of"
-		}
-		return &mounterr.Error{Kind: mounterr.NotFound, Err: err, Msg: fmt.Sprintf(
-			"%s %s was not found in region %s: check objectName (and objectVersion/objectVersionLabel) and the region (SecretProviderClass region, AWS_REGION or the node's topology.kubernetes.io/region label)",
-			what, ref.ID, ref.Region)}
-	case "DecryptionFailure":
-		return &mounterr.Error{Kind: mounterr.Denied, Err: err, Msg: fmt.Sprintf(
-			"secret %s could not be decrypted (DecryptionFailure): the role needs kms:Decrypt on the secret's KMS key", ref.ID)}
-	case "InvalidRequestException":
-		return &mounterr.Error{Kind: mounterr.NotFound, Err: err, Msg: fmt.Sprintf(
-			"secret %s cannot be read (%s): it may be scheduled for deletion; restore it or point objectName at another secret", ref.ID, awsretry.Reason(err))}
-	case "InvalidParameterException":
-		return &mounterr.Error{Kind: mounterr.Invalid, Err: err, Msg: fmt.Sprintf(
-			"Secrets Manager rejected the request for %s (%s): check objectName, objectVersion and objectVersionLabel", ref.ID, awsretry.Reason(err))}
-	case "UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException":
-		return &mounterr.Error{Kind: mounterr.Unauthenticated, Err: err, Msg: fmt.Sprintf(
-			"Secrets Manager did not accept the role credentials for %s (%s)", ref.ID, awsretry.Reason(err))}
-	}
-	return &mounterr.Error{Kind: mounterr.Transient, Err: err, Msg: fmt.Sprintf(
-		"Secrets Manager GetSecretValue for %s in %s failed (%s)", ref.ID, ref.Region, awsretry.Reason(err))}
+// getErrors is how Secrets Manager failures read in the pod's events:
+// what was refused or missing, and which setting or policy to fix.
+var getErrors = mounterr.AWSTable[Ref]{
+	Call: func(ref Ref) string { return "Secrets Manager GetSecretValue for " + ref.ID + " in " + ref.Region },
+	Rules: []mounterr.AWSRule[Ref]{
+		{Codes: []string{"AccessDeniedException"}, Kind: mounterr.Denied, Msg: func(ref Ref, _ string) string {
+			return fmt.Sprintf("access to secret %s in %s was denied (AccessDeniedException): the role's IAM policy must allow secretsmanager:GetSecretValue and secretsmanager:DescribeSecret on arn:aws:secretsmanager:%s:ACCOUNT_ID:secret:%s*",
+				ref.ID, ref.Region, ref.Region, secretPattern(ref.ID))
+		}},
+		{Codes: []string{"ResourceNotFoundException"}, Kind: mounterr.NotFound, Msg: func(ref Ref, _ string) string {
+			what := "secret"
+			if ref.VersionID != "" || ref.VersionStage != "" {
+				what = "secret version " + ref.VersionID + ref.VersionStage + " of"
+			}
+			return fmt.Sprintf("%s %s was not found in region %s: check objectName (and objectVersion/objectVersionLabel) and the region (SecretProviderClass region, AWS_REGION or the node's topology.kubernetes.io/region label)",
+				what, ref.ID, ref.Region)
+		}},
+		{Codes: []string{"DecryptionFailure"}, Kind: mounterr.Denied, Msg: func(ref Ref, _ string) string {
+			return fmt.Sprintf("secret %s could not be decrypted (DecryptionFailure): the role needs kms:Decrypt on the secret's KMS key", ref.ID)
+		}},
+		{Codes: []string{"InvalidRequestException"}, Kind: mounterr.NotFound, Msg: func(ref Ref, reason string) string {
+			return fmt.Sprintf("secret %s cannot be read (%s): it may be scheduled for deletion; restore it or point objectName at another secret", ref.ID, reason)
+		}},
+		{Codes: []string{"InvalidParameterException"}, Kind: mounterr.Invalid, Msg: func(ref Ref, reason string) string {
+			return fmt.Sprintf("Secrets Manager rejected the request for %s (%s): check objectName, objectVersion and objectVersionLabel", ref.ID, reason)
+		}},
+		{Codes: []string{"UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException"}, Kind: mounterr.Unauthenticated, Msg: func(ref Ref, reason string) string {
+			return fmt.Sprintf("Secrets Manager did not accept the role credentials for %s (%s)", ref.ID, reason)
+		}},
+	},
 }
 
 // secretPattern is the resource pattern for a secret name or ARN.

@@ -7,9 +7,9 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/files"
 )
 
-// maxSelections bounds the selections kept per secret version. A secret is
-// mounted by a handful of SecretProviderClasses at most; past the bound,
-// further selections are built per Mount and not kept.
+// maxSelections bounds the selections kept per secret version: a secret is
+// mounted by a handful of SecretProviderClasses at most. When full, a random
+// selection makes room, the rule of params.Parser's cache too.
 const maxSelections = 8
 
 type selected struct {
@@ -39,9 +39,13 @@ func (s *Secret) Select(sel files.Selection) ([]files.File, error) {
 	if s.selections == nil {
 		s.selections = make(map[string]selected, 1)
 	}
-	if len(s.selections) < maxSelections {
-		s.selections[key] = selected{files: out, err: err}
+	if _, dup := s.selections[key]; !dup && len(s.selections) >= maxSelections {
+		for k := range s.selections { // map order is random
+			delete(s.selections, k)
+			break
+		}
 	}
+	s.selections[key] = selected{files: out, err: err}
 	s.selMu.Unlock()
 	return out, err
 }

@@ -51,6 +51,9 @@ func TestSelectKeepsErrorsAndIsBounded(t *testing.T) {
 	if n := len(s.selections); n > maxSelections {
 		t.Errorf("%d selections kept, want at most %d", n, maxSelections)
 	}
+	if _, kept := s.selections[selectionKey(files.Selection{Dir: "d" + string(rune('a'+3*maxSelections-1))})]; !kept {
+		t.Error("the newest selection was not kept: a full cache must make room")
+	}
 }
 
 func TestSelectOfAValueThatIsNotAnObject(t *testing.T) {

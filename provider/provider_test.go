@@ -1,0 +1,647 @@
+package provider_test
+
+import (
+	"context"
+	"io/fs"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
+	smithy "github.com/aws/smithy-go"
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/kubefake"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
+)
+
+// These tests drive Provider.Mount with small fakes at its edges: STS and
+// Secrets Manager below, a client-go fake clientset for the Kubernetes
+// API. The server package tests the same pipeline against the real AWS
+// emulator over the driver's gRPC.
+
+const (
+	testRole  = "arn:aws:iam::111122223333:role/PMP-SecretsManager-Role"
+	testToken = "eyJhbGciOiJSUzI1NiJ9.TOKEN-SENTINEL.sig"
+	pmpSecret = "PMP-Production-Credentials"
+	v1, v2    = "a1b2c3d4-0000-4000-8000-000000000001", "a1b2c3d4-0000-4000-8000-000000000002"
+)
+
+// fakeSTS exchanges any token for credentials named after the session,
+// or fails with errs[role], and records every call.
+type fakeSTS struct {
+	errs map[string]error
+
+	mu    sync.Mutex
+	calls []stsCall
+}
+
+type stsCall struct{ Role, Session, Token, Region string }
+
+var _ identity.STSAPI = (*fakeSTS)(nil)
+
+func (f *fakeSTS) AssumeRoleWithWebIdentity(_ context.Context, in *sts.AssumeRoleWithWebIdentityInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleWithWebIdentityOutput, error) {
+	var o sts.Options
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, stsCall{Role: aws.ToString(in.RoleArn), Session: aws.ToString(in.RoleSessionName), Token: aws.ToString(in.WebIdentityToken), Region: o.Region})
+	if err := f.errs[aws.ToString(in.RoleArn)]; err != nil {
+		return nil, err
+	}
+	return &sts.AssumeRoleWithWebIdentityOutput{Credentials: &ststypes.Credentials{
+		AccessKeyId: aws.String("key-of-" + aws.ToString(in.RoleSessionName)), SecretAccessKey: aws.String("s"), SessionToken: aws.String("t"),
+		Expiration: aws.Time(time.Now().Add(time.Hour)),
+	}}, nil
+}
+
+func (f *fakeSTS) Calls() []stsCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
+
+// smVersion is one version of a secret in fakeSM.
+type smVersion struct {
+	ID        string // name or ARN, as objectName gives it
+	VersionID string
+	Stages    []string // AWSCURRENT when empty
+	Value     string
+	Binary    []byte
+}
+
+// fakeSM answers GetSecretValue from its versions, or fails with
+// errs[secret id], and records every call.
+type fakeSM struct {
+	versions []smVersion
+	errs     map[string]error
+
+	mu    sync.Mutex
+	calls []smCall
+}
+
+type smCall struct{ ID, VersionID, Stage, Region, AccessKey string }
+
+var _ secrets.API = (*fakeSM)(nil)
+
+func (f *fakeSM) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	var o secretsmanager.Options
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	creds, err := o.Credentials.Retrieve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, version, stage := aws.ToString(in.SecretId), aws.ToString(in.VersionId), aws.ToString(in.VersionStage)
+	f.mu.Lock()
+	f.calls = append(f.calls, smCall{ID: id, VersionID: version, Stage: stage, Region: o.Region, AccessKey: creds.AccessKeyID})
+	f.mu.Unlock()
+	if err := f.errs[id]; err != nil {
+		return nil, err
+	}
+	if version == "" && stage == "" {
+		stage = "AWSCURRENT"
+	}
+	for _, v := range f.versions {
+		stages := v.Stages
+		if len(stages) == 0 {
+			stages = []string{"AWSCURRENT"}
+		}
+		if v.ID != id || (version != "" && v.VersionID != version) || (stage != "" && !slices.Contains(stages, stage)) {
+			continue
+		}
+		name, arn := id, id
+		if i := strings.Index(id, ":secret:"); i >= 0 {
+			name = strings.TrimSuffix(id[i+len(":secret:"):], "-AbCdEf")
+		} else {
+			arn = "arn:aws:secretsmanager:" + o.Region + ":111122223333:secret:" + id + "-AbCdEf"
+		}
+		out := &secretsmanager.GetSecretValueOutput{ARN: aws.String(arn), Name: aws.String(name), SecretBinary: v.Binary}
+		if v.VersionID != "" {
+			out.VersionId = aws.String(v.VersionID)
+		}
+		if v.Binary == nil {
+			out.SecretString = aws.String(v.Value)
+		}
+		return out, nil
+	}
+	return nil, &smithy.GenericAPIError{Code: "ResourceNotFoundException", Message: "Secrets Manager can't find the specified secret."}
+}
+
+func (f *fakeSM) Calls() []smCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
+
+// edges are the fakes one provider runs over.
+type edges struct {
+	sts *fakeSTS
+	sm  *fakeSM
+	// region is the provider's AWS_REGION; node its node's name.
+	region, node string
+}
+
+// kubeObjects is the Kubernetes API the tests' provider reads.
+func kubeObjects() *fake.Clientset {
+	sa := func(ns, name, role string) *corev1.ServiceAccount {
+		s := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+		if role != "" {
+			s.Annotations = map[string]string{identity.RoleAnnotation: role}
+		}
+		return s
+	}
+	return fake.NewClientset(
+		sa("pmp", "pmp-secrets-access", testRole),
+		sa("other", "copycat", testRole),
+		sa("pmp", "no-role", ""),
+		sa("pmp", "bad-role", "PMP-SecretsManager-Role"),
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1", Labels: map[string]string{identity.RegionLabel: "eu-central-1"}}},
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-unlabelled"}},
+	)
+}
+
+var testOptions = provider.Options{
+	TokenAudience: "sts.amazonaws.com", Cache: true, SecretTTL: time.Minute, NegativeTTL: 10 * time.Second,
+	CacheSize: 64, RetryBudget: 200 * time.Millisecond,
+}
+
+func newProvider(e edges, o provider.Options) *provider.Provider {
+	if e.sts == nil {
+		e.sts = &fakeSTS{}
+	}
+	if e.sm == nil {
+		e.sm = &fakeSM{}
+	}
+	o.NodeName = e.node
+	return provider.NewFromAPIs(provider.APIs{STS: e.sts, SecretsManager: e.sm, Kube: kubefake.New(kubeObjects()), Region: e.region}, o)
+}
+
+// pmpReq is the driver's Mount of pod pmp/pmp-0 for the objects parameter.
+func pmpReq(objects string) driverreq.Request {
+	return driverreq.Request{
+		PodName: "pmp-0", Namespace: "pmp", PodUID: "0b0e3c1e-0000-4000-8000-000000000001",
+		ServiceAccount: "pmp-secrets-access", SecretProviderClass: "pmp-credentials",
+		Parameters: map[string]string{"objects": objects}, Token: testToken,
+	}
+}
+
+// parse decodes r as the server does before calling Mount.
+func parse(t *testing.T, r driverreq.Request) *params.Request {
+	t.Helper()
+	in := r.Build()
+	req, err := params.Parse(in.GetAttributes(), in.GetSecrets(), in.GetPermission())
+	if err != nil {
+		t.Fatalf("params.Parse: %v", err)
+	}
+	return req
+}
+
+type file struct {
+	Path     string
+	Mode     fs.FileMode
+	Contents string
+}
+
+func filesOf(res *provider.Result) []file {
+	var out []file
+	for _, f := range res.Files {
+		out = append(out, file{Path: f.Path, Mode: f.Mode, Contents: string(f.Contents)})
+	}
+	return out
+}
+
+const pmpDoc = `{"VCS": {"GithubAdminPAT": "gh-pat", "GitlabAdminPAT": ""}, "Email": {"SMTPPassword": "smtp-pw"}}`
+
+func TestMountFiles(t *testing.T) {
+	pmpV1 := smVersion{ID: pmpSecret, VersionID: v1, Value: pmpDoc}
+	tests := []struct {
+		name     string
+		versions []smVersion
+		objects  string
+		// permission is the request's default mode as the driver sends
+		// it (decimal JSON); empty: 420 (0644).
+		permission   string
+		want         []file
+		wantVersions []provider.Version
+	}{
+		{
+			name: "PMP JSON: one file per credential with a value", versions: []smVersion{pmpV1},
+			objects: "- objectName: PMP-Production-Credentials",
+			want: []file{
+				{Path: "Email.SMTPPassword", Mode: 0o644, Contents: "smtp-pw"},
+				{Path: "VCS.GithubAdminPAT", Mode: 0o644, Contents: "gh-pat"},
+			},
+			wantVersions: []provider.Version{{ID: "Email.SMTPPassword", Version: v1}, {ID: "VCS.GithubAdminPAT", Version: v1}},
+		},
+		{
+			name: "keepEmpty mounts empty credentials", versions: []smVersion{pmpV1},
+			objects: "- objectName: PMP-Production-Credentials\n  keepEmpty: true",
+			want: []file{
+				{Path: "Email.SMTPPassword", Mode: 0o644, Contents: "smtp-pw"},
+				{Path: "VCS.GithubAdminPAT", Mode: 0o644, Contents: "gh-pat"},
+				{Path: "VCS.GitlabAdminPAT", Mode: 0o644, Contents: ""},
+			},
+			wantVersions: []provider.Version{{ID: "Email.SMTPPassword", Version: v1}, {ID: "VCS.GithubAdminPAT", Version: v1}, {ID: "VCS.GitlabAdminPAT", Version: v1}},
+		},
+		{
+			name: "keys, nested layout and an alias directory", versions: []smVersion{pmpV1},
+			objects:      "- objectName: PMP-Production-Credentials\n  objectAlias: pmp\n  keys: [\"VCS.*\"]\n  layout: nested",
+			want:         []file{{Path: "pmp/VCS/GithubAdminPAT", Mode: 0o644, Contents: "gh-pat"}},
+			wantVersions: []provider.Version{{ID: "pmp/VCS/GithubAdminPAT", Version: v1}},
+		},
+		{
+			name: "file modes: the request's, and an object's filePermission", permission: "288", // 0440
+			versions: []smVersion{pmpV1, {ID: "db-password", VersionID: v2, Value: "hunter2"}},
+			objects:  "- objectName: PMP-Production-Credentials\n  keys: [Email.SMTPPassword]\n- objectName: db-password\n  filePermission: \"0400\"",
+			want: []file{
+				{Path: "Email.SMTPPassword", Mode: 0o440, Contents: "smtp-pw"},
+				{Path: "db-password", Mode: 0o400, Contents: "hunter2"},
+			},
+			wantVersions: []provider.Version{{ID: "Email.SMTPPassword", Version: v1}, {ID: "db-password", Version: v2}},
+		},
+		{
+			name: "flatten: false mounts the JSON whole, under its alias", versions: []smVersion{pmpV1},
+			objects:      "- objectName: PMP-Production-Credentials\n  flatten: false\n  objectAlias: pmp.json",
+			want:         []file{{Path: "pmp.json", Mode: 0o644, Contents: pmpDoc}},
+			wantVersions: []provider.Version{{ID: "pmp.json", Version: v1}},
+		},
+		{
+			name: "flatten auto: a value that is not a JSON object is one file", versions: []smVersion{{ID: "team/db-password", VersionID: v1, Value: "hunter2"}},
+			objects:      "- objectName: team/db-password",
+			want:         []file{{Path: "team_db-password", Mode: 0o644, Contents: "hunter2"}},
+			wantVersions: []provider.Version{{ID: "team_db-password", Version: v1}},
+		},
+		{
+			name: "a binary secret, named by its ARN", versions: []smVersion{{ID: "arn:aws:secretsmanager:eu-west-1:111122223333:secret:tls-key-AbCdEf", VersionID: v1, Binary: []byte{0, 1, 2}}},
+			objects:      "- objectName: arn:aws:secretsmanager:eu-west-1:111122223333:secret:tls-key-AbCdEf",
+			want:         []file{{Path: "tls-key-AbCdEf", Mode: 0o644, Contents: "\x00\x01\x02"}},
+			wantVersions: []provider.Version{{ID: "tls-key-AbCdEf", Version: v1}},
+		},
+		{
+			name: "objectVersion pins a version",
+			versions: []smVersion{
+				{ID: pmpSecret, VersionID: v1, Stages: []string{"AWSPREVIOUS"}, Value: `{"Email": {"SMTPPassword": "old"}}`},
+				{ID: pmpSecret, VersionID: v2, Value: `{"Email": {"SMTPPassword": "new"}}`},
+			},
+			objects:      "- objectName: PMP-Production-Credentials\n  objectVersion: " + v1,
+			want:         []file{{Path: "Email.SMTPPassword", Mode: 0o644, Contents: "old"}},
+			wantVersions: []provider.Version{{ID: "Email.SMTPPassword", Version: v1}},
+		},
+		{
+			name: "objectVersionLabel selects a stage; two versions of one secret side by side",
+			versions: []smVersion{
+				{ID: pmpSecret, VersionID: v1, Stages: []string{"AWSPREVIOUS"}, Value: `{"Email": {"SMTPPassword": "old"}}`},
+				{ID: pmpSecret, VersionID: v2, Value: `{"Email": {"SMTPPassword": "new"}}`},
+			},
+			objects: "- objectName: PMP-Production-Credentials\n  objectAlias: previous\n  objectVersionLabel: AWSPREVIOUS\n- objectName: PMP-Production-Credentials",
+			want: []file{
+				{Path: "Email.SMTPPassword", Mode: 0o644, Contents: "new"},
+				{Path: "previous/Email.SMTPPassword", Mode: 0o644, Contents: "old"},
+			},
+			wantVersions: []provider.Version{{ID: "Email.SMTPPassword", Version: v2}, {ID: "previous/Email.SMTPPassword", Version: v1}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newProvider(edges{sm: &fakeSM{versions: tt.versions}, region: "eu-west-1"}, testOptions)
+			r := pmpReq(tt.objects)
+			r.Permission = tt.permission
+			res, err := p.Mount(context.Background(), parse(t, r))
+			if err != nil {
+				t.Fatalf("Mount: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, filesOf(res)); diff != "" {
+				t.Errorf("files (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantVersions, res.Versions); diff != "" {
+				t.Errorf("versions (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestMountAsksForTheVersion(t *testing.T) {
+	sm := &fakeSM{versions: []smVersion{{ID: pmpSecret, VersionID: v1, Stages: []string{"AWSCURRENT", "AWSPREVIOUS"}, Value: pmpDoc}}}
+	p := newProvider(edges{sm: sm, region: "eu-west-1"}, testOptions)
+	objects := "- objectName: PMP-Production-Credentials\n  keys: [VCS.GithubAdminPAT]\n" +
+		"- objectName: PMP-Production-Credentials\n  objectAlias: pinned\n  objectVersion: " + v1 + "\n" +
+		"- objectName: PMP-Production-Credentials\n  objectAlias: previous\n  objectVersionLabel: AWSPREVIOUS"
+	if _, err := p.Mount(context.Background(), parse(t, pmpReq(objects))); err != nil {
+		t.Fatal(err)
+	}
+	key := "key-of-pmp-pmp-pmp-secrets-access"
+	want := []smCall{
+		{ID: pmpSecret, Region: "eu-west-1", AccessKey: key},
+		{ID: pmpSecret, VersionID: v1, Region: "eu-west-1", AccessKey: key},
+		{ID: pmpSecret, Stage: "AWSPREVIOUS", Region: "eu-west-1", AccessKey: key},
+	}
+	if diff := cmp.Diff(want, sm.Calls()); diff != "" {
+		t.Errorf("GetSecretValue calls (-want +got):\n%s", diff)
+	}
+}
+
+func TestMountRegion(t *testing.T) {
+	arn := "arn:aws:secretsmanager:us-east-1:111122223333:secret:PMP-Production-Credentials-AbCdEf"
+	tests := []struct {
+		name        string
+		regionParam string // the SecretProviderClass parameter region
+		objectName  string
+		edges       edges
+		// wantRegion is the region of the identity and of the STS and
+		// Secrets Manager calls.
+		wantRegion string
+	}{
+		{name: "SecretProviderClass region first", regionParam: "eu-west-2", objectName: pmpSecret,
+			edges: edges{region: "eu-west-1", node: "node-1"}, wantRegion: "eu-west-2"},
+		{name: "the ARN's region for its object", regionParam: "eu-west-2", objectName: arn,
+			edges: edges{region: "eu-west-1", node: "node-1"}, wantRegion: "us-east-1"},
+		{name: "AWS_REGION when the class names none", objectName: pmpSecret,
+			edges: edges{region: "eu-west-1", node: "node-1"}, wantRegion: "eu-west-1"},
+		{name: "the node's region label last", objectName: pmpSecret,
+			edges: edges{node: "node-1"}, wantRegion: "eu-central-1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.edges.sts = &fakeSTS{}
+			tt.edges.sm = &fakeSM{versions: []smVersion{{ID: tt.objectName, VersionID: v1, Value: pmpDoc}}}
+			p := newProvider(tt.edges, testOptions)
+			r := pmpReq("- objectName: " + tt.objectName)
+			if tt.regionParam != "" {
+				r.Parameters["region"] = tt.regionParam
+			}
+			res, err := p.Mount(context.Background(), parse(t, r))
+			if err != nil {
+				t.Fatalf("Mount: %v", err)
+			}
+			if got := tt.edges.sm.Calls(); len(got) != 1 || got[0].Region != tt.wantRegion {
+				t.Errorf("GetSecretValue calls = %+v, want one in %s", got, tt.wantRegion)
+			}
+			wantSTS := []stsCall{{Role: testRole, Session: "pmp-pmp-pmp-secrets-access", Token: testToken, Region: tt.wantRegion}}
+			if diff := cmp.Diff(wantSTS, tt.edges.sts.Calls()); diff != "" {
+				t.Errorf("STS calls (-want +got):\n%s", diff)
+			}
+			if got := p.DefaultRegion(); got != tt.edges.region {
+				t.Errorf("DefaultRegion() = %q, want %q (AWS_REGION)", got, tt.edges.region)
+			}
+			if res.Identity.RoleARN != testRole || res.Identity.Namespace != "pmp" || res.Identity.ServiceAccount != "pmp-secrets-access" {
+				t.Errorf("identity = %+v", res.Identity)
+			}
+		})
+	}
+}
+
+// TestMountErrors: each failure has its kind (hence its gRPC code) and a
+// message that names what to fix; no failure returns a file.
+func TestMountErrors(t *testing.T) {
+	pmpV1 := smVersion{ID: pmpSecret, VersionID: v1, Value: pmpDoc}
+	deny := func(code, msg string) error { return &smithy.GenericAPIError{Code: code, Message: msg} }
+	tests := []struct {
+		name     string
+		edges    edges
+		req      func() driverreq.Request
+		wantKind mounterr.Kind
+		wantMsg  string
+		// wantIdentity is as far as the identity was resolved.
+		wantIdentity identity.Identity
+	}{
+		{
+			name:     "no token for the audience",
+			req:      func() driverreq.Request { r := pmpReq("- objectName: x"); r.Audience = "vault"; return r },
+			wantKind: mounterr.Unauthenticated,
+			wantMsg:  `the driver passed no service account token for audience "sts.amazonaws.com": set tokenRequests: [{audience: "sts.amazonaws.com"}] on the CSIDriver secrets-store.csi.k8s.io (helm: --set tokenRequests[0].audience=sts.amazonaws.com)`,
+		},
+		{
+			name:     "service account does not exist",
+			req:      func() driverreq.Request { r := pmpReq("- objectName: x"); r.ServiceAccount = "ghost"; return r },
+			wantKind: mounterr.NotFound,
+			wantMsg:  "service account pmp/ghost does not exist",
+		},
+		{
+			name:     "service account without a role",
+			req:      func() driverreq.Request { r := pmpReq("- objectName: x"); r.ServiceAccount = "no-role"; return r },
+			wantKind: mounterr.Denied,
+			wantMsg:  "service account pmp/no-role has no eks.amazonaws.com/role-arn annotation: annotate it with the IAM role that may read the secret, e.g. kubectl annotate serviceaccount -n pmp no-role eks.amazonaws.com/role-arn=arn:aws:iam::ACCOUNT_ID:role/PMP-SecretsManager-Role",
+		},
+		{
+			name:     "role annotation that is not an ARN",
+			req:      func() driverreq.Request { r := pmpReq("- objectName: x"); r.ServiceAccount = "bad-role"; return r },
+			wantKind: mounterr.Invalid,
+			wantMsg:  `service account pmp/bad-role annotation eks.amazonaws.com/role-arn="PMP-SecretsManager-Role" is not an IAM role ARN (arn:aws:iam::ACCOUNT_ID:role/NAME)`,
+		},
+		{
+			name:         "no region: no node name",
+			req:          func() driverreq.Request { return pmpReq("- objectName: PMP-Production-Credentials") },
+			wantKind:     mounterr.Invalid,
+			wantMsg:      "no AWS region: set the SecretProviderClass parameter region, or AWS_REGION on the provider (no node name (--node-name or NODE_NAME) to read topology.kubernetes.io/region from)",
+			wantIdentity: identity.Identity{RoleARN: testRole, Namespace: "pmp", ServiceAccount: "pmp-secrets-access"},
+		},
+		{
+			name:         "no region: the node has no label",
+			edges:        edges{node: "node-unlabelled"},
+			req:          func() driverreq.Request { return pmpReq("- objectName: PMP-Production-Credentials") },
+			wantKind:     mounterr.Invalid,
+			wantMsg:      "no AWS region: set the SecretProviderClass parameter region, or AWS_REGION on the provider (node node-unlabelled has no topology.kubernetes.io/region label)",
+			wantIdentity: identity.Identity{RoleARN: testRole, Namespace: "pmp", ServiceAccount: "pmp-secrets-access"},
+		},
+		{
+			name:         "STS refuses the role",
+			edges:        edges{region: "eu-west-1", sts: &fakeSTS{errs: map[string]error{testRole: deny("AccessDenied", "Not authorized")}}},
+			req:          func() driverreq.Request { return pmpReq("- objectName: PMP-Production-Credentials") },
+			wantKind:     mounterr.Denied,
+			wantMsg:      "STS refused to let pmp/pmp-secrets-access assume role " + testRole + " (AccessDenied): the role's trust policy must allow sts:AssumeRoleWithWebIdentity from the cluster's OIDC provider with conditions <issuer>:sub = system:serviceaccount:pmp:pmp-secrets-access and <issuer>:aud = sts.amazonaws.com",
+			wantIdentity: identity.Identity{RoleARN: testRole, Namespace: "pmp", ServiceAccount: "pmp-secrets-access", Region: "eu-west-1"},
+		},
+		{
+			name:         "secret does not exist",
+			edges:        edges{region: "eu-west-1"},
+			req:          func() driverreq.Request { return pmpReq("- objectName: PMP-Staging-Credentials") },
+			wantKind:     mounterr.NotFound,
+			wantMsg:      "secret PMP-Staging-Credentials was not found in region eu-west-1: check objectName (and objectVersion/objectVersionLabel) and the region (SecretProviderClass region, AWS_REGION or the node's topology.kubernetes.io/region label)",
+			wantIdentity: identity.Identity{RoleARN: testRole, Namespace: "pmp", ServiceAccount: "pmp-secrets-access", Region: "eu-west-1"},
+		},
+		{
+			name:  "all or nothing: the second object fails",
+			edges: edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{pmpV1}, errs: map[string]error{"db-password": deny("AccessDeniedException", "no")}}},
+			req: func() driverreq.Request {
+				return pmpReq("- objectName: PMP-Production-Credentials\n- objectName: db-password")
+			},
+			wantKind:     mounterr.Denied,
+			wantMsg:      "access to secret db-password in eu-west-1 was denied (AccessDeniedException): the role's IAM policy must allow secretsmanager:GetSecretValue and secretsmanager:DescribeSecret on arn:aws:secretsmanager:eu-west-1:ACCOUNT_ID:secret:db-password*",
+			wantIdentity: identity.Identity{RoleARN: testRole, Namespace: "pmp", ServiceAccount: "pmp-secrets-access", Region: "eu-west-1"},
+		},
+		{
+			name:         "Secrets Manager throttles past the retry budget",
+			edges:        edges{region: "eu-west-1", sm: &fakeSM{errs: map[string]error{pmpSecret: deny("ThrottlingException", "Rate exceeded")}}},
+			req:          func() driverreq.Request { return pmpReq("- objectName: PMP-Production-Credentials") },
+			wantKind:     mounterr.Transient,
+			wantMsg:      "Secrets Manager GetSecretValue for PMP-Production-Credentials in eu-west-1 kept failing for 0s (ThrottlingException: Rate exceeded); this is transient: the kubelet retries the mount",
+			wantIdentity: identity.Identity{RoleARN: testRole, Namespace: "pmp", ServiceAccount: "pmp-secrets-access", Region: "eu-west-1"},
+		},
+		{
+			name:         "an answer without a version",
+			edges:        edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{{ID: pmpSecret, Value: pmpDoc}}}},
+			req:          func() driverreq.Request { return pmpReq("- objectName: PMP-Production-Credentials") },
+			wantKind:     mounterr.Internal,
+			wantMsg:      "Secrets Manager answered GetSecretValue for PMP-Production-Credentials without a VersionId",
+			wantIdentity: identity.Identity{RoleARN: testRole, Namespace: "pmp", ServiceAccount: "pmp-secrets-access", Region: "eu-west-1"},
+		},
+		{
+			name:         "keys asked of a value that is not JSON",
+			edges:        edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: "hunter2"}}}},
+			req:          func() driverreq.Request { return pmpReq("- objectName: PMP-Production-Credentials\n  keys: [VCS.*]") },
+			wantKind:     mounterr.Invalid,
+			wantMsg:      "objects entry PMP-Production-Credentials splits secret PMP-Production-Credentials into keys (flatten: true, keys or strictKeys), but the value is not a JSON object: store a JSON object such as the PMP template, or set flatten: false and remove keys and strictKeys",
+			wantIdentity: identity.Identity{RoleARN: testRole, Namespace: "pmp", ServiceAccount: "pmp-secrets-access", Region: "eu-west-1"},
+		},
+		{
+			name:         "broken JSON",
+			edges:        edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: `{"VCS": {"GithubAdminPAT": "x"`}}}},
+			req:          func() driverreq.Request { return pmpReq("- objectName: PMP-Production-Credentials") },
+			wantKind:     mounterr.Invalid,
+			wantMsg:      "secret PMP-Production-Credentials: the value starts with '{' but is not valid JSON (syntax error at byte 30): fix the JSON, or set flatten: false to mount the value as one file",
+			wantIdentity: identity.Identity{RoleARN: testRole, Namespace: "pmp", ServiceAccount: "pmp-secrets-access", Region: "eu-west-1"},
+		},
+		{
+			name:         "a key that cannot be a file name",
+			edges:        edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: `{"..": {"etc": "x"}}`}}}},
+			req:          func() driverreq.Request { return pmpReq("- objectName: PMP-Production-Credentials") },
+			wantKind:     mounterr.Invalid,
+			wantMsg:      `secret PMP-Production-Credentials: key "...etc" cannot be a file name: it has an empty segment (a key that is empty, or starts or ends with '.')`,
+			wantIdentity: identity.Identity{RoleARN: testRole, Namespace: "pmp", ServiceAccount: "pmp-secrets-access", Region: "eu-west-1"},
+		},
+		{
+			name:         "nested and dotted spellings disagree",
+			edges:        edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: `{"VCS": {"GithubAdminPAT": "a"}, "VCS.GithubAdminPAT": "b"}`}}}},
+			req:          func() driverreq.Request { return pmpReq("- objectName: PMP-Production-Credentials") },
+			wantKind:     mounterr.Invalid,
+			wantMsg:      `secret PMP-Production-Credentials cannot be split into files: key "VCS.GithubAdminPAT" is set twice with different values (nested and as a dotted key): keep one spelling`,
+			wantIdentity: identity.Identity{RoleARN: testRole, Namespace: "pmp", ServiceAccount: "pmp-secrets-access", Region: "eu-west-1"},
+		},
+		{
+			name:  "a keys pattern that matches no credential with a value",
+			edges: edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{pmpV1}}},
+			req: func() driverreq.Request {
+				return pmpReq("- objectName: PMP-Production-Credentials\n  keys: [VCS.GitlabAdminPAT]")
+			},
+			wantKind:     mounterr.NotFound,
+			wantMsg:      `secret PMP-Production-Credentials: keys pattern "VCS.GitlabAdminPAT" matches no key that has a value (empty values count as missing unless keepEmpty: true)`,
+			wantIdentity: identity.Identity{RoleARN: testRole, Namespace: "pmp", ServiceAccount: "pmp-secrets-access", Region: "eu-west-1"},
+		},
+		{
+			name:         "a whole value that is empty",
+			edges:        edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{{ID: "db-password", VersionID: v1}}}},
+			req:          func() driverreq.Request { return pmpReq("- objectName: db-password") },
+			wantKind:     mounterr.NotFound,
+			wantMsg:      "secret db-password has an empty value: store a value, or set keepEmpty: true",
+			wantIdentity: identity.Identity{RoleARN: testRole, Namespace: "pmp", ServiceAccount: "pmp-secrets-access", Region: "eu-west-1"},
+		},
+		{
+			name:         "a secret whose every credential is empty",
+			edges:        edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: `{"VCS": {"GithubAdminPAT": ""}}`}}}},
+			req:          func() driverreq.Request { return pmpReq("- objectName: PMP-Production-Credentials") },
+			wantKind:     mounterr.NotFound,
+			wantMsg:      `SecretProviderClass "pmp-credentials" selects no credential with a value: fill in the secret's values, or set keepEmpty: true to mount empty ones`,
+			wantIdentity: identity.Identity{RoleARN: testRole, Namespace: "pmp", ServiceAccount: "pmp-secrets-access", Region: "eu-west-1"},
+		},
+		{
+			name:  "two objects write the same file",
+			edges: edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{pmpV1}}},
+			req: func() driverreq.Request {
+				return pmpReq("- objectName: PMP-Production-Credentials\n- objectName: PMP-Production-Credentials\n  keys: [Email.*]")
+			},
+			wantKind:     mounterr.Invalid,
+			wantMsg:      `SecretProviderClass "pmp-credentials": two objects or keys produce the same file "Email.SMTPPassword": give one an objectAlias or narrow its keys`,
+			wantIdentity: identity.Identity{RoleARN: testRole, Namespace: "pmp", ServiceAccount: "pmp-secrets-access", Region: "eu-west-1"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newProvider(tt.edges, testOptions)
+			res, err := p.Mount(context.Background(), parse(t, tt.req()))
+			if err == nil {
+				t.Fatalf("Mount succeeded with %d files", len(res.Files))
+			}
+			if got := mounterr.KindOf(err); got != tt.wantKind {
+				t.Errorf("kind = %s, want %s (%v)", got, tt.wantKind, err)
+			}
+			if diff := cmp.Diff(tt.wantMsg, err.Error()); diff != "" {
+				t.Errorf("message (-want +got):\n%s", diff)
+			}
+			if strings.Contains(err.Error(), testToken) {
+				t.Errorf("message leaks the token: %v", err)
+			}
+			var got identity.Identity
+			if res != nil {
+				if res.Files != nil || res.Versions != nil {
+					t.Errorf("a failed Mount returned %d files and %d versions, want none", len(res.Files), len(res.Versions))
+				}
+				got = res.Identity
+			}
+			if diff := cmp.Diff(tt.wantIdentity, got); diff != "" {
+				t.Errorf("identity (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestMountCalls counts the AWS calls of three Mounts: the caches serve
+// republishes and coalesce nothing across identities.
+func TestMountCalls(t *testing.T) {
+	tests := []struct {
+		name         string
+		cache        bool
+		accounts     []string // namespace/service account of each Mount
+		wantSTS      int
+		wantGetValue int
+	}{
+		{name: "republishes are served from the caches", cache: true,
+			accounts: []string{"pmp/pmp-secrets-access", "pmp/pmp-secrets-access", "pmp/pmp-secrets-access"}, wantSTS: 1, wantGetValue: 1},
+		{name: "cache off: every Mount calls STS and Secrets Manager", cache: false,
+			accounts: []string{"pmp/pmp-secrets-access", "pmp/pmp-secrets-access", "pmp/pmp-secrets-access"}, wantSTS: 3, wantGetValue: 3},
+		{name: "a copied role annotation goes through STS itself", cache: true,
+			accounts: []string{"pmp/pmp-secrets-access", "other/copycat", "pmp/pmp-secrets-access"}, wantSTS: 2, wantGetValue: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := edges{region: "eu-west-1", sts: &fakeSTS{}, sm: &fakeSM{versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: pmpDoc}}}}
+			o := testOptions
+			o.Cache = tt.cache
+			p := newProvider(e, o)
+			for _, acct := range tt.accounts {
+				ns, sa, _ := strings.Cut(acct, "/")
+				r := pmpReq("- objectName: PMP-Production-Credentials")
+				r.Namespace, r.ServiceAccount = ns, sa
+				res, err := p.Mount(context.Background(), parse(t, r))
+				if err != nil {
+					t.Fatalf("Mount as %s: %v", acct, err)
+				}
+				if len(res.Files) != 2 {
+					t.Fatalf("Mount as %s: %d files, want 2", acct, len(res.Files))
+				}
+			}
+			if got := len(e.sts.Calls()); got != tt.wantSTS {
+				t.Errorf("STS calls = %d, want %d", got, tt.wantSTS)
+			}
+			if got := len(e.sm.Calls()); got != tt.wantGetValue {
+				t.Errorf("GetSecretValue calls = %d, want %d", got, tt.wantGetValue)
+			}
+		})
+	}
+}

@@ -1,0 +1,199 @@
+package secrets
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smithy "github.com/aws/smithy-go"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+)
+
+// fakeSM answers GetSecretValue with err or with out, and records what it
+// was asked and with which region and credentials.
+type fakeSM struct {
+	err error
+	out *secretsmanager.GetSecretValueOutput
+
+	mu      sync.Mutex
+	calls   int
+	in      *secretsmanager.GetSecretValueInput
+	regions []string
+	keys    []string
+}
+
+var _ API = (*fakeSM)(nil)
+
+func (f *fakeSM) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	var o secretsmanager.Options
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	creds, err := o.Credentials.Retrieve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	f.in = in
+	f.regions = append(f.regions, o.Region)
+	f.keys = append(f.keys, creds.AccessKeyID)
+	if f.err != nil {
+		return nil, f.err
+	}
+	return f.out, nil
+}
+
+var fastRetry = awsretry.Policy{Budget: 100 * time.Millisecond, AttemptTimeout: 50 * time.Millisecond, BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond}
+
+func staticCreds(context.Context) (aws.Credentials, error) {
+	return aws.Credentials{AccessKeyID: "ASIATEST", SecretAccessKey: "s", SessionToken: "t"}, nil
+}
+
+func apiError(code, msg string) error { return &smithy.GenericAPIError{Code: code, Message: msg} }
+
+const policyHint = "the role's IAM policy must allow secretsmanager:GetSecretValue and secretsmanager:DescribeSecret on "
+
+func TestGetErrors(t *testing.T) {
+	pmp := Ref{ID: "PMP-Production-Credentials", Region: "eu-west-1"}
+	arn := Ref{ID: "arn:aws:secretsmanager:us-east-1:123456789012:secret:PMP-Production-Credentials-AbCdEf", Region: "us-east-1"}
+	version := Ref{ID: "PMP-Production-Credentials", VersionID: "v-1", Region: "eu-west-1"}
+	stage := Ref{ID: "PMP-Production-Credentials", VersionStage: "AWSPREVIOUS", Region: "eu-west-1"}
+	tests := []struct {
+		name     string
+		ref      Ref
+		err      error
+		wantKind mounterr.Kind
+		wantMsg  string
+	}{
+		{name: "IAM policy refuses", ref: pmp, err: apiError("AccessDeniedException", "not authorized"), wantKind: mounterr.Denied,
+			wantMsg: "access to secret PMP-Production-Credentials in eu-west-1 was denied (AccessDeniedException): " + policyHint + "arn:aws:secretsmanager:eu-west-1:ACCOUNT_ID:secret:PMP-Production-Credentials*"},
+		{name: "IAM policy refuses an ARN", ref: arn, err: apiError("AccessDeniedException", "not authorized"), wantKind: mounterr.Denied,
+			wantMsg: "access to secret " + arn.ID + " in us-east-1 was denied (AccessDeniedException): " + policyHint + "arn:aws:secretsmanager:us-east-1:ACCOUNT_ID:secret:PMP-Production-Credentials-AbCdEf*"},
+		{name: "secret not found", ref: pmp, err: apiError("ResourceNotFoundException", "no such secret"), wantKind: mounterr.NotFound,
+			wantMsg: "secret PMP-Production-Credentials was not found in region eu-west-1: check objectName (and objectVersion/objectVersionLabel) and the region (SecretProviderClass region, AWS_REGION or the node's topology.kubernetes.io/region label)"},
+		{name: "version not found", ref: version, err: apiError("ResourceNotFoundException", "no such version"), wantKind: mounterr.NotFound,
+			wantMsg: "secret version v-1 of PMP-Production-Credentials was not found in region eu-west-1: check objectName (and objectVersion/objectVersionLabel) and the region (SecretProviderClass region, AWS_REGION or the node's topology.kubernetes.io/region label)"},
+		{name: "stage not found", ref: stage, err: apiError("ResourceNotFoundException", ""), wantKind: mounterr.NotFound,
+			wantMsg: "secret version AWSPREVIOUS of PMP-Production-Credentials was not found in region eu-west-1: check objectName (and objectVersion/objectVersionLabel) and the region (SecretProviderClass region, AWS_REGION or the node's topology.kubernetes.io/region label)"},
+		{name: "KMS refuses", ref: pmp, err: apiError("DecryptionFailure", "kms"), wantKind: mounterr.Denied,
+			wantMsg: "secret PMP-Production-Credentials could not be decrypted (DecryptionFailure): the role needs kms:Decrypt on the secret's KMS key"},
+		{name: "scheduled for deletion", ref: pmp, err: apiError("InvalidRequestException", "marked for deletion"), wantKind: mounterr.NotFound,
+			wantMsg: "secret PMP-Production-Credentials cannot be read (InvalidRequestException: marked for deletion): it may be scheduled for deletion; restore it or point objectName at another secret"},
+		{name: "bad parameter", ref: version, err: apiError("InvalidParameterException", "bad version id"), wantKind: mounterr.Invalid,
+			wantMsg: "Secrets Manager rejected the request for PMP-Production-Credentials (InvalidParameterException: bad version id): check objectName, objectVersion and objectVersionLabel"},
+		{name: "credentials refused", ref: pmp, err: apiError("UnrecognizedClientException", "bad token"), wantKind: mounterr.Unauthenticated,
+			wantMsg: "Secrets Manager did not accept the role credentials for PMP-Production-Credentials (UnrecognizedClientException: bad token)"},
+		{name: "bad signature", ref: pmp, err: apiError("InvalidSignatureException", "sig"), wantKind: mounterr.Unauthenticated,
+			wantMsg: "Secrets Manager did not accept the role credentials for PMP-Production-Credentials (InvalidSignatureException: sig)"},
+		{name: "expired credentials", ref: pmp, err: apiError("ExpiredTokenException", "expired"), wantKind: mounterr.Unauthenticated,
+			wantMsg: "Secrets Manager did not accept the role credentials for PMP-Production-Credentials (ExpiredTokenException: expired)"},
+		{name: "unknown code", ref: pmp, err: apiError("SomethingNew", "what is this"), wantKind: mounterr.Transient,
+			wantMsg: "Secrets Manager GetSecretValue for PMP-Production-Credentials in eu-west-1 failed (SomethingNew: what is this)"},
+		{name: "not an API error", ref: pmp, err: errors.New("proxy said no"), wantKind: mounterr.Transient,
+			wantMsg: "Secrets Manager GetSecretValue for PMP-Production-Credentials in eu-west-1 failed (transient; the kubelet retries): proxy said no"},
+		{name: "unavailable past the budget", ref: pmp, err: apiError("ServiceUnavailable", "try later"), wantKind: mounterr.Transient,
+			wantMsg: "Secrets Manager GetSecretValue for PMP-Production-Credentials in eu-west-1 kept failing for 0s (ServiceUnavailable: try later); this is transient: the kubelet retries the mount"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := NewFetcher(&fakeSM{err: tt.err}, Config{Retry: fastRetry, Cache: true, SecretTTL: time.Minute, CacheSize: 8})
+			_, err := f.Get(context.Background(), "identity", tt.ref, staticCreds)
+			if err == nil {
+				t.Fatal("Get succeeded")
+			}
+			if got := mounterr.KindOf(err); got != tt.wantKind {
+				t.Errorf("kind = %s, want %s", got, tt.wantKind)
+			}
+			if diff := cmp.Diff(tt.wantMsg, err.Error()); diff != "" {
+				t.Errorf("message (-want +got):\n%s", diff)
+			}
+			if !errors.Is(err, tt.err) {
+				t.Errorf("error %v does not wrap the Secrets Manager error", err)
+			}
+		})
+	}
+}
+
+func TestGetWithoutVersionID(t *testing.T) {
+	f := NewFetcher(&fakeSM{out: &secretsmanager.GetSecretValueOutput{Name: aws.String("pmp"), SecretString: aws.String("x")}}, Config{Retry: fastRetry})
+	_, err := f.Get(context.Background(), "identity", Ref{ID: "pmp", Region: "eu-west-1"}, staticCreds)
+	if got := mounterr.KindOf(err); got != mounterr.Internal {
+		t.Errorf("Get() error = %v (%s), want Internal", err, got)
+	}
+}
+
+func TestGetAsksForTheVersion(t *testing.T) {
+	out := &secretsmanager.GetSecretValueOutput{
+		ARN: aws.String("arn:aws:secretsmanager:eu-west-1:123456789012:secret:pmp-AbCdEf"), Name: aws.String("pmp"),
+		VersionId: aws.String("v-2"), SecretBinary: []byte("binary"),
+	}
+	tests := []struct {
+		name string
+		ref  Ref
+		want *secretsmanager.GetSecretValueInput
+	}{
+		{name: "current", ref: Ref{ID: "pmp", Region: "eu-west-1"}, want: &secretsmanager.GetSecretValueInput{SecretId: aws.String("pmp")}},
+		{name: "version id", ref: Ref{ID: "pmp", VersionID: "v-2", Region: "eu-west-1"}, want: &secretsmanager.GetSecretValueInput{SecretId: aws.String("pmp"), VersionId: aws.String("v-2")}},
+		{name: "stage", ref: Ref{ID: "pmp", VersionStage: "AWSPREVIOUS", Region: "eu-west-1"}, want: &secretsmanager.GetSecretValueInput{SecretId: aws.String("pmp"), VersionStage: aws.String("AWSPREVIOUS")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := &fakeSM{out: out}
+			s, err := NewFetcher(api, Config{Retry: fastRetry}).Get(context.Background(), "identity", tt.ref, staticCreds)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, api.in, cmp.AllowUnexported(secretsmanager.GetSecretValueInput{})); diff != "" {
+				t.Errorf("input (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]string{"eu-west-1"}, api.regions); diff != "" {
+				t.Errorf("regions (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]string{"ASIATEST"}, api.keys); diff != "" {
+				t.Errorf("signed with (-want +got):\n%s", diff)
+			}
+			if s.Name != "pmp" || s.VersionID != "v-2" || string(s.Value) != "binary" || s.ARN != aws.ToString(out.ARN) {
+				t.Errorf("secret = %+v", s)
+			}
+		})
+	}
+}
+
+func TestGetCache(t *testing.T) {
+	out := &secretsmanager.GetSecretValueOutput{Name: aws.String("pmp"), VersionId: aws.String("v-1"), SecretString: aws.String("x")}
+	tests := []struct {
+		name      string
+		cfg       Config
+		err       error
+		wantCalls int
+	}{
+		{name: "a secret is kept for its window", cfg: Config{Cache: true, SecretTTL: time.Minute, CacheSize: 8}, wantCalls: 1},
+		{name: "cache off: every Get asks", cfg: Config{}, wantCalls: 3},
+		{name: "a refusal is remembered", cfg: Config{Cache: true, SecretTTL: time.Minute, NegativeTTL: time.Minute, CacheSize: 8}, err: apiError("ResourceNotFoundException", ""), wantCalls: 1},
+		{name: "a transient failure is not", cfg: Config{Cache: true, SecretTTL: time.Minute, NegativeTTL: time.Minute, CacheSize: 8}, err: apiError("SomethingNew", ""), wantCalls: 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := &fakeSM{out: out, err: tt.err}
+			tt.cfg.Retry = fastRetry
+			f := NewFetcher(api, tt.cfg)
+			credCalls := 0
+			creds := func(ctx context.Context) (aws.Credentials, error) { credCalls++; return staticCreds(ctx) }
+			for range 3 {
+				_, _ = f.Get(context.Background(), "identity", Ref{ID: "pmp", Region: "eu-west-1"}, creds)
+			}
+			if api.calls != tt.wantCalls || credCalls != tt.wantCalls {
+				t.Errorf("GetSecretValue calls = %d, credentials asked %d times; want %d of each", api.calls, credCalls, tt.wantCalls)
+			}
+		})
+	}
+}
