@@ -56,7 +56,7 @@ demo: tools ## Mount the PMP secret from a local AWS emulator into ./demo-volume
 	@echo; echo "On disk, as the driver writes it (atomic ..data swap):"; ls -l demo-volume | head -6; echo "   ..."
 
 .PHONY: e2e
-e2e: ## Bring up a local cluster (etcd, apiserver, kubelet, real CSI driver), run e2e/, tear it down (root).
+e2e: ## Bring up a local cluster (etcd, apiserver, controller-manager, scheduler, kubelet, real CSI driver), run e2e/, tear it down (root).
 	e2e/run.sh
 
 E2E_STATE ?= /tmp/pmp-e2e-dev
