@@ -14,16 +14,20 @@ help: ## List the targets.
 build: ## Build the provider binary into bin/.
 	$(GO) build -trimpath -o $(BIN) .
 
+.PHONY: image
+image: ## Build the Dockerfile with buildah (no Docker engine, no registry) into _output/image/: amd64, arm64, index.
+	dev/image/build.sh
+
 .PHONY: tools
 tools: ## Build the pinned AWS emulator (cached outside the repo).
 	@tools/build.sh kumo >/dev/null
 
 .PHONY: test
-test: tools lint ## Run lint, then unit, fuzz-seed and integration tests with -race.
-	KUMO_BIN=$$(tools/build.sh kumo) $(GO) test -race -count=1 $(PKGS)
+test: tools lint ## Run lint, then unit, fuzz-seed, integration and chart tests (pinned helm) with -race.
+	KUMO_BIN=$$(tools/build.sh kumo) HELM_BIN=$$(tools/build.sh helm) $(GO) test -race -count=1 $(PKGS)
 
 .PHONY: unit
-unit: ## Only the fast tests: no emulator (integration tests skip and say so).
+unit: ## Only the fast tests: no emulator, no helm (integration and chart tests skip and say so).
 	$(GO) test -count=1 $(PKGS)
 
 .PHONY: lint
@@ -52,7 +56,7 @@ demo: tools ## Mount the PMP secret from a local AWS emulator into ./demo-volume
 	@echo; echo "On disk, as the driver writes it (atomic ..data swap):"; ls -l demo-volume | head -6; echo "   ..."
 
 .PHONY: e2e
-e2e: ## Bring up a local cluster (etcd, apiserver, kubelet, real CSI driver), run e2e/, tear it down (root).
+e2e: ## Bring up a local cluster (etcd, apiserver, controller-manager, scheduler, kubelet, real CSI driver), run e2e/, tear it down (root).
 	e2e/run.sh
 
 E2E_STATE ?= /tmp/pmp-e2e-dev

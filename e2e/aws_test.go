@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/pmp"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
 )
 
 // pmpSecret is a PMP secret's values by dotted key ("VCS.GitlabAdminPAT").
@@ -25,7 +25,7 @@ import (
 type pmpSecret map[string]string
 
 // json renders the secret as the PMP template's nested JSON object
-// (internal/pmp's catalog of 30 credentials).
+// (provider/pmp's catalog of 30 credentials).
 func (s pmpSecret) json() string {
 	doc, _ := pmp.Document(func(name string) string { return s[name] })
 	return doc

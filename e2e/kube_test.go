@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,8 +39,13 @@ type testNS struct {
 }
 
 // newNS creates a namespace unique to the test and, on cleanup, prints what
-// a user would look at when the test failed, then deletes the pods (so the
-// kubelet unmounts their volumes) and the namespace.
+// a user would look at when the test failed, then deletes the namespace and
+// waits until its pods are gone: the namespace controller deletes them and
+// the kubelet unmounts their volumes before the next test or the tear-down.
+// The namespace itself goes a few seconds later (the controller's retries
+// back off while pods terminate); TestMain waits for every namespace of the
+// run to be gone. The controller-manager gives the namespace its default
+// service account and kube-root-ca.crt, as on any cluster.
 func newNS(t *testing.T) *testNS {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -61,31 +67,63 @@ func newNS(t *testing.T) *testNS {
 	if err != nil {
 		t.Fatalf("create namespace: %v", err)
 	}
+	created.Store(name, true)
 	t.Cleanup(func() {
 		defer cancel()
 		if t.Failed() {
 			ns.dumpDiagnostics()
 		}
-		grace := int64(1)
-		_ = kube.CoreV1().Pods(name).DeleteCollection(context.Background(), metav1.DeleteOptions{GracePeriodSeconds: &grace}, metav1.ListOptions{})
-		ns.waitPodsGone(60 * time.Second)
-		_ = kube.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{})
+		if err := kube.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{}); err != nil {
+			t.Errorf("delete namespace %s: %v", name, err)
+			return
+		}
+		ns.waitPodsGone(2 * time.Minute)
 	})
 	return ns
 }
 
-// waitPodsGone waits until the kubelet has removed the namespace's pods, so
-// that their volumes are unpublished before the next test or the tear-down.
+// created holds the names of the namespaces this run created.
+var created sync.Map
+
+// waitPodsGone waits until the namespace's pods are gone, so that their
+// volumes are unpublished before the next test or the tear-down.
 func (ns *testNS) waitPodsGone(d time.Duration) {
 	deadline := time.Now().Add(d)
+	var left []string
 	for time.Now().Before(deadline) {
 		pods, err := kube.CoreV1().Pods(ns.name).List(context.Background(), metav1.ListOptions{})
 		if err == nil && len(pods.Items) == 0 {
 			return
 		}
+		left = left[:0]
+		if err == nil {
+			for i := range pods.Items {
+				left = append(left, pods.Items[i].Name)
+			}
+		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	ns.t.Logf("pods of %s still present after %s", ns.name, d)
+	ns.t.Errorf("pods of the deleted namespace %s still present after %s: %v", ns.name, d, left)
+}
+
+// namespacesGone waits until every namespace this run created is gone and
+// returns those still there after d.
+func namespacesGone(d time.Duration) []string {
+	deadline := time.Now().Add(d)
+	for {
+		var left []string
+		created.Range(func(k, _ any) bool {
+			_, err := kube.CoreV1().Namespaces().Get(context.Background(), k.(string), metav1.GetOptions{})
+			if !apierrors.IsNotFound(err) {
+				left = append(left, k.(string))
+			}
+			return true
+		})
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 // serviceAccount creates a service account, annotated with the IRSA role
@@ -142,20 +180,25 @@ func (ns *testNS) secretProviderClass(s spc) {
 	}
 }
 
+// listScript prints the volume's files, one line each:
+//
+//	F <octal mode> <path> <base64 contents>
+//
+// The driver's own entries (..data, ..<timestamp>) are skipped.
+const listScript = `find -L . -path './..*' -prune -o -type f -print | sort | while read -r f; do
+    echo "F $(stat -L -c %a "$f") ${f#./} $(base64 -w 0 "$f")"
+  done`
+
 // readerScript prints a snapshot of the volume when it changes, and once at
 // start (so an empty first volume shows as an empty snapshot):
 //
 //	=== begin <unix seconds>
-//	F <octal mode> <path> <base64 contents>
+//	<listScript's lines>
 //	=== end
-//
-// The driver's own entries (..data, ..<timestamp>) are skipped.
 const readerScript = `cd ` + volumeDir + ` || exit 1
 prev=x
 while :; do
-  cur=$(find -L . -path './..*' -prune -o -type f -print | sort | while read -r f; do
-    echo "F $(stat -L -c %a "$f") ${f#./} $(base64 -w 0 "$f")"
-  done)
+  cur=$(` + listScript + `)
   if [ "$cur" != "$prev" ]; then
     echo "=== begin $(date +%s)"
     [ -n "$cur" ] && echo "$cur"
@@ -166,17 +209,16 @@ while :; do
 done`
 
 // readerPod creates a busybox pod that mounts the SecretProviderClass as a
-// CSI inline volume and prints snapshots of it.
+// CSI inline volume and prints snapshots of it. The scheduler places it on
+// the suite's node.
 func (ns *testNS) readerPod(name, serviceAccount, spcName string) {
 	ns.t.Helper()
 	grace := int64(1)
-	no := false
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns.name},
 		Spec: corev1.PodSpec{
-			NodeName:                      cfg.node,
+			Affinity:                      onNode(cfg.node),
 			ServiceAccountName:            serviceAccount,
-			AutomountServiceAccountToken:  &no,
 			RestartPolicy:                 corev1.RestartPolicyNever,
 			TerminationGracePeriodSeconds: &grace,
 			Containers: []corev1.Container{{
@@ -199,6 +241,18 @@ func (ns *testNS) readerPod(name, serviceAccount, spcName string) {
 	if _, err := kube.CoreV1().Pods(ns.name).Create(ns.ctx, pod, metav1.CreateOptions{}); err != nil {
 		ns.t.Fatalf("create pod %s: %v", name, err)
 	}
+}
+
+// onNode is the affinity that makes the scheduler place a pod on the node
+// named node, as a DaemonSet's pods are placed.
+func onNode(node string) *corev1.Affinity {
+	return &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchFields: []corev1.NodeSelectorRequirement{{
+				Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{node},
+			}}}},
+		},
+	}}
 }
 
 // waitRunning waits until the pod's container runs and returns how long that took.
@@ -292,9 +346,14 @@ func (ns *testNS) snapshots(pod string) ([]snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseSnapshots(string(raw))
+}
+
+// parseSnapshots parses readerScript's output.
+func parseSnapshots(raw string) ([]snapshot, error) {
 	var out []snapshot
 	var cur *snapshot
-	sc := bufio.NewScanner(strings.NewReader(string(raw)))
+	sc := bufio.NewScanner(strings.NewReader(raw))
 	sc.Buffer(make([]byte, 1<<20), 1<<22)
 	for sc.Scan() {
 		line := sc.Text()
@@ -312,6 +371,7 @@ func (ns *testNS) snapshots(pod string) ([]snapshot, error) {
 			}
 			var contents []byte
 			if len(parts) == 4 {
+				var err error
 				if contents, err = base64.StdEncoding.DecodeString(parts[3]); err != nil {
 					return nil, fmt.Errorf("bad reader line %q: %v", line, err)
 				}

@@ -21,7 +21,7 @@ import (
 type env struct {
 	kubeconfig     string
 	image          string // busybox image present on the node (imagePullPolicy: Never)
-	node           string // pods are bound to this node; the suite needs no scheduler
+	node           string // the scheduler places the suite's pods on this node
 	roleARN        string // put on the test service accounts
 	region         string
 	awsEndpoint    string // where the suite seeds and rotates secrets; empty = real AWS
@@ -89,7 +89,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.Exit(1)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if left := namespacesGone(2 * time.Minute); len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "e2e: namespaces not deleted 2 minutes after their tests: %v\n", left)
+		code = max(code, 1)
+	}
+	os.Exit(code)
 }
 
 // checkCSIDriver fails fast on a cluster whose CSIDriver cannot serve IRSA,

@@ -1,6 +1,8 @@
 // Package examples_test keeps the examples true: every SecretProviderClass
-// here must pass the provider's own validation, and the IAM documents must
-// say what the README says they do.
+// here must pass the provider's own validation, the PMP Deployment must use
+// one set of names with the role on its ServiceAccount, and the IAM
+// documents must say what the README says they do. The e2e suite applies
+// the Deployment and its class on a real cluster (e2e/examples_test.go).
 package examples_test
 
 import (
@@ -10,15 +12,22 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/spclass"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
 )
 
 func TestSecretProviderClassesAreValid(t *testing.T) {
 	paths, _ := filepath.Glob("*.yaml")
 	found := 0
 	for _, p := range paths {
-		classes, err := driverreq.ReadClasses(p)
+		classes, err := spclass.Read(p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,6 +86,18 @@ func TestTrustPolicyNamesTheServiceAccountAndAudience(t *testing.T) {
 	}
 }
 
+// The template users paste into Secrets Manager is the catalog's, byte for
+// byte (what the template subcommand prints).
+func TestCredentialsTemplateIsTheCatalogs(t *testing.T) {
+	b, err := os.ReadFile("pmp-credentials.template.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(pmp.Template(), string(b)); diff != "" {
+		t.Errorf("pmp-credentials.template.json differs from the catalog's template (-catalog +file):\n%s", diff)
+	}
+}
+
 func readJSON(t *testing.T, path string, v any) {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -86,4 +107,136 @@ func readJSON(t *testing.T, path string, v any) {
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
+}
+
+// TestDeploymentUsesOneSetOfNames: the PMP document's Deployment, corrected.
+// The role annotation is on the ServiceAccount the pod runs as (never on the
+// Deployment), the trust policy names that service account, the role is the
+// one the README names, and the CSI volume mounts a SecretProviderClass of
+// these examples, in the same namespace, that reads the secret the IAM
+// policy allows.
+func TestDeploymentUsesOneSetOfNames(t *testing.T) {
+	var (
+		sa     corev1.ServiceAccount
+		deploy appsv1.Deployment
+	)
+	b, err := os.ReadFile("pmp-deployment.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := []string{}
+	for _, doc := range strings.Split(string(b), "\n---\n") {
+		var meta struct{ Kind string }
+		if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
+			t.Fatal(err)
+		}
+		kinds = append(kinds, meta.Kind)
+		var into any
+		switch meta.Kind {
+		case "ServiceAccount":
+			into = &sa
+		case "Deployment":
+			into = &deploy
+		default:
+			t.Fatalf("pmp-deployment.yaml holds a %s; want only the ServiceAccount and Deployment", meta.Kind)
+		}
+		if err := yaml.UnmarshalStrict([]byte(doc), into); err != nil {
+			t.Fatalf("%s: %v", meta.Kind, err)
+		}
+	}
+	if got := strings.Join(kinds, ","); got != "ServiceAccount,Deployment" {
+		t.Fatalf("pmp-deployment.yaml holds %s, want ServiceAccount,Deployment in that order", got)
+	}
+
+	const roleKey = "eks.amazonaws.com/role-arn"
+	if sa.Namespace != "pmp" || deploy.Namespace != "pmp" {
+		t.Errorf("namespaces: ServiceAccount in %q, Deployment in %q; want both in pmp", sa.Namespace, deploy.Namespace)
+	}
+	if sa.Name != "pmp-secrets-access" {
+		t.Errorf("service account %q, want pmp-secrets-access", sa.Name)
+	}
+	pod := deploy.Spec.Template.Spec
+	if pod.ServiceAccountName != sa.Name {
+		t.Errorf("the Deployment's pods run as %q, not as the annotated service account %q", pod.ServiceAccountName, sa.Name)
+	}
+	if _, ok := deploy.Annotations[roleKey]; ok {
+		t.Errorf("the Deployment carries %s: the provider reads it from the ServiceAccount only", roleKey)
+	}
+	if _, ok := deploy.Spec.Template.Annotations[roleKey]; ok {
+		t.Errorf("the pod template carries %s: the provider reads it from the ServiceAccount only", roleKey)
+	}
+	role := sa.Annotations[roleKey]
+	if !strings.HasPrefix(role, "arn:aws:iam::111122223333:") || !strings.HasSuffix(role, ":role/PMP-SecretsManager-Role") {
+		t.Errorf("%s = %q, want the role PMP-SecretsManager-Role of the account in iam-policy.json", roleKey, role)
+	}
+	trust, err := os.ReadFile("trust-policy.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub := `:sub": "system:serviceaccount:` + sa.Namespace + ":" + sa.Name + `"`; !strings.Contains(string(trust), sub) {
+		t.Errorf("trust-policy.json does not name the Deployment's service account (%s)", sub)
+	}
+	if sel := deploy.Spec.Selector; sel == nil || deploy.Spec.Template.Labels["app"] != sel.MatchLabels["app"] {
+		t.Errorf("the selector %v does not match the template's labels %v", sel, deploy.Spec.Template.Labels)
+	}
+
+	if len(pod.Volumes) != 1 || pod.Volumes[0].CSI == nil {
+		t.Fatalf("volumes %+v, want one CSI volume", pod.Volumes)
+	}
+	vol := pod.Volumes[0]
+	if vol.CSI.Driver != "secrets-store.csi.k8s.io" || vol.CSI.ReadOnly == nil || !*vol.CSI.ReadOnly {
+		t.Errorf("CSI volume %+v, want driver secrets-store.csi.k8s.io, readOnly", vol.CSI)
+	}
+	mounted := false
+	for _, c := range pod.Containers {
+		for _, m := range c.VolumeMounts {
+			if m.Name == vol.Name {
+				mounted = true
+				if !m.ReadOnly {
+					t.Errorf("container %s mounts %s writable", c.Name, vol.Name)
+				}
+			}
+		}
+	}
+	if !mounted {
+		t.Errorf("no container mounts the volume %s", vol.Name)
+	}
+
+	className := vol.CSI.VolumeAttributes["secretProviderClass"]
+	class, file := findClass(t, className)
+	if class == nil {
+		t.Fatalf("the volume names the SecretProviderClass %q, which no file of examples/ defines", className)
+	}
+	if class.Metadata.Namespace != deploy.Namespace {
+		t.Errorf("%s: class %s is in namespace %q, the Deployment in %q", file, className, class.Metadata.Namespace, deploy.Namespace)
+	}
+	m := driverreq.Request{
+		PodName: "pmp-0", Namespace: deploy.Namespace, PodUID: "uid", ServiceAccount: sa.Name,
+		SecretProviderClass: className, Parameters: class.Spec.Parameters, Token: "jwt",
+	}.Build()
+	req, err := params.Parse(m.GetAttributes(), m.GetSecrets(), m.GetPermission())
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	if got := strings.Join(req.ObjectNames(), ","); got != "PMP-Production-Credentials" {
+		t.Errorf("%s: class %s reads %s, want PMP-Production-Credentials (allowed by iam-policy.json's PMP-*)", file, className, got)
+	}
+}
+
+// findClass returns the SecretProviderClass named name in examples/ and its file.
+func findClass(t *testing.T, name string) (*spclass.SecretProviderClass, string) {
+	t.Helper()
+	paths, _ := filepath.Glob("*.yaml")
+	for _, p := range paths {
+		classes, err := spclass.Read(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range classes {
+			if classes[i].Metadata.Name == name {
+				return &classes[i], p
+			}
+		}
+	}
+	return nil, ""
 }

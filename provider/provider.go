@@ -35,6 +35,10 @@ type Provider struct {
 	// retryBudget bounds a whole Mount, all objects and retries included,
 	// so it ends well before the kubelet's 2-minute deadline.
 	retryBudget time.Duration
+
+	// catalogChecked are the secret versions checked against the PMP
+	// catalog (catalog.go).
+	catalogChecked versionSet
 }
 
 // Version is the version of one returned file, from non-secret data.
@@ -101,6 +105,7 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		if err != nil {
 			return res, err
 		}
+		p.warnUnknownKeys(obj, secret)
 		res.Files = slices.Grow(res.Files, len(out))
 		res.Versions = slices.Grow(res.Versions, len(out))
 		for _, f := range out {
@@ -123,6 +128,14 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 // DefaultRegion is the region used when the SecretProviderClass names none
 // (AWS_REGION); empty: the node's region label is read instead.
 func (p *Provider) DefaultRegion() string { return p.defaultRegion }
+
+// Credentials is the pipeline's STS stage, for doctor, which runs the
+// stages one by one to say which link of the IRSA chain breaks.
+func (p *Provider) Credentials() *identity.Credentials { return p.credentials }
+
+// Secrets is the pipeline's Secrets Manager stage, for doctor (see
+// Credentials).
+func (p *Provider) Secrets() *secrets.Fetcher { return p.fetcher }
 
 // CacheStats returns the counters of the provider's caches, by name:
 // "secrets", "credentials" and "roles".
@@ -154,13 +167,13 @@ func objectFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode) ([]file
 	if obj.Flatten == params.FlattenOff {
 		return whole(obj, s, mode)
 	}
-	_, err := s.Entries()
+	entries, err := s.Entries()
 	if errors.Is(err, flatten.ErrNotObject) {
-		if obj.Flatten == params.FlattenAuto && len(obj.Keys) == 0 {
+		if obj.Flatten == params.FlattenAuto && len(obj.Keys) == 0 && !obj.StrictKeys {
 			return whole(obj, s, mode)
 		}
 		return nil, mounterr.New(mounterr.Invalid,
-			"objects entry %s splits secret %s into keys (flatten: true or keys), but %v: store a JSON object such as the PMP template, or set flatten: false and remove keys",
+			"objects entry %s splits secret %s into keys (flatten: true, keys or strictKeys), but %v: store a JSON object such as the PMP template, or set flatten: false and remove keys and strictKeys",
 			obj.Name, s.Name, err)
 	}
 	if errors.Is(err, flatten.ErrInvalidJSON) {
@@ -168,6 +181,9 @@ func objectFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode) ([]file
 	}
 	if err != nil {
 		return nil, mounterr.New(mounterr.Invalid, "secret %s cannot be split into files: %v", s.Name, err)
+	}
+	if err := strictKeys(obj, s, entries); err != nil {
+		return nil, err
 	}
 	out, err := s.Select(files.Selection{Dir: obj.Alias, Keys: obj.Keys, Layout: obj.Layout, KeepEmpty: obj.KeepEmpty, Mode: mode})
 	var noMatch *files.NoMatchError

@@ -507,7 +507,7 @@ func TestMountErrors(t *testing.T) {
 			edges:        edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: "hunter2"}}}},
 			req:          func() driverreq.Request { return pmpReq("- objectName: PMP-Production-Credentials\n  keys: [VCS.*]") },
 			wantKind:     mounterr.Invalid,
-			wantMsg:      "objects entry PMP-Production-Credentials splits secret PMP-Production-Credentials into keys (flatten: true or keys), but the value is not a JSON object: store a JSON object such as the PMP template, or set flatten: false and remove keys",
+			wantMsg:      "objects entry PMP-Production-Credentials splits secret PMP-Production-Credentials into keys (flatten: true, keys or strictKeys), but the value is not a JSON object: store a JSON object such as the PMP template, or set flatten: false and remove keys and strictKeys",
 			wantIdentity: identity.Identity{RoleARN: testRole, Namespace: "pmp", ServiceAccount: "pmp-secrets-access", Region: "eu-west-1"},
 		},
 		{

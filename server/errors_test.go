@@ -86,6 +86,13 @@ func errorCases() []errorCase {
 			want:   []string{"PMP-Production-Credentials", "not a JSON object"},
 		},
 		{
+			name:   "strictKeys and a mis-cased PMP key",
+			secret: `{"VCS": {"GithubAdminPat": "VALUE-SENTINEL-pat"}, "Email": {"SMTPPassword": "VALUE-SENTINEL-smtp"}}`,
+			req:    func() mountReq { return pmpReq("- objectName: PMP-Production-Credentials\n  strictKeys: true") },
+			code:   codes.InvalidArgument,
+			want:   []string{"secret PMP-Production-Credentials has a key that is not in the PMP catalog", `"VCS.GithubAdminPat" (did you mean VCS.GithubAdminPAT?)`, "strictKeys: true"},
+		},
+		{
 			name:   "value starts like JSON but is broken",
 			secret: `{"VCS": {"GithubAdminPAT": "x"`,
 			req:    pmp,

@@ -6,6 +6,7 @@
 #
 #   tools/build.sh kumo        # -> $CACHE/bin/kumo-<hash> (the AWS emulator)
 #   tools/build.sh staticcheck # -> $CACHE/bin/staticcheck-<hash> (also govulncheck)
+#   tools/build.sh helm        # -> $CACHE/bin/helm-<hash> (v3.22.0: chart lint, template, install)
 #   tools/build.sh cluster     # -> $CACHE/cluster-<hash>/, holding kube-apiserver,
 #                              #    kube-controller-manager, kube-scheduler,
 #                              #    kubelet (v1.36.3), secrets-store-csi-driver (v1.6.1)
@@ -19,8 +20,16 @@ case "$name" in
   kumo) dir=tools/kumo; pkg=github.com/sivchari/kumo/cmd/kumo ;;
   staticcheck) dir=tools/lint; pkg=honnef.co/go/tools/cmd/staticcheck ;;
   govulncheck) dir=tools/lint; pkg=golang.org/x/vuln/cmd/govulncheck ;;
+  helm) dir=tools/helm; pkg=helm.sh/helm/v3/cmd/helm
+    # Stamped as helm's own release build is: its version, and the Kubernetes version that
+    # `helm template` and `helm lint` assume (that of its client-go: v0.N.x -> 1.N).
+    read -r hv kv < <(cd "$root/$dir" && go list -m -f '{{.Version}}' helm.sh/helm/v3 k8s.io/client-go | paste -sd' ')
+    ldflags="-X helm.sh/helm/v3/internal/version.version=$hv"
+    for p in pkg/chartutil pkg/lint/rules; do
+      ldflags+=" -X helm.sh/helm/v3/$p.k8sVersionMajor=1 -X helm.sh/helm/v3/$p.k8sVersionMinor=$(echo "$kv" | cut -d. -f2)"
+    done ;;
   cluster) dir=tools/cluster ;;
-  *) echo "tools/build.sh: unknown tool $name (known: kumo, staticcheck, govulncheck, cluster)" >&2; exit 2 ;;
+  *) echo "tools/build.sh: unknown tool $name (known: kumo, staticcheck, govulncheck, helm, cluster)" >&2; exit 2 ;;
 esac
 
 if [ "$name" = cluster ]; then
@@ -44,12 +53,12 @@ if [ "$name" = cluster ]; then
   exit 0
 fi
 
-hash=$(cat "$root/$dir/go.mod" "$root/$dir/go.sum" | sha256sum | cut -c1-12)
+hash=$({ cat "$root/$dir/go.mod" "$root/$dir/go.sum"; [ -z "${ldflags:-}" ] || echo "$ldflags"; } | sha256sum | cut -c1-12)
 bin="$cache/bin/$name-$hash"
 if [ ! -x "$bin" ]; then
   mkdir -p "$cache/bin"
   echo "building $name (first run only, a few minutes on 2 cores) ..." >&2
-  (cd "$root/$dir" && go build -trimpath -o "$bin.tmp" "$pkg")
+  (cd "$root/$dir" && go build -trimpath -ldflags "${ldflags:-}" -o "$bin.tmp" "$pkg")
   mv "$bin.tmp" "$bin"
 fi
 echo "$bin"

@@ -12,11 +12,11 @@ import (
 	"google.golang.org/grpc"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/pmp"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
 )
 
 // pmpDocument returns the secret's JSON (the PMP template of
-// internal/pmp, all 30 credentials set) and the files it must give
+// provider/pmp, all 30 credentials set) and the files it must give
 // (dotted name -> value). Values are synthetic, about the length of a
 // real personal access token, and differ per generation.
 func pmpDocument(generation string) (string, map[string]string) {

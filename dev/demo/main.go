@@ -34,12 +34,13 @@ import (
 	"sigs.k8s.io/secrets-store-csi-driver/pkg/util/fileutil"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/spclass"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/kubefake"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/pmp"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server"
 )
 
@@ -163,8 +164,8 @@ func run(dir, spcFile string) error {
 	return nil
 }
 
-func readSPC(path string) (*driverreq.SecretProviderClass, error) {
-	classes, err := driverreq.ReadClasses(path)
+func readSPC(path string) (*spclass.SecretProviderClass, error) {
+	classes, err := spclass.Read(path)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +175,7 @@ func readSPC(path string) (*driverreq.SecretProviderClass, error) {
 	return &classes[0], nil
 }
 
-func mount(ctx context.Context, client v1alpha1.CSIDriverProviderClient, spc *driverreq.SecretProviderClass) (*v1alpha1.MountResponse, error) {
+func mount(ctx context.Context, client v1alpha1.CSIDriverProviderClient, spc *spclass.SecretProviderClass) (*v1alpha1.MountResponse, error) {
 	req := driverreq.Request{
 		PodName: "pmp-0", Namespace: namespace, PodUID: "7d5e1c2a-0000-4000-8000-000000000001",
 		ServiceAccount: saName, SecretProviderClass: spc.Metadata.Name, Parameters: spc.Spec.Parameters,
@@ -210,10 +211,17 @@ func calls(f *awsemu.Front) string {
 // leaving GitLab and Azure empty as a PMP installation on GitHub would.
 func sampleCredentials() string {
 	doc, _ := pmp.Document(func(name string) string {
-		if pmp.Unused(name) {
+		if unused(name) {
 			return ""
 		}
 		return "sample-" + strings.ToLower(strings.ReplaceAll(name, ".", "-"))
 	})
 	return doc
+}
+
+// unused reports the credentials a PMP installation on GitHub leaves
+// empty: GitLab and Azure DevOps.
+func unused(name string) bool {
+	_, key, _ := strings.Cut(name, ".")
+	return strings.HasPrefix(key, "Gitlab") || strings.HasPrefix(key, "Azure")
 }

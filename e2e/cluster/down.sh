@@ -43,6 +43,8 @@ stop() {
 
 t0=$(date +%s.%N)
 step() { log "$* ($(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1fs", b - a }'))"; }
+# The controllers first: nothing recreates pods while the node goes.
+stop kube-controller-manager kube-scheduler
 stop kubelet
 stop provider registrar driver awsfront kumo
 step "cluster processes stopped"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Brings up a single-node Kubernetes made of host processes, for the e2e
-# suite: etcd, kube-apiserver and kubelet v1.36.3, containerd + runc, the
+# suite: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
+# kubelet v1.36.3, containerd + runc, the
 # Secrets Store CSI Driver v1.6.1 with its registrar, the kumo AWS emulator,
 # the fault-injecting AWS front and this provider. Everything lives under
 # STATE_DIR; every listener binds 127.0.0.1.
@@ -75,6 +76,7 @@ log "binaries ready ($(elapsed))"
 ETCD_PORT=$(free_port); ETCD_PEER_PORT=$(free_port); API_PORT=$(free_port)
 KUBELET_PORT=$(free_port); KUBELET_HEALTHZ_PORT=$(free_port); STREAM_PORT=$(free_port)
 DRIVER_METRICS_PORT=$(free_port); KUMO_PORT=$(free_port)
+KCM_PORT=$(free_port); SCHEDULER_PORT=$(free_port)
 NODE_IP=$(ip -4 -o addr show scope global | awk '{ split($4, a, "/"); print a[1]; exit }')
 [ -n "$NODE_IP" ] || die "no global IPv4 address for the kubelet's --node-ip (validation only)"
 
@@ -102,6 +104,12 @@ cert kubelet-serving "/CN=$NODE" server
 cert admin "/O=system:masters/CN=pmp-e2e-admin" client
 cert kubelet "/O=system:nodes/CN=system:node:$NODE" client
 cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" client
+# The controller-manager acts for every controller with one identity
+# (--use-service-account-credentials=false): its own bootstrap role does not
+# cover the controllers' work, system:masters does. The scheduler's bootstrap
+# roles are bound to its user name.
+cert controller-manager "/O=system:masters/CN=pmp-e2e-controller-manager" client
+cert scheduler /CN=system:kube-scheduler client
 cert provider "/O=system:serviceaccounts/CN=system:serviceaccount:kube-system:pmp-secrets-provider" client
 openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
 openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
@@ -125,6 +133,8 @@ KUBECONFIG_ADMIN=$STATE/admin.kubeconfig
 kubeconfig "$KUBECONFIG_ADMIN" admin
 kubeconfig "$STATE/kubelet.kubeconfig" kubelet
 kubeconfig "$STATE/provider.kubeconfig" provider
+kubeconfig "$STATE/controller-manager.kubeconfig" controller-manager
+kubeconfig "$STATE/scheduler.kubeconfig" scheduler
 
 # --- etcd, kube-apiserver ----------------------------------------------------
 start etcd etcd --name e2e --data-dir "$STATE/etcd" \
@@ -151,6 +161,29 @@ start kube-apiserver "$CLUSTER_BIN/kube-apiserver" \
   --authorization-mode Node,RBAC \
   --allow-privileged=true \
   --profiling=false
+
+# --- kube-controller-manager, kube-scheduler -------------------------------------
+# Only the controllers the suite's objects need: the default ServiceAccount
+# and kube-root-ca.crt of every namespace (serviceaccount,
+# serviceaccount-token, root-ca-certificate-publisher), namespaces that really
+# delete (namespace), DaemonSets and Deployments (daemonset, deployment,
+# replicaset), the pods of a deleted owner removed (garbage-collector: without
+# it helm uninstall leaves the DaemonSet's pod and its socket), and the
+# node's not-ready taint lifted once the kubelet reports Ready
+# (node-lifecycle: else a Deployment's pod stays Pending). Both retry until
+# the apiserver answers; --cert-dir keeps their serving certificates out of
+# /var/run/kubernetes.
+start kube-controller-manager "$CLUSTER_BIN/kube-controller-manager" \
+  --kubeconfig "$STATE/controller-manager.kubeconfig" \
+  --bind-address 127.0.0.1 --secure-port "$KCM_PORT" --cert-dir "$STATE/pki/controller-manager" \
+  --leader-elect=false --use-service-account-credentials=false \
+  --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
+  --controllers serviceaccount-controller,serviceaccount-token-controller,root-ca-certificate-publisher-controller,namespace-controller,daemonset-controller,deployment-controller,replicaset-controller,garbage-collector-controller,node-lifecycle-controller \
+  --profiling=false
+start kube-scheduler "$CLUSTER_BIN/kube-scheduler" \
+  --kubeconfig "$STATE/scheduler.kubeconfig" \
+  --bind-address 127.0.0.1 --secure-port "$SCHEDULER_PORT" --cert-dir "$STATE/pki/scheduler" \
+  --leader-elect=false --profiling=false
 
 # --- containerd ----------------------------------------------------------------
 mount --bind "$STATE/run-containerd" /run/containerd
@@ -210,6 +243,12 @@ log "containerd ready, images imported ($(elapsed))"
 WAIT_PROC=kube-apiserver wait_for "kube-apiserver /readyz" 60 curl -sf --cacert "$pki/ca.crt" --cert "$pki/admin.crt" \
   --key "$pki/admin.key" "https://127.0.0.1:$API_PORT/readyz"
 log "kube-apiserver ready ($(elapsed))"
+# /healthz is always allowed without credentials; -k: their serving
+# certificates are self-signed into --cert-dir.
+WAIT_PROC=kube-controller-manager wait_for "kube-controller-manager /healthz" 60 \
+  curl -sfk "https://127.0.0.1:$KCM_PORT/healthz"
+WAIT_PROC=kube-scheduler wait_for "kube-scheduler /healthz" 60 curl -sfk "https://127.0.0.1:$SCHEDULER_PORT/healthz"
+log "kube-controller-manager, kube-scheduler ready ($(elapsed))"
 
 # --- objects: driver CRDs, CSIDriver ----------------------------------------------
 kapply() { "$STATE/bin/kapply" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }

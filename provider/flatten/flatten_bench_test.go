@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/pmp"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/flatten"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
 )
 
 // pmpDocument is the PMP credentials document (30 credentials in 11

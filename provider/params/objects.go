@@ -43,6 +43,9 @@ type Object struct {
 	Keys      []string
 	Layout    files.Layout
 	KeepEmpty bool
+	// StrictKeys fails the Mount when the secret has keys that are not in
+	// the PMP catalog.
+	StrictKeys bool
 	// Region is the region in Name when Name is an ARN.
 	Region string
 }
@@ -62,7 +65,7 @@ func (o Object) FileName() string {
 // Object fields, as written in the objects parameter.
 var knownFields = []string{
 	"objectName", "objectAlias", "objectType", "objectVersion", "objectVersionLabel",
-	"filePermission", "flatten", "keys", "layout", "keepEmpty",
+	"filePermission", "flatten", "keys", "layout", "keepEmpty", "strictKeys",
 }
 
 var (
@@ -268,6 +271,7 @@ func parseObject(m map[string]any) (Object, []error) {
 	}
 
 	o.KeepEmpty, _ = boolean("keepEmpty")
+	o.StrictKeys, _ = boolean("strictKeys")
 
 	if o.Flatten == FlattenOff {
 		if len(o.Keys) > 0 {
@@ -275,6 +279,9 @@ func parseObject(m map[string]any) (Object, []error) {
 		}
 		if _, ok := m["layout"]; ok {
 			bad("layout applies to flattened values: remove layout or flatten: false")
+		}
+		if o.StrictKeys {
+			bad("strictKeys checks the keys of a flattened value: remove strictKeys or flatten: false")
 		}
 	}
 	return o, errs

@@ -3,8 +3,9 @@
 //
 //	kapply --kubeconfig F apply FILE...      server-side apply of YAML documents
 //	kapply --kubeconfig F wait-crds NAME...  wait until the CRDs are Established
-//	kapply --kubeconfig F wait-node NAME     wait until the node is Ready and
-//	                                         lists the CSI driver --csi-driver
+//	kapply --kubeconfig F wait-node NAME     wait until the node is Ready, has
+//	                                         lost its not-ready taint and lists
+//	                                         the CSI driver --csi-driver
 package main
 
 import (
@@ -111,6 +112,14 @@ func run() error {
 			}
 			if !ready {
 				return false, nil
+			}
+			// The kubelet registers the node tainted not-ready; the
+			// controller-manager's node-lifecycle lifts it. Until then only
+			// pods that tolerate it (DaemonSets) are scheduled.
+			for _, t := range n.Spec.Taints {
+				if t.Key == corev1.TaintNodeNotReady {
+					return false, nil
+				}
 			}
 			if *csiDriver == "" {
 				return true, nil

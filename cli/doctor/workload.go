@@ -1,0 +1,217 @@
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/spclass"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
+)
+
+// Target is what doctor checks: a workload or service account in a
+// namespace, and the SecretProviderClass it mounts.
+type Target struct {
+	Namespace      string `json:"namespace"`
+	ServiceAccount string `json:"serviceAccount,omitempty"`
+	Deployment     string `json:"deployment,omitempty"`
+	Class          string `json:"secretProviderClass,omitempty"`
+}
+
+func (d *Doctor) nsPath(ns string) string { return "/namespaces/" + url.PathEscape(ns) }
+
+// resolveDeployment reads the Deployment and fills in its service account
+// and SecretProviderClass where the flags did not say. False: stop.
+func (d *Doctor) resolveDeployment(ctx context.Context, t *Target, s *steps) (*deployment, bool) {
+	const check = "deployment"
+	if t.Deployment == "" {
+		return nil, true
+	}
+	var dep deployment
+	err := d.Kube.GetJSON(ctx, "/apis/apps/v1"+d.nsPath(t.Namespace)+"/deployments/"+url.PathEscape(t.Deployment), &dep)
+	if apierrors.IsNotFound(err) {
+		var deps list[deployment]
+		_ = d.Kube.GetJSON(ctx, "/apis/apps/v1"+d.nsPath(t.Namespace)+"/deployments", &deps)
+		var names []string
+		for _, x := range deps.Items {
+			names = append(names, x.Metadata.Name)
+		}
+		s.fail(check, Error, fmt.Sprintf("there is no Deployment %s/%s%s", t.Namespace, t.Deployment, hint(pmp.SuggestAmong(t.Deployment, names))),
+			fmt.Sprintf("kubectl -n %s get deployments", t.Namespace))
+		return nil, false
+	}
+	if err != nil {
+		s.fail(check, Error, fmt.Sprintf("reading Deployment %s/%s: %s", t.Namespace, t.Deployment, apiReason(err)), "")
+		return nil, false
+	}
+	sa := dep.Spec.Template.Spec.serviceAccount()
+	if t.ServiceAccount != "" && t.ServiceAccount != sa {
+		s.fail(check, Error, fmt.Sprintf("Deployment %s/%s runs its pods as service account %s, not %s", t.Namespace, t.Deployment, sa, t.ServiceAccount),
+			"drop --service-account to check the Deployment's own, or set spec.template.spec.serviceAccountName: "+t.ServiceAccount)
+		return nil, false
+	}
+	t.ServiceAccount = sa
+	class := ""
+	for _, v := range dep.Spec.Template.Spec.Volumes {
+		if v.CSI != nil && v.CSI.Driver == DriverName {
+			class = v.CSI.VolumeAttributes["secretProviderClass"]
+			break
+		}
+	}
+	switch {
+	case class == "" && t.Class == "":
+		s.fail(check, Error, fmt.Sprintf("Deployment %s/%s mounts no CSI volume of driver %s", t.Namespace, t.Deployment, DriverName),
+			"add to spec.template.spec.volumes (and a volumeMount in the container):\n- name: pmp\n  csi:\n    driver: "+DriverName+"\n    readOnly: true\n    volumeAttributes: {secretProviderClass: pmp-credentials}")
+		return nil, false
+	case t.Class == "":
+		t.Class = class
+	case class != "" && class != t.Class:
+		s.fail(check, Warning, fmt.Sprintf("Deployment %s/%s mounts SecretProviderClass %s, not %s: checking %s", t.Namespace, t.Deployment, class, t.Class, t.Class), "")
+	}
+	s.ok(check, "Deployment %s/%s runs as service account %s and mounts SecretProviderClass %s", t.Namespace, t.Deployment, t.ServiceAccount, t.Class)
+	return &dep, true
+}
+
+// checkClass reads and parses the SecretProviderClass with the provider's
+// own parser. Nil: the chain cannot run.
+func (d *Doctor) checkClass(ctx context.Context, t *Target, s *steps) *params.Request {
+	const check = "secretproviderclass"
+	base := "/apis/secrets-store.csi.x-k8s.io/v1" + d.nsPath(t.Namespace) + "/secretproviderclasses"
+	if t.Class == "" {
+		var all list[spclass.SecretProviderClass]
+		if err := d.Kube.GetJSON(ctx, base, &all); err != nil {
+			s.fail(check, Error, "listing SecretProviderClasses in "+t.Namespace+": "+apiReason(err), "name it with --class")
+			return nil
+		}
+		var ours []string
+		for _, c := range all.Items {
+			if c.Spec.Provider == d.ProviderName {
+				ours = append(ours, c.Metadata.Name)
+			}
+		}
+		if len(ours) != 1 {
+			s.fail(check, Error, fmt.Sprintf("namespace %s has %d SecretProviderClasses of provider %s (%s): doctor does not know which to check", t.Namespace, len(ours), d.ProviderName, strings.Join(ours, ", ")),
+				"name it with --class, or check a workload with --deployment")
+			return nil
+		}
+		t.Class = ours[0]
+	}
+	var c spclass.SecretProviderClass
+	err := d.Kube.GetJSON(ctx, base+"/"+url.PathEscape(t.Class), &c)
+	if apierrors.IsNotFound(err) {
+		var all list[spclass.SecretProviderClass]
+		_ = d.Kube.GetJSON(ctx, base, &all)
+		var names []string
+		for _, x := range all.Items {
+			names = append(names, x.Metadata.Name)
+		}
+		s.fail(check, Error, fmt.Sprintf("there is no SecretProviderClass %s/%s%s: pods that mount it wait in ContainerCreating", t.Namespace, t.Class, hint(pmp.SuggestAmong(t.Class, names))),
+			fmt.Sprintf("kubectl -n %s get secretproviderclasses; fix the volume's secretProviderClass or create the class (examples/pmp-secretproviderclass.yaml)", t.Namespace))
+		return nil
+	}
+	if err != nil {
+		s.fail(check, Error, fmt.Sprintf("reading SecretProviderClass %s/%s: %s", t.Namespace, t.Class, apiReason(err)), "")
+		return nil
+	}
+	if c.Spec.Provider != d.ProviderName {
+		s.fail(check, Error, fmt.Sprintf("SecretProviderClass %s/%s has spec.provider %q, so the driver sends its Mounts to another provider", t.Namespace, t.Class, c.Spec.Provider),
+			"set spec.provider: "+d.ProviderName)
+		return nil
+	}
+	req, err := c.Request()
+	if err != nil {
+		s.fail(check, Error, err.Error(), "fix the named field: kubectl -n "+t.Namespace+" edit secretproviderclass "+t.Class+" (the README's parameter table lists the fields)")
+		return nil
+	}
+	s.ok(check, "SecretProviderClass %s/%s names provider %s and parses: objects %s", t.Namespace, t.Class, d.ProviderName, strings.Join(req.ObjectNames(), ", "))
+	return req
+}
+
+// checkServiceAccount checks that the service account exists and carries
+// the role annotation, and says so when it is on the Deployment instead
+// (the PMP document's example). It returns the role, "" when there is none.
+func (d *Doctor) checkServiceAccount(ctx context.Context, t Target, dep *deployment, s *steps) string {
+	const check = "serviceaccount"
+	base := "/api/v1" + d.nsPath(t.Namespace) + "/serviceaccounts"
+	var sa serviceAccount
+	err := d.Kube.GetJSON(ctx, base+"/"+url.PathEscape(t.ServiceAccount), &sa)
+	if apierrors.IsNotFound(err) {
+		var all list[serviceAccount]
+		_ = d.Kube.GetJSON(ctx, base, &all)
+		var names []string
+		for _, x := range all.Items {
+			names = append(names, x.Metadata.Name)
+		}
+		sugg := pmp.SuggestAmong(t.ServiceAccount, names)
+		fix := fmt.Sprintf("create it: kubectl -n %s create serviceaccount %s (then annotate it with the role)", t.Namespace, t.ServiceAccount)
+		if len(sugg) > 0 {
+			fix = fmt.Sprintf("use the existing one: serviceAccountName: %s in the pod template (the PMP document spells it two ways: pmp-secrets-access and pmp-secret-access), or %s", sugg[0], fix)
+		}
+		s.fail(check, Error, fmt.Sprintf("there is no service account %s/%s%s: pods that use it are not created", t.Namespace, t.ServiceAccount, hint(sugg)), fix)
+		return ""
+	}
+	if err != nil {
+		s.fail(check, Error, fmt.Sprintf("reading service account %s/%s: %s", t.Namespace, t.ServiceAccount, apiReason(err)), "")
+		return ""
+	}
+	role := strings.TrimSpace(sa.Metadata.Annotations[identity.RoleAnnotation])
+	switch {
+	case role == "":
+		where, value := d.annotatedDeployment(ctx, t, dep)
+		if where != "" {
+			s.fail(check, Error, fmt.Sprintf("service account %s/%s has no %s annotation; it is on %s instead (as in the PMP document's example), where IRSA never reads it",
+				t.Namespace, t.ServiceAccount, identity.RoleAnnotation, where),
+				fmt.Sprintf("kubectl -n %s annotate serviceaccount %s %s=%s\n(and remove it from the Deployment)", t.Namespace, t.ServiceAccount, identity.RoleAnnotation, value))
+			return ""
+		}
+		s.fail(check, Error, fmt.Sprintf("service account %s/%s has no %s annotation: the provider cannot tell which IAM role its pods read secrets as", t.Namespace, t.ServiceAccount, identity.RoleAnnotation),
+			fmt.Sprintf("kubectl -n %s annotate serviceaccount %s %s=arn:aws:iam::ACCOUNT_ID:role/PMP-SecretsManager-Role", t.Namespace, t.ServiceAccount, identity.RoleAnnotation))
+		return ""
+	case !identity.ValidRoleARN(role):
+		s.fail(check, Error, fmt.Sprintf("service account %s/%s: annotation %s %q is not an IAM role ARN", t.Namespace, t.ServiceAccount, identity.RoleAnnotation, role),
+			fmt.Sprintf("kubectl -n %s annotate --overwrite serviceaccount %s %s=arn:aws:iam::ACCOUNT_ID:role/ROLE_NAME", t.Namespace, t.ServiceAccount, identity.RoleAnnotation))
+		return ""
+	}
+	s.ok(check, "service account %s/%s is annotated with role %s", t.Namespace, t.ServiceAccount, role)
+	return role
+}
+
+// annotatedDeployment finds the role annotation on a Deployment that runs
+// as the service account (on it or its pod template): where, and the
+// value.
+func (d *Doctor) annotatedDeployment(ctx context.Context, t Target, dep *deployment) (where, value string) {
+	deps := []deployment{}
+	if dep != nil {
+		deps = append(deps, *dep)
+	} else {
+		var all list[deployment]
+		if d.Kube.GetJSON(ctx, "/apis/apps/v1"+d.nsPath(t.Namespace)+"/deployments", &all) == nil {
+			for _, x := range all.Items {
+				if x.Spec.Template.Spec.serviceAccount() == t.ServiceAccount {
+					deps = append(deps, x)
+				}
+			}
+		}
+	}
+	for _, x := range deps {
+		if v := x.Metadata.Annotations[identity.RoleAnnotation]; v != "" {
+			return "Deployment " + ref(x.Metadata), v
+		}
+		if v := x.Spec.Template.Metadata.Annotations[identity.RoleAnnotation]; v != "" {
+			return "the pod template of Deployment " + ref(x.Metadata), v
+		}
+	}
+	return "", ""
+}
+
+func hint(sugg []string) string {
+	if h := pmp.Hint(sugg); h != "" {
+		return "; " + h
+	}
+	return ""
+}

@@ -1,0 +1,275 @@
+// Package policy is the policy subcommand: the IAM permission policy that
+// lets a role read exactly one PMP secret, and, for a service account, the
+// role's trust policy that lets only that service account assume it
+// through the cluster's OIDC provider.
+package policy
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/cmdline"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/report"
+)
+
+// Command is the subcommand's description.
+var Command = cmdline.Command{
+	Name: "policy",
+	About: `Prints the IAM policies of the role a PMP pod reads its secret as (IRSA):
+
+  - the permission policy: secretsmanager:GetSecretValue and DescribeSecret on
+    this one secret (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-??????,
+    the six characters being the suffix Secrets Manager adds), instead of the
+    PMP document's every PMP-* secret in every region and account;
+  - with --namespace, --service-account and --oidc-issuer, the role's trust
+    policy: sts:AssumeRoleWithWebIdentity for that one service account through
+    the cluster's IAM OIDC identity provider, audience sts.amazonaws.com.
+
+Without --region (or AWS_REGION) or --account the policy holds a placeholder
+and the status is 1.
+
+  policy --secret PMP-Production-Credentials --region eu-west-1 --account 123456789012
+  policy --secret PMP-Production-Credentials --region eu-west-1 --account 123456789012 \
+      --namespace pmp --service-account pmp-secrets-access \
+      --oidc-issuer https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE
+
+The OIDC issuer of an EKS cluster:
+  aws eks describe-cluster --name CLUSTER --query cluster.identity.oidc.issuer --output text`,
+}
+
+// Placeholders stand for what was not given.
+const (
+	PlaceholderRegion  = "REGION"
+	PlaceholderAccount = "ACCOUNT_ID"
+)
+
+// Input is what the policies are made for.
+type Input struct {
+	Secret, Region, Account               string
+	Namespace, ServiceAccount, OIDCIssuer string
+}
+
+// Document is an IAM policy document.
+type Document struct {
+	Version   string      `json:"Version"`
+	Statement []Statement `json:"Statement"`
+}
+
+// Statement is one statement of a Document.
+type Statement struct {
+	Sid       string                       `json:"Sid,omitempty"`
+	Effect    string                       `json:"Effect"`
+	Principal map[string]string            `json:"Principal,omitempty"`
+	Action    any                          `json:"Action"`
+	Resource  string                       `json:"Resource,omitempty"`
+	Condition map[string]map[string]string `json:"Condition,omitempty"`
+}
+
+// Result is what the subcommand prints (--output json).
+type Result struct {
+	PermissionPolicy Document         `json:"permissionPolicy"`
+	TrustPolicy      *Document        `json:"trustPolicy,omitempty"`
+	Findings         []report.Finding `json:"findings"`
+}
+
+var (
+	regionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
+	accountRE = regexp.MustCompile(`^\d{12}$`)
+	nameRE    = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
+	arnRE     = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):secretsmanager:([a-z0-9-]+):(\d{12}):secret:([A-Za-z0-9/_+=.@-]+)$`)
+	// dns1123Label is a namespace; a service account is a subdomain.
+	dns1123Label     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	dns1123Subdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+)
+
+// Run runs the subcommand.
+func Run(_ context.Context, env cmdline.Env, args []string) int {
+	fs := env.FlagSet(Command)
+	var in Input
+	fs.StringVar(&in.Secret, "secret", "", "the secret's name (PMP-Production-Credentials) or full ARN (required)")
+	fs.StringVar(&in.Region, "region", os.Getenv("AWS_REGION"), "the secret's region (default $AWS_REGION)")
+	fs.StringVar(&in.Account, "account", "", "the 12-digit AWS account of the secret and the role")
+	fs.StringVar(&in.Namespace, "namespace", "", "for the trust policy: the pod's namespace")
+	fs.StringVar(&in.ServiceAccount, "service-account", "", "for the trust policy: the pod's service account")
+	fs.StringVar(&in.OIDCIssuer, "oidc-issuer", "", "for the trust policy: the cluster's OIDC issuer URL")
+	output := cmdline.OutputFlag(fs)
+	rest, code, done := env.Parse(Command, fs, args)
+	if done {
+		return code
+	}
+	if len(rest) > 0 {
+		return env.Usage(Command.Name, "unexpected arguments %q", rest)
+	}
+	if err := in.check(); err != "" {
+		return env.Usage(Command.Name, "%s", err)
+	}
+	res := Build(in)
+	if *output == cmdline.JSON {
+		if err := report.WriteJSON(env.Stdout, res); err != nil {
+			fmt.Fprintln(env.Stderr, err)
+			return report.ExitProblems
+		}
+	} else {
+		writeText(env.Stdout, in, res)
+	}
+	return report.Exit(res.Findings)
+}
+
+// check reports a usage error: a flag that cannot be right.
+func (in *Input) check() string {
+	in.Secret = strings.TrimSpace(in.Secret)
+	switch {
+	case in.Secret == "":
+		return "--secret is required: the secret's name or ARN"
+	case strings.HasPrefix(in.Secret, "arn:"):
+		m := arnRE.FindStringSubmatch(in.Secret)
+		if m == nil {
+			return fmt.Sprintf("--secret %q is not a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-SUFFIX)", in.Secret)
+		}
+		// The ARN names its region; AWS_REGION (the default) may differ.
+		if in.Region != "" && in.Region != m[2] && in.Region != os.Getenv("AWS_REGION") {
+			return fmt.Sprintf("--region %s differs from the region of --secret's ARN (%s)", in.Region, m[2])
+		}
+		if in.Account != "" && in.Account != m[3] {
+			return fmt.Sprintf("--account %s differs from the account of --secret's ARN (%s)", in.Account, m[3])
+		}
+		in.Region, in.Account = m[2], m[3]
+	case !nameRE.MatchString(in.Secret):
+		return fmt.Sprintf("--secret %q is not a secret name (1-512 of A-Z a-z 0-9 / _ + = . @ -; no wildcards: the policy is for one secret)", in.Secret)
+	}
+	if in.Region != "" && !regionRE.MatchString(in.Region) {
+		return fmt.Sprintf("--region %q is not an AWS region name such as eu-west-1", in.Region)
+	}
+	if in.Account != "" && !accountRE.MatchString(in.Account) {
+		return fmt.Sprintf("--account %q is not a 12-digit AWS account ID", in.Account)
+	}
+	trust := map[string]string{"--namespace": in.Namespace, "--service-account": in.ServiceAccount, "--oidc-issuer": in.OIDCIssuer}
+	var set, unset []string
+	for _, f := range []string{"--namespace", "--service-account", "--oidc-issuer"} {
+		if trust[f] != "" {
+			set = append(set, f)
+		} else {
+			unset = append(unset, f)
+		}
+	}
+	if len(set) > 0 && len(unset) > 0 {
+		return fmt.Sprintf("the trust policy needs --namespace, --service-account and --oidc-issuer: %s missing", strings.Join(unset, " and "))
+	}
+	if len(set) == 0 {
+		return ""
+	}
+	if !dns1123Label.MatchString(in.Namespace) {
+		return fmt.Sprintf("--namespace %q is not a Kubernetes namespace name", in.Namespace)
+	}
+	if len(in.ServiceAccount) > 253 || !dns1123Subdomain.MatchString(in.ServiceAccount) {
+		return fmt.Sprintf("--service-account %q is not a Kubernetes service account name", in.ServiceAccount)
+	}
+	issuer, err := issuerHost(in.OIDCIssuer)
+	if err != "" {
+		return err
+	}
+	in.OIDCIssuer = issuer
+	return ""
+}
+
+// issuerHost is the issuer as IAM names it: host and path, no scheme.
+func issuerHost(s string) (string, string) {
+	raw := strings.TrimSpace(s)
+	if !strings.Contains(raw, "://") {
+		raw = "https://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Sprintf("--oidc-issuer %q is not a URL such as https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE", s)
+	}
+	if u.Scheme != "https" {
+		return "", fmt.Sprintf("--oidc-issuer %q must be an https URL: IAM OIDC providers are https", s)
+	}
+	return u.Host + strings.TrimSuffix(u.Path, "/"), ""
+}
+
+// Build makes the policies, with placeholders for what in lacks and a
+// finding for each placeholder.
+func Build(in Input) Result {
+	res := Result{Findings: []report.Finding{}}
+	region, account := in.Region, in.Account
+	if region == "" {
+		region = PlaceholderRegion
+		res.Findings = append(res.Findings, report.Finding{Severity: report.Error, Check: "placeholder-region",
+			Message: "no region: the policy names " + PlaceholderRegion,
+			Fix:     "pass --region (the secret's region, e.g. eu-west-1), or set AWS_REGION"})
+	}
+	if account == "" {
+		account = PlaceholderAccount
+		res.Findings = append(res.Findings, report.Finding{Severity: report.Error, Check: "placeholder-account",
+			Message: "no account: the policy names " + PlaceholderAccount,
+			Fix:     "pass --account (aws sts get-caller-identity --query Account --output text)"})
+	}
+	part := partition(region)
+	resource := in.Secret
+	if !strings.HasPrefix(in.Secret, "arn:") {
+		// "?" matches one character: the random suffix of the ARN, and
+		// no other secret whose name merely starts with this one.
+		resource = fmt.Sprintf("arn:%s:secretsmanager:%s:%s:secret:%s-??????", part, region, account, in.Secret)
+	}
+	res.PermissionPolicy = Document{Version: "2012-10-17", Statement: []Statement{{
+		Sid:      "ReadThePMPSecret",
+		Effect:   "Allow",
+		Action:   []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"},
+		Resource: resource,
+	}}}
+	if in.Namespace == "" {
+		return res
+	}
+	res.TrustPolicy = &Document{Version: "2012-10-17", Statement: []Statement{{
+		Effect:    "Allow",
+		Principal: map[string]string{"Federated": fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", part, account, in.OIDCIssuer)},
+		Action:    "sts:AssumeRoleWithWebIdentity",
+		Condition: map[string]map[string]string{"StringEquals": {
+			in.OIDCIssuer + ":sub": "system:serviceaccount:" + in.Namespace + ":" + in.ServiceAccount,
+			in.OIDCIssuer + ":aud": "sts.amazonaws.com",
+		}},
+	}}}
+	return res
+}
+
+// partition is the AWS partition of a region.
+func partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
+}
+
+func writeText(w io.Writer, in Input, res Result) {
+	fmt.Fprintln(w, "# Permission policy of the role: read this one secret.")
+	fmt.Fprintln(w, "# aws iam put-role-policy --role-name ROLE --policy-name pmp-secret --policy-document file://permission-policy.json")
+	_ = report.WriteJSON(w, res.PermissionPolicy)
+	if res.TrustPolicy != nil {
+		fmt.Fprintf(w, "\n# Trust policy of the role: only service account %s/%s, through the cluster's OIDC provider.\n", in.Namespace, in.ServiceAccount)
+		fmt.Fprintln(w, "# aws iam create-role --role-name ROLE --assume-role-policy-document file://trust-policy.json")
+		_ = report.WriteJSON(w, res.TrustPolicy)
+		fmt.Fprintf(w, "\n# Then annotate the service account (not the Deployment) with the role:\n")
+		fmt.Fprintf(w, "# kubectl annotate serviceaccount -n %s %s eks.amazonaws.com/role-arn=arn:%s:iam::%s:role/ROLE\n",
+			in.Namespace, in.ServiceAccount, partition(or(in.Region, PlaceholderRegion)), or(in.Account, PlaceholderAccount))
+	}
+	if len(res.Findings) > 0 {
+		fmt.Fprintf(w, "\n%s:\n", report.Summary(res.Findings))
+		report.WriteText(w, res.Findings)
+	}
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

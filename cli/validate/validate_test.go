@@ -1,0 +1,173 @@
+package validate
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/cmdline"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/golden"
+)
+
+// run runs the subcommand and returns its status and outputs.
+func run(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := cmdline.Env{Prog: "pmp-secrets-provider", Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb}
+	code = Run(context.Background(), env, args)
+	return code, out.String(), errb.String()
+}
+
+// The testdata secrets hold SENTINEL values: no output may show one.
+func noValues(t *testing.T, outputs ...string) {
+	t.Helper()
+	for _, o := range outputs {
+		if strings.Contains(o, "SENTINEL") {
+			t.Errorf("output shows a credential value:\n%s", o)
+		}
+	}
+}
+
+func TestGoldenOutputs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"mistakes", []string{"testdata/in/mistakes.json"}, 1},
+		{"broken", []string{"testdata/in/broken.json", "--class", "../../examples/pmp-secretproviderclass.yaml"}, 1},
+		{"github", []string{"testdata/in/github.json"}, 0},
+		{"github-classes", []string{"--class", "../../examples/pmp-secretproviderclass.yaml", "testdata/in/github.json", "--class", "../../examples/pmp-vcs-only.yaml"}, 0},
+		{"github-typo-class", []string{"testdata/in/github.json", "--class", "testdata/in/typo-class.yaml"}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for format, ext := range map[string]string{"text": "txt", "json": "json"} {
+				code, stdout, stderr := run(t, "", append(tc.args, "--output", format)...)
+				if code != tc.code {
+					t.Errorf("--output %s: status %d, want %d; stderr: %s", format, code, tc.code, stderr)
+				}
+				if stderr != "" {
+					t.Errorf("--output %s: stderr: %s", format, stderr)
+				}
+				if format == "json" && !json.Valid([]byte(stdout)) {
+					t.Errorf("--output json is not JSON:\n%s", stdout)
+				}
+				noValues(t, stdout)
+				golden.Check(t, tc.name+".golden."+ext, stdout)
+			}
+		})
+	}
+}
+
+func TestStandardInput(t *testing.T) {
+	doc, err := os.ReadFile("testdata/in/mistakes.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ := run(t, string(doc), "-")
+	want, _ := os.ReadFile("testdata/mistakes.golden.txt")
+	if code != 1 || stdout != strings.Replace(string(want), "testdata/in/mistakes.json:", "standard input:", 1) {
+		t.Errorf("status %d, stdout:\n%s", code, stdout)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		says string
+	}{
+		{"nothing to validate", nil, "give the secret: a FILE, - for standard input, or --secret NAME"},
+		{"a file and a secret", []string{"a.json", "--secret", "PMP"}, "not both"},
+		{"two files", []string{"a.json", "b.json"}, "one FILE at a time"},
+		{"region without secret", []string{"a.json", "--region", "eu-west-1"}, "--region applies to --secret only"},
+		{"unknown flag", []string{"--secrte", "PMP"}, "flag provided but not defined: -secrte"},
+		{"bad output", []string{"a.json", "--output", "yaml"}, "must be text or json"},
+		{"missing class file", []string{"a.json", "--class", "nope.yaml"}, "--class: open nope.yaml"},
+		{"class file without a class", []string{"a.json", "--class", "testdata/in/github.json"}, "holds no SecretProviderClass"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := run(t, "", tc.args...)
+			if code != 2 || stdout != "" || !strings.Contains(stderr, tc.says) || !strings.Contains(stderr, "validate --help") {
+				t.Errorf("status %d, stdout %q, stderr %q; want 2 and %q", code, stdout, stderr, tc.says)
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	code, stdout, stderr := run(t, "", "--help")
+	if code != 0 || stderr != "" {
+		t.Errorf("status %d, stderr %q", code, stderr)
+	}
+	for _, want := range []string{"Usage: pmp-secrets-provider validate [flags] FILE|-", "-secret", "-class", "-output", "Exit status: 0 nothing found, 1 problems found, 2 usage error."} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("help lacks %q:\n%s", want, stdout)
+		}
+	}
+}
+
+func TestUnreadableFile(t *testing.T) {
+	code, stdout, _ := run(t, "", "testdata/nope.json")
+	if code != 1 || !strings.Contains(stdout, "read-failed") && !strings.Contains(stdout, "no such file") {
+		t.Errorf("status %d, stdout %s", code, stdout)
+	}
+}
+
+// --secret reads the secret with the caller's own credentials, here from
+// the environment, against the emulator.
+func TestFromSecretsManager(t *testing.T) {
+	a := awsemu.Start(t)
+	a.UseFrom(t, "eu-west-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDCALLER")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "caller-secret")
+	doc, err := os.ReadFile("testdata/in/mistakes.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := a.Admin.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
+		Name: aws.String("PMP-Production-Credentials"), SecretString: aws.String(string(doc)),
+	}, func(o *secretsmanager.Options) { o.Region = "eu-west-1" })
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	code, stdout, stderr := run(t, "", "--secret", "PMP-Production-Credentials", "--class", "testdata/in/typo-class.yaml")
+	if code != 1 {
+		t.Errorf("status %d, stderr %s", code, stderr)
+	}
+	noValues(t, stdout, stderr)
+	want, _ := os.ReadFile("testdata/mistakes.golden.txt")
+	findings := strings.SplitN(string(want), "\n", 2)[1]
+	findings = findings[:strings.Index(findings, "\nCredentials by module")]
+	for _, s := range []string{
+		"secret PMP-Production-Credentials (version " + aws.ToString(out.VersionId) + ", eu-west-1): ",
+		findings,
+		`SecretProviderClass "pmp-typo" has 2 problems`,
+	} {
+		if !strings.Contains(stdout, s) {
+			t.Errorf("output lacks %q:\n%s", s, stdout)
+		}
+	}
+	if n := a.Front.Count("secretsmanager:GetSecretValue"); n != 1 {
+		t.Errorf("%d GetSecretValue calls, want 1", n)
+	}
+
+	code, stdout, _ = run(t, "", "--secret", "PMP-Staging-Credentials", "--output", "json")
+	if code != 1 || !strings.Contains(stdout, `"check": "read-failed"`) || !strings.Contains(stdout, "secret PMP-Staging-Credentials was not found in eu-west-1: check the name and --region") {
+		t.Errorf("missing secret: status %d, stdout %s", code, stdout)
+	}
+
+	a.Front.Inject(awsemu.Fault{Operation: "secretsmanager:GetSecretValue", Status: 400, Code: "AccessDeniedException", Message: "not allowed"})
+	code, stdout, _ = run(t, "", "--secret", "PMP-Production-Credentials", "--region", "eu-west-1")
+	if code != 1 || !strings.Contains(stdout, "your AWS identity may not read secret PMP-Production-Credentials in eu-west-1 (AccessDeniedException)") {
+		t.Errorf("denied: status %d, stdout %s", code, stdout)
+	}
+}

@@ -1,0 +1,21 @@
+package provider
+
+import (
+	"io/fs"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/files"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
+)
+
+// ObjectFiles returns the files a Mount gives for one object of a
+// SecretProviderClass whose secret holds value, with the request's default
+// mode, or the error that Mount fails with: the same code as Mount, for
+// tools that show what a class would mount before a pod does. The volume
+// as a whole is checked by files.CheckVolume.
+func ObjectFiles(obj params.Object, value []byte, mode fs.FileMode) ([]files.File, error) {
+	if obj.Mode != 0 {
+		mode = obj.Mode
+	}
+	return objectFiles(obj, &secrets.Secret{Name: obj.Name, Value: value}, mode)
+}
