@@ -23,11 +23,13 @@ tools: ## Build the pinned AWS emulator (cached outside the repo).
 	@tools/build.sh kumo >/dev/null
 
 .PHONY: test
-test: tools lint ## Run lint, then unit, fuzz-seed, integration and chart tests (pinned helm) with -race.
-	KUMO_BIN=$$(tools/build.sh kumo) HELM_BIN=$$(tools/build.sh helm) $(GO) test -race -count=1 $(PKGS)
+test: tools lint ## Run lint, then unit, fuzz-seed, integration, chart and monitoring tests (pinned helm, Debian's promtool and prometheus) with -race.
+	KUMO_BIN=$$(tools/build.sh kumo) HELM_BIN=$$(tools/build.sh helm) \
+	  PROMTOOL_BIN=$$(tools/prometheus.sh promtool) PROMETHEUS_BIN=$$(tools/prometheus.sh prometheus) \
+	  $(GO) test -race -count=1 $(PKGS)
 
 .PHONY: unit
-unit: ## Only the fast tests: no emulator, no helm (integration and chart tests skip and say so).
+unit: ## Only the fast tests: no emulator, no helm (integration and chart tests skip and say so; monitoring tests use promtool and prometheus when installed).
 	$(GO) test -count=1 $(PKGS)
 
 .PHONY: lint

@@ -67,6 +67,8 @@ type rendered struct {
 	binding        *rbacv1.ClusterRoleBinding
 	service        *corev1.Service
 	serviceMonitor map[string]any
+	dashboard      *corev1.ConfigMap
+	prometheusRule map[string]any
 }
 
 func render(t *testing.T, args ...string) rendered {
@@ -112,6 +114,11 @@ func render(t *testing.T, args ...string) rendered {
 			into = r.service
 		case "ServiceMonitor":
 			into = &r.serviceMonitor
+		case "ConfigMap":
+			r.dashboard = &corev1.ConfigMap{}
+			into = r.dashboard
+		case "PrometheusRule":
+			into = &r.prometheusRule
 		default:
 			t.Fatalf("the chart rendered an unexpected %s", tm.Kind)
 		}
@@ -263,8 +270,8 @@ func checkSocketVolume(t *testing.T, pod corev1.PodSpec, c corev1.Container, dir
 	}
 }
 
-// checkProbes: both probes GET /healthz on the metrics port, which the provider serves
-// because --metrics-addr binds it.
+// checkProbes: liveness GETs /healthz and readiness /readyz on the metrics port, which the
+// provider serves because --metrics-addr binds it.
 func checkProbes(t *testing.T, c corev1.Container, port int32, host string) {
 	t.Helper()
 	if len(c.Ports) != 1 || c.Ports[0].Name != "metrics" || c.Ports[0].ContainerPort != port {
@@ -274,14 +281,18 @@ func checkProbes(t *testing.T, c corev1.Container, port int32, host string) {
 	if !slices.Contains(c.Args, want) {
 		t.Errorf("args %v lack %s: the probes would find nothing listening", c.Args, want)
 	}
-	for name, p := range map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
+	for name, pp := range map[string]struct {
+		probe *corev1.Probe
+		path  string
+	}{"liveness": {c.LivenessProbe, "/healthz"}, "readiness": {c.ReadinessProbe, "/readyz"}} {
+		p := pp.probe
 		if p == nil || p.HTTPGet == nil {
 			t.Errorf("no HTTP %s probe", name)
 			continue
 		}
 		g := p.HTTPGet
-		if g.Path != "/healthz" || g.Port.String() != "metrics" || g.Host != host {
-			t.Errorf("%s probe GET %s:%s%s, want %s:metrics/healthz", name, g.Host, g.Port.String(), g.Path, host)
+		if g.Path != pp.path || g.Port.String() != "metrics" || g.Host != host {
+			t.Errorf("%s probe GET %s:%s%s, want %s:metrics%s", name, g.Host, g.Port.String(), g.Path, host, pp.path)
 		}
 	}
 }
@@ -336,6 +347,14 @@ metrics:
     enabled: true
     interval: 15s
     labels: {release: prometheus}
+  grafanaDashboard:
+    enabled: true
+    namespace: monitoring
+    labels: {team: platform}
+    annotations: {grafana_folder: Platform}
+  prometheusRule:
+    enabled: true
+    labels: {release: prometheus}
 serviceAccount:
   annotations: {team: platform}
 hostNetwork: true
@@ -348,7 +367,7 @@ hostNetwork: true
 
 func TestNonDefault(t *testing.T) {
 	r := render(t, "--values", nonDefaultValues(t))
-	if want := []string{"ClusterRole", "ClusterRoleBinding", "DaemonSet", "Service", "ServiceAccount", "ServiceMonitor"}; !slices.Equal(r.kinds, want) {
+	if want := []string{"ClusterRole", "ClusterRoleBinding", "ConfigMap", "DaemonSet", "PrometheusRule", "Service", "ServiceAccount", "ServiceMonitor"}; !slices.Equal(r.kinds, want) {
 		t.Errorf("objects: got %v, want %v", r.kinds, want)
 	}
 	pod := r.daemonSet.Spec.Template.Spec
@@ -408,6 +427,53 @@ func TestNonDefault(t *testing.T) {
 	}
 	if got := dig(t, sm, "metadata", "labels").(map[string]any)["release"]; got != "prometheus" {
 		t.Errorf("ServiceMonitor label release=%v, want prometheus", got)
+	}
+	checkMonitoring(t, r, svc.Name)
+}
+
+// checkMonitoring: the dashboard ConfigMap is the dashboard file, labelled for the Grafana
+// sidecar; the PrometheusRule holds the rules file's groups, selecting the job of the chart's
+// ServiceMonitor (the Service's name).
+func checkMonitoring(t *testing.T, r rendered, job string) {
+	t.Helper()
+	cm := r.dashboard
+	if cm.Namespace != "monitoring" || cm.Labels["grafana_dashboard"] != "1" || cm.Labels["team"] != "platform" ||
+		cm.Annotations["grafana_folder"] != "Platform" {
+		t.Errorf("dashboard ConfigMap %s/%s labels %v annotations %v: want monitoring, grafana_dashboard=1, team, grafana_folder",
+			cm.Namespace, cm.Name, cm.Labels, cm.Annotations)
+	}
+	want, err := os.ReadFile(dashboardFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cm.Data["pmp-secrets-provider.json"]; strings.TrimSpace(got) != strings.TrimSpace(string(want)) {
+		t.Errorf("dashboard ConfigMap data is not %s (%d bytes, want %d)", dashboardFile, len(got), len(want))
+	}
+
+	pr := r.prometheusRule
+	if got := dig(t, pr, "metadata", "labels").(map[string]any)["release"]; got != "prometheus" {
+		t.Errorf("PrometheusRule label release=%v, want prometheus", got)
+	}
+	var file map[string]any
+	readYAML(t, rulesFile, &file)
+	b, err := yaml.Marshal(file["groups"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantGroups := strings.ReplaceAll(string(b), `job=~".*pmp-secrets-provider.*"`, `job="`+job+`"`)
+	if !strings.Contains(wantGroups, `up{job="`+job+`"}`) {
+		t.Fatalf("the rules file selects no job=~\".*pmp-secrets-provider.*\" for the chart to replace")
+	}
+	got, err := yaml.Marshal(dig(t, pr, "spec", "groups"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(wantGroups, string(got)); d != "" {
+		t.Errorf("PrometheusRule groups are not the rules file's with job %q (-want +got):\n%s", job, d)
+	}
+	other := render(t, "--set", "metrics.prometheusRule.enabled=true", "--set", "metrics.prometheusRule.job=kube-system/pmp")
+	if g, _ := yaml.Marshal(dig(t, other.prometheusRule, "spec", "groups")); !strings.Contains(string(g), `up{job="kube-system/pmp"}`) {
+		t.Errorf("metrics.prometheusRule.job=kube-system/pmp: the rules select another job:\n%s", g)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/metrics"
 )
 
 // resultMounter answers every Mount with one precomputed result, so the
@@ -50,9 +52,14 @@ func benchRequest(b *testing.B) *v1alpha1.MountRequest {
 }
 
 // BenchmarkServerMount is the server's share of every Mount: request
-// parsing and response building, without the pipeline behind it.
+// parsing and response building, and counting it in the metrics, without
+// the pipeline behind it.
 func BenchmarkServerMount(b *testing.B) {
-	s := &server.Server{Mounter: resultMounter{pmpResult()}, RuntimeVersion: "bench"}
+	mounts, err := metrics.NewMounts(prometheus.NewRegistry())
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := &server.Server{Mounter: resultMounter{pmpResult()}, RuntimeVersion: "bench", Metrics: mounts}
 	req := benchRequest(b)
 	ctx := context.Background()
 	b.ReportAllocs()

@@ -346,7 +346,9 @@ func (e *env) startProvider(t target, ttl time.Duration, name string) (*proc, er
 		cmd = exec.Command(bin,
 			"--provider-dir", dir, "--provider-name", "pmp", "--kubeconfig", e.kubeconfig,
 			"--secret-ttl", ttl.String(), "--cache="+strconv.FormatBool(t != uncached),
-			"--retry-budget", "10s", "-v", strconv.Itoa(e.providerV))
+			"--retry-budget", "10s", "-v", strconv.Itoa(e.providerV),
+			// Metrics served, as in production (the chart always sets it); nothing scrapes.
+			"--metrics-addr", "127.0.0.1:0")
 		cmd.Env = childEnv([]string{"AWS_REGION=" + region, "AWS_ENDPOINT_URL=" + e.frontURL, "AWS_EC2_METADATA_DISABLED=true"})
 	}
 	log, err := os.Create(filepath.Join(e.tmp, fmt.Sprintf("provider-%s-%s.log", strings.ReplaceAll(string(t), " ", "-"), name)))
