@@ -93,7 +93,7 @@ func (m *Metrics) Instrument(cfg *aws.Config) {
 func (m *Metrics) count(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 	out, md, err := next.HandleInitialize(ctx, in)
 	service, op := awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx)
-	outcome, code := Outcome(err)
+	outcome, code := outcomeOf(err)
 	m.requests.WithLabelValues(service, op, outcome, code).Inc()
 	if attemptOf(ctx) > 1 {
 		m.retries.WithLabelValues(service, op).Inc()
@@ -101,9 +101,9 @@ func (m *Metrics) count(ctx context.Context, in middleware.InitializeInput, next
 	return out, md, err
 }
 
-// Outcome classifies the error of one AWS call (nil: ok) and gives its AWS
-// error code, mapped to OtherCode when it is not a known one.
-func Outcome(err error) (outcome, code string) {
+// outcomeOf classifies the error of one AWS call (nil: ok) and gives its
+// AWS error code, mapped to OtherCode when it is not a known one.
+func outcomeOf(err error) (outcome, code string) {
 	if err == nil {
 		return OutcomeOK, ""
 	}

@@ -35,13 +35,13 @@ func NewRegistry(version string) *prometheus.Registry {
 	return reg
 }
 
-// Handler serves /metrics from g, and /healthz and /readyz from h.
+// Handler serves /metrics from g, and /healthz and /readyz from h (not nil).
 func Handler(g prometheus.Gatherer, h *Health) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{
 		// A failing collector must not hide the others.
 		ErrorHandling: promhttp.ContinueOnError,
-		// Scrapes are bounded: one at a time is plenty for a node agent.
+		// Concurrent scrapes are bounded: a node agent has one or two scrapers.
 		MaxRequestsInFlight: 4,
 	}))
 	mux.HandleFunc("GET /healthz", probe(h.Live))
