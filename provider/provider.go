@@ -185,14 +185,20 @@ func objectFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode) ([]file
 	case err != nil:
 		return nil, mounterr.New(mounterr.Invalid, "secret %s: %v", s.Name, err)
 	}
-	return out, nil
+	return decodeFiles(obj, s, out)
 }
 
 func whole(obj params.Object, s *secrets.Secret, mode fs.FileMode) ([]files.File, error) {
 	if len(s.Value) == 0 && !obj.KeepEmpty {
 		return nil, mounterr.New(mounterr.NotFound, "secret %s has an empty value: store a value, or set keepEmpty: true", s.Name)
 	}
-	f, err := files.Whole(obj.FileName(), s.Value, mode)
+	value, ok := decodeValue(obj.Decode, s.Value)
+	if !ok {
+		return nil, mounterr.New(mounterr.Invalid,
+			"objects entry %s: the value of secret %s is not valid %s (decode: %s): store it %s-encoded, or remove decode",
+			obj.Name, s.Name, decodeName(obj.Decode), decodeName(obj.Decode), decodeName(obj.Decode))
+	}
+	f, err := files.Whole(obj.FileName(), value, mode)
 	if err != nil {
 		return nil, mounterr.New(mounterr.Invalid, "objects entry %s: %v", obj.Name, err)
 	}
