@@ -689,3 +689,31 @@ func TestMountCalls(t *testing.T) {
 		})
 	}
 }
+
+func TestMountPathTranslation(t *testing.T) {
+	versions := []smVersion{{ID: "team/app/secret", VersionID: v1, Value: "hunter2"}}
+	tests := []struct {
+		name, translation string // "": parameter not set
+		want              string
+	}{
+		{name: "default: slashes become _", want: "team_app_secret"},
+		{name: "another character", translation: "-", want: "team-app-secret"},
+		{name: "False: slashes are directories", translation: "False", want: "team/app/secret"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newProvider(edges{sm: &fakeSM{versions: versions}, region: "eu-west-1"}, testOptions)
+			r := pmpReq("- objectName: team/app/secret")
+			if tt.translation != "" {
+				r.Parameters["pathTranslation"] = tt.translation
+			}
+			res, err := p.Mount(context.Background(), parse(t, r))
+			if err != nil {
+				t.Fatalf("Mount: %v", err)
+			}
+			if diff := cmp.Diff([]file{{Path: tt.want, Mode: 0o644, Contents: "hunter2"}}, filesOf(res)); diff != "" {
+				t.Errorf("files (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -68,8 +68,10 @@ const (
 // decodeValues are the values of the decode field.
 var decodeValues = []string{"base64", "base64url"}
 
-// FileName is the file a whole-value object is written to.
-func (o Object) FileName() string {
+// FileName is the file a whole-value object is written to: its alias, or
+// its name with each '/' replaced by translation (the pathTranslation
+// parameter); an empty translation keeps the slashes as directories.
+func (o Object) FileName(translation string) string {
 	if o.Alias != "" {
 		return o.Alias
 	}
@@ -77,7 +79,10 @@ func (o Object) FileName() string {
 	if arn, ok := parseARN(o.Name); ok {
 		name = arn.name
 	}
-	return strings.ReplaceAll(name, "/", "_")
+	if translation == "" {
+		return name
+	}
+	return strings.ReplaceAll(name, "/", translation)
 }
 
 // Object fields, as written in the objects parameter.

@@ -253,18 +253,21 @@ func TestParseObjectsErrors(t *testing.T) {
 
 func TestObjectFileName(t *testing.T) {
 	tests := []struct {
-		name string
-		obj  Object
-		want string
+		name        string
+		obj         Object
+		translation string // "" is pathTranslation "False"
+		want        string
 	}{
-		{name: "secret name", obj: Object{Name: "PMP-License"}, want: "PMP-License"},
-		{name: "alias wins", obj: Object{Name: "PMP-License", Alias: "license"}, want: "license"},
-		{name: "a path becomes one file name", obj: Object{Name: "prod/pmp/license"}, want: "prod_pmp_license"},
-		{name: "the name in an ARN", obj: Object{Name: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/PMP-AbCdEf"}, want: "prod_PMP-AbCdEf"},
+		{name: "secret name", obj: Object{Name: "PMP-License"}, translation: "_", want: "PMP-License"},
+		{name: "alias wins", obj: Object{Name: "PMP-License", Alias: "license"}, translation: "_", want: "license"},
+		{name: "a path becomes one file name", obj: Object{Name: "prod/pmp/license"}, translation: "_", want: "prod_pmp_license"},
+		{name: "another translation character", obj: Object{Name: "prod/pmp/license"}, translation: "-", want: "prod-pmp-license"},
+		{name: "pathTranslation False keeps the directories", obj: Object{Name: "prod/pmp/license"}, want: "prod/pmp/license"},
+		{name: "the name in an ARN", obj: Object{Name: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/PMP-AbCdEf"}, translation: "_", want: "prod_PMP-AbCdEf"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.obj.FileName(); got != tt.want {
+			if got := tt.obj.FileName(tt.translation); got != tt.want {
 				t.Errorf("FileName() = %q, want %q", got, tt.want)
 			}
 		})
