@@ -12,6 +12,7 @@ import (
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/metrics"
 )
 
 // Config is everything the flags decide. The Mount pipeline's settings are
@@ -22,6 +23,7 @@ type Config struct {
 	Kubeconfig   string
 	LogFormat    string
 	MetricsAddr  string
+	PprofAddr    string
 	ShowVersion  bool
 	provider.Options
 }
@@ -45,7 +47,8 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.DurationVar(&c.NegativeTTL, "negative-ttl", 10*time.Second, "how long an AWS refusal (4xx: denied, not found) is remembered per identity and secret")
 	fs.IntVar(&c.CacheSize, "cache-size", 1024, "most secrets (and credentials) kept; least recently used go first")
 	fs.DurationVar(&c.RetryBudget, "retry-budget", awsretry.DefaultPolicy.Budget, "how long one Mount retries transient AWS failures (throttling, 5xx, network) before failing; keep well under the kubelet's 2m")
-	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "host:port serving /metrics (cache counters, Prometheus text format) and /healthz; empty: off")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "host:port serving /metrics (Prometheus), /healthz (the socket answers a gRPC health check) and /readyz (and AWS configuration loaded); empty: off")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "loopback host:port serving Go's pprof profiles under /debug/pprof/ (e.g. 127.0.0.1:6060; reach it with kubectl port-forward); empty: off")
 	fs.BoolVar(&c.ShowVersion, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
@@ -81,6 +84,11 @@ func (c Config) validate() error {
 	}
 	if c.RetryBudget < time.Second || c.RetryBudget > 100*time.Second {
 		errs = append(errs, fmt.Errorf("--retry-budget %s must be between 1s and 100s: the kubelet gives a mount 2m in all", c.RetryBudget))
+	}
+	if c.PprofAddr != "" {
+		if err := metrics.CheckLoopback(c.PprofAddr); err != nil {
+			errs = append(errs, fmt.Errorf("--pprof-addr %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -40,6 +40,8 @@ func TestParseFlagsRejectsBadValues(t *testing.T) {
 		{"empty audience", []string{"--token-audience", ""}, "--token-audience"},
 		{"stray argument", []string{"serve"}, "unexpected arguments"},
 		{"unknown flag", []string{"--region", "eu-west-1"}, "flag provided but not defined"},
+		{"pprof on every interface", []string{"--pprof-addr", ":6060"}, "--pprof-addr \":6060\" listens on every interface"},
+		{"pprof on a node address", []string{"--pprof-addr", "10.0.0.1:6060"}, "--pprof-addr \"10.0.0.1:6060\" is not a loopback address"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"regexp"
 	"time"
@@ -18,10 +15,10 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/kubeapi"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/metrics"
 )
 
 var providerNameRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,30}$`)
@@ -30,54 +27,32 @@ func run(ctx context.Context, cfg Config) error {
 	setupLogging(cfg.LogFormat, os.Stderr)
 	defer klog.Flush()
 
-	kube, err := kubeClient(cfg.Kubeconfig)
+	o, err := startOps(cfg)
 	if err != nil {
 		return err
 	}
-	p, err := newProvider(ctx, cfg, kube)
+	defer o.stop()
+	kube, err := kubeClient(cfg.Kubeconfig, kubeapi.WithMetrics(o.kube))
 	if err != nil {
+		return err
+	}
+	p, err := newProvider(ctx, cfg, kube, o.aws)
+	if err != nil {
+		return err
+	}
+	if err := o.loaded(p); err != nil {
 		return err
 	}
 	ln, err := server.Listen(server.SocketPath(cfg.ProviderDir, cfg.ProviderName))
 	if err != nil {
 		return err
 	}
-	if cfg.MetricsAddr != "" {
-		_, stop, err := serveMetrics(cfg.MetricsAddr, p.CacheStats)
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		defer stop()
-	}
 	klog.InfoS("starting", "version", version, "provider", cfg.ProviderName, "cache", cfg.Cache,
 		"secretTTL", cfg.SecretTTL, "retryBudget", cfg.RetryBudget, "region", p.DefaultRegion())
-	return server.Serve(ctx, ln, &server.Server{Mounter: p, RuntimeVersion: version}, cfg.RetryBudget+5*time.Second)
+	return server.Serve(ctx, ln, &server.Server{Mounter: p, RuntimeVersion: version, Metrics: o.mounts}, cfg.RetryBudget+5*time.Second)
 }
 
-// serveMetrics serves /metrics and /healthz on addr until the returned
-// stop is called, which shuts the server down with a fresh timeout. It
-// returns the address it listens on.
-func serveMetrics(addr string, src metrics.Source) (bound string, stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", nil, fmt.Errorf("--metrics-addr: %w", err)
-	}
-	srv := &http.Server{Handler: metrics.Handler(src), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			klog.ErrorS(err, "metrics server stopped")
-		}
-	}()
-	klog.InfoS("serving metrics", "addr", ln.Addr().String())
-	return ln.Addr().String(), func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}, nil
-}
-
-func kubeClient(kubeconfig string) (identity.KubeAPI, error) {
+func kubeClient(kubeconfig string, opts ...kubeapi.Option) (identity.KubeAPI, error) {
 	var rc *rest.Config
 	var err error
 	if kubeconfig != "" {
@@ -90,14 +65,15 @@ func kubeClient(kubeconfig string) (identity.KubeAPI, error) {
 	}
 	rc.UserAgent = "pmp-secrets-provider/" + version
 	rc.QPS, rc.Burst = 50, 100
-	return kubeapi.New(rc)
+	return kubeapi.New(rc, opts...)
 }
 
-func newProvider(ctx context.Context, cfg Config, kube identity.KubeAPI) (*provider.Provider, error) {
+func newProvider(ctx context.Context, cfg Config, kube identity.KubeAPI, calls *awsretry.Metrics) (*provider.Provider, error) {
 	awsCfg, err := provider.LoadAWSConfig(ctx)
 	if err != nil {
 		return nil, err
 	}
+	calls.Instrument(&awsCfg)
 	return provider.New(awsCfg, kube, cfg.Options), nil
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	corev1 "k8s.io/api/core/v1"
@@ -20,9 +21,11 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/kubefake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/metrics"
 )
 
 const (
@@ -41,6 +44,8 @@ type env struct {
 	kube   *fake.Clientset
 	client v1alpha1.CSIDriverProviderClient
 	p      *provider.Provider
+	// reg holds the provider's metrics.
+	reg *prometheus.Registry
 }
 
 type envOption func(*provider.Options)
@@ -74,7 +79,21 @@ func startProvider(t *testing.T, a *awsemu.AWS, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The provider counts in a registry of the test's own, as run() wires it.
+	reg := prometheus.NewRegistry()
+	calls, err := awsretry.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls.Instrument(&awsCfg)
+	mounts, err := metrics.NewMounts(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	p := provider.New(awsCfg, kubefake.New(kube), o)
+	if err := metrics.RegisterCaches(reg, p.CacheStats); err != nil {
+		t.Fatal(err)
+	}
 
 	// Unix socket paths are limited to 108 bytes: keep the directory short.
 	dir, err := os.MkdirTemp("", "pmp")
@@ -87,7 +106,9 @@ func startProvider(t *testing.T, a *awsemu.AWS, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- server.Serve(ctx, ln, &server.Server{Mounter: p, RuntimeVersion: "test"}, time.Second) }()
+	go func() {
+		done <- server.Serve(ctx, ln, &server.Server{Mounter: p, RuntimeVersion: "test", Metrics: mounts}, time.Second)
+	}()
 
 	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -101,7 +122,7 @@ func startProvider(t *testing.T, a *awsemu.AWS, opts ...envOption) *env {
 		}
 		os.RemoveAll(dir)
 	})
-	return &env{t: t, aws: a, kube: kube, client: v1alpha1.NewCSIDriverProviderClient(conn), p: p}
+	return &env{t: t, aws: a, kube: kube, client: v1alpha1.NewCSIDriverProviderClient(conn), p: p, reg: reg}
 }
 
 func serviceAccount(ns, name, role string) *corev1.ServiceAccount {

@@ -17,6 +17,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/metrics"
 )
 
 // RuntimeName is reported by Version.
@@ -35,6 +36,8 @@ type Server struct {
 	Mounter Mounter
 	// RuntimeVersion is the provider's version, reported by Version.
 	RuntimeVersion string
+	// Metrics counts and times Mounts; nil: not counted.
+	Metrics *metrics.Mounts
 
 	// parser keeps the parsed objects parameter of each
 	// SecretProviderClass, parsed again on every republish otherwise.
@@ -49,6 +52,8 @@ func (s *Server) Version(context.Context, *v1alpha1.VersionRequest) (*v1alpha1.V
 // Mount serves one NodePublishVolume of one pod, first mount or republish.
 func (s *Server) Mount(ctx context.Context, in *v1alpha1.MountRequest) (*v1alpha1.MountResponse, error) {
 	start := time.Now()
+	s.Metrics.Start()
+	defer s.Metrics.End()
 	req, err := s.parser.Parse(in.GetAttributes(), in.GetSecrets(), in.GetPermission())
 	if err != nil {
 		return nil, s.fail(start, nil, nil, err)
@@ -72,11 +77,13 @@ func (s *Server) Mount(ctx context.Context, in *v1alpha1.MountRequest) (*v1alpha
 		versions[i].Id, versions[i].Version = v.ID, v.Version
 		out.ObjectVersion[i] = &versions[i]
 	}
+	elapsed := time.Since(start)
+	s.Metrics.Done(elapsed, metrics.ResultOK, codes.OK)
 	if klogV := klog.V(2); klogV.Enabled() {
 		klogV.InfoS("mount",
 			"pod", klog.KRef(req.Pod.Namespace, req.Pod.Name), "serviceAccount", req.Pod.ServiceAccount,
 			"role", res.Identity.RoleARN, "region", res.Identity.Region, "objects", req.ObjectNames(),
-			"files", len(out.Files), "duration", time.Since(start).Round(time.Microsecond), "result", "ok")
+			"files", len(out.Files), "duration", elapsed.Round(time.Microsecond), "result", "ok")
 	}
 	return out, nil
 }
@@ -98,7 +105,9 @@ func (s *Server) fail(start time.Time, req *params.Request, res *provider.Result
 	if res != nil && res.Identity.RoleARN != "" {
 		kv = append(kv, "role", res.Identity.RoleARN)
 	}
-	kv = append(kv, "duration", time.Since(start).Round(time.Microsecond), "result", code.String())
+	elapsed := time.Since(start)
+	s.Metrics.Done(elapsed, resultFor(kind, code), code)
+	kv = append(kv, "duration", elapsed.Round(time.Microsecond), "result", code.String())
 	klog.ErrorS(err, "mount failed", kv...)
 	return status.Error(code, err.Error())
 }

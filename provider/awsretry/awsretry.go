@@ -1,6 +1,7 @@
 // Package awsretry retries one AWS call through transient failures
 // (throttling, 5xx, network errors, attempt timeouts) with capped, jittered
-// exponential backoff, until a time budget runs out.
+// exponential backoff, until a time budget runs out; and it counts every
+// AWS call, by outcome, at the SDK's edge (Metrics).
 //
 // The SDK's own retryer is switched off for the provider's clients: its
 // attempts are few, its quota can refuse retries under load, and when the
@@ -91,6 +92,9 @@ func Do(ctx context.Context, p Policy, call func(ctx context.Context) error) err
 	}
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithDeadline(ctx, minTime(deadline, time.Now().Add(p.AttemptTimeout)))
+		if attempt > 1 {
+			actx = withAttempt(actx, attempt) // counted by Metrics
+		}
 		err := call(actx)
 		cancel()
 		if err == nil {

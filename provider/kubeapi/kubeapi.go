@@ -35,11 +35,12 @@ type Client struct {
 	http      *http.Client
 	limiter   flowcontrol.RateLimiter
 	userAgent string
+	metrics   *Metrics // nil: not counted
 }
 
 // New returns a client for the API server of rc, with rc's credentials,
 // TLS settings, user agent and QPS/Burst limit.
-func New(rc *rest.Config) (*Client, error) {
+func New(rc *rest.Config, opts ...Option) (*Client, error) {
 	hc, err := rest.HTTPClientFor(rc)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
@@ -52,7 +53,11 @@ func New(rc *rest.Config) (*Client, error) {
 	if limiter == nil && rc.QPS > 0 {
 		limiter = flowcontrol.NewTokenBucketRateLimiter(rc.QPS, max(rc.Burst, 1))
 	}
-	return &Client{base: strings.TrimSuffix(u.String(), "/"), http: hc, limiter: limiter, userAgent: rc.UserAgent}, nil
+	c := &Client{base: strings.TrimSuffix(u.String(), "/"), http: hc, limiter: limiter, userAgent: rc.UserAgent}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
 }
 
 var (
@@ -77,7 +82,9 @@ func (c *Client) getMeta(ctx context.Context, gr schema.GroupResource, name, pat
 	var obj struct {
 		Metadata metav1.ObjectMeta `json:"metadata"`
 	}
-	if err := c.doJSON(ctx, http.MethodGet, path, nil, &obj, gr, name); err != nil {
+	err := c.doJSON(ctx, http.MethodGet, path, nil, &obj, gr, name)
+	c.metrics.observe(gr, err)
+	if err != nil {
 		return nil, err
 	}
 	return &obj.Metadata, nil

@@ -22,7 +22,7 @@ var _ identity.KubeAPI = (*kubeapi.Client)(nil)
 const role = "arn:aws:iam::111122223333:role/PMP-SecretsManager-Role"
 
 // apiServer answers as the Kubernetes API does for a few objects.
-func apiServer(t *testing.T) (*kubeapi.Client, *[]string) {
+func apiServer(t *testing.T, opts ...kubeapi.Option) (*kubeapi.Client, *[]string) {
 	t.Helper()
 	var agents []string
 	mux := http.NewServeMux()
@@ -45,6 +45,12 @@ func apiServer(t *testing.T) (*kubeapi.Client, *[]string) {
 	mux.HandleFunc("GET /api/v1/namespaces/pmp/serviceaccounts/flaky", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, 503, status(503, metav1.StatusReasonServiceUnavailable, "etcd is away"))
 	})
+	mux.HandleFunc("GET /api/v1/namespaces/pmp/serviceaccounts/busy", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, 429, status(429, metav1.StatusReasonTooManyRequests, "too many requests, please try again later"))
+	})
+	mux.HandleFunc("GET /api/v1/namespaces/pmp/serviceaccounts/garbled", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("<html>a proxy's page</html>"))
+	})
 	mux.HandleFunc("GET /api/v1/namespaces/locked/serviceaccounts/any", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, 401, status(401, metav1.StatusReasonUnauthorized, "Unauthorized"))
 	})
@@ -57,7 +63,7 @@ func apiServer(t *testing.T) (*kubeapi.Client, *[]string) {
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	c, err := kubeapi.New(&rest.Config{Host: srv.URL, UserAgent: "pmp-secrets-provider/test", QPS: 50, Burst: 100})
+	c, err := kubeapi.New(&rest.Config{Host: srv.URL, UserAgent: "pmp-secrets-provider/test", QPS: 50, Burst: 100}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

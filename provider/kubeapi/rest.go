@@ -35,7 +35,7 @@ func (c *Client) PostJSON(ctx context.Context, path string, body, v any) error {
 func (c *Client) doJSON(ctx context.Context, method, path string, body []byte, v any, gr schema.GroupResource, name string) error {
 	if c.limiter != nil {
 		if err := c.limiter.Wait(ctx); err != nil {
-			return err
+			return limitedError{err}
 		}
 	}
 	var rd io.Reader
@@ -66,7 +66,7 @@ func (c *Client) doJSON(ctx context.Context, method, path string, body []byte, v
 		return apierrors.NewGenericServerResponse(resp.StatusCode, method, gr, name, statusMessage(answer), 0, true)
 	}
 	if err := json.Unmarshal(answer, v); err != nil {
-		return fmt.Errorf("decoding %s %s: %w", gr.Resource, name, err)
+		return undecodableError{fmt.Errorf("decoding %s %s: %w", gr.Resource, name, err)}
 	}
 	return nil
 }

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/kubeapi"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/server"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/metrics"
+)
+
+// ops is the operations side of one run: the registry every instrument
+// counts in, and the HTTP servers of --metrics-addr and --pprof-addr.
+// The instruments count whether or not anything serves them: they cost
+// the Mount path a few atomic adds.
+type ops struct {
+	reg     *prometheus.Registry
+	health  *metrics.Health
+	mounts  *metrics.Mounts
+	aws     *awsretry.Metrics
+	kube    *kubeapi.Metrics
+	servers []*metrics.Server
+}
+
+// startOps builds the registry and starts the HTTP servers the flags ask
+// for, before anything else, so /readyz says "not ready" while the
+// provider starts rather than refusing connections.
+func startOps(cfg Config) (_ *ops, err error) {
+	o := &ops{
+		reg:    metrics.NewRegistry(version),
+		health: metrics.NewHealth(server.SocketPath(cfg.ProviderDir, cfg.ProviderName)),
+	}
+	if o.mounts, err = metrics.NewMounts(o.reg); err != nil {
+		return nil, err
+	}
+	if o.aws, err = awsretry.NewMetrics(o.reg); err != nil {
+		return nil, err
+	}
+	if o.kube, err = kubeapi.NewMetrics(o.reg); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			o.stop()
+		}
+	}()
+	if cfg.MetricsAddr != "" {
+		s, err := metrics.Start("--metrics-addr", cfg.MetricsAddr, metrics.Handler(o.reg, o.health), metrics.Timeouts{})
+		if err != nil {
+			return nil, err
+		}
+		o.servers = append(o.servers, s)
+	}
+	if cfg.PprofAddr != "" {
+		s, err := metrics.Start("--pprof-addr", cfg.PprofAddr, metrics.PprofHandler(), metrics.PprofTimeouts())
+		if err != nil {
+			return nil, err
+		}
+		o.servers = append(o.servers, s)
+	}
+	return o, nil
+}
+
+// loaded exposes p's caches and marks the AWS configuration loaded.
+func (o *ops) loaded(p *provider.Provider) error {
+	if err := metrics.RegisterCaches(o.reg, p.CacheStats); err != nil {
+		return fmt.Errorf("registering cache metrics: %w", err)
+	}
+	o.health.ConfigLoaded()
+	return nil
+}
+
+// stop shuts the HTTP servers down.
+func (o *ops) stop() {
+	for _, s := range o.servers {
+		s.Stop()
+	}
+}
