@@ -36,7 +36,7 @@ func TestStrictKeys(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			obj := params.Object{Name: "PMP-Production-Credentials", StrictKeys: tc.strict}
-			out, err := ObjectFiles(obj, []byte(tc.value), 0o644)
+			out, err := ObjectFiles(obj, []byte(tc.value), 0o644, params.DefaultPathTranslation)
 			if tc.says == "" {
 				if err != nil || len(out) != tc.files {
 					t.Fatalf("%d files, err %v; want %d files", len(out), err, tc.files)

@@ -10,12 +10,12 @@ import (
 
 // ObjectFiles returns the files a Mount gives for one object of a
 // SecretProviderClass whose secret holds value, with the request's default
-// mode, or the error that Mount fails with: the same code as Mount, for
+// mode and pathTranslation (params.Request.PathTranslation), or the error that Mount fails with: the same code as Mount, for
 // tools that show what a class would mount before a pod does. The volume
 // as a whole is checked by files.CheckVolume.
-func ObjectFiles(obj params.Object, value []byte, mode fs.FileMode) ([]files.File, error) {
+func ObjectFiles(obj params.Object, value []byte, mode fs.FileMode, translation string) ([]files.File, error) {
 	if obj.Mode != 0 {
 		mode = obj.Mode
 	}
-	return objectFiles(obj, &secrets.Secret{Name: obj.Name, Value: value}, mode)
+	return objectFiles(obj, &secrets.Secret{Name: obj.Name, Value: value}, mode, translation)
 }

@@ -101,7 +101,7 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		if obj.Mode != 0 {
 			mode = obj.Mode
 		}
-		out, err := objectFiles(obj, secret, mode)
+		out, err := objectFiles(obj, secret, mode, req.PathTranslation)
 		if err != nil {
 			return res, err
 		}
@@ -163,14 +163,14 @@ func (p *Provider) region(ctx context.Context, req *params.Request) (string, err
 }
 
 // objectFiles builds one object's files from its secret.
-func objectFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode) ([]files.File, error) {
+func objectFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode, translation string) ([]files.File, error) {
 	if obj.Flatten == params.FlattenOff {
-		return whole(obj, s, mode)
+		return whole(obj, s, mode, translation)
 	}
 	entries, err := s.Entries()
 	if errors.Is(err, flatten.ErrNotObject) {
 		if obj.Flatten == params.FlattenAuto && len(obj.Keys) == 0 && !obj.StrictKeys {
-			return whole(obj, s, mode)
+			return whole(obj, s, mode, translation)
 		}
 		return nil, mounterr.New(mounterr.Invalid,
 			"objects entry %s splits secret %s into keys (flatten: true, keys or strictKeys), but %v: store a JSON object such as the PMP template, or set flatten: false and remove keys and strictKeys",
@@ -193,14 +193,20 @@ func objectFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode) ([]file
 	case err != nil:
 		return nil, mounterr.New(mounterr.Invalid, "secret %s: %v", s.Name, err)
 	}
-	return out, nil
+	return decodeFiles(obj, s, out)
 }
 
-func whole(obj params.Object, s *secrets.Secret, mode fs.FileMode) ([]files.File, error) {
+func whole(obj params.Object, s *secrets.Secret, mode fs.FileMode, translation string) ([]files.File, error) {
 	if len(s.Value) == 0 && !obj.KeepEmpty {
 		return nil, mounterr.New(mounterr.NotFound, "secret %s has an empty value: store a value, or set keepEmpty: true", s.Name)
 	}
-	f, err := files.Whole(obj.FileName(), s.Value, mode)
+	value, ok := decodeValue(obj.Decode, s.Value)
+	if !ok {
+		return nil, mounterr.New(mounterr.Invalid,
+			"objects entry %s: the value of secret %s is not valid %s (decode: %s): store it %s-encoded, or remove decode",
+			obj.Name, s.Name, decodeName(obj.Decode), decodeName(obj.Decode), decodeName(obj.Decode))
+	}
+	f, err := files.Whole(obj.FileName(translation), value, mode)
 	if err != nil {
 		return nil, mounterr.New(mounterr.Invalid, "objects entry %s: %v", obj.Name, err)
 	}

@@ -295,6 +295,32 @@ func TestMountFiles(t *testing.T) {
 			wantVersions: []provider.Version{{ID: "tls-key-AbCdEf", Version: v1}},
 		},
 		{
+			name: "decode base64 on a whole value, padded or not, a trailing newline ignored",
+			versions: []smVersion{
+				{ID: "keystore", VersionID: v1, Value: "AAEC/w==\n"},
+				{ID: "truststore", VersionID: v1, Value: "AAEC/w"},
+				{ID: "token", VersionID: v1, Value: "AAEC_w"},
+			},
+			objects: "- {objectName: keystore, decode: base64}\n- {objectName: truststore, decode: base64}\n- {objectName: token, decode: base64url}",
+			want: []file{
+				{Path: "keystore", Mode: 0o644, Contents: "\x00\x01\x02\xff"},
+				{Path: "token", Mode: 0o644, Contents: "\x00\x01\x02\xff"},
+				{Path: "truststore", Mode: 0o644, Contents: "\x00\x01\x02\xff"},
+			},
+			wantVersions: []provider.Version{{ID: "keystore", Version: v1}, {ID: "token", Version: v1}, {ID: "truststore", Version: v1}},
+		},
+		{
+			name:     "decode base64 on each selected key; the same secret mounted undecoded beside it",
+			versions: []smVersion{{ID: "tls", VersionID: v1, Value: `{"TLS": {"Cert": "aGVsbG8=", "Key": "d29ybGQ"}, "Name": "plain"}`}},
+			objects:  "- {objectName: tls, objectAlias: tls, keys: [TLS.*], layout: nested, decode: base64}\n- {objectName: tls, keys: [TLS.Cert]}",
+			want: []file{
+				{Path: "TLS.Cert", Mode: 0o644, Contents: "aGVsbG8="},
+				{Path: "tls/TLS/Cert", Mode: 0o644, Contents: "hello"},
+				{Path: "tls/TLS/Key", Mode: 0o644, Contents: "world"},
+			},
+			wantVersions: []provider.Version{{ID: "TLS.Cert", Version: v1}, {ID: "tls/TLS/Cert", Version: v1}, {ID: "tls/TLS/Key", Version: v1}},
+		},
+		{
 			name: "objectVersion pins a version",
 			versions: []smVersion{
 				{ID: pmpSecret, VersionID: v1, Stages: []string{"AWSPREVIOUS"}, Value: `{"Email": {"SMTPPassword": "old"}}`},
@@ -561,6 +587,24 @@ func TestMountErrors(t *testing.T) {
 			wantIdentity: identity.Identity{RoleARN: testRole, Namespace: "pmp", ServiceAccount: "pmp-secrets-access", Region: "eu-west-1"},
 		},
 		{
+			name:         "decode: a whole value that is not base64",
+			edges:        edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{{ID: "keystore", VersionID: v1, Value: "hunter2!"}}}},
+			req:          func() driverreq.Request { return pmpReq("- {objectName: keystore, decode: base64}") },
+			wantKind:     mounterr.Invalid,
+			wantMsg:      "objects entry keystore: the value of secret keystore is not valid base64 (decode: base64): store it base64-encoded, or remove decode",
+			wantIdentity: identity.Identity{RoleARN: testRole, Namespace: "pmp", ServiceAccount: "pmp-secrets-access", Region: "eu-west-1"},
+		},
+		{
+			name:  "decode: a base64url value under decode: base64 names the key",
+			edges: edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{{ID: "tls", VersionID: v1, Value: `{"TLS": {"Cert": "aGVsbG8=", "Key": "AAEC_w"}}`}}}},
+			req: func() driverreq.Request {
+				return pmpReq("- {objectName: tls, objectAlias: tls, layout: nested, decode: base64}")
+			},
+			wantKind:     mounterr.Invalid,
+			wantMsg:      "objects entry tls: the value of key TLS.Key of secret tls is not valid base64 (decode: base64): store it base64-encoded, or remove decode",
+			wantIdentity: identity.Identity{RoleARN: testRole, Namespace: "pmp", ServiceAccount: "pmp-secrets-access", Region: "eu-west-1"},
+		},
+		{
 			name:  "two objects write the same file",
 			edges: edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{pmpV1}}},
 			req: func() driverreq.Request {
@@ -641,6 +685,34 @@ func TestMountCalls(t *testing.T) {
 			}
 			if got := len(e.sm.Calls()); got != tt.wantGetValue {
 				t.Errorf("GetSecretValue calls = %d, want %d", got, tt.wantGetValue)
+			}
+		})
+	}
+}
+
+func TestMountPathTranslation(t *testing.T) {
+	versions := []smVersion{{ID: "team/app/secret", VersionID: v1, Value: "hunter2"}}
+	tests := []struct {
+		name, translation string // "": parameter not set
+		want              string
+	}{
+		{name: "default: slashes become _", want: "team_app_secret"},
+		{name: "another character", translation: "-", want: "team-app-secret"},
+		{name: "False: slashes are directories", translation: "False", want: "team/app/secret"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newProvider(edges{sm: &fakeSM{versions: versions}, region: "eu-west-1"}, testOptions)
+			r := pmpReq("- objectName: team/app/secret")
+			if tt.translation != "" {
+				r.Parameters["pathTranslation"] = tt.translation
+			}
+			res, err := p.Mount(context.Background(), parse(t, r))
+			if err != nil {
+				t.Fatalf("Mount: %v", err)
+			}
+			if diff := cmp.Diff([]file{{Path: tt.want, Mode: 0o644, Contents: "hunter2"}}, filesOf(res)); diff != "" {
+				t.Errorf("files (-want +got):\n%s", diff)
 			}
 		})
 	}

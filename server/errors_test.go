@@ -93,6 +93,15 @@ func errorCases() []errorCase {
 			want:   []string{"secret PMP-Production-Credentials has a key that is not in the PMP catalog", `"VCS.GithubAdminPat" (did you mean VCS.GithubAdminPAT?)`, "strictKeys: true"},
 		},
 		{
+			name:   "decode: a selected key that is not base64",
+			secret: `{"TLS": {"Cert": "aGVsbG8=", "Key": "VALUE-SENTINEL-not-base64!"}}`,
+			req: func() mountReq {
+				return pmpReq("- objectName: PMP-Production-Credentials\n  keys: [TLS.*]\n  decode: base64")
+			},
+			code: codes.InvalidArgument,
+			want: []string{"objects entry PMP-Production-Credentials", "key TLS.Key", "not valid base64", "remove decode"},
+		},
+		{
 			name:   "value starts like JSON but is broken",
 			secret: `{"VCS": {"GithubAdminPAT": "x"`,
 			req:    pmp,

@@ -75,7 +75,7 @@ func mountPreview(classes []spclass.SecretProviderClass, secret string, raw []by
 				continue
 			}
 			reads = true
-			out, err := provider.ObjectFiles(obj, raw, req.Mode)
+			out, err := provider.ObjectFiles(obj, raw, req.Mode, req.PathTranslation)
 			if err != nil {
 				of.Fails = true
 				bad("mount-fails", fmt.Sprintf("SecretProviderClass %q objects[%d]: the Mount would fail: %v", name, i, err),

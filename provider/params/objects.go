@@ -48,10 +48,30 @@ type Object struct {
 	StrictKeys bool
 	// Region is the region in Name when Name is an ARN.
 	Region string
+	// Decode is how the value (whole) or each selected key's value
+	// (flattened) is decoded before it is written.
+	Decode Decode
 }
 
-// FileName is the file a whole-value object is written to.
-func (o Object) FileName() string {
+// Decode is the decoding applied to a value before it is written.
+type Decode int
+
+const (
+	// DecodeNone writes the value as stored.
+	DecodeNone Decode = iota
+	// DecodeBase64 decodes standard base64 (RFC 4648 section 4), padded or not.
+	DecodeBase64
+	// DecodeBase64URL decodes URL-safe base64 (RFC 4648 section 5), padded or not.
+	DecodeBase64URL
+)
+
+// decodeValues are the values of the decode field.
+var decodeValues = []string{"base64", "base64url"}
+
+// FileName is the file a whole-value object is written to: its alias, or
+// its name with each '/' replaced by translation (the pathTranslation
+// parameter); an empty translation keeps the slashes as directories.
+func (o Object) FileName(translation string) string {
 	if o.Alias != "" {
 		return o.Alias
 	}
@@ -59,13 +79,16 @@ func (o Object) FileName() string {
 	if arn, ok := parseARN(o.Name); ok {
 		name = arn.name
 	}
-	return strings.ReplaceAll(name, "/", "_")
+	if translation == "" {
+		return name
+	}
+	return strings.ReplaceAll(name, "/", translation)
 }
 
 // Object fields, as written in the objects parameter.
 var knownFields = []string{
 	"objectName", "objectAlias", "objectType", "objectVersion", "objectVersionLabel",
-	"filePermission", "flatten", "keys", "layout", "keepEmpty", "strictKeys",
+	"filePermission", "decode", "flatten", "keys", "layout", "keepEmpty", "strictKeys",
 }
 
 var (
@@ -229,6 +252,16 @@ func parseObject(m map[string]any) (Object, []error) {
 		} else {
 			o.Mode = fs.FileMode(n)
 		}
+	}
+
+	switch d := str("decode"); d {
+	case "":
+	case "base64":
+		o.Decode = DecodeBase64
+	case "base64url":
+		o.Decode = DecodeBase64URL
+	default:
+		bad("decode %q is not supported: use one of %s (or leave it out)", d, strings.Join(decodeValues, ", "))
 	}
 
 	flatten, flattenSet := boolean("flatten")

@@ -65,6 +65,16 @@ func TestParseObjects(t *testing.T) {
 			want: []Object{{Name: "PMP-License", Flatten: FlattenOff, KeepEmpty: true}},
 		},
 		{
+			name: "decode base64 on a whole value",
+			raw:  "- {objectName: PMP-Keystore, flatten: false, decode: base64}",
+			want: []Object{{Name: "PMP-Keystore", Flatten: FlattenOff, Decode: DecodeBase64}},
+		},
+		{
+			name: "decode base64url on selected keys",
+			raw:  "- {objectName: PMP-x, keys: [TLS.*], decode: base64url}",
+			want: []Object{{Name: "PMP-x", Keys: []string{"TLS.*"}, Decode: DecodeBase64URL}},
+		},
+		{
 			name: "strictKeys",
 			raw:  "- {objectName: PMP-x, strictKeys: true}",
 			want: []Object{{Name: "PMP-x", StrictKeys: true}},
@@ -172,6 +182,10 @@ func TestParseObjectsErrors(t *testing.T) {
 			want: []string{`names the region "eu-west-1a"`}},
 		{name: "objectType ssmparameter", raw: "- {objectName: a, objectType: ssmparameter}",
 			want: []string{"objects[0] (a): objectType ssmparameter is not supported yet: only secretsmanager"}},
+		{name: "decode unknown", raw: "- {objectName: a, decode: base32}",
+			want: []string{`objects[0] (a): decode "base32" is not supported: use one of base64, base64url (or leave it out)`}},
+		{name: "decode not a string", raw: "- {objectName: a, decode: true}",
+			want: []string{"objects[0] (a): decode must be a string: put the value in quotes"}},
 		{name: "objectType unknown", raw: "- {objectName: a, objectType: vault}",
 			want: []string{`objectType "vault" is not supported: use secretsmanager (or leave it out)`}},
 		{name: "version and label", raw: "- {objectName: a, objectVersion: v1, objectVersionLabel: AWSCURRENT}",
@@ -206,7 +220,7 @@ func TestParseObjectsErrors(t *testing.T) {
 		{name: "layout without flattening", raw: "- {objectName: a, flatten: false, layout: dotted}",
 			want: []string{"layout applies to flattened values: remove layout or flatten: false"}},
 		{name: "a typo in a field name", raw: "- objetName: PMP-Production-Credentials",
-			want: []string{`objects[0]: unknown field "objetName" (known fields: objectName, objectAlias, objectType, objectVersion, objectVersionLabel, filePermission, flatten, keys, layout, keepEmpty, strictKeys)`,
+			want: []string{`objects[0]: unknown field "objetName" (known fields: objectName, objectAlias, objectType, objectVersion, objectVersionLabel, filePermission, decode, flatten, keys, layout, keepEmpty, strictKeys)`,
 				"objects[0]: objectName is required"}},
 		{name: "unknown fields, sorted", raw: "- {objectName: a, zeta: 1, alpha: 2, path: x}",
 			want: []string{`unknown field "alpha"`, `unknown field "path"`, `unknown field "zeta"`}},
@@ -239,18 +253,21 @@ func TestParseObjectsErrors(t *testing.T) {
 
 func TestObjectFileName(t *testing.T) {
 	tests := []struct {
-		name string
-		obj  Object
-		want string
+		name        string
+		obj         Object
+		translation string // "" is pathTranslation "False"
+		want        string
 	}{
-		{name: "secret name", obj: Object{Name: "PMP-License"}, want: "PMP-License"},
-		{name: "alias wins", obj: Object{Name: "PMP-License", Alias: "license"}, want: "license"},
-		{name: "a path becomes one file name", obj: Object{Name: "prod/pmp/license"}, want: "prod_pmp_license"},
-		{name: "the name in an ARN", obj: Object{Name: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/PMP-AbCdEf"}, want: "prod_PMP-AbCdEf"},
+		{name: "secret name", obj: Object{Name: "PMP-License"}, translation: "_", want: "PMP-License"},
+		{name: "alias wins", obj: Object{Name: "PMP-License", Alias: "license"}, translation: "_", want: "license"},
+		{name: "a path becomes one file name", obj: Object{Name: "prod/pmp/license"}, translation: "_", want: "prod_pmp_license"},
+		{name: "another translation character", obj: Object{Name: "prod/pmp/license"}, translation: "-", want: "prod-pmp-license"},
+		{name: "pathTranslation False keeps the directories", obj: Object{Name: "prod/pmp/license"}, want: "prod/pmp/license"},
+		{name: "the name in an ARN", obj: Object{Name: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/PMP-AbCdEf"}, translation: "_", want: "prod_PMP-AbCdEf"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.obj.FileName(); got != tt.want {
+			if got := tt.obj.FileName(tt.translation); got != tt.want {
 				t.Errorf("FileName() = %q, want %q", got, tt.want)
 			}
 		})

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 )
@@ -32,7 +34,13 @@ const (
 const (
 	ParamObjects = "objects"
 	ParamRegion  = "region"
+	// ParamPathTranslation is ASCP's: "False", "True" or one character.
+	ParamPathTranslation = "pathTranslation"
 )
+
+// DefaultPathTranslation replaces '/' in the file name of an object
+// mounted whole, as ASCP does.
+const DefaultPathTranslation = "_"
 
 // DefaultMode is used when the request carries no permission.
 const DefaultMode fs.FileMode = 0o644
@@ -57,8 +65,11 @@ type Request struct {
 	Pod                 Pod
 	SecretProviderClass string
 	// Region is the SecretProviderClass region parameter, empty when unset.
-	Region  string
-	Objects []Object
+	Region string
+	// PathTranslation replaces '/' in the file name of an object mounted
+	// whole; empty ("False") keeps the slashes as directories.
+	PathTranslation string
+	Objects         []Object
 	// Mode is the request's default file mode.
 	Mode fs.FileMode
 	// Tokens holds the pod's service-account tokens by audience.
@@ -72,6 +83,11 @@ func (r *Request) ObjectNames() []string {
 		names[i] = o.Name
 	}
 	return names
+}
+
+func pathTranslationOK(t string) bool {
+	r, _ := utf8.DecodeRuneInString(t)
+	return r != utf8.RuneError && r != '/' && r != '.' && !unicode.IsControl(r)
 }
 
 var regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
@@ -114,6 +130,17 @@ func parse(attributesJSON, secretsJSON, permissionJSON string, objectsOf func(st
 	}
 	if req.Region != "" && !regionRE.MatchString(req.Region) {
 		add("parameter region %q is not an AWS region name such as eu-west-1", req.Region)
+	}
+
+	req.PathTranslation = DefaultPathTranslation
+	switch t, set := attrs[ParamPathTranslation]; {
+	case !set || t == "True":
+	case t == "False":
+		req.PathTranslation = ""
+	case utf8.RuneCountInString(t) == 1 && pathTranslationOK(t):
+		req.PathTranslation = t
+	default:
+		add(`parameter pathTranslation %q is not "False", "True" or one character that can be in a file name (not / . or a control character), e.g. "_"`, t)
 	}
 
 	mode, err := parsePermission(permissionJSON)

@@ -78,6 +78,7 @@ func pmpRequest(mut func(*Request)) *Request {
 		Objects:             []Object{{Name: "PMP-Production-Credentials"}},
 		Mode:                0o644,
 		Tokens:              map[string]Token{},
+		PathTranslation:     DefaultPathTranslation,
 	}
 	if mut != nil {
 		mut(r)
@@ -126,6 +127,21 @@ func TestParse(t *testing.T) {
 			name:       "GovCloud region",
 			attributes: attrs(t, map[string]string{ParamRegion: "us-gov-west-1"}), permission: "420",
 			want: pmpRequest(func(r *Request) { r.Region = "us-gov-west-1" }),
+		},
+		{
+			name:       "pathTranslation False",
+			attributes: attrs(t, map[string]string{ParamPathTranslation: "False"}), permission: "420",
+			want: pmpRequest(func(r *Request) { r.PathTranslation = "" }),
+		},
+		{
+			name:       "pathTranslation True is the default",
+			attributes: attrs(t, map[string]string{ParamPathTranslation: "True"}), permission: "420",
+			want: pmpRequest(nil),
+		},
+		{
+			name:       "pathTranslation one character",
+			attributes: attrs(t, map[string]string{ParamPathTranslation: "-"}), permission: "420",
+			want: pmpRequest(func(r *Request) { r.PathTranslation = "-" }),
 		},
 		{
 			name:       "no pod UID is fine",
@@ -233,6 +249,12 @@ func TestParseErrors(t *testing.T) {
 			want: `SecretProviderClass "pmp-credentials": parameter region "EU-WEST-1" is not an AWS region name such as eu-west-1`},
 		{name: "an availability zone as region", attributes: attrs(t, overlay(map[string]string{ParamRegion: "eu-west-1a"})), permission: "420",
 			want: `~parameter region "eu-west-1a" is not an AWS region name`},
+		{name: "pathTranslation of two characters", attributes: attrs(t, overlay(map[string]string{ParamPathTranslation: "__"})), permission: "420",
+			want: `SecretProviderClass "pmp-credentials": parameter pathTranslation "__" is not "False", "True" or one character that can be in a file name (not / . or a control character), e.g. "_"`},
+		{name: "pathTranslation a slash", attributes: attrs(t, overlay(map[string]string{ParamPathTranslation: "/"})), permission: "420",
+			want: `~parameter pathTranslation "/" is not`},
+		{name: "pathTranslation lower-case false", attributes: attrs(t, overlay(map[string]string{ParamPathTranslation: "false"})), permission: "420",
+			want: `~parameter pathTranslation "false" is not`},
 		{name: "region without number", attributes: attrs(t, overlay(map[string]string{ParamRegion: "eu-west"})), permission: "420",
 			want: `~parameter region "eu-west" is not`},
 		{name: "permission 0", attributes: attrs(t, withTokens), permission: "0",
@@ -265,7 +287,7 @@ func TestParseErrors(t *testing.T) {
 				`parameter region "Ireland" is not an AWS region name such as eu-west-1; ` +
 				"mount request permission 010000 is outside 0001-0777; " +
 				`objects[0] (PMP-a): layout "tree" is not dotted or nested; ` +
-				`objects[1]: unknown field "objetName" (known fields: objectName, objectAlias, objectType, objectVersion, objectVersionLabel, filePermission, flatten, keys, layout, keepEmpty, strictKeys); ` +
+				`objects[1]: unknown field "objetName" (known fields: objectName, objectAlias, objectType, objectVersion, objectVersionLabel, filePermission, decode, flatten, keys, layout, keepEmpty, strictKeys); ` +
 				"objects[1]: objectName is required: the secret's name (e.g. PMP-Production-Credentials) or ARN"},
 	}
 	for _, tt := range tests {
