@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -525,13 +526,30 @@ func eventTime(e corev1.Event) time.Time {
 	return e.CreationTimestamp.Time
 }
 
-// logExcerpt returns the last hits lines that mention needle and the last tail lines.
+// logExcerpt returns the last hits lines that mention needle and the last
+// tail lines of the file at path, or of every file matching the glob path
+// (oldest first: a DaemonSet pod's log and its replacement's).
 func logExcerpt(path, needle string, hits, tail int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
+	paths, err := filepath.Glob(path)
+	if err != nil || len(paths) == 0 {
+		return fmt.Sprintf("no file matches %s", path)
 	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	mtime := func(p string) time.Time {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return time.Time{}
+		}
+		return fi.ModTime()
+	}
+	sort.SliceStable(paths, func(i, j int) bool { return mtime(paths[i]).Before(mtime(paths[j])) })
+	var lines []string
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err.Error()
+		}
+		lines = append(lines, strings.Split(strings.TrimRight(string(b), "\n"), "\n")...)
+	}
 	var found []string
 	for _, l := range lines {
 		if strings.Contains(l, needle) {

@@ -27,7 +27,12 @@ type env struct {
 	awsEndpoint    string // where the suite seeds and rotates secrets; empty = real AWS
 	frontControl   string // the AWS front's control URL; empty skips the fault tests
 	restartCmd     string // restarts the provider; empty skips the restart test
-	providerLog    string // file paths, dumped on failure when set
+	uninstallCmd   string // uninstalls the provider (helm uninstall); empty skips the uninstall test
+	installCmd     string // installs it again after uninstallCmd
+	daemonSet      string // namespace/name of the provider's DaemonSet; empty skips the chart tests
+	socket         string // the provider's socket as this machine sees it; empty: not visible here
+	chartManifests string // glob of YAML files rendered from the chart, for the dry run
+	providerLog    string // file paths (or globs), dumped on failure when set
 	driverLog      string
 	kubeletLog     string
 	spcProvider    string // SecretProviderClass spec.provider
@@ -59,6 +64,11 @@ func TestMain(m *testing.M) {
 		awsEndpoint:    os.Getenv("PMP_E2E_AWS_ENDPOINT"),
 		frontControl:   os.Getenv("PMP_E2E_AWS_FRONT_CONTROL"),
 		restartCmd:     os.Getenv("PMP_E2E_PROVIDER_RESTART"),
+		uninstallCmd:   os.Getenv("PMP_E2E_PROVIDER_UNINSTALL"),
+		installCmd:     os.Getenv("PMP_E2E_PROVIDER_INSTALL"),
+		daemonSet:      os.Getenv("PMP_E2E_PROVIDER_DAEMONSET"),
+		socket:         os.Getenv("PMP_E2E_PROVIDER_SOCKET"),
+		chartManifests: os.Getenv("PMP_E2E_CHART_MANIFESTS"),
 		providerLog:    os.Getenv("PMP_E2E_PROVIDER_LOG"),
 		driverLog:      os.Getenv("PMP_E2E_DRIVER_LOG"),
 		kubeletLog:     os.Getenv("PMP_E2E_KUBELET_LOG"),

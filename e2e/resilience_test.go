@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // assertFullFromStart checks that the pod's very first view of its volume
@@ -21,12 +23,20 @@ func (ns *testNS) assertFullFromStart(pod string, want pmpSecret) {
 	}
 }
 
-// TestProviderRestart: pods created while the provider restarts mount once
-// it is back, and a running pod keeps its files. Serial: it restarts the
-// provider every other test uses.
+// TestProviderRestart: pods created while the provider restarts (on the
+// local cluster: a rolling update of its DaemonSet, helm upgrade) mount
+// once it is back, and a running pod keeps its files. With the provider's
+// DaemonSet known, its pod must have been replaced by a Ready one. Serial:
+// it restarts the provider every other test uses.
 func TestProviderRestart(t *testing.T) {
 	if cfg.restartCmd == "" {
 		t.Skip("PMP_E2E_PROVIDER_RESTART is not set: it is the command that restarts the provider (e2e/README.md)")
+	}
+	var ds *appsv1.DaemonSet
+	var oldPod types.UID
+	if cfg.daemonSet != "" {
+		ds = needDaemonSet(t)
+		oldPod = providerPod(t, ds).UID
 	}
 	ns, want, secret := newPMPNamespace(t, "restart")
 	ns.wholeSecretClass(secret)
@@ -53,6 +63,17 @@ func TestProviderRestart(t *testing.T) {
 		t.Fatalf("restarting the provider: %v", err)
 	}
 	t.Logf("provider restarted in %s", time.Since(start).Round(100*time.Millisecond))
+	if ds != nil {
+		p := providerPod(t, ds)
+		if p.UID == oldPod {
+			t.Errorf("the restart left the provider's pod %s in place: no rolling update happened", p.Name)
+		}
+		for _, cs := range p.Status.ContainerStatuses {
+			if !cs.Ready {
+				t.Errorf("the new provider pod %s is not Ready: %s", p.Name, describePod(p))
+			}
+		}
+	}
 	ns.readerPod("after", "pmp", "pmp")
 	pods = append(pods, "after")
 

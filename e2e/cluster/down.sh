@@ -46,13 +46,14 @@ step() { log "$* ($(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1fs"
 # The controllers first: nothing recreates pods while the node goes.
 stop kube-controller-manager kube-scheduler
 stop kubelet
-stop provider registrar driver awsfront kumo
+stop registrar driver awsfront kumo
 step "cluster processes stopped"
 
 # Containers: kill every task of our containerd, then the shims it started.
 CTR_SOCK=$STATE/containerd/containerd.sock
 if [ -S "$CTR_SOCK" ]; then
-  ctr() { timeout 20 command ctr --address "$CTR_SOCK" -n k8s.io "$@"; }
+  # timeout runs the ctr binary (it sees no shell function, and has no builtin `command`).
+  ctr() { timeout 20 ctr --address "$CTR_SOCK" -n k8s.io "$@"; }
   for t in $(ctr tasks ls -q 2>/dev/null); do
     ctr tasks kill -s SIGKILL "$t" >/dev/null 2>&1
   done
@@ -66,6 +67,17 @@ stop containerd kube-apiserver etcd
 for pid in $(pgrep -f -- "-address $CTR_SOCK( |$)" 2>/dev/null); do
   kill -KILL "$pid" 2>/dev/null
 done
+# A container whose task could not be killed outlives its shim: when the
+# kubepods cgroups are ours (up.sh found none), whatever still runs in them
+# is one of our pods' processes.
+if [ -f "$STATE/owns-host" ] && [ -f "$STATE/kubepods-absent" ]; then
+  find /sys/fs/cgroup/pids/kubepods -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u |
+    while read -r pid; do
+      log "SIGKILL $pid, left in the kubepods cgroup"
+      kill -KILL "$pid" 2>/dev/null
+    done
+  sleep 0.2
+fi
 step "containers, containerd, apiserver, etcd stopped"
 
 # Mounts below the state directory and /run/containerd, deepest first; the

@@ -2,18 +2,21 @@
 # Brings up a single-node Kubernetes made of host processes, for the e2e
 # suite: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
 # kubelet v1.36.3, containerd + runc, the
-# Secrets Store CSI Driver v1.6.1 with its registrar, the kumo AWS emulator,
-# the fault-injecting AWS front and this provider. Everything lives under
+# Secrets Store CSI Driver v1.6.1 with its registrar, the kumo AWS emulator
+# and the fault-injecting AWS front, all host processes; then this provider
+# as a pod of its DaemonSet, from the image `make image` builds, installed
+# with the repository's chart (provider.sh). Everything lives under
 # STATE_DIR; every listener binds 127.0.0.1.
 #
 #   e2e/cluster/up.sh STATE_DIR     # then: source STATE_DIR/env.sh
 #   e2e/cluster/down.sh STATE_DIR   # always, even after a failure
 #
-# Needs root. Kubernetes and the driver come from tools/build.sh (built once,
-# cached outside the repo); the provider, the AWS front (dev/awsfront), the
-# registrar and kapply are built from this checkout unless PMP_PROVIDER_BIN /
-# PMP_AWSFRONT_BIN name prebuilt ones. What the cluster needs and why is in
-# ../README.md ("The local cluster").
+# Needs root. Kubernetes, the driver and helm come from tools/build.sh (built
+# once, cached outside the repo); the provider's image (make image, this
+# machine's architecture only), the AWS front (dev/awsfront), the registrar
+# and kapply are built from this checkout (PMP_AWSFRONT_BIN names a prebuilt
+# front). What the cluster needs and why is in ../README.md ("The local
+# cluster").
 set -euo pipefail
 
 STATE=${1:?usage: e2e/cluster/up.sh STATE_DIR}
@@ -62,21 +65,30 @@ ls -d /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods >/dev/null 2>&1 || touch
 log "binaries"
 CLUSTER_BIN=$("$root/tools/build.sh" cluster)
 KUMO_BIN=$("$root/tools/build.sh" kumo)
+HELM_BIN=$("$root/tools/build.sh" helm)
 (cd "$root" && go build -trimpath -o "$STATE/bin/" ./e2e/cluster/registrar ./e2e/cluster/kapply)
-PROVIDER_BIN=${PMP_PROVIDER_BIN:-}
 AWSFRONT_BIN=${PMP_AWSFRONT_BIN:-}
-if [ -z "$PROVIDER_BIN" ] || [ -z "$AWSFRONT_BIN" ]; then
-  (cd "$root" && go build -trimpath -o "$STATE/bin/" . ./dev/awsfront)
-  PROVIDER_BIN=${PROVIDER_BIN:-$STATE/bin/pmp-secrets-provider}
-  AWSFRONT_BIN=${AWSFRONT_BIN:-$STATE/bin/awsfront}
+if [ -z "$AWSFRONT_BIN" ]; then
+  (cd "$root" && go build -trimpath -o "$STATE/bin/" ./dev/awsfront)
+  AWSFRONT_BIN=$STATE/bin/awsfront
 fi
 DRIVER_MOD=$(cd "$root/tools/cluster" && go list -m -f '{{.Dir}}' sigs.k8s.io/secrets-store-csi-driver)
 log "binaries ready ($(elapsed))"
 
+# The provider's image, from the Dockerfile, as a user builds it: make image
+# (buildah, nothing pulled), for this machine's architecture only.
+ARCH=$(go env GOARCH)
+IMAGE_TAG=$(git -C "$root" describe --tags --always --dirty 2>/dev/null || echo dev)
+IMAGE_ARCHIVE=$root/_output/image/pmp-secrets-provider-$IMAGE_TAG-linux-$ARCH.tar
+PLATFORMS=linux/$ARCH VERSION=$IMAGE_TAG make -s -C "$root" image >"$STATE/logs/image.log" 2>&1 ||
+  { tail -n 20 "$STATE/logs/image.log" >&2; die "make image failed (log: $STATE/logs/image.log)"; }
+[ -s "$IMAGE_ARCHIVE" ] || die "make image wrote no $IMAGE_ARCHIVE"
+log "provider image localhost/pmp-secrets-provider:$IMAGE_TAG built ($(elapsed))"
+
 ETCD_PORT=$(free_port); ETCD_PEER_PORT=$(free_port); API_PORT=$(free_port)
 KUBELET_PORT=$(free_port); KUBELET_HEALTHZ_PORT=$(free_port); STREAM_PORT=$(free_port)
 DRIVER_METRICS_PORT=$(free_port); KUMO_PORT=$(free_port)
-KCM_PORT=$(free_port); SCHEDULER_PORT=$(free_port)
+KCM_PORT=$(free_port); SCHEDULER_PORT=$(free_port); PROVIDER_METRICS_PORT=$(free_port)
 NODE_IP=$(ip -4 -o addr show scope global | awk '{ split($4, a, "/"); print a[1]; exit }')
 [ -n "$NODE_IP" ] || die "no global IPv4 address for the kubelet's --node-ip (validation only)"
 
@@ -110,7 +122,6 @@ cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-clien
 # roles are bound to its user name.
 cert controller-manager "/O=system:masters/CN=pmp-e2e-controller-manager" client
 cert scheduler /CN=system:kube-scheduler client
-cert provider "/O=system:serviceaccounts/CN=system:serviceaccount:kube-system:pmp-secrets-provider" client
 openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
 openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
 kubeconfig() { # file user
@@ -132,7 +143,6 @@ EOF
 KUBECONFIG_ADMIN=$STATE/admin.kubeconfig
 kubeconfig "$KUBECONFIG_ADMIN" admin
 kubeconfig "$STATE/kubelet.kubeconfig" kubelet
-kubeconfig "$STATE/provider.kubeconfig" provider
 kubeconfig "$STATE/controller-manager.kubeconfig" controller-manager
 kubeconfig "$STATE/scheduler.kubeconfig" scheduler
 
@@ -238,6 +248,7 @@ ctr() { command ctr --address "$CTR_SOCK" -n k8s.io "$@"; }
 "$here/images.sh" "$STATE/images"
 ctr images import "$STATE/images/pause.tar" >/dev/null
 ctr images import "$STATE/images/busybox.tar" >/dev/null
+ctr images import "$IMAGE_ARCHIVE" >/dev/null
 log "containerd ready, images imported ($(elapsed))"
 
 WAIT_PROC=kube-apiserver wait_for "kube-apiserver /readyz" 60 curl -sf --cacert "$pki/ca.crt" --cert "$pki/admin.crt" \
@@ -252,8 +263,7 @@ log "kube-controller-manager, kube-scheduler ready ($(elapsed))"
 
 # --- objects: driver CRDs, CSIDriver ----------------------------------------------
 kapply() { "$STATE/bin/kapply" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
-kapply apply "$DRIVER_MOD"/charts/secrets-store-csi-driver/crds/*.yaml "$here/manifests/csidriver.yaml" \
-  "$here/manifests/provider-rbac.yaml"
+kapply apply "$DRIVER_MOD"/charts/secrets-store-csi-driver/crds/*.yaml "$here/manifests/csidriver.yaml"
 kapply wait-crds secretproviderclasses.secrets-store.csi.x-k8s.io \
   secretproviderclasspodstatuses.secrets-store.csi.x-k8s.io
 
@@ -308,24 +318,69 @@ WAIT_PROC=awsfront wait_for "awsfront" 20 test -s "$STATE/awsfront.addr"
 read -r FRONT_URL FRONT_CONTROL <"$STATE/awsfront.addr"
 WAIT_PROC=kumo wait_for "kumo" 20 curl -s -o /dev/null "http://127.0.0.1:$KUMO_PORT/"
 
+# --- the provider: the chart, installed with helm ------------------------------------
+# The one way this install differs from a production one: this cluster has no
+# kube-proxy and every server binds loopback, so the pod runs in the host's
+# network and reaches the API server and the AWS front on 127.0.0.1 (the
+# container's KUBERNETES_SERVICE_* win over the kubelet's service variables),
+# and binds its metrics port there too. Everything else is the chart's
+# default: its ServiceAccount and least RBAC, its hardened pod.
+cat >"$STATE/provider-values.yaml" <<EOF
+image:
+  repository: localhost/pmp-secrets-provider
+  tag: "$IMAGE_TAG"
+  pullPolicy: Never
+providersDir: $STATE/providers
+region: us-east-1
+retryBudget: ${PMP_E2E_RETRY_BUDGET:-8s}
+secretTTL: ${PMP_E2E_SECRET_TTL:-5s}
+logVerbosity: 4
+hostNetwork: true
+metrics:
+  bindAddress: 127.0.0.1
+  port: $PROVIDER_METRICS_PORT
+env:
+  - {name: KUBERNETES_SERVICE_HOST, value: "127.0.0.1"}
+  - {name: KUBERNETES_SERVICE_PORT, value: "$API_PORT"}
+  - {name: AWS_EC2_METADATA_DISABLED, value: "true"}
+  - {name: AWS_ENDPOINT_URL, value: "$FRONT_URL"}
+  - {name: AWS_ENDPOINT_URL_STS, value: "$FRONT_URL"}
+  - {name: AWS_ENDPOINT_URL_SECRETS_MANAGER, value: "$FRONT_URL"}
+EOF
+
+# The chart rendered with its defaults and with a non-default set, for the
+# suite's server-side dry run (TestChartManifestsAcceptedByAPIServer). No
+# ServiceMonitor: this cluster has no Prometheus Operator CRD.
+mkdir -p "$STATE/chart"
+"$HELM_BIN" template pmp-dry-run "$root/charts/pmp-secrets-provider" --namespace kube-system \
+  >"$STATE/chart/defaults.yaml"
+"$HELM_BIN" template pmp-dry-run-custom "$root/charts/pmp-secrets-provider" --namespace kube-system \
+  --set region=eu-west-1 --set metrics.service.enabled=true --set 'extraArgs[0]=--cache-size=64' \
+  --set 'env[0].name=HTTPS_PROXY' --set 'env[0].value=http://proxy.internal:3128' \
+  --set 'env[1].name=NO_PROXY' --set 'env[1].value=169.254.169.254' >"$STATE/chart/custom.yaml"
+
 cat >"$STATE/env.sh" <<EOF
 # Written by e2e/cluster/up.sh: what the e2e suite and the helper scripts need.
 export PMP_E2E_KUBECONFIG=$KUBECONFIG_ADMIN
 export PMP_E2E_AWS_ENDPOINT=http://127.0.0.1:$KUMO_PORT
 export PMP_E2E_AWS_FRONT_URL=$FRONT_URL
 export PMP_E2E_AWS_FRONT_CONTROL=$FRONT_CONTROL
-export PMP_E2E_PROVIDER_LOG=$STATE/logs/provider.log
+export PMP_E2E_PROVIDER_LOG='$STATE/pod-logs/kube-system_pmp-secrets-provider-*/provider/*.log'
 export PMP_E2E_DRIVER_LOG=$STATE/logs/driver.log
 export PMP_E2E_KUBELET_LOG=$STATE/logs/kubelet.log
+export PMP_E2E_PROVIDER_DAEMONSET=kube-system/pmp-secrets-provider
+export PMP_E2E_PROVIDER_SOCKET=$STATE/providers/pmp.sock
 export PMP_E2E_PROVIDER_RESTART="$here/provider.sh restart $STATE"
+export PMP_E2E_PROVIDER_UNINSTALL="$here/provider.sh uninstall $STATE"
+export PMP_E2E_PROVIDER_INSTALL="$here/provider.sh install $STATE"
+export PMP_E2E_CHART_MANIFESTS='$STATE/chart/*.yaml'
 export PMP_E2E_IMAGE=pmp-e2e.local/busybox:e2e
 export PMP_E2E_NODE=$NODE
-PMP_PROVIDER_KUBECONFIG=$STATE/provider.kubeconfig
 export PMP_E2E_ROTATION_POLL=$ROTATION_POLL
-PMP_PROVIDER_BIN=$PROVIDER_BIN
+PMP_HELM_BIN=$HELM_BIN
 EOF
 
-"$here/provider.sh" start "$STATE"
-
 kapply --timeout 60s --csi-driver secrets-store.csi.k8s.io wait-node "$NODE"
-log "cluster up: node Ready with the CSI driver registered ($(elapsed)); source $STATE/env.sh"
+log "node Ready with the CSI driver registered ($(elapsed))"
+"$here/provider.sh" install "$STATE"
+log "cluster up: the provider's DaemonSet pod serves ($(elapsed)); source $STATE/env.sh"

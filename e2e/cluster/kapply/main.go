@@ -6,6 +6,13 @@
 //	kapply --kubeconfig F wait-node NAME     wait until the node is Ready, has
 //	                                         lost its not-ready taint and lists
 //	                                         the CSI driver --csi-driver
+//	kapply --kubeconfig F wait-daemonset NS NAME
+//	                                         wait until the DaemonSet is rolled
+//	                                         out: every pod of it updated and
+//	                                         Ready, no old one left
+//	kapply --kubeconfig F wait-no-pods NS SELECTOR
+//	                                         wait until no pod matches the
+//	                                         label selector
 package main
 
 import (
@@ -46,7 +53,7 @@ func run() error {
 	csiDriver := flag.String("csi-driver", "", "wait-node: also wait for this driver in the CSINode")
 	flag.Parse()
 	if flag.NArg() < 2 {
-		return errors.New("usage: kapply --kubeconfig F apply|wait-crds|wait-node ARG [ARG ...]")
+		return errors.New("usage: kapply --kubeconfig F apply|wait-crds|wait-node|wait-daemonset|wait-no-pods ARG [ARG ...]")
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
 	if err != nil {
@@ -135,6 +142,36 @@ func run() error {
 			}
 			return false, nil
 		})
+	case "wait-daemonset":
+		if len(args) != 2 {
+			return errors.New("usage: wait-daemonset NAMESPACE NAME")
+		}
+		var why string
+		err := poll(ctx, func() (bool, error) {
+			why = daemonSetPending(ctx, cs, args[0], args[1])
+			return why == "", nil
+		})
+		if err != nil {
+			return fmt.Errorf("daemonset %s/%s not rolled out: %s: %w", args[0], args[1], why, err)
+		}
+		return nil
+	case "wait-no-pods":
+		if len(args) != 2 {
+			return errors.New("usage: wait-no-pods NAMESPACE SELECTOR")
+		}
+		var left int
+		err := poll(ctx, func() (bool, error) {
+			pods, err := cs.CoreV1().Pods(args[0]).List(ctx, metav1.ListOptions{LabelSelector: args[1]})
+			if err != nil {
+				return false, nil
+			}
+			left = len(pods.Items)
+			return left == 0, nil
+		})
+		if err != nil {
+			return fmt.Errorf("%d pods in %s still match %s: %w", left, args[0], args[1], err)
+		}
+		return nil
 	default:
 		return fmt.Errorf("unknown command %q", cmd)
 	}
@@ -204,4 +241,43 @@ func poll(ctx context.Context, done func() (bool, error)) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// daemonSetPending says why the DaemonSet is not rolled out yet, or "" when
+// its controller has seen its last change, every scheduled pod runs the
+// current template and is Ready, and no pod of an older template is left
+// (not even one terminating).
+func daemonSetPending(ctx context.Context, cs kubernetes.Interface, ns, name string) string {
+	ds, err := cs.AppsV1().DaemonSets(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err.Error()
+	}
+	st := ds.Status
+	switch {
+	case st.ObservedGeneration < ds.Generation:
+		return "its controller has not seen the last change"
+	case st.DesiredNumberScheduled == 0:
+		return "no node to run on"
+	case st.UpdatedNumberScheduled != st.DesiredNumberScheduled:
+		return fmt.Sprintf("%d of %d pods updated", st.UpdatedNumberScheduled, st.DesiredNumberScheduled)
+	case st.NumberReady != st.DesiredNumberScheduled || st.NumberUnavailable != 0:
+		return fmt.Sprintf("%d of %d pods Ready", st.NumberReady, st.DesiredNumberScheduled)
+	}
+	sel, err := metav1.LabelSelectorAsSelector(ds.Spec.Selector)
+	if err != nil {
+		return err.Error()
+	}
+	pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return err.Error()
+	}
+	if n := len(pods.Items); n != int(st.DesiredNumberScheduled) {
+		return fmt.Sprintf("%d pods, want %d", n, st.DesiredNumberScheduled)
+	}
+	for i := range pods.Items {
+		if pods.Items[i].DeletionTimestamp != nil {
+			return "pod " + pods.Items[i].Name + " is terminating"
+		}
+	}
+	return ""
 }
