@@ -18,7 +18,6 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/kubeapi"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/metrics"
@@ -77,7 +76,7 @@ func serveMetrics(addr string, src metrics.Source) (bound string, stop func(), e
 	}, nil
 }
 
-func kubeClient(kubeconfig string) (identity.KubeAPI, error) {
+func kubeClient(kubeconfig string) (provider.KubeAPI, error) {
 	var rc *rest.Config
 	var err error
 	if kubeconfig != "" {
@@ -93,7 +92,7 @@ func kubeClient(kubeconfig string) (identity.KubeAPI, error) {
 	return kubeapi.New(rc)
 }
 
-func newProvider(ctx context.Context, cfg Config, kube identity.KubeAPI) (*provider.Provider, error) {
+func newProvider(ctx context.Context, cfg Config, kube provider.KubeAPI) (*provider.Provider, error) {
 	awsCfg, err := provider.LoadAWSConfig(ctx)
 	if err != nil {
 		return nil, err

@@ -20,12 +20,16 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/tokens"
 )
 
 // Provider serves Mounts. Build it with New (the binary) or NewFromAPIs
 // (tests, with fakes at the edges).
 type Provider struct {
 	tokenAudience string
+	// tokens verifies every Mount's token before anything is read or
+	// served for it.
+	tokens *tokens.Verifier
 	// defaultRegion is used when the SecretProviderClass sets none
 	// (AWS_REGION); the node's region label is the last resort.
 	defaultRegion string
@@ -70,6 +74,11 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		return nil, mounterr.New(mounterr.Unauthenticated,
 			"the driver passed no service account token for audience %q: set tokenRequests: [{audience: %q}] on the CSIDriver secrets-store.csi.k8s.io (helm: --set tokenRequests[0].audience=%s)",
 			p.tokenAudience, p.tokenAudience, p.tokenAudience)
+	}
+	// Before any cache or AWS call: a cached secret is served only to a
+	// Mount whose token proves it is the pod it names.
+	if err := p.tokens.Verify(ctx, token.Value, tokens.Pod(req.Pod)); err != nil {
+		return nil, err
 	}
 	role, err := p.kube.RoleARN(ctx, req.Pod.Namespace, req.Pod.ServiceAccount)
 	if err != nil {

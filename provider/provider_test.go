@@ -2,6 +2,7 @@ package provider_test
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"slices"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/kubefake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
@@ -35,7 +37,6 @@ import (
 
 const (
 	testRole  = "arn:aws:iam::111122223333:role/PMP-SecretsManager-Role"
-	testToken = "eyJhbGciOiJSUzI1NiJ9.TOKEN-SENTINEL.sig"
 	pmpSecret = "PMP-Production-Credentials"
 	v1, v2    = "a1b2c3d4-0000-4000-8000-000000000001", "a1b2c3d4-0000-4000-8000-000000000002"
 )
@@ -150,6 +151,10 @@ func (f *fakeSM) Calls() []smCall {
 	return slices.Clone(f.calls)
 }
 
+// testIssuer is the cluster's service-account issuer: it signs the pods'
+// tokens and the provider verifies them with its keys.
+var testIssuer = issuer.New()
+
 // edges are the fakes one provider runs over.
 type edges struct {
 	sts *fakeSTS
@@ -190,7 +195,7 @@ func newProvider(e edges, o provider.Options) *provider.Provider {
 		e.sm = &fakeSM{}
 	}
 	o.NodeName = e.node
-	return provider.NewFromAPIs(provider.APIs{STS: e.sts, SecretsManager: e.sm, Kube: kubefake.New(kubeObjects()), Region: e.region}, o)
+	return provider.NewFromAPIs(provider.APIs{STS: e.sts, SecretsManager: e.sm, Kube: kubefake.New(kubeObjects(), testIssuer), Region: e.region}, o)
 }
 
 // pmpReq is the driver's Mount of pod pmp/pmp-0 for the objects parameter.
@@ -198,7 +203,7 @@ func pmpReq(objects string) driverreq.Request {
 	return driverreq.Request{
 		PodName: "pmp-0", Namespace: "pmp", PodUID: "0b0e3c1e-0000-4000-8000-000000000001",
 		ServiceAccount: "pmp-secrets-access", SecretProviderClass: "pmp-credentials",
-		Parameters: map[string]string{"objects": objects}, Token: testToken,
+		Parameters: map[string]string{"objects": objects}, Issuer: testIssuer,
 	}
 }
 
@@ -386,14 +391,15 @@ func TestMountRegion(t *testing.T) {
 			if tt.regionParam != "" {
 				r.Parameters["region"] = tt.regionParam
 			}
-			res, err := p.Mount(context.Background(), parse(t, r))
+			req := parse(t, r)
+			res, err := p.Mount(context.Background(), req)
 			if err != nil {
 				t.Fatalf("Mount: %v", err)
 			}
 			if got := tt.edges.sm.Calls(); len(got) != 1 || got[0].Region != tt.wantRegion {
 				t.Errorf("GetSecretValue calls = %+v, want one in %s", got, tt.wantRegion)
 			}
-			wantSTS := []stsCall{{Role: testRole, Session: "pmp-pmp-pmp-secrets-access", Token: testToken, Region: tt.wantRegion}}
+			wantSTS := []stsCall{{Role: testRole, Session: "pmp-pmp-pmp-secrets-access", Token: req.Tokens["sts.amazonaws.com"].Value, Region: tt.wantRegion}}
 			if diff := cmp.Diff(wantSTS, tt.edges.sts.Calls()); diff != "" {
 				t.Errorf("STS calls (-want +got):\n%s", diff)
 			}
@@ -574,7 +580,8 @@ func TestMountErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := newProvider(tt.edges, testOptions)
-			res, err := p.Mount(context.Background(), parse(t, tt.req()))
+			req := parse(t, tt.req())
+			res, err := p.Mount(context.Background(), req)
 			if err == nil {
 				t.Fatalf("Mount succeeded with %d files", len(res.Files))
 			}
@@ -584,8 +591,10 @@ func TestMountErrors(t *testing.T) {
 			if diff := cmp.Diff(tt.wantMsg, err.Error()); diff != "" {
 				t.Errorf("message (-want +got):\n%s", diff)
 			}
-			if strings.Contains(err.Error(), testToken) {
-				t.Errorf("message leaks the token: %v", err)
+			for _, tok := range req.Tokens {
+				if strings.Contains(err.Error(), tok.Value) {
+					t.Errorf("message leaks the token: %v", err)
+				}
 			}
 			var got identity.Identity
 			if res != nil {
@@ -643,5 +652,64 @@ func TestMountCalls(t *testing.T) {
 				t.Errorf("GetSecretValue calls = %d, want %d", got, tt.wantGetValue)
 			}
 		})
+	}
+}
+
+// TestMountVerifiesEveryToken: a Mount whose token fails a check gets
+// nothing and costs no AWS call, though the identity it names has its
+// credentials and secret in the caches. Before tokens were verified, a
+// junk token naming a cached identity was served that identity's secret.
+func TestMountVerifiesEveryToken(t *testing.T) {
+	victim := func() driverreq.Request { return pmpReq("- objectName: PMP-Production-Credentials") }
+	signed := func(mod func(*issuer.Token)) string {
+		tok := issuer.Token{Namespace: "pmp", ServiceAccount: "pmp-secrets-access", PodName: "pmp-0", PodUID: "0b0e3c1e-0000-4000-8000-000000000001"}
+		mod(&tok)
+		return testIssuer.Sign(tok)
+	}
+	tests := []struct {
+		name  string
+		token string
+		check string
+	}{
+		{name: "junk", token: "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6cG1wOnBtcC1zZWNyZXRzLWFjY2VzcyJ9.c2ln", check: "signature"},
+		{name: "not a JWT", token: "let-me-in", check: "format"},
+		{name: "forged", token: testIssuer.Forger().Sign(issuer.Token{Namespace: "pmp", ServiceAccount: "pmp-secrets-access"}), check: "signature"},
+		{name: "expired", token: signed(func(t *issuer.Token) { t.IssuedAt = time.Now().Add(-3 * time.Hour) }), check: "expiry"},
+		{name: "another audience", token: signed(func(t *issuer.Token) { t.Audience = []string{"vault"} }), check: "audience"},
+		{name: "the attacker's own token", token: signed(func(t *issuer.Token) { t.Namespace, t.ServiceAccount = "other", "copycat" }), check: "subject"},
+		{name: "another pod's token", token: signed(func(t *issuer.Token) { t.PodName, t.PodUID = "pmp-1", "uid-1" }), check: "pod"},
+	}
+	for _, cached := range []bool{true, false} {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s, identity cached %v", tt.name, cached), func(t *testing.T) {
+				e := edges{region: "eu-west-1", sts: &fakeSTS{}, sm: &fakeSM{versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: pmpDoc}}}}
+				p := newProvider(e, testOptions)
+				if cached {
+					if _, err := p.Mount(context.Background(), parse(t, victim())); err != nil {
+						t.Fatal(err)
+					}
+				}
+				stsBefore, smBefore := len(e.sts.Calls()), len(e.sm.Calls())
+				r := victim()
+				r.Token = tt.token
+				res, err := p.Mount(context.Background(), parse(t, r))
+				if err == nil {
+					t.Fatalf("Mount with a bad token served %d files", len(res.Files))
+				}
+				if mounterr.KindOf(err) != mounterr.Unauthenticated || !strings.Contains(err.Error(), "failed the "+tt.check+" check") {
+					t.Errorf("error = %v, want Unauthenticated naming the %s check", err, tt.check)
+				}
+				if strings.Contains(err.Error(), tt.token) {
+					t.Errorf("message quotes the token: %v", err)
+				}
+				if res != nil && len(res.Files) > 0 {
+					t.Errorf("a refused Mount returned %d files", len(res.Files))
+				}
+				if len(e.sts.Calls()) != stsBefore || len(e.sm.Calls()) != smBefore {
+					t.Errorf("a refused token made AWS calls: STS %d -> %d, Secrets Manager %d -> %d",
+						stsBefore, len(e.sts.Calls()), smBefore, len(e.sm.Calls()))
+				}
+			})
+		}
 	}
 }

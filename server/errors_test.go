@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
 )
 
 // errorCase is a Mount a user gets wrong, or AWS refuses, and what the
@@ -28,7 +29,7 @@ func errorCases() []errorCase {
 	return []errorCase{
 		{
 			name: "CSIDriver has no tokenRequests for sts.amazonaws.com",
-			req:  func() mountReq { r := pmp(); r.Token = ""; return r },
+			req:  func() mountReq { r := pmp(); r.Issuer = nil; return r },
 			code: codes.Unauthenticated,
 			want: []string{`audience "sts.amazonaws.com"`, "tokenRequests", "CSIDriver"},
 		},
@@ -37,6 +38,42 @@ func errorCases() []errorCase {
 			req:  func() mountReq { r := pmp(); r.Audience = "vault"; return r },
 			code: codes.Unauthenticated,
 			want: []string{"tokenRequests: [{audience: \"sts.amazonaws.com\"}]"},
+		},
+		{
+			name: "forged token: signed by a key the cluster's issuer does not publish",
+			req:  func() mountReq { r := pmp(); r.Issuer = testForger; return r },
+			code: codes.Unauthenticated,
+			want: []string{`pod "pmp/pmp-0"`, "failed the signature check", "/openid/v1/jwks"},
+		},
+		{
+			name: "expired token",
+			req: func() mountReq {
+				r := pmp()
+				r.Token = testIssuer.Sign(issuer.Token{Namespace: "pmp", ServiceAccount: "pmp-secrets-access", IssuedAt: time.Now().Add(-2 * time.Hour)})
+				return r
+			},
+			code: codes.Unauthenticated,
+			want: []string{"failed the expiry check", "expired at"},
+		},
+		{
+			name: "token for another audience",
+			req: func() mountReq {
+				r := pmp()
+				r.Token = testIssuer.Sign(issuer.Token{Namespace: "pmp", ServiceAccount: "pmp-secrets-access", Audience: []string{"vault"}})
+				return r
+			},
+			code: codes.Unauthenticated,
+			want: []string{"failed the audience check", `"vault"`, "--token-audience"},
+		},
+		{
+			name: "token of another namespace's service account",
+			req: func() mountReq {
+				r := pmp()
+				r.Token = testIssuer.Sign(issuer.Token{Namespace: "other", ServiceAccount: "copycat"})
+				return r
+			},
+			code: codes.Unauthenticated,
+			want: []string{"failed the subject check", "system:serviceaccount:other:copycat", "system:serviceaccount:pmp:pmp-secrets-access"},
 		},
 		{
 			name: "service account without the role annotation",
@@ -178,7 +215,7 @@ func runErrorCase(t *testing.T, e *env, tc errorCase) {
 			t.Errorf("message lacks %q:\n%s", w, st.Message())
 		}
 	}
-	if strings.Contains(st.Message(), testToken) || strings.Contains(st.Message(), "SENTINEL") {
+	if strings.Contains(st.Message(), "SENTINEL") || leaksToken(st.Message()) {
 		t.Errorf("message leaks a token or value:\n%s", st.Message())
 	}
 	switch st.Code() {
