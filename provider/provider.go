@@ -94,9 +94,7 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		if obj.Region != "" {
 			id.Region = obj.Region // an ARN names its own region
 		}
-		creds := func(ctx context.Context) (aws.Credentials, error) {
-			return p.credentials.Get(ctx, id, token.Value)
-		}
+		creds := podCredentials{c: p.credentials, id: id, token: token.Value}
 		ref := secrets.Ref{ID: obj.Name, VersionID: obj.Version, VersionStage: obj.VersionLabel, Region: id.Region}
 		secret, err := p.fetcher.Get(ctx, id.Key(), ref, creds)
 		if err != nil {
@@ -127,6 +125,22 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 	slices.SortFunc(res.Files, func(a, b files.File) int { return strings.Compare(a.Path, b.Path) })
 	slices.SortFunc(res.Versions, func(a, b Version) int { return strings.Compare(a.ID, b.ID) })
 	return res, nil
+}
+
+// podCredentials are one identity's credentials, exchanged for the pod's
+// token, for the fetch of one object.
+type podCredentials struct {
+	c     *identity.Credentials
+	id    identity.Identity
+	token string
+}
+
+func (p podCredentials) Get(ctx context.Context) (aws.Credentials, bool, error) {
+	return p.c.Get(ctx, p.id, p.token)
+}
+
+func (p podCredentials) Renew(ctx context.Context, rejected aws.Credentials) (aws.Credentials, error) {
+	return p.c.Renew(ctx, p.id, p.token, rejected)
 }
 
 // DefaultRegion is the region used when the SecretProviderClass names none

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 )
 
 // errorCase is a Mount a user gets wrong, or AWS refuses, and what the
@@ -263,4 +264,44 @@ func TestRefusalsAreRememberedBriefly(t *testing.T) {
 	if _, err := e.mount(pmpReq("- objectName: PMP-Production-Credentials")); err != nil {
 		t.Fatalf("after the outage: %v", err)
 	}
+}
+
+// TestRejectedCredentialsAreExchangedAgain: STS credentials cached from an
+// earlier Mount that Secrets Manager refuses (expired, or the role's
+// sessions revoked) are dropped and the token exchanged once more, so the
+// Mount succeeds; fresh credentials refused fail at once.
+func TestRejectedCredentialsAreExchangedAgain(t *testing.T) {
+	for _, code := range []string{"ExpiredTokenException", "UnrecognizedClientException", "InvalidSignatureException", "AccessDeniedException"} {
+		t.Run(code, func(t *testing.T) {
+			e := newEnv(t, func(o *provider.Options) { o.SecretTTL = 1 }) // every Mount fetches
+			e.putSecret("PMP-Production-Credentials", `{"A": "x"}`)
+			if _, err := e.mount(pmpReq("- objectName: PMP-Production-Credentials")); err != nil {
+				t.Fatal(err)
+			}
+			e.aws.Front.ResetCounts()
+			e.aws.Front.Inject(awsemu.Fault{Operation: "secretsmanager:GetSecretValue", Status: 400, Code: code, Times: 1})
+			resp, err := e.mount(pmpReq("- objectName: PMP-Production-Credentials"))
+			if err != nil {
+				t.Fatalf("Mount with the cached credentials refused: %v", err)
+			}
+			if got := filesOf(resp)["A"]; got != "x" {
+				t.Errorf("file A = %q", got)
+			}
+			if got := e.aws.Front.Counts(); got["sts:AssumeRoleWithWebIdentity"] != 1 || got["secretsmanager:GetSecretValue"] != 2 {
+				t.Errorf("calls = %v, want one new exchange and the call again", got)
+			}
+		})
+	}
+	t.Run("fresh credentials refused", func(t *testing.T) {
+		e := newEnv(t)
+		e.putSecret("PMP-Production-Credentials", `{"A": "x"}`)
+		e.aws.Front.Inject(awsemu.Fault{Operation: "secretsmanager:GetSecretValue", Status: 400, Code: "ExpiredTokenException", Times: 1})
+		_, err := e.mount(pmpReq("- objectName: PMP-Production-Credentials"))
+		if status.Code(err) != codes.Unauthenticated {
+			t.Errorf("Mount = %v, want Unauthenticated", err)
+		}
+		if got := e.aws.Front.Count("sts:AssumeRoleWithWebIdentity"); got != 1 {
+			t.Errorf("STS calls = %d, want 1: credentials exchanged for this Mount are not exchanged again", got)
+		}
+	})
 }

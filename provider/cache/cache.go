@@ -135,6 +135,19 @@ func (c *Cache[V]) Peek(key string) (V, bool) {
 	return zero, false
 }
 
+// ForgetIf drops key when its cached value satisfies stale, checked under
+// the cache's lock: of many callers that found one value wanting, only the
+// first drops it, and a newer value is kept.
+func (c *Cache[V]) ForgetIf(key string, stale func(V) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.items[key]; ok {
+		if e := el.Value.(*entry[V]); e.err == nil && stale(e.value) {
+			c.removeLocked(el)
+		}
+	}
+}
+
 // Forget drops key.
 func (c *Cache[V]) Forget(key string) {
 	c.mu.Lock()

@@ -240,6 +240,21 @@ func TestPeekAndForget(t *testing.T) {
 	}
 }
 
+func TestForgetIf(t *testing.T) {
+	c, _ := newCache(4)
+	var l loader
+	_, _ = c.Get(context.Background(), "a", l.fn("old", time.Minute, nil))
+	c.ForgetIf("a", func(v string) bool { return v == "other" })
+	if v, ok := c.Peek("a"); !ok || v != "old" {
+		t.Errorf("ForgetIf dropped a value it was not asked to: %q, %v", v, ok)
+	}
+	c.ForgetIf("a", func(v string) bool { return v == "old" })
+	if _, ok := c.Peek("a"); ok {
+		t.Error("ForgetIf kept the stale value")
+	}
+	c.ForgetIf("missing", func(string) bool { return true })
+}
+
 // TestCoalescing starts n Gets of one key while the load is blocked: the
 // loader runs once and every caller gets its result.
 func TestCoalescing(t *testing.T) {
