@@ -713,3 +713,24 @@ func TestMountVerifiesEveryToken(t *testing.T) {
 		}
 	}
 }
+
+// panicSM is a Secrets Manager client with a bug: it panics.
+type panicSM struct{}
+
+func (panicSM) GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	panic("a bug in a Secrets Manager call")
+}
+
+// TestPanicInACacheLoad: a fetch runs on the secret cache's goroutine,
+// where a panic would end the provider, every pod's Mounts with it (a
+// panic on the Mount's own goroutine is the server's to recover). The
+// Mount fails as Internal instead, and the provider serves the next.
+func TestPanicInACacheLoad(t *testing.T) {
+	p := provider.NewFromAPIs(provider.APIs{STS: &fakeSTS{}, SecretsManager: panicSM{}, Kube: kubefake.New(kubeObjects(), testIssuer), Region: "eu-west-1"}, testOptions)
+	for range 2 {
+		_, err := p.Mount(context.Background(), parse(t, pmpReq("- objectName: PMP-Production-Credentials")))
+		if mounterr.KindOf(err) != mounterr.Internal || !strings.Contains(err.Error(), "internal error") {
+			t.Errorf("Mount = %v, want an Internal error", err)
+		}
+	}
+}

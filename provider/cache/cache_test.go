@@ -436,3 +436,42 @@ func TestLeaderCancelDoesNotFailWaiters(t *testing.T) {
 		t.Errorf("the load saw its context end: %v", err)
 	}
 }
+
+// TestLoadPanic: a load that panics runs on the cache's goroutine, where
+// a panic would end the process. Every caller gets a *PanicError instead,
+// nothing is cached, and the next Get loads again.
+func TestLoadPanic(t *testing.T) {
+	c, _ := newCache(4)
+	var wg sync.WaitGroup
+	release := make(chan struct{})
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = c.Get(context.Background(), "a", func(context.Context) (string, time.Duration, error) {
+				<-release
+				var m map[string]int
+				m["boom"]++ // a bug: assignment to a nil map
+				return "never", time.Minute, nil
+			})
+		}()
+	}
+	for c.Stats().Misses+c.Stats().Coalesced < 4 {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	for i, err := range errs {
+		var pe *PanicError
+		if !errors.As(err, &pe) {
+			t.Errorf("caller %d: error = %v, want a *PanicError", i, err)
+		}
+	}
+	if c.Stats().Entries != 0 {
+		t.Error("a panicked load was cached")
+	}
+	if v, err := c.Get(context.Background(), "a", (&loader{}).fn("va", time.Minute, nil)); err != nil || v != "va" {
+		t.Errorf("Get after the panic = %q, %v", v, err)
+	}
+}
