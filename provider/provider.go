@@ -41,6 +41,16 @@ type Provider struct {
 	retryBudget time.Duration
 }
 
+const (
+	// MaxResponseBytes bounds a Mount's answer, well under the 4 MiB the
+	// driver receives (it logs a warning over 1 MiB): every file's path
+	// (twice: the file and its object version), contents and version.
+	MaxResponseBytes = 3 << 20
+	// fileOverheadBytes is a file's and its version's protobuf framing,
+	// generously.
+	fileOverheadBytes = 32
+)
+
 // Version is the version of one returned file, from non-secret data.
 type Version struct {
 	ID      string
@@ -89,6 +99,8 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		return res, err
 	}
 
+	room := files.PathRoom(req.TargetPath)
+	size := 0
 	for _, obj := range req.Objects {
 		id := res.Identity
 		if obj.Region != "" {
@@ -107,6 +119,20 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		out, err := objectFiles(obj, secret, mode)
 		if err != nil {
 			return res, err
+		}
+		for _, f := range out {
+			if len(f.Path) > room {
+				return res, mounterr.New(mounterr.Invalid,
+					"objects entry %s: the file %s is %d bytes long; under the volume's directory and the driver's ..<timestamp>/ directory it would pass Linux's %d-byte path limit, which leaves room for %d: use a shorter objectAlias, select fewer keys, or layout: dotted",
+					obj.Name, mounterr.Quote(f.Path), len(f.Path), files.MaxPathBytes, room)
+			}
+			// The response holds each path twice: the file and its version.
+			size += 2*len(f.Path) + len(f.Contents) + len(secret.VersionID) + fileOverheadBytes
+		}
+		if size > MaxResponseBytes {
+			return res, mounterr.New(mounterr.Invalid,
+				"objects entry %s: with it the volume's files would be over %d bytes, too close to the driver's 4 MiB message limit: select fewer keys, or mount the objects in several volumes",
+				obj.Name, MaxResponseBytes)
 		}
 		res.Files = slices.Grow(res.Files, len(out))
 		res.Versions = slices.Grow(res.Versions, len(out))

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -19,11 +21,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+	"sigs.k8s.io/secrets-store-csi-driver/pkg/util/fileutil"
+	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/kubefake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/files"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
@@ -298,6 +303,13 @@ func TestMountFiles(t *testing.T) {
 			objects:      "- objectName: arn:aws:secretsmanager:eu-west-1:111122223333:secret:tls-key-AbCdEf",
 			want:         []file{{Path: "tls-key-AbCdEf", Mode: 0o644, Contents: "\x00\x01\x02"}},
 			wantVersions: []provider.Version{{ID: "tls-key-AbCdEf", Version: v1}},
+		},
+		{
+			name:         "a binary JSON secret whose strings are not UTF-8: the files hold its exact bytes",
+			versions:     []smVersion{{ID: "legacy", VersionID: v1, Binary: []byte("{\"DB\": {\"Password\": \"p\xe4ss\xff\"}, \"Note\": \"\\u00e9\\n\"}")}},
+			objects:      "- objectName: legacy",
+			want:         []file{{Path: "DB.Password", Mode: 0o644, Contents: "p\xe4ss\xff"}, {Path: "Note", Mode: 0o644, Contents: "é\n"}},
+			wantVersions: []provider.Version{{ID: "DB.Password", Version: v1}, {ID: "Note", Version: v1}},
 		},
 		{
 			name: "objectVersion pins a version",
@@ -732,5 +744,128 @@ func TestPanicInACacheLoad(t *testing.T) {
 		if mounterr.KindOf(err) != mounterr.Internal || !strings.Contains(err.Error(), "internal error") {
 			t.Errorf("Mount = %v, want an Internal error", err)
 		}
+	}
+}
+
+// nestedKeys is a JSON object whose one value is n levels down under keys
+// of width bytes: in layout nested, a path of n*(width+1)-1 bytes.
+func nestedKeys(n, width int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, `{"%s":`, strings.Repeat(string(rune('a'+i%26)), width))
+	}
+	b.WriteString(`"v"`)
+	b.WriteString(strings.Repeat("}", n))
+	return b.String()
+}
+
+// TestMountBounds: what a value may make the provider hold or answer is
+// bounded, and each bound fails the Mount as InvalidArgument naming the
+// object, before anything the driver would refuse or fail on is returned.
+func TestMountBounds(t *testing.T) {
+	var objects strings.Builder
+	var big []smVersion
+	for i := range 60 {
+		id := fmt.Sprintf("blob-%02d", i)
+		fmt.Fprintf(&objects, "- objectName: %s\n", id)
+		big = append(big, smVersion{ID: id, VersionID: v1, Value: strings.Repeat("x", 60_000)})
+	}
+	var wide strings.Builder
+	wide.WriteString(`{"` + strings.Repeat("k", 30_000) + `":{`)
+	for i := range 4_000 {
+		if i > 0 {
+			wide.WriteByte(',')
+		}
+		fmt.Fprintf(&wide, `"%d":1`, i)
+	}
+	wide.WriteString("}}")
+	tests := []struct {
+		name     string
+		versions []smVersion
+		objects  string
+		target   string // the request's target path
+		want     []string
+	}{
+		{name: "a value over Secrets Manager's 64 KiB", versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: strings.Repeat("x", 65_537)}},
+			objects: "- objectName: PMP-Production-Credentials",
+			want:    []string{"secret PMP-Production-Credentials is 65537 bytes, over the 65536 bytes"}},
+		{name: "one long key over thousands of sub-keys", versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: wide.String()}},
+			objects: "- objectName: PMP-Production-Credentials",
+			want:    []string{"secret PMP-Production-Credentials", "the key names add up to over 1048576 bytes"}},
+		{name: "a response over 3 MiB", versions: big, objects: objects.String(),
+			want: []string{"objects entry blob-52:", "over 3145728 bytes", "4 MiB"}},
+		{name: "a path the driver accepts but cannot write under its ..<timestamp>/ directory",
+			versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: nestedKeys(16, 250)}},
+			objects:  "- objectName: PMP-Production-Credentials\n  layout: nested",
+			want:     []string{"objects entry PMP-Production-Credentials: the file", "is 4015 bytes long", "room for 3901"}},
+		{name: "the room left depends on the volume's directory",
+			versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: nestedKeys(14, 250)}},
+			objects:  "- objectName: PMP-Production-Credentials\n  layout: nested",
+			target:   "/var/lib/kubelet/" + strings.Repeat("d", 600) + "/mount",
+			want:     []string{"is 3513 bytes long", "room for 3438"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newProvider(edges{region: "eu-west-1", sm: &fakeSM{versions: tt.versions}}, testOptions)
+			req := parse(t, pmpReq(tt.objects))
+			req.TargetPath = tt.target
+			res, err := p.Mount(context.Background(), req)
+			if err == nil {
+				t.Fatalf("Mount succeeded with %d files", len(res.Files))
+			}
+			if mounterr.KindOf(err) != mounterr.Invalid {
+				t.Errorf("kind = %s, want Invalid (%.300v)", mounterr.KindOf(err), err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("message lacks %q: %.600v", w, err)
+				}
+			}
+			if len(err.Error()) > 1024 {
+				t.Errorf("message is %d bytes long", len(err.Error()))
+			}
+		})
+	}
+	// Within the bounds the same shapes mount.
+	p := newProvider(edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: nestedKeys(15, 240)}}}}, testOptions)
+	if _, err := p.Mount(context.Background(), parse(t, pmpReq("- objectName: PMP-Production-Credentials\n  layout: nested"))); err != nil {
+		t.Errorf("a 3614-byte nested path: %v", err)
+	}
+}
+
+// TestPathRoomIsWritable: a file at the longest path PathRoom allows is
+// written by the driver's own atomic writer under a volume directory of
+// the length assumed; Linux refuses paths that do not leave that room.
+func TestPathRoomIsWritable(t *testing.T) {
+	target := t.TempDir()
+	target = filepath.Join(target, strings.Repeat("t", files.DefaultTargetPathBytes-len(target)-1))
+	if len(target) != files.DefaultTargetPathBytes {
+		t.Fatalf("target is %d bytes", len(target))
+	}
+	if err := os.Mkdir(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	room := files.PathRoom(target)
+	var segs []string
+	for n := 0; n < room; n += 201 {
+		segs = append(segs, strings.Repeat("s", min(200, room-n)))
+	}
+	p := strings.Join(segs, "/")
+	p = p[:room]
+	p = strings.TrimSuffix(p, "/") + strings.Repeat("x", room-len(strings.TrimSuffix(p, "/")))
+	if len(p) != room {
+		t.Fatalf("path is %d bytes, want %d", len(p), room)
+	}
+	payload := []*v1alpha1.File{{Path: p, Mode: 0o644, Contents: []byte("v")}}
+	if err := fileutil.Validate(payload); err != nil {
+		t.Fatalf("the driver refuses the path: %v", err)
+	}
+	if err := fileutil.WritePayloads(target, payload); err != nil {
+		t.Errorf("the driver's writer cannot write a path of PathRoom bytes: %v", err)
+	}
+	// 4096 bytes in all, as the driver's own check allows: Linux refuses.
+	long := []*v1alpha1.File{{Path: p + strings.Repeat("y", files.MaxPathBytes-len(target)-1-len(p)), Mode: 0o644}}
+	if err := fileutil.WritePayloads(target, long); err == nil {
+		t.Error("the writer wrote a path of 4096 bytes with its directory: the room is not needed?")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server"
 )
@@ -101,5 +102,33 @@ func TestOversizedRequestIsFinal(t *testing.T) {
 	finalCode(t, err)
 	if _, err := client.Mount(ctx, pmpReq("- objectName: PMP-Production-Credentials").Build()); err != nil {
 		t.Errorf("the next Mount: %v", err)
+	}
+}
+
+// longErrorMounter fails every Mount with a message of n bytes whose end
+// says what to do.
+type longErrorMounter struct{ n int }
+
+func (m longErrorMounter) Mount(context.Context, *params.Request) (*provider.Result, error) {
+	return nil, mounterr.New(mounterr.Invalid, "%s: fix the SecretProviderClass", strings.Repeat("problem; ", m.n/9))
+}
+
+// TestErrorTextIsBounded: however long a failure's text (a long key, a
+// hundred objects' problems), the pod's event gets at most
+// MaxMessageBytes of it, with its end, where the fix is said.
+func TestErrorTextIsBounded(t *testing.T) {
+	client := serveMounter(t, longErrorMounter{n: 100_000})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := client.Mount(ctx, pmpReq("- objectName: PMP-Production-Credentials").Build())
+	msg := status.Convert(err).Message()
+	if status.Code(err) != codes.InvalidArgument {
+		t.Errorf("code = %s", status.Code(err))
+	}
+	if len(msg) > mounterr.MaxMessageBytes {
+		t.Errorf("message is %d bytes, over %d", len(msg), mounterr.MaxMessageBytes)
+	}
+	if !strings.HasSuffix(msg, "fix the SecretProviderClass") || !strings.Contains(msg, "bytes cut]") {
+		t.Errorf("message does not keep its end or say it was cut: ...%s", msg[max(0, len(msg)-200):])
 	}
 }

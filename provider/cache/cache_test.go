@@ -451,9 +451,8 @@ func TestLoadPanic(t *testing.T) {
 			defer wg.Done()
 			_, errs[i] = c.Get(context.Background(), "a", func(context.Context) (string, time.Duration, error) {
 				<-release
-				var m map[string]int
-				m["boom"]++ // a bug: assignment to a nil map
-				return "never", time.Minute, nil
+				var calls []int
+				return fmt.Sprint(calls[len(calls)]), time.Minute, nil // a bug: index out of range
 			})
 		}()
 	}

@@ -32,6 +32,11 @@ type API interface {
 
 var _ API = (*secretsmanager.Client)(nil)
 
+// MaxValueBytes is the most a Secrets Manager secret holds (SecretString or
+// SecretBinary). A larger answer is refused: no value the provider keeps,
+// flattens or returns is larger.
+const MaxValueBytes = 65536
+
 // Ref names a secret version to fetch.
 type Ref struct {
 	// ID is the secret's name or ARN.
@@ -164,6 +169,12 @@ func (f *Fetcher) fetch(ctx context.Context, ref Ref, credentials Credentials) (
 	}
 	if s.VersionID == "" {
 		return nil, 0, mounterr.New(mounterr.Internal, "Secrets Manager answered GetSecretValue for %s without a VersionId", ref.ID)
+	}
+	if len(s.Value) > MaxValueBytes {
+		// Refused before it is kept, flattened or copied into files.
+		err := mounterr.New(mounterr.Invalid, "secret %s is %d bytes, over the %d bytes Secrets Manager holds in a secret: check the endpoint the provider calls (AWS_ENDPOINT_URL)",
+			ref.ID, len(s.Value), MaxValueBytes)
+		return nil, err.Kind.NegativeTTL(f.cfg.NegativeTTL), err
 	}
 	return s, f.cfg.SecretTTL, nil
 }
