@@ -110,6 +110,8 @@ func NewFromAPIs(apis APIs, o Options) *Provider {
 		defaultRegion: apis.Region,
 		kube: identity.NewKube(apis.Kube, identity.KubeConfig{
 			NodeName: o.NodeName, Cache: o.Cache, SecretTTL: o.SecretTTL, CacheSize: o.CacheSize,
+			Retry: awsretry.Policy{Budget: policy.Budget, AttemptTimeout: min(identity.DefaultKubeRetry.AttemptTimeout, policy.AttemptTimeout),
+				BaseDelay: identity.DefaultKubeRetry.BaseDelay, MaxDelay: identity.DefaultKubeRetry.MaxDelay},
 		}),
 		credentials: identity.NewCredentials(apis.STS, identity.CredentialsConfig{
 			Retry: policy, RefreshLead: credentialRefreshLead, NegativeTTL: o.NegativeTTL,

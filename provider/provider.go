@@ -191,11 +191,12 @@ func (p *Provider) region(ctx context.Context, req *params.Request) (string, err
 		return p.defaultRegion, nil
 	}
 	r, err := p.kube.NodeRegion(ctx)
-	if err != nil {
+	var none *identity.NoRegionError
+	if errors.As(err, &none) {
 		return "", mounterr.New(mounterr.Invalid,
-			"no AWS region: set the SecretProviderClass parameter region, or AWS_REGION on the provider (%v)", err)
+			"no AWS region: set the SecretProviderClass parameter region, or AWS_REGION on the provider (%s)", none.Reason)
 	}
-	return r, nil
+	return r, err // a transient API failure stays transient: the kubelet retries
 }
 
 // objectFiles builds one object's files from its secret.

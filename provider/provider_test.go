@@ -2,6 +2,7 @@ package provider_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -20,7 +21,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/secrets-store-csi-driver/pkg/util/fileutil"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
@@ -867,5 +870,22 @@ func TestPathRoomIsWritable(t *testing.T) {
 	long := []*v1alpha1.File{{Path: p + strings.Repeat("y", files.MaxPathBytes-len(target)-1-len(p)), Mode: 0o644}}
 	if err := fileutil.WritePayloads(target, long); err == nil {
 		t.Error("the writer wrote a path of 4096 bytes with its directory: the room is not needed?")
+	}
+}
+
+// TestNodeRegionReadFailingIsTransient: an API server that does not answer
+// while the node's region label is read is a transient failure the kubelet
+// retries, not "no AWS region", which tells the user to change settings.
+func TestNodeRegionReadFailingIsTransient(t *testing.T) {
+	cs := kubeObjects()
+	cs.PrependReactor("get", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, errors.New("dial tcp 127.0.0.1:6443: connect: connection refused")
+	})
+	o := testOptions
+	o.NodeName = "node-1"
+	p := provider.NewFromAPIs(provider.APIs{STS: &fakeSTS{}, SecretsManager: &fakeSM{}, Kube: kubefake.New(cs, testIssuer)}, o)
+	_, err := p.Mount(context.Background(), parse(t, pmpReq("- objectName: PMP-Production-Credentials")))
+	if mounterr.KindOf(err) != mounterr.Transient || !strings.Contains(err.Error(), "transient") || strings.Contains(err.Error(), "no AWS region") {
+		t.Errorf("Mount = %v (%s), want a Transient error saying so", err, mounterr.KindOf(err))
 	}
 }
