@@ -16,7 +16,6 @@ import (
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/kubeapi"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server"
 )
@@ -52,7 +51,7 @@ func run(ctx context.Context, cfg Config) error {
 	return server.Serve(ctx, ln, &server.Server{Mounter: p, RuntimeVersion: version, Metrics: o.mounts}, cfg.RetryBudget+5*time.Second)
 }
 
-func kubeClient(kubeconfig string, opts ...kubeapi.Option) (identity.KubeAPI, error) {
+func kubeClient(kubeconfig string, opts ...kubeapi.Option) (provider.KubeAPI, error) {
 	var rc *rest.Config
 	var err error
 	if kubeconfig != "" {
@@ -68,7 +67,7 @@ func kubeClient(kubeconfig string, opts ...kubeapi.Option) (identity.KubeAPI, er
 	return kubeapi.New(rc, opts...)
 }
 
-func newProvider(ctx context.Context, cfg Config, kube identity.KubeAPI, calls *awsretry.Metrics) (*provider.Provider, error) {
+func newProvider(ctx context.Context, cfg Config, kube provider.KubeAPI, calls *awsretry.Metrics) (*provider.Provider, error) {
 	awsCfg, err := provider.LoadAWSConfig(ctx)
 	if err != nil {
 		return nil, err

@@ -302,7 +302,10 @@ func checkRBAC(t *testing.T, r rendered, nodes bool) {
 	if r.clusterRole == nil || r.binding == nil || r.serviceAccount == nil {
 		t.Fatalf("objects %v: want ServiceAccount, ClusterRole, ClusterRoleBinding", r.kinds)
 	}
-	want := []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"serviceaccounts"}, Verbs: []string{"get"}}}
+	want := []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"serviceaccounts"}, Verbs: []string{"get"}},
+		{NonResourceURLs: []string{"/.well-known/openid-configuration", "/openid/v1/jwks"}, Verbs: []string{"get"}},
+	}
 	if nodes {
 		want = append(want, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get"}})
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/tokens"
 )
 
 // Options are the provider's settings. Each is the command's flag of the
@@ -66,11 +67,19 @@ func LoadAWSConfig(ctx context.Context) (aws.Config, error) {
 	return cfg, nil
 }
 
+// KubeAPI is what the provider reads from the Kubernetes API: service
+// accounts and nodes, and the service-account issuer's discovery that pod
+// tokens are verified with. kubeapi.Client implements it in the provider,
+// internal/kubefake over a (fake) clientset and internal/issuer in tests.
+type KubeAPI interface {
+	identity.KubeAPI
+	tokens.DiscoveryAPI
+}
+
 // New builds the Mount pipeline over the SDK's STS and Secrets Manager
-// clients of awsCfg (see LoadAWSConfig), whose region is the default one.
-// kube reads the Kubernetes API: kubeapi.New in the provider,
-// internal/kubefake over a (fake) clientset in tests.
-func New(awsCfg aws.Config, kube identity.KubeAPI, o Options) *Provider {
+// clients of awsCfg (see LoadAWSConfig), whose region is the default one,
+// and kube.
+func New(awsCfg aws.Config, kube KubeAPI, o Options) *Provider {
 	return NewFromAPIs(APIs{
 		STS: sts.NewFromConfig(awsCfg), SecretsManager: secretsmanager.NewFromConfig(awsCfg),
 		Kube: kube, Region: awsCfg.Region,
@@ -82,7 +91,7 @@ func New(awsCfg aws.Config, kube identity.KubeAPI, o Options) *Provider {
 type APIs struct {
 	STS            identity.STSAPI
 	SecretsManager secrets.API
-	Kube           identity.KubeAPI
+	Kube           KubeAPI
 	// Region is the region of objects whose SecretProviderClass and ARN
 	// name none (the SDK's AWS_REGION); empty: the node's region label.
 	Region string
@@ -97,9 +106,12 @@ func NewFromAPIs(apis APIs, o Options) *Provider {
 	return &Provider{
 		retryBudget:   policy.Budget,
 		tokenAudience: o.TokenAudience,
+		tokens:        tokens.New(apis.Kube, tokens.DefaultConfig(o.TokenAudience)),
 		defaultRegion: apis.Region,
 		kube: identity.NewKube(apis.Kube, identity.KubeConfig{
 			NodeName: o.NodeName, Cache: o.Cache, SecretTTL: o.SecretTTL, CacheSize: o.CacheSize,
+			Retry: awsretry.Policy{Budget: policy.Budget, AttemptTimeout: min(identity.DefaultKubeRetry.AttemptTimeout, policy.AttemptTimeout),
+				BaseDelay: identity.DefaultKubeRetry.BaseDelay, MaxDelay: identity.DefaultKubeRetry.MaxDelay},
 		}),
 		credentials: identity.NewCredentials(apis.STS, identity.CredentialsConfig{
 			Retry: policy, RefreshLead: credentialRefreshLead, NegativeTTL: o.NegativeTTL,

@@ -20,12 +20,16 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/tokens"
 )
 
 // Provider serves Mounts. Build it with New (the binary) or NewFromAPIs
 // (tests, with fakes at the edges).
 type Provider struct {
 	tokenAudience string
+	// tokens verifies every Mount's token before anything is read or
+	// served for it.
+	tokens *tokens.Verifier
 	// defaultRegion is used when the SecretProviderClass sets none
 	// (AWS_REGION); the node's region label is the last resort.
 	defaultRegion string
@@ -40,6 +44,16 @@ type Provider struct {
 	// catalog (catalog.go).
 	catalogChecked versionSet
 }
+
+const (
+	// MaxResponseBytes bounds a Mount's answer, well under the 4 MiB the
+	// driver receives (it logs a warning over 1 MiB): every file's path
+	// (twice: the file and its object version), contents and version.
+	MaxResponseBytes = 3 << 20
+	// fileOverheadBytes is a file's and its version's protobuf framing,
+	// generously.
+	fileOverheadBytes = 32
+)
 
 // Version is the version of one returned file, from non-secret data.
 type Version struct {
@@ -75,6 +89,11 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 			"the driver passed no service account token for audience %q: set tokenRequests: [{audience: %q}] on the CSIDriver secrets-store.csi.k8s.io (helm: --set tokenRequests[0].audience=%s)",
 			p.tokenAudience, p.tokenAudience, p.tokenAudience)
 	}
+	// Before any cache or AWS call: a cached secret is served only to a
+	// Mount whose token proves it is the pod it names.
+	if err := p.tokens.Verify(ctx, token.Value, tokens.Pod(req.Pod)); err != nil {
+		return nil, err
+	}
 	role, err := p.kube.RoleARN(ctx, req.Pod.Namespace, req.Pod.ServiceAccount)
 	if err != nil {
 		return nil, err
@@ -84,14 +103,14 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		return res, err
 	}
 
+	room := files.PathRoom(req.TargetPath)
+	size := 0
 	for _, obj := range req.Objects {
 		id := res.Identity
 		if obj.Region != "" {
 			id.Region = obj.Region // an ARN names its own region
 		}
-		creds := func(ctx context.Context) (aws.Credentials, error) {
-			return p.credentials.Get(ctx, id, token.Value)
-		}
+		creds := podCredentials{c: p.credentials, id: id, token: token.Value}
 		ref := secrets.Ref{ID: obj.Name, VersionID: obj.Version, VersionStage: obj.VersionLabel, Region: id.Region}
 		secret, err := p.fetcher.Get(ctx, id.Key(), ref, creds)
 		if err != nil {
@@ -106,6 +125,20 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 			return res, err
 		}
 		p.warnUnknownKeys(obj, secret)
+		for _, f := range out {
+			if len(f.Path) > room {
+				return res, mounterr.New(mounterr.Invalid,
+					"objects entry %s: the file %s is %d bytes long; under the volume's directory and the driver's ..<timestamp>/ directory it would pass Linux's %d-byte path limit, which leaves room for %d: use a shorter objectAlias, select fewer keys, or layout: dotted",
+					obj.Name, mounterr.Quote(f.Path), len(f.Path), files.MaxPathBytes, room)
+			}
+			// The response holds each path twice: the file and its version.
+			size += 2*len(f.Path) + len(f.Contents) + len(secret.VersionID) + fileOverheadBytes
+		}
+		if size > MaxResponseBytes {
+			return res, mounterr.New(mounterr.Invalid,
+				"objects entry %s: with it the volume's files would be over %d bytes, too close to the driver's 4 MiB message limit: select fewer keys, or mount the objects in several volumes",
+				obj.Name, MaxResponseBytes)
+		}
 		res.Files = slices.Grow(res.Files, len(out))
 		res.Versions = slices.Grow(res.Versions, len(out))
 		for _, f := range out {
@@ -125,9 +158,31 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 	return res, nil
 }
 
+// podCredentials are one identity's credentials, exchanged for the pod's
+// token, for the fetch of one object.
+type podCredentials struct {
+	c     *identity.Credentials
+	id    identity.Identity
+	token string
+}
+
+func (p podCredentials) Get(ctx context.Context) (aws.Credentials, bool, error) {
+	return p.c.Get(ctx, p.id, p.token)
+}
+
+func (p podCredentials) Renew(ctx context.Context, rejected aws.Credentials) (aws.Credentials, error) {
+	return p.c.Renew(ctx, p.id, p.token, rejected)
+}
+
 // DefaultRegion is the region used when the SecretProviderClass names none
 // (AWS_REGION); empty: the node's region label is read instead.
 func (p *Provider) DefaultRegion() string { return p.defaultRegion }
+
+// PodCredentials are id's credentials exchanged for token, as a Mount
+// passes them to the Secrets Manager stage (for doctor; see Credentials).
+func (p *Provider) PodCredentials(id identity.Identity, token string) secrets.Credentials {
+	return podCredentials{c: p.credentials, id: id, token: token}
+}
 
 // Credentials is the pipeline's STS stage, for doctor, which runs the
 // stages one by one to say which link of the IRSA chain breaks.
@@ -155,11 +210,12 @@ func (p *Provider) region(ctx context.Context, req *params.Request) (string, err
 		return p.defaultRegion, nil
 	}
 	r, err := p.kube.NodeRegion(ctx)
-	if err != nil {
+	var none *identity.NoRegionError
+	if errors.As(err, &none) {
 		return "", mounterr.New(mounterr.Invalid,
-			"no AWS region: set the SecretProviderClass parameter region, or AWS_REGION on the provider (%v)", err)
+			"no AWS region: set the SecretProviderClass parameter region, or AWS_REGION on the provider (%s)", none.Reason)
 	}
-	return r, nil
+	return r, err // a transient API failure stays transient: the kubelet retries
 }
 
 // objectFiles builds one object's files from its secret.

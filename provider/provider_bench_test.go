@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
@@ -29,7 +30,9 @@ func BenchmarkMountCached(b *testing.B) {
 		Region:              "eu-west-1",
 		Objects:             []params.Object{{Name: "PMP-Production-Credentials", Mode: 0o440}},
 		Mode:                0o644,
-		Tokens:              map[string]params.Token{"sts.amazonaws.com": {Value: "eyJhbGciOiJSUzI1NiJ9.bench.c2ln"}},
+		Tokens: map[string]params.Token{"sts.amazonaws.com": {Value: testIssuer.Sign(issuer.Token{
+			Namespace: "pmp", ServiceAccount: "pmp-secrets-access", PodName: "pmp-0", PodUID: "uid",
+		})}},
 	}
 	ctx := context.Background()
 	if _, err := p.Mount(ctx, req); err != nil {

@@ -2,7 +2,11 @@ package provider_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -17,11 +21,17 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+	"sigs.k8s.io/secrets-store-csi-driver/pkg/util/fileutil"
+	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/kubefake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/files"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
@@ -35,7 +45,6 @@ import (
 
 const (
 	testRole  = "arn:aws:iam::111122223333:role/PMP-SecretsManager-Role"
-	testToken = "eyJhbGciOiJSUzI1NiJ9.TOKEN-SENTINEL.sig"
 	pmpSecret = "PMP-Production-Credentials"
 	v1, v2    = "a1b2c3d4-0000-4000-8000-000000000001", "a1b2c3d4-0000-4000-8000-000000000002"
 )
@@ -150,6 +159,10 @@ func (f *fakeSM) Calls() []smCall {
 	return slices.Clone(f.calls)
 }
 
+// testIssuer is the cluster's service-account issuer: it signs the pods'
+// tokens and the provider verifies them with its keys.
+var testIssuer = issuer.New()
+
 // edges are the fakes one provider runs over.
 type edges struct {
 	sts *fakeSTS
@@ -190,7 +203,7 @@ func newProvider(e edges, o provider.Options) *provider.Provider {
 		e.sm = &fakeSM{}
 	}
 	o.NodeName = e.node
-	return provider.NewFromAPIs(provider.APIs{STS: e.sts, SecretsManager: e.sm, Kube: kubefake.New(kubeObjects()), Region: e.region}, o)
+	return provider.NewFromAPIs(provider.APIs{STS: e.sts, SecretsManager: e.sm, Kube: kubefake.New(kubeObjects(), testIssuer), Region: e.region}, o)
 }
 
 // pmpReq is the driver's Mount of pod pmp/pmp-0 for the objects parameter.
@@ -198,7 +211,7 @@ func pmpReq(objects string) driverreq.Request {
 	return driverreq.Request{
 		PodName: "pmp-0", Namespace: "pmp", PodUID: "0b0e3c1e-0000-4000-8000-000000000001",
 		ServiceAccount: "pmp-secrets-access", SecretProviderClass: "pmp-credentials",
-		Parameters: map[string]string{"objects": objects}, Token: testToken,
+		Parameters: map[string]string{"objects": objects}, Issuer: testIssuer,
 	}
 }
 
@@ -321,6 +334,13 @@ func TestMountFiles(t *testing.T) {
 			wantVersions: []provider.Version{{ID: "TLS.Cert", Version: v1}, {ID: "tls/TLS/Cert", Version: v1}, {ID: "tls/TLS/Key", Version: v1}},
 		},
 		{
+			name:         "a binary JSON secret whose strings are not UTF-8: the files hold its exact bytes",
+			versions:     []smVersion{{ID: "legacy", VersionID: v1, Binary: []byte("{\"DB\": {\"Password\": \"p\xe4ss\xff\"}, \"Note\": \"\\u00e9\\n\"}")}},
+			objects:      "- objectName: legacy",
+			want:         []file{{Path: "DB.Password", Mode: 0o644, Contents: "p\xe4ss\xff"}, {Path: "Note", Mode: 0o644, Contents: "é\n"}},
+			wantVersions: []provider.Version{{ID: "DB.Password", Version: v1}, {ID: "Note", Version: v1}},
+		},
+		{
 			name: "objectVersion pins a version",
 			versions: []smVersion{
 				{ID: pmpSecret, VersionID: v1, Stages: []string{"AWSPREVIOUS"}, Value: `{"Email": {"SMTPPassword": "old"}}`},
@@ -412,14 +432,15 @@ func TestMountRegion(t *testing.T) {
 			if tt.regionParam != "" {
 				r.Parameters["region"] = tt.regionParam
 			}
-			res, err := p.Mount(context.Background(), parse(t, r))
+			req := parse(t, r)
+			res, err := p.Mount(context.Background(), req)
 			if err != nil {
 				t.Fatalf("Mount: %v", err)
 			}
 			if got := tt.edges.sm.Calls(); len(got) != 1 || got[0].Region != tt.wantRegion {
 				t.Errorf("GetSecretValue calls = %+v, want one in %s", got, tt.wantRegion)
 			}
-			wantSTS := []stsCall{{Role: testRole, Session: "pmp-pmp-pmp-secrets-access", Token: testToken, Region: tt.wantRegion}}
+			wantSTS := []stsCall{{Role: testRole, Session: "pmp-pmp-pmp-secrets-access", Token: req.Tokens["sts.amazonaws.com"].Value, Region: tt.wantRegion}}
 			if diff := cmp.Diff(wantSTS, tt.edges.sts.Calls()); diff != "" {
 				t.Errorf("STS calls (-want +got):\n%s", diff)
 			}
@@ -618,7 +639,8 @@ func TestMountErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := newProvider(tt.edges, testOptions)
-			res, err := p.Mount(context.Background(), parse(t, tt.req()))
+			req := parse(t, tt.req())
+			res, err := p.Mount(context.Background(), req)
 			if err == nil {
 				t.Fatalf("Mount succeeded with %d files", len(res.Files))
 			}
@@ -628,8 +650,10 @@ func TestMountErrors(t *testing.T) {
 			if diff := cmp.Diff(tt.wantMsg, err.Error()); diff != "" {
 				t.Errorf("message (-want +got):\n%s", diff)
 			}
-			if strings.Contains(err.Error(), testToken) {
-				t.Errorf("message leaks the token: %v", err)
+			for _, tok := range req.Tokens {
+				if strings.Contains(err.Error(), tok.Value) {
+					t.Errorf("message leaks the token: %v", err)
+				}
 			}
 			var got identity.Identity
 			if res != nil {
@@ -715,5 +739,225 @@ func TestMountPathTranslation(t *testing.T) {
 				t.Errorf("files (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestMountVerifiesEveryToken: a Mount whose token fails a check gets
+// nothing and costs no AWS call, though the identity it names has its
+// credentials and secret in the caches. Before tokens were verified, a
+// junk token naming a cached identity was served that identity's secret.
+func TestMountVerifiesEveryToken(t *testing.T) {
+	victim := func() driverreq.Request { return pmpReq("- objectName: PMP-Production-Credentials") }
+	signed := func(mod func(*issuer.Token)) string {
+		tok := issuer.Token{Namespace: "pmp", ServiceAccount: "pmp-secrets-access", PodName: "pmp-0", PodUID: "0b0e3c1e-0000-4000-8000-000000000001"}
+		mod(&tok)
+		return testIssuer.Sign(tok)
+	}
+	tests := []struct {
+		name  string
+		token string
+		check string
+	}{
+		{name: "junk", token: "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6cG1wOnBtcC1zZWNyZXRzLWFjY2VzcyJ9.c2ln", check: "signature"},
+		{name: "not a JWT", token: "let-me-in", check: "format"},
+		{name: "forged", token: testIssuer.Forger().Sign(issuer.Token{Namespace: "pmp", ServiceAccount: "pmp-secrets-access"}), check: "signature"},
+		{name: "expired", token: signed(func(t *issuer.Token) { t.IssuedAt = time.Now().Add(-3 * time.Hour) }), check: "expiry"},
+		{name: "another audience", token: signed(func(t *issuer.Token) { t.Audience = []string{"vault"} }), check: "audience"},
+		{name: "the attacker's own token", token: signed(func(t *issuer.Token) { t.Namespace, t.ServiceAccount = "other", "copycat" }), check: "subject"},
+		{name: "another pod's token", token: signed(func(t *issuer.Token) { t.PodName, t.PodUID = "pmp-1", "uid-1" }), check: "pod"},
+	}
+	for _, cached := range []bool{true, false} {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s, identity cached %v", tt.name, cached), func(t *testing.T) {
+				e := edges{region: "eu-west-1", sts: &fakeSTS{}, sm: &fakeSM{versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: pmpDoc}}}}
+				p := newProvider(e, testOptions)
+				if cached {
+					if _, err := p.Mount(context.Background(), parse(t, victim())); err != nil {
+						t.Fatal(err)
+					}
+				}
+				stsBefore, smBefore := len(e.sts.Calls()), len(e.sm.Calls())
+				r := victim()
+				r.Token = tt.token
+				res, err := p.Mount(context.Background(), parse(t, r))
+				if err == nil {
+					t.Fatalf("Mount with a bad token served %d files", len(res.Files))
+				}
+				if mounterr.KindOf(err) != mounterr.Unauthenticated || !strings.Contains(err.Error(), "failed the "+tt.check+" check") {
+					t.Errorf("error = %v, want Unauthenticated naming the %s check", err, tt.check)
+				}
+				if strings.Contains(err.Error(), tt.token) {
+					t.Errorf("message quotes the token: %v", err)
+				}
+				if res != nil && len(res.Files) > 0 {
+					t.Errorf("a refused Mount returned %d files", len(res.Files))
+				}
+				if len(e.sts.Calls()) != stsBefore || len(e.sm.Calls()) != smBefore {
+					t.Errorf("a refused token made AWS calls: STS %d -> %d, Secrets Manager %d -> %d",
+						stsBefore, len(e.sts.Calls()), smBefore, len(e.sm.Calls()))
+				}
+			})
+		}
+	}
+}
+
+// panicSM is a Secrets Manager client with a bug: it panics.
+type panicSM struct{}
+
+func (panicSM) GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	panic("a bug in a Secrets Manager call")
+}
+
+// TestPanicInACacheLoad: a fetch runs on the secret cache's goroutine,
+// where a panic would end the provider, every pod's Mounts with it (a
+// panic on the Mount's own goroutine is the server's to recover). The
+// Mount fails as Internal instead, and the provider serves the next.
+func TestPanicInACacheLoad(t *testing.T) {
+	p := provider.NewFromAPIs(provider.APIs{STS: &fakeSTS{}, SecretsManager: panicSM{}, Kube: kubefake.New(kubeObjects(), testIssuer), Region: "eu-west-1"}, testOptions)
+	for range 2 {
+		_, err := p.Mount(context.Background(), parse(t, pmpReq("- objectName: PMP-Production-Credentials")))
+		if mounterr.KindOf(err) != mounterr.Internal || !strings.Contains(err.Error(), "internal error") {
+			t.Errorf("Mount = %v, want an Internal error", err)
+		}
+	}
+}
+
+// nestedKeys is a JSON object whose one value is n levels down under keys
+// of width bytes: in layout nested, a path of n*(width+1)-1 bytes.
+func nestedKeys(n, width int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, `{"%s":`, strings.Repeat(string(rune('a'+i%26)), width))
+	}
+	b.WriteString(`"v"`)
+	b.WriteString(strings.Repeat("}", n))
+	return b.String()
+}
+
+// TestMountBounds: what a value may make the provider hold or answer is
+// bounded, and each bound fails the Mount as InvalidArgument naming the
+// object, before anything the driver would refuse or fail on is returned.
+func TestMountBounds(t *testing.T) {
+	var objects strings.Builder
+	var big []smVersion
+	for i := range 60 {
+		id := fmt.Sprintf("blob-%02d", i)
+		fmt.Fprintf(&objects, "- objectName: %s\n", id)
+		big = append(big, smVersion{ID: id, VersionID: v1, Value: strings.Repeat("x", 60_000)})
+	}
+	var wide strings.Builder
+	wide.WriteString(`{"` + strings.Repeat("k", 30_000) + `":{`)
+	for i := range 4_000 {
+		if i > 0 {
+			wide.WriteByte(',')
+		}
+		fmt.Fprintf(&wide, `"%d":1`, i)
+	}
+	wide.WriteString("}}")
+	tests := []struct {
+		name     string
+		versions []smVersion
+		objects  string
+		target   string // the request's target path
+		want     []string
+	}{
+		{name: "a value over Secrets Manager's 64 KiB", versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: strings.Repeat("x", 65_537)}},
+			objects: "- objectName: PMP-Production-Credentials",
+			want:    []string{"secret PMP-Production-Credentials is 65537 bytes, over the 65536 bytes"}},
+		{name: "one long key over thousands of sub-keys", versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: wide.String()}},
+			objects: "- objectName: PMP-Production-Credentials",
+			want:    []string{"secret PMP-Production-Credentials", "the key names add up to over 1048576 bytes"}},
+		{name: "a response over 3 MiB", versions: big, objects: objects.String(),
+			want: []string{"objects entry blob-52:", "over 3145728 bytes", "4 MiB"}},
+		{name: "a path the driver accepts but cannot write under its ..<timestamp>/ directory",
+			versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: nestedKeys(16, 250)}},
+			objects:  "- objectName: PMP-Production-Credentials\n  layout: nested",
+			want:     []string{"objects entry PMP-Production-Credentials: the file", "is 4015 bytes long", "room for 3901"}},
+		{name: "the room left depends on the volume's directory",
+			versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: nestedKeys(14, 250)}},
+			objects:  "- objectName: PMP-Production-Credentials\n  layout: nested",
+			target:   "/var/lib/kubelet/" + strings.Repeat("d", 600) + "/mount",
+			want:     []string{"is 3513 bytes long", "room for 3438"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newProvider(edges{region: "eu-west-1", sm: &fakeSM{versions: tt.versions}}, testOptions)
+			req := parse(t, pmpReq(tt.objects))
+			req.TargetPath = tt.target
+			res, err := p.Mount(context.Background(), req)
+			if err == nil {
+				t.Fatalf("Mount succeeded with %d files", len(res.Files))
+			}
+			if mounterr.KindOf(err) != mounterr.Invalid {
+				t.Errorf("kind = %s, want Invalid (%.300v)", mounterr.KindOf(err), err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("message lacks %q: %.600v", w, err)
+				}
+			}
+			if len(err.Error()) > 1024 {
+				t.Errorf("message is %d bytes long", len(err.Error()))
+			}
+		})
+	}
+	// Within the bounds the same shapes mount.
+	p := newProvider(edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: nestedKeys(15, 240)}}}}, testOptions)
+	if _, err := p.Mount(context.Background(), parse(t, pmpReq("- objectName: PMP-Production-Credentials\n  layout: nested"))); err != nil {
+		t.Errorf("a 3614-byte nested path: %v", err)
+	}
+}
+
+// TestPathRoomIsWritable: a file at the longest path PathRoom allows is
+// written by the driver's own atomic writer under a volume directory of
+// the length assumed; Linux refuses paths that do not leave that room.
+func TestPathRoomIsWritable(t *testing.T) {
+	target := t.TempDir()
+	target = filepath.Join(target, strings.Repeat("t", files.DefaultTargetPathBytes-len(target)-1))
+	if len(target) != files.DefaultTargetPathBytes {
+		t.Fatalf("target is %d bytes", len(target))
+	}
+	if err := os.Mkdir(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	room := files.PathRoom(target)
+	var segs []string
+	for n := 0; n < room; n += 201 {
+		segs = append(segs, strings.Repeat("s", min(200, room-n)))
+	}
+	p := strings.Join(segs, "/")
+	p = p[:room]
+	p = strings.TrimSuffix(p, "/") + strings.Repeat("x", room-len(strings.TrimSuffix(p, "/")))
+	if len(p) != room {
+		t.Fatalf("path is %d bytes, want %d", len(p), room)
+	}
+	payload := []*v1alpha1.File{{Path: p, Mode: 0o644, Contents: []byte("v")}}
+	if err := fileutil.Validate(payload); err != nil {
+		t.Fatalf("the driver refuses the path: %v", err)
+	}
+	if err := fileutil.WritePayloads(target, payload); err != nil {
+		t.Errorf("the driver's writer cannot write a path of PathRoom bytes: %v", err)
+	}
+	// 4096 bytes in all, as the driver's own check allows: Linux refuses.
+	long := []*v1alpha1.File{{Path: p + strings.Repeat("y", files.MaxPathBytes-len(target)-1-len(p)), Mode: 0o644}}
+	if err := fileutil.WritePayloads(target, long); err == nil {
+		t.Error("the writer wrote a path of 4096 bytes with its directory: the room is not needed?")
+	}
+}
+
+// TestNodeRegionReadFailingIsTransient: an API server that does not answer
+// while the node's region label is read is a transient failure the kubelet
+// retries, not "no AWS region", which tells the user to change settings.
+func TestNodeRegionReadFailingIsTransient(t *testing.T) {
+	cs := kubeObjects()
+	cs.PrependReactor("get", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, errors.New("dial tcp 127.0.0.1:6443: connect: connection refused")
+	})
+	o := testOptions
+	o.NodeName = "node-1"
+	p := provider.NewFromAPIs(provider.APIs{STS: &fakeSTS{}, SecretsManager: &fakeSM{}, Kube: kubefake.New(cs, testIssuer)}, o)
+	_, err := p.Mount(context.Background(), parse(t, pmpReq("- objectName: PMP-Production-Credentials")))
+	if mounterr.KindOf(err) != mounterr.Transient || !strings.Contains(err.Error(), "transient") || strings.Contains(err.Error(), "no AWS region") {
+		t.Errorf("Mount = %v (%s), want a Transient error saying so", err, mounterr.KindOf(err))
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 )
 
 // errorCase is a Mount a user gets wrong, or AWS refuses, and what the
@@ -28,7 +30,7 @@ func errorCases() []errorCase {
 	return []errorCase{
 		{
 			name: "CSIDriver has no tokenRequests for sts.amazonaws.com",
-			req:  func() mountReq { r := pmp(); r.Token = ""; return r },
+			req:  func() mountReq { r := pmp(); r.Issuer = nil; return r },
 			code: codes.Unauthenticated,
 			want: []string{`audience "sts.amazonaws.com"`, "tokenRequests", "CSIDriver"},
 		},
@@ -37,6 +39,42 @@ func errorCases() []errorCase {
 			req:  func() mountReq { r := pmp(); r.Audience = "vault"; return r },
 			code: codes.Unauthenticated,
 			want: []string{"tokenRequests: [{audience: \"sts.amazonaws.com\"}]"},
+		},
+		{
+			name: "forged token: signed by a key the cluster's issuer does not publish",
+			req:  func() mountReq { r := pmp(); r.Issuer = testForger; return r },
+			code: codes.Unauthenticated,
+			want: []string{`pod "pmp/pmp-0"`, "failed the signature check", "/openid/v1/jwks"},
+		},
+		{
+			name: "expired token",
+			req: func() mountReq {
+				r := pmp()
+				r.Token = testIssuer.Sign(issuer.Token{Namespace: "pmp", ServiceAccount: "pmp-secrets-access", IssuedAt: time.Now().Add(-2 * time.Hour)})
+				return r
+			},
+			code: codes.Unauthenticated,
+			want: []string{"failed the expiry check", "expired at"},
+		},
+		{
+			name: "token for another audience",
+			req: func() mountReq {
+				r := pmp()
+				r.Token = testIssuer.Sign(issuer.Token{Namespace: "pmp", ServiceAccount: "pmp-secrets-access", Audience: []string{"vault"}})
+				return r
+			},
+			code: codes.Unauthenticated,
+			want: []string{"failed the audience check", `"vault"`, "--token-audience"},
+		},
+		{
+			name: "token of another namespace's service account",
+			req: func() mountReq {
+				r := pmp()
+				r.Token = testIssuer.Sign(issuer.Token{Namespace: "other", ServiceAccount: "copycat"})
+				return r
+			},
+			code: codes.Unauthenticated,
+			want: []string{"failed the subject check", "system:serviceaccount:other:copycat", "system:serviceaccount:pmp:pmp-secrets-access"},
 		},
 		{
 			name: "service account without the role annotation",
@@ -194,7 +232,7 @@ func runErrorCase(t *testing.T, e *env, tc errorCase) {
 			t.Errorf("message lacks %q:\n%s", w, st.Message())
 		}
 	}
-	if strings.Contains(st.Message(), testToken) || strings.Contains(st.Message(), "SENTINEL") {
+	if strings.Contains(st.Message(), "SENTINEL") || leaksToken(st.Message()) {
 		t.Errorf("message leaks a token or value:\n%s", st.Message())
 	}
 	switch st.Code() {
@@ -242,4 +280,44 @@ func TestRefusalsAreRememberedBriefly(t *testing.T) {
 	if _, err := e.mount(pmpReq("- objectName: PMP-Production-Credentials")); err != nil {
 		t.Fatalf("after the outage: %v", err)
 	}
+}
+
+// TestRejectedCredentialsAreExchangedAgain: STS credentials cached from an
+// earlier Mount that Secrets Manager refuses (expired, or the role's
+// sessions revoked) are dropped and the token exchanged once more, so the
+// Mount succeeds; fresh credentials refused fail at once.
+func TestRejectedCredentialsAreExchangedAgain(t *testing.T) {
+	for _, code := range []string{"ExpiredTokenException", "UnrecognizedClientException", "InvalidSignatureException", "AccessDeniedException"} {
+		t.Run(code, func(t *testing.T) {
+			e := newEnv(t, func(o *provider.Options) { o.SecretTTL = 1 }) // every Mount fetches
+			e.putSecret("PMP-Production-Credentials", `{"A": "x"}`)
+			if _, err := e.mount(pmpReq("- objectName: PMP-Production-Credentials")); err != nil {
+				t.Fatal(err)
+			}
+			e.aws.Front.ResetCounts()
+			e.aws.Front.Inject(awsemu.Fault{Operation: "secretsmanager:GetSecretValue", Status: 400, Code: code, Times: 1})
+			resp, err := e.mount(pmpReq("- objectName: PMP-Production-Credentials"))
+			if err != nil {
+				t.Fatalf("Mount with the cached credentials refused: %v", err)
+			}
+			if got := filesOf(resp)["A"]; got != "x" {
+				t.Errorf("file A = %q", got)
+			}
+			if got := e.aws.Front.Counts(); got["sts:AssumeRoleWithWebIdentity"] != 1 || got["secretsmanager:GetSecretValue"] != 2 {
+				t.Errorf("calls = %v, want one new exchange and the call again", got)
+			}
+		})
+	}
+	t.Run("fresh credentials refused", func(t *testing.T) {
+		e := newEnv(t)
+		e.putSecret("PMP-Production-Credentials", `{"A": "x"}`)
+		e.aws.Front.Inject(awsemu.Fault{Operation: "secretsmanager:GetSecretValue", Status: 400, Code: "ExpiredTokenException", Times: 1})
+		_, err := e.mount(pmpReq("- objectName: PMP-Production-Credentials"))
+		if status.Code(err) != codes.Unauthenticated {
+			t.Errorf("Mount = %v, want Unauthenticated", err)
+		}
+		if got := e.aws.Front.Count("sts:AssumeRoleWithWebIdentity"); got != 1 {
+			t.Errorf("STS calls = %d, want 1: credentials exchanged for this Mount are not exchanged again", got)
+		}
+	})
 }

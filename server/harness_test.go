@@ -19,6 +19,7 @@ import (
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/kubefake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
@@ -31,10 +32,17 @@ import (
 const (
 	testRegion = "eu-west-1"
 	testRole   = "arn:aws:iam::123456789012:role/PMP-SecretsManager-Role"
-	// testToken stands for the kubelet's service-account JWT; it must never
-	// show up in a log or an error.
-	testToken = "eyJhbGciOiJSUzI1NiJ9.TOKEN-SENTINEL-9f8e7d.sig"
 )
+
+// testIssuer is the cluster's service-account issuer: it signs the pods'
+// tokens as the kubelet does, and the provider verifies them with its
+// keys. None of its tokens may show up in a log or an error
+// (testIssuer.Issued lists them).
+var testIssuer = issuer.New()
+
+// testForger signs tokens that look like testIssuer's (same issuer, same
+// key id) with a key of its own.
+var testForger = testIssuer.Forger()
 
 // env is one provider serving on a real unix socket, the real emulator
 // behind a counting, fault-injecting front, and a fake Kubernetes API.
@@ -90,7 +98,7 @@ func startProvider(t *testing.T, a *awsemu.AWS, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := provider.New(awsCfg, kubefake.New(kube), o)
+	p := provider.New(awsCfg, kubefake.New(kube, testIssuer), o)
 	if err := metrics.RegisterCaches(reg, p.CacheStats); err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +164,7 @@ func pmpReq(objects string) mountReq {
 	return mountReq{
 		PodName: "pmp-0", Namespace: "pmp", PodUID: "0b0e3c1e-0000-4000-8000-000000000001",
 		ServiceAccount: "pmp-secrets-access", SecretProviderClass: "pmp-credentials",
-		Parameters: map[string]string{"objects": objects}, Token: testToken,
+		Parameters: map[string]string{"objects": objects}, Issuer: testIssuer,
 	}
 }
 

@@ -45,8 +45,8 @@ func Listen(path string) (net.Listener, error) {
 // stops gracefully: in-flight Mounts get up to grace to finish, new ones
 // are refused.
 func Serve(ctx context.Context, ln net.Listener, s *Server, grace time.Duration) error {
-	g := grpc.NewServer()
-	v1alpha1.RegisterCSIDriverProviderServer(g, s)
+	g := grpc.NewServer(serverOptions()...)
+	g.RegisterService(guardedService(), s)
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus(v1alpha1.CSIDriverProvider_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)

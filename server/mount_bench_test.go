@@ -47,7 +47,7 @@ func benchRequest(b *testing.B) *v1alpha1.MountRequest {
 		PodName: "pmp-0", Namespace: "pmp", PodUID: "0b0e3c1e-0000-4000-8000-000000000001",
 		ServiceAccount: "pmp-secrets-access", SecretProviderClass: "pmp-credentials",
 		Parameters: map[string]string{"region": testRegion, "objects": "- objectName: PMP-Production-Credentials\n  filePermission: \"0440\"\n"},
-		Token:      testToken,
+		Issuer:     testIssuer,
 	}.Build()
 }
 

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/secrets-store-csi-driver/pkg/util/fileutil"
 
@@ -238,5 +240,27 @@ func TestVersion(t *testing.T) {
 	}
 	if v.GetRuntimeName() != "pmp-secrets-provider" || v.GetVersion() != "v1alpha1" {
 		t.Errorf("Version = %+v", v)
+	}
+}
+
+// TestMountBinarySecretKeepsItsBytes: the README promises raw bytes. A
+// binary secret holding JSON whose strings are not UTF-8 (Latin-1 text
+// stored by an older tool) is split into files holding exactly its bytes,
+// never U+FFFD in their place.
+func TestMountBinarySecretKeepsItsBytes(t *testing.T) {
+	e := newEnv(t)
+	value := []byte("{\"DB\": {\"Password\": \"p\xe4ssw\xf6rd\"}, \"Raw\": \"\xff\xfe\"}")
+	if _, err := e.aws.Admin.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
+		Name: aws.String("PMP-Legacy"), SecretBinary: value,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := e.mount(pmpReq("- objectName: PMP-Legacy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"DB.Password": "p\xe4ssw\xf6rd", "Raw": "\xff\xfe"}
+	if diff := cmp.Diff(want, filesOf(resp)); diff != "" {
+		t.Errorf("files (-want +got):\n%s", diff)
 	}
 }

@@ -58,6 +58,7 @@ func (s *Server) Mount(ctx context.Context, in *v1alpha1.MountRequest) (*v1alpha
 	if err != nil {
 		return nil, s.fail(start, nil, nil, err)
 	}
+	req.TargetPath = in.GetTargetPath()
 	res, err := s.Mounter.Mount(ctx, req)
 	if err != nil {
 		return nil, s.fail(start, req, res, err)
@@ -108,6 +109,7 @@ func (s *Server) fail(start time.Time, req *params.Request, res *provider.Result
 	elapsed := time.Since(start)
 	s.Metrics.Done(elapsed, resultFor(kind, code), code)
 	kv = append(kv, "duration", elapsed.Round(time.Microsecond), "result", code.String())
-	klog.ErrorS(err, "mount failed", kv...)
-	return status.Error(code, err.Error())
+	msg := mounterr.Bound(err.Error())
+	klog.ErrorS(errors.New(msg), "mount failed", kv...)
+	return status.Error(code, msg)
 }

@@ -72,7 +72,7 @@ func (d *Doctor) chain(ctx context.Context, t Target, req *params.Request, role,
 	if id.Region == "" {
 		id.Region = req.Objects[0].Region
 	}
-	creds, err := p.Credentials().Get(ctx, id, token)
+	creds, _, err := p.Credentials().Get(ctx, id, token)
 	if err != nil {
 		s.fail("sts", Error, "STS: "+err.Error(), "change the role's trust policy as the message says; pmp-secrets-provider policy --oidc-issuer ... prints one")
 		return
@@ -85,9 +85,9 @@ func (d *Doctor) chain(ctx context.Context, t Target, req *params.Request, role,
 		if obj.Region != "" {
 			oid.Region = obj.Region
 		}
-		objCreds := func(ctx context.Context) (aws.Credentials, error) { return p.Credentials().Get(ctx, oid, token) }
+		objCreds := p.PodCredentials(oid, token)
 		if oid.Region != id.Region {
-			if creds, err = objCreds(ctx); err != nil {
+			if creds, _, err = objCreds.Get(ctx); err != nil {
 				s.fail("sts", Error, "STS: "+err.Error(), "")
 				mountable = false
 				continue

@@ -22,7 +22,6 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/cmdline"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/report"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/kubeapi"
 )
 
@@ -59,7 +58,7 @@ the provider.
 
 // API is what doctor reads from the Kubernetes API; kubeapi.Client.
 type API interface {
-	identity.KubeAPI
+	provider.KubeAPI
 	GetJSON(ctx context.Context, path string, v any) error
 	PostJSON(ctx context.Context, path string, body, v any) error
 }

@@ -83,10 +83,17 @@ func step(res Result, check string, st Status) *Step {
 	return nil
 }
 
-func noSecrets(t *testing.T, out string) {
+func noSecrets(t *testing.T, api *apifake.Server, out string) {
 	t.Helper()
 	if strings.Contains(out, "SENTINEL") {
-		t.Errorf("output shows a token or a credential value:\n%s", out)
+		t.Errorf("output shows a credential value:\n%s", out)
+	}
+	for _, tok := range api.Issuer.Issued() {
+		for _, part := range strings.Split(tok, ".") {
+			if strings.Contains(out, part) {
+				t.Errorf("output shows a token the API server issued:\n%s", out)
+			}
+		}
 	}
 }
 
@@ -110,7 +117,7 @@ func TestHealthySetUpPasses(t *testing.T) {
 	}
 	var text bytes.Buffer
 	WriteText(&text, res)
-	noSecrets(t, text.String())
+	noSecrets(t, w.api, text.String())
 	versions := regexp.MustCompile(`version [0-9a-f-]{36}`)
 	golden.Check(t, "healthy.golden.txt", versions.ReplaceAllString(text.String(), "version VERSION"))
 }
@@ -251,7 +258,7 @@ func TestEachMistakeHasItsFinding(t *testing.T) {
 				t.Errorf("the Mount succeeded: %v, want %v:\n%s", ran, tc.chain, strings.Join(statuses(res), "\n"))
 			}
 			out, _ := json.Marshal(res)
-			noSecrets(t, string(out))
+			noSecrets(t, w.api, string(out))
 		})
 	}
 }
@@ -283,7 +290,7 @@ func TestRun(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(stdout, "doctor: namespace pmp, Deployment pmp-deployment, service account pmp-secrets-access, SecretProviderClass pmp-credentials: no problems") {
 		t.Errorf("status %d\n%s%s", code, stdout, stderr)
 	}
-	noSecrets(t, stdout+stderr)
+	noSecrets(t, w.api, stdout+stderr)
 
 	w.api.Put(apifake.ServiceAccountPath, apifake.ServiceAccount("pmp-secrets-access", ""))
 	code, stdout, _ = run("--kubeconfig", kubeconfig, "-n", "pmp", "--service-account", "pmp-secrets-access", "--output", "json")

@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
 )
 
 const (
@@ -218,9 +219,10 @@ func childEnv(extra []string) []string {
 	return append(out, extra...)
 }
 
-// kubeAPI answers the two reads the provider makes of the Kubernetes API,
-// with real k8s.io/api objects, and counts them. Every service account it
-// is asked for exists and carries the role annotation.
+// kubeAPI answers the reads the provider makes of the Kubernetes API, with
+// real k8s.io/api objects, and counts them. Every service account it is
+// asked for exists and carries the role annotation; the service-account
+// issuer's discovery is tokenIssuer's.
 type kubeAPI struct {
 	mu     sync.Mutex
 	counts map[string]int64
@@ -259,12 +261,20 @@ func (k *kubeAPI) handler() http.Handler {
 			ObjectMeta: metav1.ObjectMeta{Name: r.PathValue("name"), Labels: map[string]string{"topology.kubernetes.io/region": region}},
 		})
 	})
+	discovery := http.NewServeMux()
+	tokenIssuer.Register(discovery)
+	for _, path := range []string{issuer.DiscoveryPath, issuer.JWKSPath} {
+		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) {
+			k.count("get " + path)
+			discovery.ServeHTTP(w, r)
+		})
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		k.count("other")
 		writeJSON(w, http.StatusNotFound, &metav1.Status{
 			TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Status"},
 			Status:   metav1.StatusFailure, Reason: metav1.StatusReasonNotFound, Code: http.StatusNotFound,
-			Message: "the benchmark's Kubernetes stand-in serves service accounts and nodes only",
+			Message: "the benchmark's Kubernetes stand-in serves service accounts, nodes and service-account issuer discovery only",
 		})
 	})
 	return mux

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
 )
 
 // objectsParam is the SecretProviderClass's objects parameter
@@ -23,17 +24,26 @@ type pod struct {
 	req *v1alpha1.MountRequest
 }
 
+// tokenIssuer is the cluster's service-account issuer: it signs the pods'
+// tokens, and the Kubernetes stand-in serves its keys, which the provider
+// verifies every token with.
+var tokenIssuer = issuer.New()
+
 // newPod builds the request the driver sends for pod number i of a
 // service account: the SecretProviderClass parameters overlaid with the
 // volume context and the kubelet's token for the sts.amazonaws.com
-// audience. Each pod has its own (synthetic) token, as on a real node.
+// audience. Each pod has its own token, bound to it as the kubelet's are,
+// valid for the longest run.
 func newPod(namespace, serviceAccount string, i int) pod {
 	uid := fmt.Sprintf("0b0e3c1e-0000-4000-8000-%012d", i)
+	name := fmt.Sprintf("pmp-%d", i)
 	return pod{req: driverreq.Request{
-		PodName: fmt.Sprintf("pmp-%d", i), Namespace: namespace, PodUID: uid, ServiceAccount: serviceAccount,
+		PodName: name, Namespace: namespace, PodUID: uid, ServiceAccount: serviceAccount,
 		SecretProviderClass: "pmp-credentials",
 		Parameters:          map[string]string{"region": region, "objects": objectsParam},
-		Token:               fmt.Sprintf("eyJhbGciOiJSUzI1NiJ9.bench-%s-%s-%d.c2ln", namespace, serviceAccount, i),
+		Token: tokenIssuer.Sign(issuer.Token{
+			Namespace: namespace, ServiceAccount: serviceAccount, PodName: name, PodUID: uid, Expiry: time.Now().Add(6 * time.Hour),
+		}),
 	}.Build()}
 }
 

@@ -7,8 +7,10 @@
 // rotates one credential and mounts again, as a republish would.
 //
 // The Kubernetes API is a client-go fake holding the service account (with
-// its eks.amazonaws.com/role-arn annotation); everything else is the real
-// provider code path.
+// its eks.amazonaws.com/role-arn annotation) and a stand-in service-account
+// issuer that signs the pod's token as the kubelet would and serves the
+// keys the provider verifies it with; everything else is the real provider
+// code path.
 package main
 
 import (
@@ -37,6 +39,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/spclass"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/kubefake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
@@ -96,7 +99,8 @@ func run(dir, spcFile string) error {
 		Namespace: namespace, Name: saName, Annotations: map[string]string{identity.RoleAnnotation: roleARN},
 	}})
 	const ttl = 2 * time.Second
-	p := provider.New(awsCfg, kubefake.New(kube), provider.Options{TokenAudience: "sts.amazonaws.com", Cache: true, SecretTTL: ttl, NegativeTTL: 10 * time.Second, CacheSize: 64})
+	tokenIssuer := issuer.New()
+	p := provider.New(awsCfg, kubefake.New(kube, tokenIssuer), provider.Options{TokenAudience: "sts.amazonaws.com", Cache: true, SecretTTL: ttl, NegativeTTL: 10 * time.Second, CacheSize: 64})
 
 	sockDir, err := os.MkdirTemp("", "pmp-demo")
 	if err != nil {
@@ -124,7 +128,7 @@ func run(dir, spcFile string) error {
 		return err
 	}
 	fmt.Printf("4. Mount of SecretProviderClass %s for pod %s/pmp-0 (service account %s), as the driver sends it:\n", spc.Metadata.Name, namespace, saName)
-	first, err := mount(ctx, client, spc)
+	first, err := mount(ctx, client, spc, tokenIssuer)
 	if err != nil {
 		return err
 	}
@@ -134,12 +138,19 @@ func run(dir, spcFile string) error {
 	list(dir, first)
 
 	fmt.Println("5. republish (the kubelet calls again about every minute):")
-	if _, err := mount(ctx, client, spc); err != nil {
+	if _, err := mount(ctx, client, spc, tokenIssuer); err != nil {
 		return err
 	}
 	fmt.Printf("   served from the cache: AWS calls so far %s\n", calls(front))
 
-	fmt.Println("6. rotating VCS.GithubAdminPAT in Secrets Manager (PutSecretValue) ...")
+	fmt.Println("6. a process on the node names the same pod with a token it signed itself (the secret is cached):")
+	if _, err := mount(ctx, client, spc, tokenIssuer.Forger()); err != nil {
+		fmt.Printf("   refused, no AWS call: %v\n", err)
+	} else {
+		return fmt.Errorf("a forged token was served the pod's secret")
+	}
+
+	fmt.Println("7. rotating VCS.GithubAdminPAT in Secrets Manager (PutSecretValue) ...")
 	var m map[string]map[string]string
 	_ = json.Unmarshal([]byte(doc), &m)
 	m["VCS"]["GithubAdminPAT"] = "ghp_demoRotated0000000000000000000000"
@@ -148,7 +159,7 @@ func run(dir, spcFile string) error {
 		return err
 	}
 	time.Sleep(ttl)
-	second, err := mount(ctx, client, spc)
+	second, err := mount(ctx, client, spc, tokenIssuer)
 	if err != nil {
 		return err
 	}
@@ -159,7 +170,7 @@ func run(dir, spcFile string) error {
 		second.GetObjectVersion()[0].GetVersion(), first.GetObjectVersion()[0].GetVersion())
 	b, _ := os.ReadFile(filepath.Join(dir, "VCS.GithubAdminPAT"))
 	fmt.Printf("   %s/VCS.GithubAdminPAT now holds %s\n", dir, show(string(b)))
-	fmt.Printf("7. AWS calls for 3 mounts: %s\n", calls(front))
+	fmt.Printf("8. AWS calls for the 3 mounts served: %s\n", calls(front))
 	fmt.Printf("\nThe files are in ./%s (cat them: the sample values are not secret).\n", dir)
 	return nil
 }
@@ -175,11 +186,13 @@ func readSPC(path string) (*spclass.SecretProviderClass, error) {
 	return &classes[0], nil
 }
 
-func mount(ctx context.Context, client v1alpha1.CSIDriverProviderClient, spc *spclass.SecretProviderClass) (*v1alpha1.MountResponse, error) {
+// mount sends the driver's Mount for pod pmp-0, with a token iss signs for
+// it as the kubelet would.
+func mount(ctx context.Context, client v1alpha1.CSIDriverProviderClient, spc *spclass.SecretProviderClass, iss *issuer.Issuer) (*v1alpha1.MountResponse, error) {
 	req := driverreq.Request{
 		PodName: "pmp-0", Namespace: namespace, PodUID: "7d5e1c2a-0000-4000-8000-000000000001",
 		ServiceAccount: saName, SecretProviderClass: spc.Metadata.Name, Parameters: spc.Spec.Parameters,
-		Token: "demo-service-account-jwt",
+		Issuer: iss,
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()

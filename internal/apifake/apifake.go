@@ -15,11 +15,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
-)
+	"time"
 
-// Token is the service-account token TokenRequests get: tests check that
-// it never shows up in an output.
-const Token = "eyJhbGciOiJSUzI1NiJ9.DOCTOR-TOKEN-SENTINEL-51c2.sig"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
+)
 
 // Server is the fake API server.
 type Server struct {
@@ -30,12 +29,19 @@ type Server struct {
 	// TokenStatus, when not 0, is the HTTP status TokenRequests get.
 	TokenStatus int
 	tokens      []string // "namespace/name audience" of each TokenRequest
+	// Issuer signs the TokenRequests' tokens as the API server's
+	// service-account issuer does, and its discovery is served, so the
+	// provider's Mount verifies them as real ones. Issuer.Issued lists
+	// them, for tests that check no output shows one.
+	Issuer    *issuer.Issuer
+	discovery *http.ServeMux
 }
 
 // Start serves an empty API until the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{objects: map[string]json.RawMessage{}}
+	s := &Server{objects: map[string]json.RawMessage{}, Issuer: issuer.New(), discovery: http.NewServeMux()}
+	s.Issuer.Register(s.discovery)
 	srv := httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL
@@ -95,6 +101,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodGet {
 		status(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "method not allowed")
+		return
+	}
+	if r.URL.Path == issuer.DiscoveryPath || r.URL.Path == issuer.JWKSPath {
+		s.discovery.ServeHTTP(w, r)
 		return
 	}
 	if obj, ok := s.objects[r.URL.Path]; ok {
@@ -186,7 +196,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusCreated)
 	_ = json.NewEncoder(w).Encode(map[string]any{
 		"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-		"spec": req.Spec, "status": map[string]any{"token": Token, "expirationTimestamp": "2030-01-01T00:00:00Z"},
+		"spec": req.Spec, "status": map[string]any{"token": s.Issuer.Sign(issuer.Token{Namespace: parts[4], ServiceAccount: parts[6], Audience: req.Spec.Audiences}), "expirationTimestamp": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)},
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 )
 
@@ -21,9 +22,11 @@ type Request struct {
 	SecretProviderClass                        string
 	// Parameters are the SecretProviderClass's spec.parameters.
 	Parameters map[string]string
-	// Token is the kubelet's token for Audience; empty sends no tokens, as
+	// Token is the kubelet's token for Audience. Empty: Issuer signs one
+	// for the pod, as the kubelet does; no Issuer either sends no tokens, as
 	// a CSIDriver without tokenRequests does.
 	Token    string
+	Issuer   *issuer.Issuer
 	Audience string // default sts.amazonaws.com
 	// TokensInSecrets moves the tokens to the request's secrets, as the
 	// CSIDriver's serviceAccountTokenInSecrets: true does.
@@ -45,13 +48,19 @@ func (r Request) Build() *v1alpha1.MountRequest {
 	attrs[params.AttrSPC] = r.SecretProviderClass
 
 	secrets := "null" // the driver's JSON of an absent nodePublishSecretRef
-	if r.Token != "" {
-		aud := r.Audience
-		if aud == "" {
-			aud = "sts.amazonaws.com"
-		}
+	aud := r.Audience
+	if aud == "" {
+		aud = "sts.amazonaws.com"
+	}
+	token := r.Token
+	if token == "" && r.Issuer != nil {
+		token = r.Issuer.Sign(issuer.Token{
+			Namespace: r.Namespace, ServiceAccount: r.ServiceAccount, PodName: r.PodName, PodUID: r.PodUID, Audience: []string{aud},
+		})
+	}
+	if token != "" {
 		tokens, _ := json.Marshal(map[string]map[string]string{aud: {
-			"token": r.Token, "expirationTimestamp": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
+			"token": token, "expirationTimestamp": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
 		}})
 		if r.TokensInSecrets {
 			b, _ := json.Marshal(map[string]string{params.AttrTokens: string(tokens)})

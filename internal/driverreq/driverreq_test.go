@@ -1,10 +1,16 @@
 package driverreq_test
 
 import (
+	"context"
 	"testing"
 
+	"k8s.io/client-go/kubernetes/fake"
+
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/kubefake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/tokens"
 )
 
 // The provider's own parser reads back what the builder wrote, wherever
@@ -23,5 +29,23 @@ func TestBuildParsesBack(t *testing.T) {
 		if req.Tokens["sts.amazonaws.com"].Value != "jwt" || req.Pod.ServiceAccount != "sa" || req.Mode != 0o644 || req.Objects[0].Name != "PMP-X" {
 			t.Errorf("inSecrets=%v: parsed %+v", inSecrets, req)
 		}
+	}
+}
+
+// With an issuer and no token, the request carries the kubelet's token for
+// the pod: signed, for the audience, naming the pod.
+func TestBuildSignsTheKubeletsToken(t *testing.T) {
+	iss := issuer.New()
+	m := driverreq.Request{
+		PodName: "pmp-0", Namespace: "pmp", PodUID: "uid-1", ServiceAccount: "sa", SecretProviderClass: "spc",
+		Parameters: map[string]string{"objects": "- objectName: PMP-X"}, Issuer: iss,
+	}.Build()
+	req, err := params.Parse(m.GetAttributes(), m.GetSecrets(), m.GetPermission())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := tokens.New(kubefake.New(fake.NewClientset(), iss), tokens.DefaultConfig("sts.amazonaws.com"))
+	if err := v.Verify(context.Background(), req.Tokens["sts.amazonaws.com"].Value, tokens.Pod(req.Pod)); err != nil {
+		t.Errorf("the built token does not verify for its pod: %v", err)
 	}
 }

@@ -1,7 +1,9 @@
 // Package awsretry retries one AWS call through transient failures
 // (throttling, 5xx, network errors, attempt timeouts) with capped, jittered
 // exponential backoff, until a time budget runs out; and it counts every
-// AWS call, by outcome, at the SDK's edge (Metrics).
+// AWS call, by outcome, at the SDK's edge (Metrics). The provider's
+// Kubernetes API reads are retried by it too (DoIf), with their own rule of
+// what is transient.
 //
 // The SDK's own retryer is switched off for the provider's clients: its
 // attempts are few, its quota can refuse retries under load, and when the
@@ -80,6 +82,13 @@ func Transient(err error) bool {
 // budget ends early when ctx has an earlier deadline; a ctx cancelled for
 // another reason ends the retries with its error.
 func Do(ctx context.Context, p Policy, call func(ctx context.Context) error) error {
+	return DoIf(ctx, p, Transient, call)
+}
+
+// DoIf is Do with transient deciding which failures are retried: the
+// provider's Kubernetes API reads are retried the same way, by their own
+// rule.
+func DoIf(ctx context.Context, p Policy, transient func(error) bool, call func(ctx context.Context) error) error {
 	start := time.Now()
 	deadline := start.Add(p.Budget)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
@@ -100,7 +109,7 @@ func Do(ctx context.Context, p Policy, call func(ctx context.Context) error) err
 		if err == nil {
 			return nil
 		}
-		if !Transient(err) {
+		if !transient(err) && !errors.Is(err, context.DeadlineExceeded) {
 			if ctx.Err() == nil || last == nil {
 				return err
 			}

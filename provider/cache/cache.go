@@ -10,9 +10,13 @@ package cache
 import (
 	"container/list"
 	"context"
+	"fmt"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"k8s.io/klog/v2"
 )
 
 // Stats are a cache's counters since it was made.
@@ -110,7 +114,7 @@ func (c *Cache[V]) run(ctx context.Context, key string, cl *call[V], load Loader
 		lctx, cancel = context.WithDeadline(lctx, d)
 		defer cancel()
 	}
-	value, ttl, err := load(lctx)
+	value, ttl, err := c.load(lctx, load)
 	c.mu.Lock()
 	cl.value, cl.err = value, err
 	delete(c.loading, key)
@@ -119,6 +123,32 @@ func (c *Cache[V]) run(ctx context.Context, key string, cl *call[V], load Loader
 	}
 	c.mu.Unlock()
 	close(cl.done)
+}
+
+// load runs the loader, turning a panic into a *PanicError for every
+// caller: the load runs on a goroutine of its own, where a panic would
+// end the whole process, every pod's Mounts with it. Nothing is cached.
+func (c *Cache[V]) load(ctx context.Context, load Loader[V]) (value V, ttl time.Duration, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			perr := &PanicError{Value: r, Stack: debug.Stack()}
+			klog.ErrorS(fmt.Errorf("panic: %v", r), "internal error in a cache load", "stack", string(perr.Stack))
+			var zero V
+			value, ttl, err = zero, 0, perr
+		}
+	}()
+	return load(ctx)
+}
+
+// PanicError is a load that panicked: a bug. Its text, which a user reads
+// in the pod's events, holds neither the value nor the stack (logged).
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string {
+	return "the provider failed with an internal error (a bug; its log has the details): the kubelet retries the mount"
 }
 
 // Peek returns the cached value for key, expired or not, without loading.
@@ -133,6 +163,19 @@ func (c *Cache[V]) Peek(key string) (V, bool) {
 	}
 	var zero V
 	return zero, false
+}
+
+// ForgetIf drops key when its cached value satisfies stale, checked under
+// the cache's lock: of many callers that found one value wanting, only the
+// first drops it, and a newer value is kept.
+func (c *Cache[V]) ForgetIf(key string, stale func(V) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.items[key]; ok {
+		if e := el.Value.(*entry[V]); e.err == nil && stale(e.value) {
+			c.removeLocked(el)
+		}
+	}
 }
 
 // Forget drops key.

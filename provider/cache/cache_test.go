@@ -240,6 +240,21 @@ func TestPeekAndForget(t *testing.T) {
 	}
 }
 
+func TestForgetIf(t *testing.T) {
+	c, _ := newCache(4)
+	var l loader
+	_, _ = c.Get(context.Background(), "a", l.fn("old", time.Minute, nil))
+	c.ForgetIf("a", func(v string) bool { return v == "other" })
+	if v, ok := c.Peek("a"); !ok || v != "old" {
+		t.Errorf("ForgetIf dropped a value it was not asked to: %q, %v", v, ok)
+	}
+	c.ForgetIf("a", func(v string) bool { return v == "old" })
+	if _, ok := c.Peek("a"); ok {
+		t.Error("ForgetIf kept the stale value")
+	}
+	c.ForgetIf("missing", func(string) bool { return true })
+}
+
 // TestCoalescing starts n Gets of one key while the load is blocked: the
 // loader runs once and every caller gets its result.
 func TestCoalescing(t *testing.T) {
@@ -419,5 +434,43 @@ func TestLeaderCancelDoesNotFailWaiters(t *testing.T) {
 	}
 	if err := loadErr.Load(); err != nil {
 		t.Errorf("the load saw its context end: %v", err)
+	}
+}
+
+// TestLoadPanic: a load that panics runs on the cache's goroutine, where
+// a panic would end the process. Every caller gets a *PanicError instead,
+// nothing is cached, and the next Get loads again.
+func TestLoadPanic(t *testing.T) {
+	c, _ := newCache(4)
+	var wg sync.WaitGroup
+	release := make(chan struct{})
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = c.Get(context.Background(), "a", func(context.Context) (string, time.Duration, error) {
+				<-release
+				var calls []int
+				return fmt.Sprint(calls[len(calls)]), time.Minute, nil // a bug: index out of range
+			})
+		}()
+	}
+	for c.Stats().Misses+c.Stats().Coalesced < 4 {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	for i, err := range errs {
+		var pe *PanicError
+		if !errors.As(err, &pe) {
+			t.Errorf("caller %d: error = %v, want a *PanicError", i, err)
+		}
+	}
+	if c.Stats().Entries != 0 {
+		t.Error("a panicked load was cached")
+	}
+	if v, err := c.Get(context.Background(), "a", (&loader{}).fn("va", time.Minute, nil)); err != nil || v != "va" {
+		t.Errorf("Get after the panic = %q, %v", v, err)
 	}
 }

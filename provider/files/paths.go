@@ -13,9 +13,32 @@ import (
 const (
 	// MaxNameBytes is the longest file or directory name (one path element).
 	MaxNameBytes = 255
-	// MaxPathBytes is the longest path the driver accepts.
+	// MaxPathBytes is the longest path the driver accepts, and Linux's
+	// PATH_MAX (the terminating NUL included).
 	MaxPathBytes = 4096
+	// writerDirBytes is the longest name of the directory the driver's
+	// atomic writer puts each version of the files in:
+	// "..2006_01_02_15_04_05." and up to 10 random digits (os.MkdirTemp).
+	writerDirBytes = len("..2006_01_02_15_04_05.") + 10
+	// DefaultTargetPathBytes is the volume directory's length assumed for
+	// a request that names none: the kubelet's
+	// /var/lib/kubelet/pods/UID/volumes/kubernetes.io~csi/VOLUME/mount with
+	// a 63-byte volume name is 155 bytes.
+	DefaultTargetPathBytes = 160
 )
+
+// PathRoom is the longest file path that the driver can write under the
+// volume directory targetPath: the driver writes
+// targetPath/..<timestamp>.<digits>/path, and Linux refuses a path of
+// MaxPathBytes or more. A path the driver accepts (up to 4096 bytes) but
+// cannot write would fail the mount after the provider reported success.
+func PathRoom(targetPath string) int {
+	t := len(targetPath)
+	if t == 0 {
+		t = DefaultTargetPathBytes
+	}
+	return MaxPathBytes - 1 - t - 1 - writerDirBytes - 1
+}
 
 // CheckElement reports why s cannot be one element of a returned path, or
 // nil. The rules are the driver's (it rejects "..", over-long elements) and

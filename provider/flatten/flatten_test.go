@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -105,6 +106,74 @@ func TestFlatten(t *testing.T) {
 	}
 }
 
+// TestFlattenKeepsRawBytes: a binary secret's JSON may hold bytes that are
+// not UTF-8; its files hold exactly those bytes (encoding/json would write
+// U+FFFD in their place). Escapes decode as JSON says.
+func TestFlattenKeepsRawBytes(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want entries
+	}{
+		{name: "invalid UTF-8 in a value", in: "{\"key\":\"a\xff\xfeb\"}", want: entries{e("key", "a\xff\xfeb")}},
+		{name: "a lone continuation byte beside an escape", in: "{\"key\":\"\x80\\n\"}", want: entries{e("key", "\x80\n")}},
+		{name: "Latin-1 text", in: "{\"DB\":{\"Password\":\"p\xe4ssw\xf6rd\"}}", want: entries{e("DB.Password", "p\xe4ssw\xf6rd")}},
+		{name: "a key's bytes are kept too (files refuses them)", in: "{\"k\xff\":\"v\"}", want: entries{e("k\xff", "v")}},
+		{name: "every escape", in: `{"k":"\" \\ \/ \b \f \n \r \t \u00e9 \u65e5"}`, want: entries{e("k", "\" \\ / \b \f \n \r \t é 日")}},
+		{name: "a surrogate pair", in: `{"k":"\ud83d\ude00","\ud83d\udd11":"x"}`, want: entries{e("k", "😀"), e("🔑", "x")}},
+		{name: "escaped NUL", in: `{"k":"a\u0000b"}`, want: entries{e("k", "a\x00b")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := flatten.Flatten([]byte(tt.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Flatten() (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestFlattenBoundsNames: one long key over thousands of sub-keys would
+// repeat in every name, 64 KiB of JSON becoming over 100 MiB of names.
+func TestFlattenBoundsNames(t *testing.T) {
+	long := strings.Repeat("k", 30_000)
+	var b strings.Builder
+	b.WriteString(`{"` + long + `":{`)
+	for i := range 4_000 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"%d":1`, i)
+	}
+	b.WriteString("}}")
+	if b.Len() > 65536 {
+		t.Fatalf("the document is %d bytes, over Secrets Manager's 64 KiB", b.Len())
+	}
+	_, err := flatten.Flatten([]byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "the key names add up to over 1048576 bytes") {
+		t.Fatalf("Flatten() error = %.300v, want the name bound", err)
+	}
+	if len(err.Error()) > 1024 {
+		t.Errorf("the error is %d bytes long: a key in a message must be cut", len(err.Error()))
+	}
+	// Empty objects count too: they cost their names all the same.
+	b.Reset()
+	b.WriteString(`{"` + long + `":{`)
+	for i := range 4_000 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"%d":{}`, i)
+	}
+	b.WriteString("}}")
+	if _, err := flatten.Flatten([]byte(b.String())); err == nil {
+		t.Error("Flatten() accepted 4,000 empty objects under a 30 KB key")
+	}
+}
+
 func TestFlattenErrors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -144,6 +213,11 @@ func TestFlattenErrors(t *testing.T) {
 		{name: "two objects", in: `{"a":"s3cr3t-value"} {}`, is: flatten.ErrInvalidJSON, want: "not valid JSON"},
 		{name: "single quotes", in: `{'a':'s3cr3t-value'}`, is: flatten.ErrInvalidJSON, want: "not valid JSON"},
 		{name: "unquoted key", in: `{a:"s3cr3t-value"}`, is: flatten.ErrInvalidJSON, want: "not valid JSON"},
+		{name: "a lone surrogate in a value", in: `{"k":"s3cr3t\ud800-value"}`, want: `the value of key "k": a \u escape of half a UTF-16 surrogate pair`},
+		{name: "a low surrogate first", in: `{"k":"s3cr3t\udc00\ud800"}`, want: "surrogate pair"},
+		{name: "a lone surrogate in a key", in: `{"VCS":{"k\udfff":"s3cr3t-value"}}`, want: `a key under "VCS": a \u escape of half`},
+		{name: "a long key is cut in the message", in: `{"` + strings.Repeat("k", 5000) + `":1,"` + strings.Repeat("k", 5000) + `":1}`,
+			want: `... (5000 bytes) appears twice`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -385,6 +459,51 @@ func stringValues(raw []byte) (values, keyPaths []string) {
 	return values, keyPaths
 }
 
+var surrogateEscapeRE = regexp.MustCompile(`\\u[dD][89a-fA-F]`)
+
+// leafNames are the dotted names of the leaves of a JSON object other than
+// null, as encoding/json reads them, sorted and unique.
+func leafNames(raw []byte) []string {
+	var doc map[string]any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber() // 1e700 is a number to mount, not a float64
+	if dec.Decode(&doc) != nil {
+		return nil
+	}
+	set := map[string]bool{}
+	var walk func(m map[string]any, prefix string)
+	walk = func(m map[string]any, prefix string) {
+		for k, v := range m {
+			name := k
+			if prefix != "" {
+				name = prefix + "." + k
+			}
+			switch v := v.(type) {
+			case map[string]any:
+				walk(v, name)
+			case nil:
+			default:
+				set[name] = true
+			}
+		}
+	}
+	walk(doc, "")
+	out := make([]string, 0, len(set))
+	for n := range set {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func names(es []flatten.Entry) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.Name
+	}
+	return out
+}
+
 var invalidJSONRE = regexp.MustCompile(`^the value starts with '\{' but is not valid JSON( \(syntax error at byte \d+\))?$`)
 
 func FuzzFlatten(f *testing.F) {
@@ -465,6 +584,13 @@ func FuzzFlatten(f *testing.F) {
 				}
 			}
 		}
+		// encoding/json, which the canary and the reference below read
+		// with, replaces bytes that are not UTF-8 and lone surrogate
+		// escapes with U+FFFD, where Flatten keeps the bytes (or refuses):
+		// the comparisons hold for other documents only.
+		if !utf8.Valid(raw) || surrogateEscapeRE.Match(raw) {
+			return
+		}
 		// ...and, for any input, replacing every value by a marker gives
 		// the same names and the very same error text.
 		c := &canary{marks: map[string]string{}}
@@ -492,6 +618,10 @@ func FuzzFlatten(f *testing.F) {
 		}
 		if err != nil {
 			return
+		}
+		// The names are those encoding/json reads.
+		if want := leafNames(bytes.TrimSpace(raw)); !cmp.Equal(want, names(got), cmpopts.EquateEmpty()) {
+			t.Fatalf("names differ from encoding/json's reading: %s", cmp.Diff(want, names(got), cmpopts.EquateEmpty()))
 		}
 
 		// Whatever files.Select accepts stays inside the volume.

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -9,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 )
@@ -32,6 +34,7 @@ type KubeAPI interface {
 type Kube struct {
 	client   KubeAPI
 	nodeName string
+	retry    awsretry.Policy
 	roleTTL  time.Duration
 	roles    *cache.Cache[string]
 
@@ -52,7 +55,16 @@ type KubeConfig struct {
 	// STS still checks every new exchange.
 	SecretTTL time.Duration
 	CacheSize int
+	// Retry bounds the retries of a read that failed transiently (network,
+	// 5xx, 429): AttemptTimeout is one read's own timeout, so a hung API
+	// server cannot eat the Mount's whole budget; the Mount's deadline ends
+	// the retries too. Zero: DefaultKubeRetry.
+	Retry awsretry.Policy
 }
+
+// DefaultKubeRetry retries a Kubernetes API read for up to the Mount's
+// default budget, each read given 5 seconds.
+var DefaultKubeRetry = awsretry.Policy{Budget: awsretry.DefaultPolicy.Budget, AttemptTimeout: 5 * time.Second, BaseDelay: 100 * time.Millisecond, MaxDelay: 2 * time.Second}
 
 // NewKube returns a reader over client.
 func NewKube(client KubeAPI, cfg KubeConfig) *Kube {
@@ -63,7 +75,10 @@ func NewKube(client KubeAPI, cfg KubeConfig) *Kube {
 	if !cfg.Cache {
 		roleTTL = 0
 	}
-	return &Kube{client: client, nodeName: cfg.NodeName, roleTTL: roleTTL, roles: cache.New[string](cfg.CacheSize)}
+	if cfg.Retry == (awsretry.Policy{}) {
+		cfg.Retry = DefaultKubeRetry
+	}
+	return &Kube{client: client, nodeName: cfg.NodeName, retry: cfg.Retry, roleTTL: roleTTL, roles: cache.New[string](cfg.CacheSize)}
 }
 
 // Stats returns the role cache's counters.
@@ -81,14 +96,19 @@ func (k *Kube) RoleARN(ctx context.Context, namespace, serviceAccount string) (s
 }
 
 func (k *Kube) readRole(ctx context.Context, namespace, serviceAccount string) (string, error) {
-	sa, err := k.client.ServiceAccountMeta(ctx, namespace, serviceAccount)
+	var sa *metav1.ObjectMeta
+	err := k.read(ctx, func(ctx context.Context) (err error) {
+		sa, err = k.client.ServiceAccountMeta(ctx, namespace, serviceAccount)
+		return err
+	})
+	what := fmt.Sprintf("service account %s/%s", namespace, serviceAccount)
 	switch {
 	case apierrors.IsNotFound(err):
-		return "", mounterr.New(mounterr.NotFound, "service account %s/%s does not exist", namespace, serviceAccount)
+		return "", mounterr.New(mounterr.NotFound, "%s does not exist", what)
 	case apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err):
-		return "", mounterr.New(mounterr.Denied, "the provider may not read service account %s/%s: grant it get on serviceaccounts (the chart's ClusterRole does)", namespace, serviceAccount)
+		return "", mounterr.New(mounterr.Denied, "the provider may not read %s: grant it get on serviceaccounts (the chart's ClusterRole does)", what)
 	case err != nil:
-		return "", mounterr.Wrap(mounterr.Transient, err, "reading service account %s/%s from the Kubernetes API failed (transient; the kubelet retries)", namespace, serviceAccount)
+		return "", transientRead(what, err)
 	}
 	role := sa.Annotations[RoleAnnotation]
 	if role == "" {
@@ -104,6 +124,13 @@ func (k *Kube) readRole(ctx context.Context, namespace, serviceAccount string) (
 	return role, nil
 }
 
+// NoRegionError is a node region that cannot be known: no node name, no
+// such node, or no label. Other failures of NodeRegion are classified
+// mounterr errors (a transient API failure, a refused read).
+type NoRegionError struct{ Reason string }
+
+func (e *NoRegionError) Error() string { return e.Reason }
+
 // NodeRegion returns the region label of the provider's node. A found
 // region is kept for the process's life; a failure is not, so a transient
 // API error does not stick.
@@ -114,16 +141,57 @@ func (k *Kube) NodeRegion(ctx context.Context) (string, error) {
 		return k.region, nil
 	}
 	if k.nodeName == "" {
-		return "", fmt.Errorf("no node name (--node-name or NODE_NAME) to read %s from", RegionLabel)
+		return "", &NoRegionError{fmt.Sprintf("no node name (--node-name or NODE_NAME) to read %s from", RegionLabel)}
 	}
-	node, err := k.client.NodeMeta(ctx, k.nodeName)
-	if err != nil {
-		return "", fmt.Errorf("reading node %s: %w", k.nodeName, err)
+	var node *metav1.ObjectMeta
+	err := k.read(ctx, func(ctx context.Context) (err error) {
+		node, err = k.client.NodeMeta(ctx, k.nodeName)
+		return err
+	})
+	what := "node " + k.nodeName
+	switch {
+	case apierrors.IsNotFound(err):
+		return "", &NoRegionError{what + " does not exist (check --node-name)"}
+	case apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err):
+		return "", mounterr.New(mounterr.Denied,
+			"the provider may not read %s for its %s label: set the SecretProviderClass parameter region or AWS_REGION on the provider, or grant it get on nodes", what, RegionLabel)
+	case err != nil:
+		return "", transientRead(what+"'s "+RegionLabel+" label", err)
 	}
 	region := node.Labels[RegionLabel]
 	if region == "" {
-		return "", fmt.Errorf("node %s has no %s label", k.nodeName, RegionLabel)
+		return "", &NoRegionError{fmt.Sprintf("node %s has no %s label", k.nodeName, RegionLabel)}
 	}
 	k.region = region
 	return region, nil
+}
+
+// read runs one Kubernetes API read, retrying transient failures within
+// the retry policy and ctx.
+func (k *Kube) read(ctx context.Context, call func(ctx context.Context) error) error {
+	return awsretry.DoIf(ctx, k.retry, transientKube, call)
+}
+
+// transientKube reports whether a Kubernetes API failure may pass: any
+// but an answer that refuses the read (not found, forbidden, ...).
+func transientKube(err error) bool {
+	switch {
+	case err == nil, errors.Is(err, context.Canceled):
+		return false
+	case apierrors.IsNotFound(err), apierrors.IsForbidden(err), apierrors.IsUnauthorized(err),
+		apierrors.IsBadRequest(err), apierrors.IsMethodNotSupported(err), apierrors.IsNotAcceptable(err):
+		return false
+	}
+	return true
+}
+
+// transientRead is a read of what that failed for longer than the retries.
+func transientRead(what string, err error) error {
+	var ex *awsretry.ExhaustedError
+	if errors.As(err, &ex) {
+		return &mounterr.Error{Kind: mounterr.Transient, Err: err, Msg: fmt.Sprintf(
+			"reading %s from the Kubernetes API kept failing for %s (%s); this is transient: the kubelet retries the mount",
+			what, ex.Elapsed.Round(time.Millisecond), awsretry.Reason(ex.Last))}
+	}
+	return mounterr.Wrap(mounterr.Transient, err, "reading %s from the Kubernetes API failed (transient; the kubelet retries)", what)
 }

@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -61,16 +62,33 @@ func (c *Credentials) Stats() cache.Stats {
 }
 
 // Get returns credentials for id, exchanging token with STS when none are
-// cached. The token is used for the call only: never stored, logged or put
-// in a key.
-func (c *Credentials) Get(ctx context.Context, id Identity, token string) (aws.Credentials, error) {
+// cached; fresh says this call exchanged them. The token is used for the
+// call only: never stored, logged or put in a key.
+func (c *Credentials) Get(ctx context.Context, id Identity, token string) (creds aws.Credentials, fresh bool, err error) {
 	if c.cache == nil {
 		creds, _, err := c.assume(ctx, id, token)
-		return creds, err
+		return creds, true, err
 	}
-	return c.cache.Get(ctx, id.Key(), func(ctx context.Context) (aws.Credentials, time.Duration, error) {
+	var loaded atomic.Bool
+	creds, err = c.cache.Get(ctx, id.Key(), func(ctx context.Context) (aws.Credentials, time.Duration, error) {
+		loaded.Store(true)
 		return c.assume(ctx, id, token)
 	})
+	return creds, loaded.Load(), err
+}
+
+// Renew drops rejected, credentials of id that AWS refused (expired, or
+// their session revoked), and exchanges token again. Concurrent Mounts
+// refused the same credentials share one exchange: only the first drops
+// them, the others get what it exchanged.
+func (c *Credentials) Renew(ctx context.Context, id Identity, token string, rejected aws.Credentials) (aws.Credentials, error) {
+	if c.cache != nil {
+		c.cache.ForgetIf(id.Key(), func(cached aws.Credentials) bool {
+			return cached.AccessKeyID == rejected.AccessKeyID && cached.SessionToken == rejected.SessionToken
+		})
+	}
+	creds, _, err := c.Get(ctx, id, token)
+	return creds, err
 }
 
 func (c *Credentials) assume(ctx context.Context, id Identity, token string) (aws.Credentials, time.Duration, error) {

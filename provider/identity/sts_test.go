@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -48,7 +49,7 @@ func (f *fakeSTS) AssumeRoleWithWebIdentity(_ context.Context, in *sts.AssumeRol
 		return &sts.AssumeRoleWithWebIdentityOutput{}, nil
 	}
 	return &sts.AssumeRoleWithWebIdentityOutput{Credentials: &ststypes.Credentials{
-		AccessKeyId: aws.String("ASIATEST"), SecretAccessKey: aws.String("secret"), SessionToken: aws.String("session"),
+		AccessKeyId: aws.String(fmt.Sprintf("ASIATEST%d", f.calls)), SecretAccessKey: aws.String("secret"), SessionToken: aws.String("session"),
 		Expiration: aws.Time(time.Now().Add(time.Hour)),
 	}}, nil
 }
@@ -99,7 +100,7 @@ func TestCredentialsErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			api := &fakeSTS{err: tt.err, noCred: tt.noCred}
 			c := NewCredentials(api, CredentialsConfig{Retry: fastRetry, Cache: true, CacheSize: 8})
-			_, err := c.Get(context.Background(), testIdentity, "token")
+			_, _, err := c.Get(context.Background(), testIdentity, "token")
 			if err == nil {
 				t.Fatal("Get succeeded")
 			}
@@ -119,11 +120,11 @@ func TestCredentialsErrors(t *testing.T) {
 func TestCredentialsExchange(t *testing.T) {
 	api := &fakeSTS{}
 	c := NewCredentials(api, CredentialsConfig{Retry: fastRetry, RefreshLead: 5 * time.Minute, Cache: true, CacheSize: 8})
-	creds, err := c.Get(context.Background(), testIdentity, "the-pod-token")
+	creds, _, err := c.Get(context.Background(), testIdentity, "the-pod-token")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if creds.AccessKeyID != "ASIATEST" || !creds.CanExpire {
+	if creds.AccessKeyID != "ASIATEST1" || !creds.CanExpire {
 		t.Errorf("credentials = %+v", creds)
 	}
 	want := &sts.AssumeRoleWithWebIdentityInput{
@@ -154,11 +155,40 @@ func TestCredentialsCache(t *testing.T) {
 			api := &fakeSTS{err: tt.err}
 			c := NewCredentials(api, CredentialsConfig{Retry: fastRetry, RefreshLead: 5 * time.Minute, NegativeTTL: time.Minute, Cache: tt.cache, CacheSize: 8})
 			for range 3 {
-				_, _ = c.Get(context.Background(), testIdentity, "token")
+				_, _, _ = c.Get(context.Background(), testIdentity, "token")
 			}
 			if api.calls != tt.wantCalls {
 				t.Errorf("STS calls = %d, want %d", api.calls, tt.wantCalls)
 			}
 		})
+	}
+}
+
+func TestCredentialsRenew(t *testing.T) {
+	api := &fakeSTS{}
+	c := NewCredentials(api, CredentialsConfig{Retry: fastRetry, RefreshLead: 5 * time.Minute, Cache: true, CacheSize: 8})
+	ctx := context.Background()
+	first, fresh, err := c.Get(ctx, testIdentity, "token")
+	if err != nil || !fresh {
+		t.Fatalf("first Get = %v, fresh %v", err, fresh)
+	}
+	if _, fresh, _ := c.Get(ctx, testIdentity, "token"); fresh {
+		t.Error("second Get says fresh: want the cached credentials")
+	}
+	renewed, err := c.Renew(ctx, testIdentity, "token", first)
+	if err != nil || renewed.AccessKeyID == first.AccessKeyID {
+		t.Fatalf("Renew = %v, %v; want new credentials", renewed.AccessKeyID, err)
+	}
+	// Another Mount refused the same old credentials meanwhile: it gets the
+	// new ones without a third exchange.
+	again, err := c.Renew(ctx, testIdentity, "token", first)
+	if err != nil || again.AccessKeyID != renewed.AccessKeyID {
+		t.Errorf("second Renew of the old credentials = %v, %v; want %s", again.AccessKeyID, err, renewed.AccessKeyID)
+	}
+	if api.calls != 2 {
+		t.Errorf("STS calls = %d, want 2", api.calls)
+	}
+	if got, _, _ := c.Get(ctx, testIdentity, "token"); got.AccessKeyID != renewed.AccessKeyID {
+		t.Errorf("Get after Renew = %s, want the renewed %s", got.AccessKeyID, renewed.AccessKeyID)
 	}
 }

@@ -1,7 +1,8 @@
-// Package kubeapi reads the two things the provider needs from the
-// Kubernetes API, a service account's and a node's metadata, with plain
-// GETs through client-go's rest transport (kubeconfig or in-cluster
-// credentials, TLS, token rotation, rate limit).
+// Package kubeapi reads what the provider needs from the Kubernetes API, a
+// service account's and a node's metadata and the service-account issuer's
+// discovery document and keys, with plain GETs through client-go's rest
+// transport (kubeconfig or in-cluster credentials, TLS, token rotation,
+// rate limit).
 //
 // It deliberately does not use client-go's typed clientset: importing it
 // registers every API group of Kubernetes and doubled the provider's
@@ -63,7 +64,24 @@ func New(rc *rest.Config, opts ...Option) (*Client, error) {
 var (
 	serviceAccounts = schema.GroupResource{Resource: "serviceaccounts"}
 	nodes           = schema.GroupResource{Resource: "nodes"}
+	// discovery names the non-resource URLs of the issuer's discovery in
+	// errors.
+	discovery = schema.GroupResource{Resource: "service-account-issuer-discovery"}
 )
+
+// OpenIDConfiguration returns the body of the API server's
+// /.well-known/openid-configuration: the service-account issuer.
+func (c *Client) OpenIDConfiguration(ctx context.Context) ([]byte, error) {
+	return c.get(ctx, discovery, "openid-configuration", "/.well-known/openid-configuration")
+}
+
+// OpenIDKeys returns the body of the API server's /openid/v1/jwks: the
+// public keys service-account tokens are signed with. The API server
+// serves them there whatever jwks_uri its discovery document names (on EKS
+// a public endpoint outside the cluster).
+func (c *Client) OpenIDKeys(ctx context.Context) ([]byte, error) {
+	return c.get(ctx, discovery, "jwks", "/openid/v1/jwks")
+}
 
 // ServiceAccountMeta returns the metadata of a service account.
 func (c *Client) ServiceAccountMeta(ctx context.Context, namespace, name string) (*metav1.ObjectMeta, error) {
@@ -75,9 +93,7 @@ func (c *Client) NodeMeta(ctx context.Context, name string) (*metav1.ObjectMeta,
 	return c.getMeta(ctx, nodes, name, "/api/v1/nodes/"+url.PathEscape(name))
 }
 
-// getMeta GETs one object. A refusal is an api/errors StatusError, so
-// apierrors.IsNotFound, IsForbidden and IsUnauthorized work as with the
-// clientset; anything else (network, 5xx, 429) is an error to retry.
+// getMeta GETs one object's metadata.
 func (c *Client) getMeta(ctx context.Context, gr schema.GroupResource, name, path string) (*metav1.ObjectMeta, error) {
 	var obj struct {
 		Metadata metav1.ObjectMeta `json:"metadata"`
@@ -88,6 +104,18 @@ func (c *Client) getMeta(ctx context.Context, gr schema.GroupResource, name, pat
 		return nil, err
 	}
 	return &obj.Metadata, nil
+}
+
+// get GETs path and returns the JSON body of a 200 answer, with the same
+// errors as getMeta.
+func (c *Client) get(ctx context.Context, gr schema.GroupResource, name, path string) ([]byte, error) {
+	var raw json.RawMessage
+	err := c.doJSON(ctx, http.MethodGet, path, nil, &raw, gr, name)
+	c.metrics.observe(gr, err)
+	if err != nil {
+		return nil, err
+	}
+	return raw, nil
 }
 
 // statusMessage is the message of a metav1.Status answer, if it is one.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -12,20 +13,30 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/kubeapi"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/tokens"
 )
 
-var _ identity.KubeAPI = (*kubeapi.Client)(nil)
+var (
+	_ identity.KubeAPI    = (*kubeapi.Client)(nil)
+	_ tokens.DiscoveryAPI = (*kubeapi.Client)(nil)
+)
 
 const role = "arn:aws:iam::111122223333:role/PMP-SecretsManager-Role"
 
-// apiServer answers as the Kubernetes API does for a few objects.
+// testIssuer is the service-account issuer apiServer serves discovery of.
+var testIssuer = issuer.New()
+
+// apiServer answers as the Kubernetes API does for a few objects and the
+// service-account issuer's discovery.
 func apiServer(t *testing.T, opts ...kubeapi.Option) (*kubeapi.Client, *[]string) {
 	t.Helper()
 	var agents []string
 	mux := http.NewServeMux()
+	testIssuer.Register(mux)
 	reply := func(w http.ResponseWriter, code int, v any) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)
@@ -130,5 +141,35 @@ func TestRoleErrorsThroughKube(t *testing.T) {
 	}
 	if r, err := k.NodeRegion(ctx); err != nil || r != "eu-west-1" {
 		t.Errorf("NodeRegion = %q, %v", r, err)
+	}
+}
+
+// TestIssuerDiscovery: tokens verify against the keys the API server
+// serves, read through the client; a refused read names the ClusterRole.
+func TestIssuerDiscovery(t *testing.T) {
+	c, _ := apiServer(t)
+	v := tokens.New(c, tokens.DefaultConfig("sts.amazonaws.com"))
+	pod := tokens.Pod{Name: "pmp-0", Namespace: "pmp", UID: "uid-0", ServiceAccount: "pmp-secrets-access"}
+	tok := testIssuer.Sign(issuer.Token{Namespace: "pmp", ServiceAccount: "pmp-secrets-access", PodName: "pmp-0", PodUID: "uid-0"})
+	if err := v.Verify(context.Background(), tok, pod); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(403)
+		_ = json.NewEncoder(w).Encode(&metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusFailure,
+			Code: 403, Reason: metav1.StatusReasonForbidden, Message: `forbidden: User "x" cannot get path "/.well-known/openid-configuration"`})
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	locked, err := kubeapi.New(&rest.Config{Host: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = tokens.New(locked, tokens.DefaultConfig("sts.amazonaws.com")).Verify(context.Background(), tok, pod)
+	if mounterr.KindOf(err) != mounterr.Denied || !strings.Contains(err.Error(), "system:service-account-issuer-discovery") {
+		t.Errorf("forbidden discovery: %v, want Denied naming the ClusterRole", err)
 	}
 }

@@ -10,7 +10,9 @@ package mounterr
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Kind is the stage a Mount failed in.
@@ -105,4 +107,48 @@ func KindOf(err error) Kind {
 		return e.Kind
 	}
 	return Internal
+}
+
+// MaxMessageBytes bounds the text of a failed Mount's status and log line:
+// a key, path or YAML problem can be long, and the message ends up in an
+// Event, whose text Kubernetes cuts anyway.
+const MaxMessageBytes = 2048
+
+// Bound returns msg when it fits MaxMessageBytes, else its start and its
+// end (where the fix is said) around a note of how much was cut.
+func Bound(msg string) string {
+	if len(msg) <= MaxMessageBytes {
+		return msg
+	}
+	const tail = 400
+	head := MaxMessageBytes - tail - 40
+	h, t := cutBefore(msg, head), cutAfter(msg, len(msg)-tail)
+	return fmt.Sprintf("%s ...[%d bytes cut]... %s", msg[:h], t-h, msg[t:])
+}
+
+// maxQuoted bounds a quoted name or path in a message.
+const maxQuoted = 256
+
+// Quote quotes s for a message, cut to its first 256 bytes.
+func Quote(s string) string {
+	if len(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("%s... (%d bytes)", strconv.Quote(s[:cutBefore(s, maxQuoted)]), len(s))
+}
+
+// cutBefore is the last character boundary of s at or before i.
+func cutBefore(s string, i int) int {
+	for i > 0 && i < len(s) && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return i
+}
+
+// cutAfter is the first character boundary of s at or after i.
+func cutAfter(s string, i int) int {
+	for i < len(s) && !utf8.RuneStart(s[i]) {
+		i++
+	}
+	return i
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestKindString(t *testing.T) {
@@ -99,5 +101,33 @@ func TestNegativeTTL(t *testing.T) {
 		if got := tc.kind.NegativeTTL(window); got != tc.want {
 			t.Errorf("%s.NegativeTTL = %s, want %s", tc.kind, got, tc.want)
 		}
+	}
+}
+
+func TestBound(t *testing.T) {
+	short := "service account pmp/ghost does not exist"
+	if got := Bound(short); got != short {
+		t.Errorf("Bound(short) = %q", got)
+	}
+	long := "objects[0]: " + strings.Repeat("é", 5000) + " ...: fix it"
+	got := Bound(long)
+	if len(got) > MaxMessageBytes {
+		t.Errorf("Bound is %d bytes, over %d", len(got), MaxMessageBytes)
+	}
+	if !strings.HasPrefix(got, "objects[0]: ") || !strings.HasSuffix(got, ": fix it") || !strings.Contains(got, "bytes cut]") {
+		t.Errorf("Bound lost the start, the end or the note: %.80q...%q", got, got[len(got)-40:])
+	}
+	if !utf8.ValidString(got) {
+		t.Error("Bound cut a character in two")
+	}
+}
+
+func TestQuote(t *testing.T) {
+	if got := Quote("a\nb"); got != `"a\nb"` {
+		t.Errorf("Quote = %s", got)
+	}
+	got := Quote(strings.Repeat("日", 200))
+	if !strings.HasSuffix(got, "... (600 bytes)") || len(got) > 300 || !utf8.ValidString(got) {
+		t.Errorf("Quote of a long name = %s", got)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/files"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 )
 
 // Flatten says whether a secret's JSON value is split into one file per key.
@@ -233,6 +234,13 @@ func parseObject(m map[string]any) (Object, []error) {
 
 	o.Version = str("objectVersion")
 	o.VersionLabel = str("objectVersionLabel")
+	// A control character would make the caches' keys, which join these
+	// with NUL bytes, ambiguous, and break the text of events.
+	for field, v := range map[string]string{"objectVersion": o.Version, "objectVersionLabel": o.VersionLabel} {
+		if r, ok := controlChar(v); ok {
+			bad("%s %s contains the control character %U: a version id or staging label is printable text", field, mounterr.Quote(v), r)
+		}
+	}
 	if o.Version != "" && o.VersionLabel != "" {
 		bad("set objectVersion or objectVersionLabel, not both")
 	}
@@ -286,6 +294,10 @@ func parseObject(m map[string]any) (Object, []error) {
 				continue
 			}
 			s = strings.TrimSpace(s)
+			if r, ok := controlChar(s); ok {
+				bad("keys pattern %s contains the control character %U: key names cannot hold one", mounterr.Quote(s), r)
+				continue
+			}
 			if _, err := path.Match(s, ""); err != nil {
 				bad("keys pattern %q is malformed", s)
 				continue
@@ -318,6 +330,16 @@ func parseObject(m map[string]any) (Object, []error) {
 		}
 	}
 	return o, errs
+}
+
+// controlChar returns the first control character in s (C0, DEL, C1).
+func controlChar(s string) (rune, bool) {
+	for _, r := range s {
+		if r < 0x20 || (r >= 0x7f && r < 0xa0) {
+			return r, true
+		}
+	}
+	return 0, false
 }
 
 func contains(list []string, s string) bool {

@@ -74,6 +74,10 @@ type Request struct {
 	Mode fs.FileMode
 	// Tokens holds the pod's service-account tokens by audience.
 	Tokens map[string]Token
+	// TargetPath is the volume's directory on the node, which the driver
+	// writes the files under; set from the request by the caller of Parse
+	// (it is not an attribute). Empty: unknown.
+	TargetPath string
 }
 
 // ObjectNames lists the objects' names, for logs.

@@ -6,7 +6,9 @@ package secrets
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smithy "github.com/aws/smithy-go"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
@@ -28,6 +31,11 @@ type API interface {
 }
 
 var _ API = (*secretsmanager.Client)(nil)
+
+// MaxValueBytes is the most a Secrets Manager secret holds (SecretString or
+// SecretBinary). A larger answer is refused: no value the provider keeps,
+// flattens or returns is larger.
+const MaxValueBytes = 65536
 
 // Ref names a secret version to fetch.
 type Ref struct {
@@ -94,12 +102,20 @@ func (f *Fetcher) Stats() cache.Stats {
 	return f.cache.Stats()
 }
 
-// CredentialsFunc returns the pod identity's credentials. It is called only
-// when the secret must be fetched, so a cached secret costs no STS call.
-type CredentialsFunc func(ctx context.Context) (aws.Credentials, error)
+// Credentials gives a fetch the pod identity's credentials. They are asked
+// for only when the secret must be fetched, so a cached secret costs no
+// STS call.
+type Credentials interface {
+	// Get returns the identity's credentials; fresh says they were
+	// exchanged with STS for this call, not taken from a cache.
+	Get(ctx context.Context) (creds aws.Credentials, fresh bool, err error)
+	// Renew drops rejected, credentials AWS refused, from any cache and
+	// exchanges the pod's token again.
+	Renew(ctx context.Context, rejected aws.Credentials) (aws.Credentials, error)
+}
 
 // Get returns the secret for ref, as the identity with key identityKey.
-func (f *Fetcher) Get(ctx context.Context, identityKey string, ref Ref, creds CredentialsFunc) (*Secret, error) {
+func (f *Fetcher) Get(ctx context.Context, identityKey string, ref Ref, creds Credentials) (*Secret, error) {
 	if f.cache == nil {
 		s, _, err := f.fetch(ctx, ref, creds)
 		return s, err
@@ -110,8 +126,19 @@ func (f *Fetcher) Get(ctx context.Context, identityKey string, ref Ref, creds Cr
 	})
 }
 
-func (f *Fetcher) fetch(ctx context.Context, ref Ref, credsFn CredentialsFunc) (*Secret, time.Duration, error) {
-	creds, err := credsFn(ctx)
+// rejectedCredentials are the codes with which AWS refuses the credentials
+// themselves rather than what they ask for: expired or revoked sessions, a
+// session token AWS no longer knows. AccessDeniedException is among them
+// because revoking a role's sessions (IAM "revoke active sessions") denies
+// every call of the credentials issued before it. Cached credentials
+// refused so are dropped and the token exchanged once more.
+var rejectedCredentials = []string{
+	"ExpiredTokenException", "ExpiredToken", "UnrecognizedClientException", "UnrecognizedClient",
+	"InvalidSignatureException", "InvalidClientTokenId", "AccessDeniedException",
+}
+
+func (f *Fetcher) fetch(ctx context.Context, ref Ref, credentials Credentials) (*Secret, time.Duration, error) {
+	creds, fresh, err := credentials.Get(ctx)
 	if err != nil {
 		return nil, 0, err // the credential cache keeps its own negative entries
 	}
@@ -122,15 +149,13 @@ func (f *Fetcher) fetch(ctx context.Context, ref Ref, credsFn CredentialsFunc) (
 	if ref.VersionStage != "" {
 		in.VersionStage = aws.String(ref.VersionStage)
 	}
-	var out *secretsmanager.GetSecretValueOutput
-	err = awsretry.Do(ctx, f.cfg.Retry, func(ctx context.Context) error {
-		var err error
-		out, err = f.api.GetSecretValue(ctx, in, func(o *secretsmanager.Options) {
-			o.Region = ref.Region
-			o.Credentials = credentials.StaticCredentialsProvider{Value: creds}
-		})
-		return err
-	})
+	out, err := f.getValue(ctx, in, ref, creds)
+	if err != nil && !fresh && slices.Contains(rejectedCredentials, apiCode(err)) {
+		if creds, err = credentials.Renew(ctx, creds); err != nil {
+			return nil, 0, err
+		}
+		out, err = f.getValue(ctx, in, ref, creds)
+	}
 	if err != nil {
 		merr := getErrors.Error(ref, err)
 		return nil, merr.Kind.NegativeTTL(f.cfg.NegativeTTL), merr
@@ -145,7 +170,36 @@ func (f *Fetcher) fetch(ctx context.Context, ref Ref, credsFn CredentialsFunc) (
 	if s.VersionID == "" {
 		return nil, 0, mounterr.New(mounterr.Internal, "Secrets Manager answered GetSecretValue for %s without a VersionId", ref.ID)
 	}
+	if len(s.Value) > MaxValueBytes {
+		// Refused before it is kept, flattened or copied into files.
+		err := mounterr.New(mounterr.Invalid, "secret %s is %d bytes, over the %d bytes Secrets Manager holds in a secret: check the endpoint the provider calls (AWS_ENDPOINT_URL)",
+			ref.ID, len(s.Value), MaxValueBytes)
+		return nil, err.Kind.NegativeTTL(f.cfg.NegativeTTL), err
+	}
 	return s, f.cfg.SecretTTL, nil
+}
+
+// getValue calls GetSecretValue with creds, retrying transient failures.
+func (f *Fetcher) getValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, ref Ref, creds aws.Credentials) (*secretsmanager.GetSecretValueOutput, error) {
+	var out *secretsmanager.GetSecretValueOutput
+	err := awsretry.Do(ctx, f.cfg.Retry, func(ctx context.Context) error {
+		var err error
+		out, err = f.api.GetSecretValue(ctx, in, func(o *secretsmanager.Options) {
+			o.Region = ref.Region
+			o.Credentials = credentials.StaticCredentialsProvider{Value: creds}
+		})
+		return err
+	})
+	return out, err
+}
+
+// apiCode is the AWS error code of err, empty when it is none.
+func apiCode(err error) string {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode()
+	}
+	return ""
 }
 
 // getErrors is how Secrets Manager failures read in the pod's events:

@@ -3,6 +3,7 @@ package secrets
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -54,9 +55,42 @@ func (f *fakeSM) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecre
 
 var fastRetry = awsretry.Policy{Budget: 100 * time.Millisecond, AttemptTimeout: 50 * time.Millisecond, BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond}
 
-func staticCreds(context.Context) (aws.Credentials, error) {
-	return aws.Credentials{AccessKeyID: "ASIATEST", SecretAccessKey: "s", SessionToken: "t"}, nil
+// fakeCreds hands out credentials ASIATEST1, ASIATEST2, ... : Get the
+// current ones (fresh the first time, cached after), Renew the next ones.
+type fakeCreds struct {
+	mu      sync.Mutex
+	n       int
+	gets    int
+	renewed []string // the access keys Renew was told were rejected
 }
+
+var _ Credentials = (*fakeCreds)(nil)
+
+func (f *fakeCreds) current() aws.Credentials {
+	return aws.Credentials{AccessKeyID: fmt.Sprintf("ASIATEST%d", f.n), SecretAccessKey: "s", SessionToken: "t"}
+}
+
+func (f *fakeCreds) Get(context.Context) (aws.Credentials, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gets++
+	fresh := f.n == 0
+	if fresh {
+		f.n = 1
+	}
+	return f.current(), fresh, nil
+}
+
+func (f *fakeCreds) Renew(_ context.Context, rejected aws.Credentials) (aws.Credentials, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.renewed = append(f.renewed, rejected.AccessKeyID)
+	f.n++
+	return f.current(), nil
+}
+
+// cachedCreds are credentials a previous Mount exchanged.
+func cachedCreds() *fakeCreds { return &fakeCreds{n: 1} }
 
 func apiError(code, msg string) error { return &smithy.GenericAPIError{Code: code, Message: msg} }
 
@@ -106,7 +140,7 @@ func TestGetErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := NewFetcher(&fakeSM{err: tt.err}, Config{Retry: fastRetry, Cache: true, SecretTTL: time.Minute, CacheSize: 8})
-			_, err := f.Get(context.Background(), "identity", tt.ref, staticCreds)
+			_, err := f.Get(context.Background(), "identity", tt.ref, &fakeCreds{})
 			if err == nil {
 				t.Fatal("Get succeeded")
 			}
@@ -125,7 +159,7 @@ func TestGetErrors(t *testing.T) {
 
 func TestGetWithoutVersionID(t *testing.T) {
 	f := NewFetcher(&fakeSM{out: &secretsmanager.GetSecretValueOutput{Name: aws.String("pmp"), SecretString: aws.String("x")}}, Config{Retry: fastRetry})
-	_, err := f.Get(context.Background(), "identity", Ref{ID: "pmp", Region: "eu-west-1"}, staticCreds)
+	_, err := f.Get(context.Background(), "identity", Ref{ID: "pmp", Region: "eu-west-1"}, &fakeCreds{})
 	if got := mounterr.KindOf(err); got != mounterr.Internal {
 		t.Errorf("Get() error = %v (%s), want Internal", err, got)
 	}
@@ -148,7 +182,7 @@ func TestGetAsksForTheVersion(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			api := &fakeSM{out: out}
-			s, err := NewFetcher(api, Config{Retry: fastRetry}).Get(context.Background(), "identity", tt.ref, staticCreds)
+			s, err := NewFetcher(api, Config{Retry: fastRetry}).Get(context.Background(), "identity", tt.ref, cachedCreds())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -158,7 +192,7 @@ func TestGetAsksForTheVersion(t *testing.T) {
 			if diff := cmp.Diff([]string{"eu-west-1"}, api.regions); diff != "" {
 				t.Errorf("regions (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff([]string{"ASIATEST"}, api.keys); diff != "" {
+			if diff := cmp.Diff([]string{"ASIATEST1"}, api.keys); diff != "" {
 				t.Errorf("signed with (-want +got):\n%s", diff)
 			}
 			if s.Name != "pmp" || s.VersionID != "v-2" || string(s.Value) != "binary" || s.ARN != aws.ToString(out.ARN) {
@@ -186,13 +220,81 @@ func TestGetCache(t *testing.T) {
 			api := &fakeSM{out: out, err: tt.err}
 			tt.cfg.Retry = fastRetry
 			f := NewFetcher(api, tt.cfg)
-			credCalls := 0
-			creds := func(ctx context.Context) (aws.Credentials, error) { credCalls++; return staticCreds(ctx) }
+			creds := &fakeCreds{}
 			for range 3 {
 				_, _ = f.Get(context.Background(), "identity", Ref{ID: "pmp", Region: "eu-west-1"}, creds)
 			}
-			if api.calls != tt.wantCalls || credCalls != tt.wantCalls {
-				t.Errorf("GetSecretValue calls = %d, credentials asked %d times; want %d of each", api.calls, credCalls, tt.wantCalls)
+			if api.calls != tt.wantCalls || creds.gets != tt.wantCalls {
+				t.Errorf("GetSecretValue calls = %d, credentials asked %d times; want %d of each", api.calls, creds.gets, tt.wantCalls)
+			}
+		})
+	}
+}
+
+// scriptedSM answers GetSecretValue with errs[i] on call i, then out.
+type scriptedSM struct {
+	fakeSM
+	errs []error
+}
+
+func (s *scriptedSM) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	s.mu.Lock()
+	i := s.calls
+	s.mu.Unlock()
+	out, err := s.fakeSM.GetSecretValue(ctx, in, optFns...)
+	if i < len(s.errs) {
+		return nil, s.errs[i]
+	}
+	return out, err
+}
+
+// TestRejectedCredentialsAreRenewedOnce: cached STS credentials that AWS
+// refuses (expired, revoked) are dropped and the token exchanged again,
+// once; credentials exchanged for this very call are not.
+func TestRejectedCredentialsAreRenewedOnce(t *testing.T) {
+	out := &secretsmanager.GetSecretValueOutput{Name: aws.String("pmp"), VersionId: aws.String("v-1"), SecretString: aws.String("x")}
+	tests := []struct {
+		name   string
+		creds  *fakeCreds
+		errs   []error
+		wantOK bool
+		// wantKeys are the access keys GetSecretValue was signed with.
+		wantKeys    []string
+		wantRenewed []string
+		wantKind    mounterr.Kind
+	}{
+		{name: "expired session", creds: cachedCreds(), errs: []error{apiError("ExpiredTokenException", "The security token included in the request is expired")},
+			wantOK: true, wantKeys: []string{"ASIATEST1", "ASIATEST2"}, wantRenewed: []string{"ASIATEST1"}},
+		{name: "unknown session (UnrecognizedClient)", creds: cachedCreds(), errs: []error{apiError("UnrecognizedClientException", "The security token included in the request is invalid")},
+			wantOK: true, wantKeys: []string{"ASIATEST1", "ASIATEST2"}, wantRenewed: []string{"ASIATEST1"}},
+		{name: "bad signature", creds: cachedCreds(), errs: []error{apiError("InvalidSignatureException", "x")},
+			wantOK: true, wantKeys: []string{"ASIATEST1", "ASIATEST2"}, wantRenewed: []string{"ASIATEST1"}},
+		{name: "sessions revoked", creds: cachedCreds(), errs: []error{apiError("AccessDeniedException", "explicit deny in an inline policy (AWSRevokeOlderSessions)")},
+			wantOK: true, wantKeys: []string{"ASIATEST1", "ASIATEST2"}, wantRenewed: []string{"ASIATEST1"}},
+		{name: "refused again after the exchange: fail, no third try", creds: cachedCreds(),
+			errs:     []error{apiError("AccessDeniedException", "no"), apiError("AccessDeniedException", "no"), apiError("AccessDeniedException", "no")},
+			wantKeys: []string{"ASIATEST1", "ASIATEST2"}, wantRenewed: []string{"ASIATEST1"}, wantKind: mounterr.Denied},
+		{name: "fresh credentials refused: no second exchange", creds: &fakeCreds{}, errs: []error{apiError("ExpiredTokenException", "expired")},
+			wantKeys: []string{"ASIATEST1"}, wantKind: mounterr.Unauthenticated},
+		{name: "a refusal of the secret, not of the credentials", creds: cachedCreds(), errs: []error{apiError("ResourceNotFoundException", "")},
+			wantKeys: []string{"ASIATEST1"}, wantKind: mounterr.NotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := &scriptedSM{fakeSM: fakeSM{out: out}, errs: tt.errs}
+			f := NewFetcher(api, Config{Retry: fastRetry, Cache: true, SecretTTL: time.Minute, CacheSize: 8})
+			s, err := f.Get(context.Background(), "identity", Ref{ID: "pmp", Region: "eu-west-1"}, tt.creds)
+			if tt.wantOK && (err != nil || string(s.Value) != "x") {
+				t.Fatalf("Get = %v, %v; want the secret", s, err)
+			}
+			if !tt.wantOK && mounterr.KindOf(err) != tt.wantKind {
+				t.Errorf("Get error = %v (%s), want %s", err, mounterr.KindOf(err), tt.wantKind)
+			}
+			if diff := cmp.Diff(tt.wantKeys, api.keys); diff != "" {
+				t.Errorf("GetSecretValue signed with (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantRenewed, tt.creds.renewed); diff != "" {
+				t.Errorf("renewed (-want +got):\n%s", diff)
 			}
 		})
 	}
