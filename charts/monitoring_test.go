@@ -262,7 +262,7 @@ scrape_configs:
 		return driverreq.Request{
 			PodName: "pmp-0", Namespace: "pmp", PodUID: "0b0e3c1e-0000-4000-8000-000000000001", ServiceAccount: sa,
 			SecretProviderClass: "pmp-credentials", Parameters: map[string]string{"objects": "- objectName: " + secret + "\n"},
-			Token: "eyJhbGciOiJSUzI1NiJ9.e30.c2ln",
+			Issuer: api.Issuer, // signs the pod's token as the kubelet would; the provider verifies it
 		}.Build()
 	}
 	loadCtx, stopLoad := context.WithCancel(ctx)
