@@ -68,15 +68,16 @@ var (
 // OpenIDConfiguration returns the body of the API server's
 // /.well-known/openid-configuration: the service-account issuer.
 func (c *Client) OpenIDConfiguration(ctx context.Context) ([]byte, error) {
-	return c.get(ctx, discovery, "openid-configuration", "/.well-known/openid-configuration")
+	return c.get(ctx, discovery, "openid-configuration", "/.well-known/openid-configuration", "application/json")
 }
 
 // OpenIDKeys returns the body of the API server's /openid/v1/jwks: the
 // public keys service-account tokens are signed with. The API server
 // serves them there whatever jwks_uri its discovery document names (on EKS
-// a public endpoint outside the cluster).
+// a public endpoint outside the cluster), and only as
+// application/jwk-set+json (it answers 406 to application/json).
 func (c *Client) OpenIDKeys(ctx context.Context) ([]byte, error) {
-	return c.get(ctx, discovery, "jwks", "/openid/v1/jwks")
+	return c.get(ctx, discovery, "jwks", "/openid/v1/jwks", "application/jwk-set+json")
 }
 
 // ServiceAccountMeta returns the metadata of a service account.
@@ -91,7 +92,7 @@ func (c *Client) NodeMeta(ctx context.Context, name string) (*metav1.ObjectMeta,
 
 // getMeta GETs one object's metadata.
 func (c *Client) getMeta(ctx context.Context, gr schema.GroupResource, name, path string) (*metav1.ObjectMeta, error) {
-	body, err := c.get(ctx, gr, name, path)
+	body, err := c.get(ctx, gr, name, path, "application/json")
 	if err != nil {
 		return nil, err
 	}
@@ -104,11 +105,11 @@ func (c *Client) getMeta(ctx context.Context, gr schema.GroupResource, name, pat
 	return &obj.Metadata, nil
 }
 
-// get GETs path and returns the body of a 200 answer. A refusal is an
-// api/errors StatusError, so apierrors.IsNotFound, IsForbidden and
-// IsUnauthorized work as with the clientset; anything else (network, 5xx,
-// 429) is an error to retry.
-func (c *Client) get(ctx context.Context, gr schema.GroupResource, name, path string) ([]byte, error) {
+// get GETs path, accepting the media type accept, and returns the body of
+// a 200 answer. A refusal is an api/errors StatusError, so
+// apierrors.IsNotFound, IsForbidden and IsUnauthorized work as with the
+// clientset; anything else (network, 5xx, 429) is an error to retry.
+func (c *Client) get(ctx context.Context, gr schema.GroupResource, name, path, accept string) ([]byte, error) {
 	if c.limiter != nil {
 		if err := c.limiter.Wait(ctx); err != nil {
 			return nil, err
@@ -118,7 +119,7 @@ func (c *Client) get(ctx context.Context, gr schema.GroupResource, name, path st
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept", accept)
 	if c.userAgent != "" {
 		req.Header.Set("User-Agent", c.userAgent)
 	}
