@@ -65,7 +65,7 @@ var fastKubeRetry = awsretry.Policy{Budget: 300 * time.Millisecond, AttemptTimeo
 var (
 	unavailable = apierrors.NewServiceUnavailable("etcd is away")
 	throttled   = apierrors.NewTooManyRequests("slow down", 1)
-	refused     = errors.New("dial tcp 127.0.0.1:6443: connect: connection refused")
+	errRefused  = errors.New("dial tcp 127.0.0.1:6443: connect: connection refused")
 )
 
 // TestReadsAreRetried: a service account or node read that fails
@@ -82,9 +82,9 @@ func TestReadsAreRetried(t *testing.T) {
 		want      string
 	}{
 		{name: "unavailable twice", failures: []error{unavailable, unavailable}, wantCalls: 3, wantOK: true},
-		{name: "throttled, refused connection", failures: []error{throttled, refused}, wantCalls: 3, wantOK: true},
+		{name: "throttled, refused connection", failures: []error{throttled, errRefused}, wantCalls: 3, wantOK: true},
 		{name: "a hung read times out on its own", failures: []error{errHang}, wantCalls: 2, wantOK: true},
-		{name: "down for longer than the budget", forever: refused, wantKind: mounterr.Transient, want: "kept failing for"},
+		{name: "down for longer than the budget", forever: errRefused, wantKind: mounterr.Transient, want: "kept failing for"},
 		{name: "not found is an answer", failures: []error{apierrors.NewNotFound(schema.GroupResource{Resource: "serviceaccounts"}, "x")}, wantCalls: 1, wantKind: mounterr.NotFound},
 		{name: "forbidden is an answer", failures: []error{apierrors.NewForbidden(schema.GroupResource{Resource: "serviceaccounts"}, "x", errors.New("no"))}, wantCalls: 1, wantKind: mounterr.Denied},
 	}
@@ -138,7 +138,7 @@ func TestNodeRegionErrors(t *testing.T) {
 		want     string
 	}{
 		{name: "no such node", failure: apierrors.NewNotFound(schema.GroupResource{Resource: "nodes"}, "node-1"), wantNone: true, want: "node node-1 does not exist"},
-		{name: "transient", failure: refused, wantKind: mounterr.Transient, want: "node node-1's topology.kubernetes.io/region label from the Kubernetes API"},
+		{name: "transient", failure: errRefused, wantKind: mounterr.Transient, want: "node node-1's topology.kubernetes.io/region label from the Kubernetes API"},
 		{name: "forbidden", failure: apierrors.NewForbidden(schema.GroupResource{Resource: "nodes"}, "node-1", errors.New("no")), wantKind: mounterr.Denied, want: "grant it get on nodes"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
