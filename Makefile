@@ -41,10 +41,13 @@ lint: ## gofmt, go vet and staticcheck (pinned in tools/lint).
 	$$(tools/build.sh staticcheck) -tags e2e ./e2e/...
 
 .PHONY: fuzz
-fuzz: ## Run each fuzz target for FUZZTIME.
-	$(GO) test ./provider/params -run=^$$ -fuzz=^FuzzParse$$ -fuzztime=$(FUZZTIME)
-	$(GO) test ./provider/params -run=^$$ -fuzz=^FuzzParserMatchesParse$$ -fuzztime=$(FUZZTIME)
-	$(GO) test ./provider/flatten -run=^$$ -fuzz=^FuzzFlatten$$ -fuzztime=$(FUZZTIME)
+fuzz: ## Run every fuzz target (each func Fuzz* in a _test.go) for FUZZTIME.
+	@set -e; for f in $$(git grep -l '^func Fuzz' -- '*_test.go'); do \
+	  for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+	    echo "$(GO) test ./$$(dirname $$f) -run=^$$ -fuzz=^$$target\$$ -fuzztime=$(FUZZTIME)"; \
+	    $(GO) test ./$$(dirname $$f) -run=^$$ -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME); \
+	  done; \
+	done
 
 .PHONY: bench
 bench: tools ## Run the benchmark harness (provider vs caching off vs null provider) and the Go benchmarks.

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 )
 
 func TestRoleSessionNameTellsCloudTrailWhoAsked(t *testing.T) {
@@ -87,5 +88,59 @@ func TestServiceSpecificEndpointVariables(t *testing.T) {
 	}
 	if smFront.Total() != 1 || smFront.Count("secretsmanager:GetSecretValue") != 1 {
 		t.Errorf("Secrets Manager endpoint saw %v", smFront.Counts())
+	}
+}
+
+// TestIdentityIsolationUnderTrustPolicies: with STS enforcing the role's
+// trust policy (bound to system:serviceaccount:pmp:pmp-secrets-access), a
+// pod in another namespace whose service account copies the role
+// annotation, and sends its own valid token, is refused. That holds while
+// the legitimate pod's role, credentials, secret and file selection are
+// all cached, for the identical request, on every try, and the refusal
+// leaves the legitimate pod's Mounts as they were.
+func TestIdentityIsolationUnderTrustPolicies(t *testing.T) {
+	for _, cacheOn := range []bool{true, false} {
+		t.Run(map[bool]string{true: "cache on", false: "cache off"}[cacheOn], func(t *testing.T) {
+			e := newEnv(t, func(o *provider.Options) { o.Cache = cacheOn })
+			e.aws.Front.SetTrust(awsemu.Trust{Role: testRole, Subjects: []string{"system:serviceaccount:pmp:pmp-secrets-access"}})
+			doc, want := pmpTemplate(secretValue)
+			e.putSecret("PMP-Production-Credentials", doc)
+			objects := "- objectName: PMP-Production-Credentials\n  keys: [\"VCS.*\"]"
+			legit := pmpReq(objects)
+			if _, err := e.mount(legit); err != nil {
+				t.Fatalf("the legitimate pod: %v", err)
+			}
+			copycat := pmpReq(objects) // the same SecretProviderClass, the same selection
+			copycat.Namespace, copycat.ServiceAccount, copycat.PodName = "other", "copycat", "copycat-0"
+			for try := range 3 {
+				e.aws.Front.ResetCounts()
+				resp, err := e.mount(copycat)
+				if err == nil {
+					t.Fatalf("try %d: the copycat got %d files", try, len(resp.GetFiles()))
+				}
+				st := status.Convert(err)
+				if st.Code() != codes.PermissionDenied || !strings.Contains(st.Message(), "STS refused to let other/copycat assume role") {
+					t.Errorf("try %d: %v, want PermissionDenied from STS", try, err)
+				}
+				for name, v := range want {
+					if strings.Contains(st.Message(), v) {
+						t.Errorf("the refusal quotes the value of %s", name)
+					}
+				}
+				if got := e.aws.Front.Count("secretsmanager:GetSecretValue"); got != 0 {
+					t.Errorf("try %d: the copycat reached Secrets Manager %d times", try, got)
+				}
+			}
+			vcs := 0
+			for name := range want {
+				if strings.HasPrefix(name, "VCS.") {
+					vcs++
+				}
+			}
+			resp, err := e.mount(legit)
+			if err != nil || len(resp.GetFiles()) != vcs {
+				t.Errorf("the legitimate pod after the copycat: %d files, %v; want its %d", len(resp.GetFiles()), err, vcs)
+			}
+		})
 	}
 }

@@ -23,16 +23,38 @@ func SocketPath(dir, name string) string {
 	return filepath.Join(dir, name+".sock")
 }
 
-// Listen removes a stale socket at path and listens there with umask 0077,
-// so only the socket's owner (root, like the driver) can connect.
+// Listen listens on the unix socket path, which only its owner (root,
+// like the driver) may use: the socket is 0600, and its directory, made
+// 0700 when missing, must not let other users replace the socket (writable
+// by group or others without the sticky bit is refused). A stale socket
+// left by a killed provider is removed; anything else at path is left
+// alone and refused: the provider writes nothing but its socket.
 func Listen(path string) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating socket directory: %w", err)
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("removing stale socket %s: %w", path, err)
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("socket directory: %w", err)
 	}
-	old := syscall.Umask(0o077)
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("socket directory %s is not a directory (--provider-dir)", dir)
+	}
+	if fi.Mode().Perm()&0o022 != 0 && fi.Mode()&fs.ModeSticky == 0 {
+		return nil, fmt.Errorf("socket directory %s is writable by other users (mode %#o), who could replace the provider's socket: make it 0755 or 0700 (--provider-dir)", dir, fi.Mode().Perm())
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&fs.ModeSocket == 0 {
+			return nil, fmt.Errorf("%s exists and is not a socket (%s): remove it or choose another --provider-name", path, fi.Mode().Type())
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("removing stale socket %s: %w", path, err)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("socket %s: %w", path, err)
+	}
+	old := syscall.Umask(0o177) // the socket is made 0600
 	ln, err := net.Listen("unix", path)
 	syscall.Umask(old)
 	if err != nil {

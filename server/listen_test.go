@@ -2,7 +2,11 @@ package server_test
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +17,17 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server"
 )
 
+// staleSocket leaves a socket at path as a killed provider does.
+func staleSocket(t *testing.T, path string) {
+	t.Helper()
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close()
+}
+
 func TestListenReplacesStaleSocketAndRestrictsIt(t *testing.T) {
 	dir, err := os.MkdirTemp("", "pmp")
 	if err != nil {
@@ -20,10 +35,7 @@ func TestListenReplacesStaleSocketAndRestrictsIt(t *testing.T) {
 	}
 	defer os.RemoveAll(dir)
 	sock := server.SocketPath(dir, "pmp")
-	// A socket file left by a provider that was killed.
-	if err := os.WriteFile(sock, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	staleSocket(t, sock)
 	ln, err := server.Listen(sock)
 	if err != nil {
 		t.Fatalf("Listen over a stale socket: %v", err)
@@ -36,9 +48,75 @@ func TestListenReplacesStaleSocketAndRestrictsIt(t *testing.T) {
 	if fi.Mode()&os.ModeSocket == 0 {
 		t.Errorf("%s is %v, want a socket", sock, fi.Mode())
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		t.Errorf("socket mode %#o lets others than its owner connect", perm)
+	if perm := fi.Mode().Perm(); perm != 0o600 {
+		t.Errorf("socket mode %#o, want 0600: only its owner may connect", perm)
 	}
+}
+
+func TestListenDirectory(t *testing.T) {
+	base, err := os.MkdirTemp("", "pmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(base)
+	listen := func(dir string) error {
+		ln, err := server.Listen(server.SocketPath(dir, "pmp"))
+		if err == nil {
+			ln.Close()
+		}
+		return err
+	}
+	t.Run("a missing directory is made 0700", func(t *testing.T) {
+		dir := filepath.Join(base, "made")
+		if err := listen(dir); err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+			t.Errorf("directory mode = %v, %v; want 0700", fi.Mode(), err)
+		}
+	})
+	for i, mode := range []os.FileMode{0o700, 0o755, 0o777 | os.ModeSticky} {
+		t.Run(fmt.Sprintf("a %v directory", mode), func(t *testing.T) {
+			dir := filepath.Join(base, fmt.Sprintf("m%d", i))
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(dir, mode); err != nil {
+				t.Fatal(err)
+			}
+			if err := listen(dir); err != nil {
+				t.Errorf("Listen: %v", err)
+			}
+		})
+	}
+	t.Run("a directory others may write to is refused", func(t *testing.T) {
+		dir := filepath.Join(base, "open")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := listen(dir); err == nil || !strings.Contains(err.Error(), "writable by other users") {
+			t.Errorf("Listen = %v, want a refusal", err)
+		}
+	})
+	t.Run("a file that is not a socket is left alone", func(t *testing.T) {
+		dir := filepath.Join(base, "file")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		path := server.SocketPath(dir, "pmp")
+		if err := os.WriteFile(path, []byte("not mine"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := listen(dir); err == nil || !strings.Contains(err.Error(), "is not a socket") {
+			t.Errorf("Listen = %v, want a refusal", err)
+		}
+		if b, _ := os.ReadFile(path); string(b) != "not mine" {
+			t.Error("Listen removed or changed a file that was not its socket")
+		}
+	})
 }
 
 func TestServeAnswersHealthAndStopsCleanly(t *testing.T) {

@@ -2,15 +2,22 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"k8s.io/klog/v2"
+	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/server"
 )
 
 // syncBuffer collects klog output from every goroutine.
@@ -53,10 +60,11 @@ func captureLogs(t *testing.T) *syncBuffer {
 
 var stsSecretRE = regexp.MustCompile(`ASIA[0-9a-fA-F]{12,}`)
 
-// leaksToken reports whether s holds any token testIssuer signed, or the
-// signature of one (the part only the token's holder can know).
+// leaksToken reports whether s holds any token testIssuer or testForger
+// signed, or the signature of one (the part only the token's holder can
+// know).
 func leaksToken(s string) bool {
-	for _, tok := range testIssuer.Issued() {
+	for _, tok := range append(testIssuer.Issued(), testForger.Issued()...) {
 		sig := tok[strings.LastIndexByte(tok, '.')+1:]
 		if strings.Contains(s, tok) || strings.Contains(s, sig) {
 			return true
@@ -72,20 +80,34 @@ func TestLogsNeverContainSecretsOrTokens(t *testing.T) {
 	e := newEnv(t, func(o *provider.Options) { o.SecretTTL = 1 })
 	doc, want := pmpTemplate(secretValue)
 	e.putSecret("PMP-Production-Credentials", doc)
+	// Object versions are stored in SecretProviderClassPodStatus, readable
+	// by more than the pod: never a value in them.
+	versionsHoldNoValue := func(resp *v1alpha1.MountResponse) {
+		for _, v := range resp.GetObjectVersion() {
+			if strings.Contains(v.GetId()+v.GetVersion(), "VALUE-SENTINEL") {
+				t.Errorf("object version %s=%s holds a value", v.GetId(), v.GetVersion())
+			}
+		}
+	}
 	for i := 0; i < 2; i++ {
-		if _, err := e.mount(pmpReq("- objectName: PMP-Production-Credentials")); err != nil {
+		resp, err := e.mount(pmpReq("- objectName: PMP-Production-Credentials"))
+		if err != nil {
 			t.Fatal(err)
 		}
+		versionsHoldNoValue(resp)
 	}
 	rotated, _ := pmpTemplate(func(n string) string { return secretValue(n) + "-ROTATED" })
 	e.putSecret("PMP-Production-Credentials", rotated)
-	if _, err := e.mount(pmpReq("- objectName: PMP-Production-Credentials\n  layout: nested")); err != nil {
+	if resp, err := e.mount(pmpReq("- objectName: PMP-Production-Credentials\n  layout: nested")); err != nil {
 		t.Fatal(err)
+	} else {
+		versionsHoldNoValue(resp)
 	}
-	// Every failure path.
+	// Every failure path: each error case, and each fault path.
 	for _, tc := range errorCases() {
 		t.Run(tc.name, func(t *testing.T) { runErrorCase(t, newEnv(t), tc) })
 	}
+	faultPaths(t, e)
 	klog.Flush()
 	out := logs.String()
 
@@ -115,10 +137,54 @@ func TestLogsNeverContainSecretsOrTokens(t *testing.T) {
 			}
 		}
 	}
-	if okLines != 3 {
-		t.Errorf("%d successful mount lines, want 3", okLines)
+	if okLines != 4 { // the three above, and the one that renewed rejected credentials
+		t.Errorf("%d successful mount lines, want 4", okLines)
 	}
 	if n := strings.Count(out, `"mount failed"`); n < len(errorCases()) {
 		t.Errorf("%d failed-mount lines, want at least %d", n, len(errorCases()))
+	}
+}
+
+// faultPaths runs every fault path that is not an error case, against e
+// (whose secret is cached) and servers of their own: bad tokens for a
+// cached identity, credentials AWS rejects, a trust policy refusing a
+// copied annotation, transient faults retried to success, a panic, an
+// over-long request, an over-long error.
+func faultPaths(t *testing.T, e *env) {
+	t.Helper()
+	for _, b := range badTokens() {
+		r := pmpReq("- objectName: PMP-Production-Credentials")
+		r.Token = b.token
+		if _, err := e.mount(r); status.Code(err) != codes.Unauthenticated {
+			t.Errorf("bad token %s: %v", b.name, err)
+		}
+	}
+	e.aws.Front.Inject(awsemu.Fault{Operation: "secretsmanager:GetSecretValue", Status: 400, Code: "ExpiredTokenException", Times: 1})
+	e.aws.Front.Inject(awsemu.Fault{Operation: "sts:AssumeRoleWithWebIdentity", Status: 400, Code: "ThrottlingException", Times: 1})
+	if _, err := e.mount(pmpReq("- objectName: PMP-Production-Credentials")); err != nil {
+		t.Errorf("rejected credentials, then throttling: %v", err)
+	}
+	e.aws.Front.SetTrust(awsemu.Trust{Role: testRole, Subjects: []string{"system:serviceaccount:pmp:pmp-secrets-access"}})
+	copycat := pmpReq("- objectName: PMP-Production-Credentials")
+	copycat.Namespace, copycat.ServiceAccount = "other", "copycat"
+	if _, err := e.mount(copycat); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("copied annotation: %v", err)
+	}
+	e.aws.Front.ClearTrust()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	boom := pmpReq("- objectName: PMP-Production-Credentials")
+	boom.SecretProviderClass = "boom"
+	if _, err := serveMounter(t, panicMounter{}).Mount(ctx, boom.Build()); status.Code(err) != codes.Internal {
+		t.Errorf("panic: %v", err)
+	}
+	huge := pmpReq("- objectName: PMP-Production-Credentials")
+	huge.Parameters["padding"] = strings.Repeat("x", server.MaxRequestBytes)
+	if _, err := serveMounter(t, panicMounter{}).Mount(ctx, huge.Build()); status.Code(err) != codes.Internal {
+		t.Errorf("over-long request: %v", err)
+	}
+	if _, err := serveMounter(t, longErrorMounter{n: 10_000}).Mount(ctx, pmpReq("- objectName: x").Build()); err == nil {
+		t.Error("long error: Mount succeeded")
 	}
 }

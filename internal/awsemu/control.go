@@ -22,6 +22,8 @@ type controlFault struct {
 //	DELETE /counts  resets the counts
 //	POST   /faults  {"operation": "...", "status": 503, "code": "...", "for": "10s", "times": 0}
 //	DELETE /faults  clears every fault
+//	POST   /trust   {"role": "arn:...", "subjects": ["system:serviceaccount:NS:SA"]} enforces a trust policy
+//	DELETE /trust   stops enforcing trust policies
 func (f *Front) ControlHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /counts", func(w http.ResponseWriter, _ *http.Request) {
@@ -55,6 +57,19 @@ func (f *Front) ControlHandler() http.Handler {
 	})
 	mux.HandleFunc("DELETE /faults", func(w http.ResponseWriter, _ *http.Request) {
 		f.Clear()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST /trust", func(w http.ResponseWriter, r *http.Request) {
+		var t Trust
+		if err := json.NewDecoder(r.Body).Decode(&t); err != nil || t.Role == "" {
+			http.Error(w, fmt.Sprintf("bad trust: want {\"role\": ARN, \"subjects\": [...]} (%v)", err), http.StatusBadRequest)
+			return
+		}
+		f.SetTrust(t)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("DELETE /trust", func(w http.ResponseWriter, _ *http.Request) {
+		f.ClearTrust()
 		w.WriteHeader(http.StatusNoContent)
 	})
 	return mux

@@ -11,10 +11,14 @@
 package awsemu
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -36,6 +40,18 @@ type Fault struct {
 	Times int `json:"times,omitempty"`
 }
 
+// Trust is the part of an IRSA role's trust policy STS enforces on
+// AssumeRoleWithWebIdentity: the web identity token's sub must be one of
+// Subjects (system:serviceaccount:NAMESPACE:NAME) and its aud must hold
+// Audience (default sts.amazonaws.com). The emulator accepts any token for
+// any role; with a Trust for a role the front answers AccessDenied, as STS
+// does, to a token the policy does not name.
+type Trust struct {
+	Role     string   `json:"role"`
+	Subjects []string `json:"subjects"`
+	Audience string   `json:"audience,omitempty"`
+}
+
 // Front forwards to an upstream AWS endpoint, counting and injecting faults.
 type Front struct {
 	proxy *httputil.ReverseProxy
@@ -44,6 +60,7 @@ type Front struct {
 	mu     sync.Mutex
 	counts map[string]int64
 	faults []*Fault
+	trust  map[string]Trust      // by role ARN
 	forms  map[string]url.Values // last query-protocol form per operation
 }
 
@@ -73,7 +90,87 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeFault(w, op, fault)
 		return
 	}
+	if op.String() == "sts:AssumeRoleWithWebIdentity" {
+		if fault := f.untrusted(form); fault != nil {
+			writeFault(w, op, fault)
+			return
+		}
+	}
 	f.proxy.ServeHTTP(w, r)
+}
+
+// SetTrust makes the front enforce t for t.Role, replacing any before.
+func (f *Front) SetTrust(t Trust) {
+	if t.Audience == "" {
+		t.Audience = "sts.amazonaws.com"
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.trust == nil {
+		f.trust = map[string]Trust{}
+	}
+	f.trust[t.Role] = t
+}
+
+// ClearTrust stops enforcing trust policies.
+func (f *Front) ClearTrust() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.trust = nil
+}
+
+// untrusted returns the AccessDenied STS answers when the role has a
+// trust policy that the web identity token's claims do not meet. Like STS
+// after its signature check, it reads the claims; the provider has
+// verified the signature before sending the token.
+func (f *Front) untrusted(form url.Values) *Fault {
+	f.mu.Lock()
+	t, ok := f.trust[form.Get("RoleArn")]
+	f.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	deny := &Fault{Status: http.StatusForbidden, Code: "AccessDenied", Message: "Not authorized to perform sts:AssumeRoleWithWebIdentity"}
+	claims, ok := tokenClaims(form.Get("WebIdentityToken"))
+	if !ok {
+		return &Fault{Status: http.StatusBadRequest, Code: "InvalidIdentityToken", Message: "Couldn't parse the web identity token"}
+	}
+	if !slices.Contains(t.Subjects, claims.Sub) || !slices.Contains(claims.Aud, t.Audience) {
+		return deny
+	}
+	return nil
+}
+
+type claims struct {
+	Sub string
+	Aud []string
+}
+
+// tokenClaims reads sub and aud (a string or a list) of a JWT, unverified.
+func tokenClaims(token string) (claims, bool) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return claims{}, false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return claims{}, false
+	}
+	var raw struct {
+		Sub string          `json:"sub"`
+		Aud json.RawMessage `json:"aud"`
+	}
+	if json.Unmarshal(payload, &raw) != nil {
+		return claims{}, false
+	}
+	c := claims{Sub: raw.Sub}
+	var one string
+	if json.Unmarshal(raw.Aud, &one) == nil {
+		c.Aud = []string{one}
+	} else if json.Unmarshal(raw.Aud, &c.Aud) != nil {
+		return claims{}, false
+	}
+	return c, true
 }
 
 // record counts op and returns the fault to answer with, if any.

@@ -3,12 +3,15 @@ package awsemu
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
 )
 
 func newTestFront(t *testing.T) (*Front, *httptest.Server, *int) {
@@ -141,5 +144,66 @@ func TestControlAPI(t *testing.T) {
 	}
 	if f.Total() != 0 {
 		t.Errorf("counts after DELETE: %v", f.Counts())
+	}
+}
+
+// assume calls AssumeRoleWithWebIdentity for role with token, as the SDK
+// does, and returns the status and error code.
+func assume(t *testing.T, srv *httptest.Server, role, token string) (int, string) {
+	t.Helper()
+	form := url.Values{"Action": {"AssumeRoleWithWebIdentity"}, "Version": {"2011-06-15"}, "RoleArn": {role}, "RoleSessionName": {"s"}, "WebIdentityToken": {token}}
+	resp, err := http.Post(srv.URL, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Error struct{ Code string } `xml:"Error"`
+	}
+	_ = xml.NewDecoder(resp.Body).Decode(&body)
+	return resp.StatusCode, body.Error.Code
+}
+
+func TestTrustPolicies(t *testing.T) {
+	f, srv, forwarded := newTestFront(t)
+	iss := issuer.New()
+	const role = "arn:aws:iam::123456789012:role/pmp"
+	pmpToken := iss.Sign(issuer.Token{Namespace: "pmp", ServiceAccount: "pmp-sa"})
+	copycat := iss.Sign(issuer.Token{Namespace: "other", ServiceAccount: "pmp-sa"})
+	vault := iss.Sign(issuer.Token{Namespace: "pmp", ServiceAccount: "pmp-sa", Audience: []string{"vault"}})
+
+	// No trust policy set: the emulator's own answer, for any token.
+	if code, _ := assume(t, srv, role, copycat); code != 200 || *forwarded != 1 {
+		t.Fatalf("without a trust policy: %d, forwarded %d", code, *forwarded)
+	}
+	f.SetTrust(Trust{Role: role, Subjects: []string{"system:serviceaccount:pmp:pmp-sa"}})
+	tests := []struct {
+		name, role, token string
+		status            int
+		code              string
+	}{
+		{name: "the bound service account", role: role, token: pmpToken, status: 200},
+		{name: "the same name in another namespace", role: role, token: copycat, status: 403, code: "AccessDenied"},
+		{name: "another audience", role: role, token: vault, status: 403, code: "AccessDenied"},
+		{name: "not a JWT", role: role, token: "junk", status: 400, code: "InvalidIdentityToken"},
+		{name: "a role without a policy set", role: "arn:aws:iam::123456789012:role/open", token: copycat, status: 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if status, code := assume(t, srv, tt.role, tt.token); status != tt.status || code != tt.code {
+				t.Errorf("AssumeRoleWithWebIdentity = %d %q, want %d %q", status, code, tt.status, tt.code)
+			}
+		})
+	}
+	// Through the control API, as the e2e suite and the bench set it.
+	f.ClearTrust()
+	ctl := httptest.NewServer(f.ControlHandler())
+	defer ctl.Close()
+	resp, err := http.Post(ctl.URL+"/trust", "application/json", strings.NewReader(`{"role": "`+role+`", "subjects": ["system:serviceaccount:other:pmp-sa"]}`))
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("POST /trust = %v, %v", resp, err)
+	}
+	if status, _ := assume(t, srv, role, pmpToken); status != 403 {
+		t.Errorf("after POST /trust naming other: %d, want 403", status)
 	}
 }

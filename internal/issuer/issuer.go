@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -205,14 +206,20 @@ func (i *Issuer) JWKS() []byte {
 }
 
 // Register serves the discovery document and the JWKS on mux, at the API
-// server's paths.
+// server's paths and as strictly as it does: the JWKS only to a client
+// that accepts application/jwk-set+json (the API server answers 406 Not
+// Acceptable to one that asks for application/json only).
 func (i *Issuer) Register(mux *http.ServeMux) {
-	serve := func(body []byte) http.HandlerFunc {
-		return func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
+	serve := func(body []byte, mediaType string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if accept := r.Header.Get("Accept"); accept != "" && !strings.Contains(accept, mediaType) && !strings.Contains(accept, "*/*") {
+				http.Error(w, "406: Not Acceptable\n\nAvailable representations: "+mediaType, http.StatusNotAcceptable)
+				return
+			}
+			w.Header().Set("Content-Type", mediaType)
 			_, _ = w.Write(body)
 		}
 	}
-	mux.HandleFunc("GET "+DiscoveryPath, serve(i.Discovery()))
-	mux.HandleFunc("GET "+JWKSPath, serve(i.JWKS()))
+	mux.HandleFunc("GET "+DiscoveryPath, serve(i.Discovery(), "application/json"))
+	mux.HandleFunc("GET "+JWKSPath, serve(i.JWKS(), "application/jwk-set+json"))
 }

@@ -16,10 +16,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
@@ -72,15 +74,16 @@ var (
 // OpenIDConfiguration returns the body of the API server's
 // /.well-known/openid-configuration: the service-account issuer.
 func (c *Client) OpenIDConfiguration(ctx context.Context) ([]byte, error) {
-	return c.get(ctx, discovery, "openid-configuration", "/.well-known/openid-configuration")
+	return c.get(ctx, discovery, "openid-configuration", "/.well-known/openid-configuration", "application/json")
 }
 
 // OpenIDKeys returns the body of the API server's /openid/v1/jwks: the
 // public keys service-account tokens are signed with. The API server
 // serves them there whatever jwks_uri its discovery document names (on EKS
-// a public endpoint outside the cluster).
+// a public endpoint outside the cluster), and only as
+// application/jwk-set+json (it answers 406 to application/json).
 func (c *Client) OpenIDKeys(ctx context.Context) ([]byte, error) {
-	return c.get(ctx, discovery, "jwks", "/openid/v1/jwks")
+	return c.get(ctx, discovery, "jwks", "/openid/v1/jwks", "application/jwk-set+json")
 }
 
 // ServiceAccountMeta returns the metadata of a service account.
@@ -106,16 +109,41 @@ func (c *Client) getMeta(ctx context.Context, gr schema.GroupResource, name, pat
 	return &obj.Metadata, nil
 }
 
-// get GETs path and returns the JSON body of a 200 answer, with the same
-// errors as getMeta.
-func (c *Client) get(ctx context.Context, gr schema.GroupResource, name, path string) ([]byte, error) {
-	var raw json.RawMessage
-	err := c.doJSON(ctx, http.MethodGet, path, nil, &raw, gr, name)
-	c.metrics.observe(gr, err)
+// get GETs path, accepting the media type accept, and returns the body of
+// a 200 answer. A refusal is an api/errors StatusError, so
+// apierrors.IsNotFound, IsForbidden and IsUnauthorized work as with the
+// clientset; anything else (network, 5xx, 429) is an error to retry.
+func (c *Client) get(ctx context.Context, gr schema.GroupResource, name, path, accept string) ([]byte, error) {
+	if c.limiter != nil {
+		if err := c.limiter.Wait(ctx); err != nil {
+			return nil, err
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
 	if err != nil {
 		return nil, err
 	}
-	return raw, nil
+	req.Header.Set("Accept", accept)
+	if c.userAgent != "" {
+		req.Header.Set("User-Agent", c.userAgent)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.metrics.observe(gr, err)
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s %s: %w", gr.Resource, name, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		err := apierrors.NewGenericServerResponse(resp.StatusCode, http.MethodGet, gr, name, statusMessage(body), 0, true)
+		c.metrics.observe(gr, err)
+		return nil, err
+	}
+	c.metrics.observe(gr, nil)
+	return body, nil
 }
 
 // statusMessage is the message of a metav1.Status answer, if it is one.

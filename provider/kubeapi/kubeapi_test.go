@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/kubeapi"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
@@ -129,7 +131,8 @@ func TestRefusalsAreStatusErrors(t *testing.T) {
 // Through identity.Kube, each answer becomes the Mount error a user reads.
 func TestRoleErrorsThroughKube(t *testing.T) {
 	c, _ := apiServer(t)
-	k := identity.NewKube(c, identity.KubeConfig{NodeName: "node-1", CacheSize: 8})
+	k := identity.NewKube(c, identity.KubeConfig{NodeName: "node-1", CacheSize: 8,
+		Retry: awsretry.Policy{Budget: 200 * time.Millisecond, AttemptTimeout: 100 * time.Millisecond, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond}})
 	ctx := context.Background()
 	if got, err := k.RoleARN(ctx, "pmp", "pmp-secrets-access"); err != nil || got != role {
 		t.Errorf("RoleARN = %q, %v", got, err)

@@ -165,7 +165,7 @@ func (v *Verifier) verify(ctx context.Context, token string, pod Pod, now time.T
 			return verified{}, err
 		}
 		for _, k := range ks.keys {
-			if err := tok.Claims(k, &c); err == nil {
+			if tok.Claims(k) == nil { // no destination: the signature only
 				verifiedSig = true
 				break
 			}
@@ -174,6 +174,9 @@ func (v *Verifier) verify(ctx context.Context, token string, pod Pod, now time.T
 	if !verifiedSig {
 		return verified{}, v.refused(pod, "signature",
 			"it is not signed by a key of the cluster's service-account issuer (the API server's /openid/v1/jwks): only tokens the kubelet issued for the pod are accepted")
+	}
+	if err := tok.UnsafeClaimsWithoutVerification(&c); err != nil { // verified just above
+		return verified{}, v.refused(pod, "format", "its claims are not the JSON claims of a service account token")
 	}
 	switch {
 	case c.Issuer != ks.issuer:

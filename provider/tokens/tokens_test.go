@@ -431,3 +431,11 @@ func TestConcurrentFirstTokensReadTheKeysOnce(t *testing.T) {
 		t.Errorf("32 concurrent first Mounts read the keys %d times, want once", got)
 	}
 }
+
+func TestSignedClaimsThatAreNotClaims(t *testing.T) {
+	v, _, iss, _ := newVerifier(t)
+	for _, payload := range []string{`{"exp": "soon"}`, `[1, 2]`, `not json`} {
+		tok := iss.SignPayload([]byte(payload))
+		wantRefused(t, v.Verify(context.Background(), tok, pod), tok, "format", "claims")
+	}
+}
