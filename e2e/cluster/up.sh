@@ -39,8 +39,21 @@ mkdir -p "$STATE"/{logs,pki,bin,etcd,containerd,run-containerd,cni/net.d,cni/ipa
 
 # Refuse to shadow a containerd that is not ours, or another e2e cluster's
 # (containerd keeps its shims under /run/containerd whatever its config says).
+# A cluster whose recorded processes are all gone (its run was killed, or
+# the machine restarted) is a leftover: tear it down and go on. A live one
+# is another run's: refuse, naming its state directory.
 if mountpoint -q /run/containerd; then
-  die "/run/containerd is a mount point: another e2e cluster runs (e2e/cluster/down.sh its state dir)"
+  other=$(findmnt -n -o SOURCE /run/containerd | sed -n 's/.*\[\(.*\)\/run-containerd\]$/\1/p')
+  [ -n "$other" ] && [ -f "$other/pids" ] ||
+    die "/run/containerd is a mount point not made by e2e/cluster/up.sh; unmount it first"
+  alive=0
+  while read -r _ pid; do
+    if kill -0 "$pid" 2>/dev/null && [ "$(ps -o sid= -p "$pid" | tr -d ' ')" = "$pid" ]; then alive=1; fi
+  done <"$other/pids"
+  [ "$alive" = 0 ] ||
+    die "another e2e cluster runs (state $other); wait for it or stop it: e2e/cluster/down.sh $other"
+  log "tearing down a leftover cluster whose processes are gone (state $other)"
+  "$here/down.sh" "$other" || die "could not tear down the leftover cluster in $other"
 fi
 if [ -n "$(ls -A /run/containerd 2>/dev/null)" ]; then
   die "/run/containerd is in use by another containerd; stop it first"
