@@ -157,6 +157,18 @@ func (e *env) putSecret(name, value string) string {
 	return aws.ToString(put.VersionId)
 }
 
+// putBinary creates or rotates a secret whose value is SecretBinary.
+func (e *env) putBinary(name string, value []byte) {
+	e.t.Helper()
+	ctx := context.Background()
+	if _, err := e.aws.Admin.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretBinary: value}); err == nil {
+		return
+	}
+	if _, err := e.aws.Admin.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretBinary: value}); err != nil {
+		e.t.Fatalf("put %s: %v", name, err)
+	}
+}
+
 // mountReq is what the driver sends for one pod.
 type mountReq = driverreq.Request
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/files"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
 )
 
 // Flatten says whether a secret's JSON value is split into one file per key.
@@ -172,7 +173,11 @@ func parseObject(m map[string]any) (Object, []error) {
 	}
 	sort.Strings(unknown)
 	for _, k := range unknown {
-		bad("unknown field %q (known fields: %s)", k, strings.Join(knownFields, ", "))
+		hint := ""
+		if near := pmp.SuggestAmong(k, knownFields); len(near) > 0 {
+			hint = "did you mean " + strings.Join(near, " or ") + "? "
+		}
+		bad("unknown field %q (%sknown fields: %s)", k, hint, strings.Join(knownFields, ", "))
 	}
 
 	str := func(field string) string {

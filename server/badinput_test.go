@@ -1,0 +1,235 @@
+package server_test
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
+)
+
+// badInput is a Mount request the driver, a user or another process on
+// the node can get wrong, what the user reads in `kubectl describe pod`,
+// and the row of the README's "Bad input" table that documents it.
+type badInput struct {
+	// input is the first column of the README row.
+	input  string
+	secret string // stored as PMP-Production-Credentials when not empty
+	binary bool   // secret is stored as SecretBinary
+	req    func() *v1alpha1.MountRequest
+	code   codes.Code
+	want   []string // substrings of the message; each names the field or the fix
+}
+
+func badInputs() []badInput {
+	objects := func(objs string) func() *v1alpha1.MountRequest {
+		return func() *v1alpha1.MountRequest { return pmpReq(objs).Build() }
+	}
+	pmp := "- objectName: PMP-Production-Credentials"
+	withAttrs := func(edit func(attrs string) string) func() *v1alpha1.MountRequest {
+		return func() *v1alpha1.MountRequest {
+			r := pmpReq(pmp).Build()
+			r.Attributes = edit(r.Attributes)
+			return r
+		}
+	}
+	return []badInput{
+		{
+			input: "malformed `attributes` JSON",
+			req:   withAttrs(func(a string) string { return a[:len(a)/2] }),
+			code:  codes.InvalidArgument,
+			want:  []string{"attributes"},
+		},
+		{
+			input: "malformed `secrets` JSON",
+			req: func() *v1alpha1.MountRequest {
+				r := pmpReq(pmp).Build()
+				r.Secrets = `{"csi.storage.k8s.io/serviceAccount.tokens": `
+				return r
+			},
+			code: codes.InvalidArgument,
+			want: []string{"secrets"},
+		},
+		{
+			input: "no pod info (`podInfoOnMount` off)",
+			req: func() *v1alpha1.MountRequest {
+				r := pmpReq(pmp)
+				r.PodName, r.PodUID = "", ""
+				return r.Build()
+			},
+			code: codes.InvalidArgument,
+			want: []string{"podInfoOnMount"},
+		},
+		{
+			input: "a token map without the `sts.amazonaws.com` audience",
+			req: func() *v1alpha1.MountRequest {
+				r := pmpReq(pmp)
+				r.Audience = "vault"
+				return r.Build()
+			},
+			code: codes.Unauthenticated,
+			want: []string{`audience "sts.amazonaws.com"`, "tokenRequests"},
+		},
+		{
+			input: "a token that is not a JWT",
+			req: func() *v1alpha1.MountRequest {
+				r := pmpReq(pmp)
+				r.Token = "not-a-jwt"
+				return r.Build()
+			},
+			code: codes.Unauthenticated,
+			want: []string{`pod "pmp/pmp-0"`, "check"},
+		},
+		{
+			input: "an expired token",
+			req: func() *v1alpha1.MountRequest {
+				r := pmpReq(pmp)
+				r.Token = testIssuer.Sign(issuer.Token{Namespace: "pmp", ServiceAccount: "pmp-secrets-access", PodName: "pmp-0", PodUID: r.PodUID, IssuedAt: time.Now().Add(-2 * time.Hour)})
+				return r.Build()
+			},
+			code: codes.Unauthenticated,
+			want: []string{"failed the expiry check"},
+		},
+		{
+			input: "`objects` that is not YAML",
+			req:   objects("objectName: [PMP"),
+			code:  codes.InvalidArgument,
+			want:  []string{"parameter objects", "YAML"},
+		},
+		{
+			input: "an unknown field",
+			req:   objects("- objectName: PMP-Production-Credentials\n  objectAliass: pmp"),
+			code:  codes.InvalidArgument,
+			want:  []string{`unknown field "objectAliass" (did you mean objectAlias?`},
+		},
+		{
+			input:  "two objects with one `objectAlias`",
+			secret: "plain text",
+			req: objects("- objectName: PMP-Production-Credentials\n  objectAlias: pmp\n" +
+				"- objectName: PMP-Production-Credentials\n  objectVersionLabel: AWSCURRENT\n  objectAlias: pmp"),
+			code: codes.InvalidArgument,
+			want: []string{`the same file "pmp"`, "objectAlias"},
+		},
+		{
+			input: "a bad `filePermission`",
+			req:   objects("- objectName: PMP-Production-Credentials\n  filePermission: \"0999\""),
+			code:  codes.InvalidArgument,
+			want:  []string{"filePermission", `"0999"`},
+		},
+		{
+			input: "an unsafe file name (`objectAlias: ../x`)",
+			req:   objects("- objectName: PMP-Production-Credentials\n  objectAlias: ../etc"),
+			code:  codes.InvalidArgument,
+			want:  []string{"objectAlias", `"../etc"`},
+		},
+		{
+			input:  "a key that would escape the volume",
+			secret: `{"..": {"etc": "x"}}`,
+			req:    objects(pmp),
+			code:   codes.InvalidArgument,
+			want:   []string{"cannot be a file name"},
+		},
+		{
+			input:  "JSON nested past the bound",
+			secret: strings.Repeat(`{"a":`, 200) + `"x"` + strings.Repeat("}", 200),
+			req:    objects(pmp),
+			code:   codes.InvalidArgument,
+			want:   []string{"PMP-Production-Credentials", "nest"},
+		},
+		{
+			input:  "a key name that is not UTF-8 (a binary JSON secret)",
+			secret: "{\"VCS\": {\"Github\xffPAT\": \"x\"}}",
+			binary: true,
+			req:    objects(pmp),
+			code:   codes.InvalidArgument,
+			want:   []string{"PMP-Production-Credentials", "UTF-8"},
+		},
+		{
+			input: "a control character in `objectVersion`",
+			req:   objects("- objectName: PMP-Production-Credentials\n  objectVersion: \"v1\\nv2\""),
+			code:  codes.InvalidArgument,
+			want:  []string{"objectVersion", "control character"},
+		},
+	}
+}
+
+// TestBadInputIsRefusedNamingTheField: every bad request gets a final code
+// (InvalidArgument, or Unauthenticated for a token), a message that names
+// what is wrong, and no files at all.
+func TestBadInputIsRefusedNamingTheField(t *testing.T) {
+	// Without the cache each case reads the secret it stored.
+	e := newEnv(t, func(o *provider.Options) { o.Cache = false })
+	doc, _ := pmpTemplate(secretValue)
+	for _, tc := range badInputs() {
+		t.Run(tc.input, func(t *testing.T) {
+			switch {
+			case tc.binary:
+				e.putBinary("PMP-Production-Credentials", []byte(tc.secret))
+			case tc.secret != "":
+				e.putSecret("PMP-Production-Credentials", tc.secret)
+			default:
+				e.putSecret("PMP-Production-Credentials", doc)
+			}
+			resp, err := e.client.Mount(t.Context(), tc.req())
+			if err == nil {
+				t.Fatalf("Mount succeeded with %d files, want %s", len(resp.GetFiles()), tc.code)
+			}
+			if n := len(resp.GetFiles()); n != 0 {
+				t.Errorf("a refused Mount returned %d files", n)
+			}
+			st := status.Convert(err)
+			if st.Code() != tc.code {
+				t.Errorf("code = %s, want %s (message: %s)", st.Code(), tc.code, st.Message())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(st.Message(), w) {
+					t.Errorf("message lacks %q:\n%s", w, st.Message())
+				}
+			}
+			if strings.Contains(st.Message(), "SENTINEL") || leaksToken(st.Message()) {
+				t.Errorf("message leaks a token or value:\n%s", st.Message())
+			}
+		})
+	}
+}
+
+// TestREADMEBadInputTable: the README's "Bad input" table has one row for
+// each case above, with the code the test sees.
+func TestREADMEBadInputTable(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "\n### Bad input\n")
+	if !ok {
+		t.Fatal(`README.md has no "### Bad input" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n#")
+	rows := map[string]string{}
+	row := regexp.MustCompile(`(?m)^\| (.+?) \| (\w+) \|`)
+	for _, m := range row.FindAllStringSubmatch(section, -1) {
+		rows[m[1]] = m[2]
+	}
+	for _, tc := range badInputs() {
+		code, ok := rows[tc.input]
+		switch {
+		case !ok:
+			t.Errorf("the Bad input table has no row %q", tc.input)
+		case code != tc.code.String():
+			t.Errorf("the Bad input row %q says %s, the provider answers %s", tc.input, code, tc.code)
+		}
+		delete(rows, tc.input)
+	}
+	for input := range rows {
+		if input != "input" && !strings.HasPrefix(input, "---") {
+			t.Errorf("the Bad input table row %q has no test case in badinput_test.go", input)
+		}
+	}
+}
