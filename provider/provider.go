@@ -111,7 +111,7 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 			id.Region = obj.Region // an ARN names its own region
 		}
 		creds := podCredentials{c: p.credentials, id: id, token: token.Value}
-		ref := secrets.Ref{ID: obj.Name, VersionID: obj.Version, VersionStage: obj.VersionLabel, Region: id.Region}
+		ref := secrets.Ref{ID: obj.Name, VersionID: obj.Version, VersionStage: obj.VersionLabel, Region: id.Region, TTL: obj.SecretTTL}
 		secret, err := p.fetcher.Get(ctx, id.Key(), ref, creds)
 		if err != nil {
 			return res, err

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
@@ -53,7 +54,16 @@ type Object struct {
 	// Decode is how the value (whole) or each selected key's value
 	// (flattened) is decoded before it is written.
 	Decode Decode
+	// SecretTTL is this object's freshness window; zero means the
+	// provider's --secret-ttl.
+	SecretTTL time.Duration
 }
+
+// MinSecretTTL and MaxSecretTTL bound an object's secretTTL.
+const (
+	MinSecretTTL = time.Second
+	MaxSecretTTL = 24 * time.Hour
+)
 
 // Decode is the decoding applied to a value before it is written.
 type Decode int
@@ -90,7 +100,7 @@ func (o Object) FileName(translation string) string {
 // Object fields, as written in the objects parameter.
 var knownFields = []string{
 	"objectName", "objectAlias", "objectType", "objectVersion", "objectVersionLabel",
-	"filePermission", "decode", "flatten", "keys", "layout", "keepEmpty", "strictKeys",
+	"filePermission", "decode", "flatten", "keys", "layout", "keepEmpty", "strictKeys", "secretTTL",
 }
 
 var (
@@ -318,6 +328,18 @@ func parseObject(m map[string]any) (Object, []error) {
 		o.Layout = files.Nested
 	default:
 		bad("layout %q is not dotted or nested", l)
+	}
+
+	if v := str("secretTTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil:
+			bad("secretTTL %s is not a duration: write it as e.g. \"30s\" or \"5m\"", mounterr.Quote(v))
+		case d < MinSecretTTL || d > MaxSecretTTL:
+			bad("secretTTL %s is outside %s-%s (for no cache at all, the provider's --cache=false)", v, MinSecretTTL, MaxSecretTTL)
+		default:
+			o.SecretTTL = d
+		}
 	}
 
 	o.KeepEmpty, _ = boolean("keepEmpty")

@@ -3,6 +3,7 @@ package params
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -33,10 +34,12 @@ func TestParseObjects(t *testing.T) {
   flatten: true
   keys: ["VCS.*", Email.SMTPPassword]
   layout: nested
-  keepEmpty: true`,
+  keepEmpty: true
+  secretTTL: 90s`,
 			want: []Object{{
 				Name: "PMP-Production-Credentials", Alias: "pmp", Version: "EXAMPLE1-90ab-cdef-fedc-ba987EXAMPLE",
 				Mode: 0o400, Flatten: FlattenOn, Keys: []string{"VCS.*", "Email.SMTPPassword"}, Layout: files.Nested, KeepEmpty: true,
+				SecretTTL: 90 * time.Second,
 			}},
 		},
 		{
@@ -195,6 +198,12 @@ func TestParseObjectsErrors(t *testing.T) {
 		{name: "alias with a slash", raw: "- {objectName: a, objectAlias: ../etc}", want: []string{`objectAlias "../etc" starts with '.'`}},
 		{name: "alias nested", raw: "- {objectName: a, objectAlias: x/y}", want: []string{`objectAlias "x/y" contains '/'`}},
 		{name: "alias too long", raw: "- {objectName: a, objectAlias: " + strings.Repeat("x", 256) + "}", want: []string{"is 256 bytes long"}},
+		{name: "secretTTL not a duration", raw: `- {objectName: a, secretTTL: "30"}`,
+			want: []string{`secretTTL "30" is not a duration: write it as e.g. "30s" or "5m"`}},
+		{name: "secretTTL too short", raw: "- {objectName: a, secretTTL: 100ms}",
+			want: []string{`secretTTL 100ms is outside 1s-24h0m0s (for no cache at all, the provider's --cache=false)`}},
+		{name: "secretTTL too long", raw: "- {objectName: a, secretTTL: 48h}",
+			want: []string{`secretTTL 48h is outside 1s-24h0m0s`}},
 		{name: "alias with a control character", raw: `- {objectName: a, objectAlias: "x\ty"}`, want: []string{"control character U+0009"}},
 		{name: "unquoted filePermission", raw: "- {objectName: a, filePermission: 0400}",
 			want: []string{"objects[0] (a): filePermission must be a string: put the value in quotes"}},
@@ -228,7 +237,7 @@ func TestParseObjectsErrors(t *testing.T) {
 		{name: "layout without flattening", raw: "- {objectName: a, flatten: false, layout: dotted}",
 			want: []string{"layout applies to flattened values: remove layout or flatten: false"}},
 		{name: "a typo in a field name", raw: "- objetName: PMP-Production-Credentials",
-			want: []string{`objects[0]: unknown field "objetName" (did you mean objectName? known fields: objectName, objectAlias, objectType, objectVersion, objectVersionLabel, filePermission, decode, flatten, keys, layout, keepEmpty, strictKeys)`,
+			want: []string{`objects[0]: unknown field "objetName" (did you mean objectName? known fields: objectName, objectAlias, objectType, objectVersion, objectVersionLabel, filePermission, decode, flatten, keys, layout, keepEmpty, strictKeys, secretTTL)`,
 				"objects[0]: objectName is required"}},
 		{name: "unknown fields, sorted", raw: "- {objectName: a, zeta: 1, alpha: 2, path: x}",
 			want: []string{`unknown field "alpha"`, `unknown field "path"`, `unknown field "zeta"`}},

@@ -44,6 +44,9 @@ type Ref struct {
 	// VersionID and VersionStage select a version; both empty is AWSCURRENT.
 	VersionID, VersionStage string
 	Region                  string
+	// TTL is this secret's freshness window; zero is Config.SecretTTL.
+	// Objects that ask for different windows keep separate entries.
+	TTL time.Duration
 }
 
 // Secret is a fetched secret version. It is shared between Mounts and must
@@ -120,7 +123,7 @@ func (f *Fetcher) Get(ctx context.Context, identityKey string, ref Ref, creds Cr
 		s, _, err := f.fetch(ctx, ref, creds)
 		return s, err
 	}
-	key := strings.Join([]string{identityKey, ref.Region, ref.ID, ref.VersionID, ref.VersionStage}, "\x00")
+	key := strings.Join([]string{identityKey, ref.Region, ref.ID, ref.VersionID, ref.VersionStage, ref.TTL.String()}, "\x00")
 	return f.cache.Get(ctx, key, func(ctx context.Context) (*Secret, time.Duration, error) {
 		return f.fetch(ctx, ref, creds)
 	})
@@ -175,6 +178,9 @@ func (f *Fetcher) fetch(ctx context.Context, ref Ref, credentials Credentials) (
 		err := mounterr.New(mounterr.Invalid, "secret %s is %d bytes, over the %d bytes Secrets Manager holds in a secret: check the endpoint the provider calls (AWS_ENDPOINT_URL)",
 			ref.ID, len(s.Value), MaxValueBytes)
 		return nil, err.Kind.NegativeTTL(f.cfg.NegativeTTL), err
+	}
+	if ref.TTL > 0 {
+		return s, ref.TTL, nil
 	}
 	return s, f.cfg.SecretTTL, nil
 }

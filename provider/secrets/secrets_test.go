@@ -299,3 +299,30 @@ func TestRejectedCredentialsAreRenewedOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestObjectWindow: an object's secretTTL is the window its entry is kept
+// for, and objects of one secret that ask for different windows do not
+// share an entry (one's window would otherwise decide for the other).
+func TestObjectWindow(t *testing.T) {
+	out := &secretsmanager.GetSecretValueOutput{Name: aws.String("pmp"), VersionId: aws.String("v-1"), SecretString: aws.String("x")}
+	api := &fakeSM{out: out}
+	f := NewFetcher(api, Config{Retry: fastRetry, Cache: true, SecretTTL: time.Minute, CacheSize: 8})
+	for _, tc := range []struct {
+		ttl, want time.Duration
+	}{{0, time.Minute}, {10 * time.Second, 10 * time.Second}, {time.Hour, time.Hour}} {
+		_, got, err := f.fetch(context.Background(), Ref{ID: "pmp", Region: "eu-west-1", TTL: tc.ttl}, &fakeCreds{})
+		if err != nil || got != tc.want {
+			t.Errorf("TTL %s: kept for %s (%v), want %s", tc.ttl, got, err, tc.want)
+		}
+	}
+	api.calls = 0
+	creds := &fakeCreds{}
+	for _, ttl := range []time.Duration{0, 10 * time.Second, 0, 10 * time.Second} {
+		if _, err := f.Get(context.Background(), "identity", Ref{ID: "pmp", Region: "eu-west-1", TTL: ttl}, creds); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if api.calls != 2 {
+		t.Errorf("two windows of one secret cost %d GetSecretValue calls, want 2 (one entry each)", api.calls)
+	}
+}
