@@ -43,7 +43,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.NodeName, "node-name", os.Getenv("NODE_NAME"), "this node's name, to read its topology.kubernetes.io/region label when no region is set (default $NODE_NAME)")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.BoolVar(&c.Cache, "cache", true, "cache credentials, service-account roles and secrets (false: every Mount calls STS and Secrets Manager)")
-	fs.DurationVar(&c.SecretTTL, "secret-ttl", 2*time.Minute, "freshness window: how long a fetched secret version is served before one call refreshes it")
+	fs.DurationVar(&c.SecretTTL, "secret-ttl", 30*time.Second, "freshness window: how long a fetched secret version is served before one call refreshes it")
 	fs.DurationVar(&c.NegativeTTL, "negative-ttl", 10*time.Second, "how long an AWS refusal (4xx: denied, not found) is remembered per identity and secret")
 	fs.IntVar(&c.CacheSize, "cache-size", 1024, "most secrets (and credentials) kept; least recently used go first")
 	fs.DurationVar(&c.RetryBudget, "retry-budget", awsretry.DefaultPolicy.Budget, "how long one Mount retries transient AWS failures (throttling, 5xx, network) before failing; keep well under the kubelet's 2m")

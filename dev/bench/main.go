@@ -45,6 +45,9 @@ type options struct {
 	keep       bool
 	only       *regexp.Regexp
 	baseline   string
+	// latencyScale and latencyRotations shape the rotation-latency table.
+	latencyScale     int
+	latencyRotations int
 }
 
 func main() {
@@ -70,7 +73,9 @@ func main() {
 	fs.IntVar(&o.providerV, "provider-v", 0, "the provider's -v log level (2 logs one line per Mount)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (binaries, logs)")
 	fs.StringVar(&o.baseline, "baseline", "", "also run the provider built from this git revision (caching on) in the steady and long scenarios, as \"baseline\": a before/after figure from the same run")
-	only := fs.String("only", "", "run only the scenarios matching this regexp (cold, republish, burst, denied, steady1, steady8, steady32, rotation, long); targets of the others are not checked")
+	fs.IntVar(&o.latencyScale, "latency-scale", 50, "the rotation-latency table runs in scaled time: this many real seconds per second")
+	fs.IntVar(&o.latencyRotations, "latency-rotations", 4, "rotations per cell of the rotation-latency table (-quick: 2)")
+	only := fs.String("only", "", "run only the scenarios matching this regexp (cold, republish, burst, denied, steady1, steady8, steady32, rotation, long, latency); targets of the others are not checked")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return
@@ -97,10 +102,14 @@ func main() {
 		if !set["cold"] {
 			o.cold = 50
 		}
+		if !set["latency-rotations"] {
+			o.latencyRotations = 2
+		}
 	}
 	if o.duration <= 0 || o.duration > 5*time.Minute || o.longMounts < 1 || o.longMounts > 10_000_000 ||
 		o.cold < 1 || o.cold > 100_000 || o.pods < 1 || o.pods > 100_000 || o.rounds < 1 || o.rounds > 1000 ||
-		o.window < 100*time.Millisecond || o.window > time.Minute {
+		o.window < 100*time.Millisecond || o.window > time.Minute ||
+		o.latencyScale < 1 || o.latencyScale > 1000 || o.latencyRotations < 1 || o.latencyRotations > 100 {
 		fmt.Fprintln(os.Stderr, "bench: a flag is out of range (see -h)")
 		os.Exit(2)
 	}

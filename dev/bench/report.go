@@ -41,6 +41,7 @@ func run(o options, command string) (int, error) {
 		{"steady32", func() error { return b.throughput(32) }},
 		{"rotation", b.rotation},
 		{"long", b.long},
+		{"latency", b.latencyTable},
 	}
 	for _, step := range steps {
 		if o.only != nil && !o.only.MatchString(step.name) {
@@ -131,6 +132,20 @@ func (b *bench) targets() []targetResult {
 			add(fmt.Sprintf("a refused pod mounting %d times within the negative-cache window costs one refused call", r.res.mounts),
 				r.aws["secretsmanager:GetSecretValue"] == 1 && r.res.errors == r.res.mounts,
 				"%s; %d of %d Mounts refused", fmtCalls(r.aws), r.res.errors, r.res.mounts)
+		}
+	}
+	for _, r := range b.latency {
+		off := b.latencyCellOf(0, r.pods)
+		if r.window != defaultTTL || off == nil {
+			continue
+		}
+		add(fmt.Sprintf("rotation latency with the default --secret-ttl (%s) at %d pod(s): within 30 s of cache off's (the AWS provider's pattern)", defaultTTL, r.pods),
+			r.unconfirmed == 0 && r.errors == 0 && r.worst <= off.worst+30*time.Second,
+			"worst %d s vs %d s", int(r.worst.Seconds()), int(off.worst.Seconds()))
+		if r.pods >= 100 {
+			ours, theirs := r.perHour(r.gsv)+60.0/55, off.perHour(off.gsv)+off.perHour(off.sts)
+			add(fmt.Sprintf("AWS calls with the default --secret-ttl at %d pods of one identity: at least 50x fewer than cache off", r.pods),
+				ours*50 <= theirs, "%.0f vs %.0f calls/h = %.0fx", ours, theirs, theirs/ours)
 		}
 	}
 	errs, first := 0, ""
@@ -276,6 +291,7 @@ the 2 cores with the provider.
 	sb.WriteString("- AWS calls: STS = sts:AssumeRoleWithWebIdentity, GSV = secretsmanager:GetSecretValue, counted by the front. Steady scenarios count after their warm-up round.\n")
 	sb.WriteString("\n## Ratios (same run)\n\n")
 	b.ratios(&sb)
+	b.latencyMarkdown(&sb)
 	sb.WriteString("\n## Targets\n\n| target | measured | result |\n|---|---|---|\n")
 	for _, t := range targets {
 		res := "PASS"

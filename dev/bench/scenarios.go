@@ -14,7 +14,7 @@ import (
 
 // defaultTTL is the provider's --secret-ttl default, used where a scenario
 // does not exercise the freshness window.
-const defaultTTL = 2 * time.Minute
+const defaultTTL = 30 * time.Second
 
 // row is one scenario against one target.
 type row struct {
@@ -80,6 +80,8 @@ type bench struct {
 	gen    int
 	rows   []*row
 	load   string
+	// latency is the rotation-latency table's cells.
+	latency []latencyRow
 }
 
 // rotate stores a new generation of the PMP document.
