@@ -19,7 +19,7 @@ func TestParseFlagsDefaults(t *testing.T) {
 		ProviderDir: "/var/run/secrets-store-csi-providers", ProviderName: "pmp", LogFormat: "text",
 		Options: provider.Options{
 			TokenAudience: "sts.amazonaws.com", NodeName: "ip-10-0-0-1.eu-west-1.compute.internal", Cache: true,
-			SecretTTL: 2 * time.Minute, NegativeTTL: 10 * time.Second, CacheSize: 1024, RetryBudget: 30 * time.Second,
+			SecretTTL: 30 * time.Second, NegativeTTL: 10 * time.Second, CacheSize: 1024, RetryBudget: 30 * time.Second,
 		},
 	}
 	if c != want {
