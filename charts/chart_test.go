@@ -179,7 +179,7 @@ func TestDefaults(t *testing.T) {
 	}
 	wantArgs := []string{
 		"--provider-dir=" + providerDir, "--provider-name=pmp", "--token-audience=sts.amazonaws.com",
-		"--secret-ttl=2m", "--negative-ttl=10s", "--cache-size=1024", "--cache=true", "--retry-budget=30s",
+		"--secret-ttl=30s", "--negative-ttl=10s", "--cache-size=1024", "--cache=true", "--retry-budget=30s",
 		"--metrics-addr=:8096", "--log-format=text", "-v=0",
 	}
 	if d := cmp.Diff(wantArgs, c.Args); d != "" {
