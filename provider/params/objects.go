@@ -52,6 +52,9 @@ type Object struct {
 	// Decode is how the value (whole) or each selected key's value
 	// (flattened) is decoded before it is written.
 	Decode Decode
+	// AssumeRole, when set, replaces the SecretProviderClass's
+	// assumeRoleArn (and its external id and duration) for this object.
+	AssumeRole AssumeRole
 }
 
 // Decode is the decoding applied to a value before it is written.
@@ -90,6 +93,7 @@ func (o Object) FileName(translation string) string {
 var knownFields = []string{
 	"objectName", "objectAlias", "objectType", "objectVersion", "objectVersionLabel",
 	"filePermission", "decode", "flatten", "keys", "layout", "keepEmpty", "strictKeys",
+	ParamAssumeRoleARN, ParamAssumeRoleExternalID, ParamAssumeRoleDuration,
 }
 
 var (
@@ -316,6 +320,14 @@ func parseObject(m map[string]any) (Object, []error) {
 	}
 
 	o.KeepEmpty, _ = boolean("keepEmpty")
+	var problems []string
+	o.AssumeRole, problems = parseAssumeRole(func(field string) (any, bool) {
+		v, ok := m[field]
+		return v, ok && v != nil
+	}, "")
+	for _, p := range problems {
+		bad("%s", p)
+	}
 	o.StrictKeys, _ = boolean("strictKeys")
 
 	if o.Flatten == FlattenOff {
