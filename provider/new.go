@@ -38,6 +38,13 @@ type Options struct {
 	// RetryBudget bounds a whole Mount, retries of transient AWS failures
 	// included; zero: awsretry.DefaultPolicy's.
 	RetryBudget time.Duration
+	// PodIdentityAgentURL and PodIdentityAgentURLIPv6 are the EKS Pod
+	// Identity Agent's credentials URLs (identity.DefaultAgentIPv4URL,
+	// DefaultAgentIPv6URL); empty: not asked, and a usePodIdentity Mount
+	// that needs one fails saying so. No default here: only the flags
+	// name the link-local addresses.
+	PodIdentityAgentURL     string
+	PodIdentityAgentURLIPv6 string
 }
 
 // credentialRefreshLead renews cached STS credentials this long before they
@@ -103,6 +110,10 @@ func NewFromAPIs(apis APIs, o Options) *Provider {
 	if o.RetryBudget > 0 {
 		policy.Budget = o.RetryBudget
 	}
+	var agent *identity.Agent
+	if o.PodIdentityAgentURL != "" || o.PodIdentityAgentURLIPv6 != "" {
+		agent = identity.NewAgent(o.PodIdentityAgentURL, o.PodIdentityAgentURLIPv6)
+	}
 	return &Provider{
 		retryBudget:   policy.Budget,
 		tokenAudience: o.TokenAudience,
@@ -115,7 +126,7 @@ func NewFromAPIs(apis APIs, o Options) *Provider {
 		}),
 		credentials: identity.NewCredentials(apis.STS, identity.CredentialsConfig{
 			Retry: policy, RefreshLead: credentialRefreshLead, NegativeTTL: o.NegativeTTL,
-			Cache: o.Cache, CacheSize: o.CacheSize,
+			Cache: o.Cache, CacheSize: o.CacheSize, Agent: agent,
 		}),
 		fetcher: secrets.NewFetcher(apis.SecretsManager, secrets.Config{
 			Retry: policy, Cache: o.Cache, SecretTTL: o.SecretTTL, NegativeTTL: o.NegativeTTL, CacheSize: o.CacheSize,

@@ -58,7 +58,12 @@ type fakeSTS struct {
 	calls []stsCall
 }
 
-type stsCall struct{ Role, Session, Token, Region string }
+type stsCall struct {
+	Op                           string // "" for AssumeRoleWithWebIdentity
+	Role, Session, Token, Region string
+	ExternalID                   string
+	Duration                     int32
+}
 
 var _ identity.STSAPI = (*fakeSTS)(nil)
 
@@ -75,6 +80,30 @@ func (f *fakeSTS) AssumeRoleWithWebIdentity(_ context.Context, in *sts.AssumeRol
 	}
 	return &sts.AssumeRoleWithWebIdentityOutput{Credentials: &ststypes.Credentials{
 		AccessKeyId: aws.String("key-of-" + aws.ToString(in.RoleSessionName)), SecretAccessKey: aws.String("s"), SessionToken: aws.String("t"),
+		Expiration: aws.Time(time.Now().Add(time.Hour)),
+	}}, nil
+}
+
+// AssumeRole assumes any role for any caller, or fails with
+// errs[role], recording the call with the caller's access key as Token.
+func (f *fakeSTS) AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleOutput, error) {
+	var o sts.Options
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	caller, err := o.Credentials.Retrieve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, stsCall{Op: "AssumeRole", Role: aws.ToString(in.RoleArn), Session: aws.ToString(in.RoleSessionName), Token: caller.AccessKeyID, Region: o.Region,
+		ExternalID: aws.ToString(in.ExternalId), Duration: aws.ToInt32(in.DurationSeconds)})
+	if err := f.errs[aws.ToString(in.RoleArn)]; err != nil {
+		return nil, err
+	}
+	return &sts.AssumeRoleOutput{Credentials: &ststypes.Credentials{
+		AccessKeyId: aws.String("key-of-" + aws.ToString(in.RoleArn) + "-as-" + caller.AccessKeyID), SecretAccessKey: aws.String("s"), SessionToken: aws.String("t"),
 		Expiration: aws.Time(time.Now().Add(time.Hour)),
 	}}, nil
 }

@@ -22,17 +22,15 @@ const (
 )
 
 // AddressType is the preferredAddressType parameter: which address of the
-// EKS Pod Identity Agent is asked.
-type AddressType int
+// EKS Pod Identity Agent is asked (auto: IPv4, then IPv6 when IPv4 cannot
+// be reached).
+type AddressType = identity.AddressType
 
+// The values of preferredAddressType.
 const (
-	// AddressAuto asks the IPv4 address, and the IPv6 one when the IPv4
-	// one cannot be reached.
-	AddressAuto AddressType = iota
-	// AddressIPv4 asks only the IPv4 address.
-	AddressIPv4
-	// AddressIPv6 asks only the IPv6 address.
-	AddressIPv6
+	AddressAuto = identity.AddressAuto
+	AddressIPv4 = identity.AddressIPv4
+	AddressIPv6 = identity.AddressIPv6
 )
 
 // AssumeRole is a role assumed with sts:AssumeRole, with the pod's own
