@@ -91,10 +91,6 @@ func parseIdentityParams(attrs map[string]string, req *Request, add func(format 
 	}
 }
 
-// assumeRoleFields are the names of an AssumeRole, as a parameter of the
-// SecretProviderClass or a field of an object.
-var assumeRoleFields = []string{ParamAssumeRoleARN, ParamAssumeRoleExternalID, ParamAssumeRoleDuration}
-
 // parseAssumeRole reads an AssumeRole from get, the parameters of the
 // SecretProviderClass or the fields of an object; what prefixes the names
 // in problems ("parameter " or "").
