@@ -990,3 +990,43 @@ func TestNodeRegionReadFailingIsTransient(t *testing.T) {
 		t.Errorf("Mount = %v (%s), want a Transient error saying so", err, mounterr.KindOf(err))
 	}
 }
+
+// TestMountReadsEachObjectAsItsRole: the SecretProviderClass's
+// assumeRoleArn reads every object as the target role, assumed with the
+// pod's own credentials; an object's own assumeRoleArn replaces it, its
+// external id and duration with it.
+func TestMountReadsEachObjectAsItsRole(t *testing.T) {
+	const target, other = "arn:aws:iam::444455556666:role/pmp-reader", "arn:aws:iam::777788889999:role/other"
+	e := edges{sm: &fakeSM{versions: []smVersion{{ID: "a", VersionID: v1, Value: "1"}, {ID: "b", VersionID: v1, Value: "2"}, {ID: "c", VersionID: v1, Value: "3"}}}, region: "eu-west-1"}
+	e.sts = &fakeSTS{}
+	p := newProvider(e, testOptions)
+	r := pmpReq("- objectName: a\n- objectName: b\n  assumeRoleArn: " + other + "\n  assumeRoleDurationSeconds: 1800\n- objectName: c")
+	r.Parameters["assumeRoleArn"] = target
+	r.Parameters["assumeRoleExternalId"] = "ext-1"
+	if _, err := p.Mount(context.Background(), parse(t, r)); err != nil {
+		t.Fatal(err)
+	}
+	own := "key-of-pmp-pmp-pmp-secrets-access"
+	wantSTS := []stsCall{
+		{Role: testRole, Session: "pmp-pmp-pmp-secrets-access", Region: "eu-west-1"},
+		{Op: "AssumeRole", Role: target, Session: "pmp-pmp-pmp-secrets-access", Token: own, Region: "eu-west-1", ExternalID: "ext-1"},
+		{Op: "AssumeRole", Role: other, Session: "pmp-pmp-pmp-secrets-access", Token: own, Region: "eu-west-1", Duration: 1800},
+	}
+	got := e.sts.Calls()
+	for i := range got {
+		if got[i].Op == "" {
+			got[i].Token = "" // the pod's token
+		}
+	}
+	if diff := cmp.Diff(wantSTS, got); diff != "" {
+		t.Errorf("STS calls (-want +got):\n%s", diff)
+	}
+	var keys []string
+	for _, c := range e.sm.Calls() {
+		keys = append(keys, c.ID+" as "+c.AccessKey)
+	}
+	wantKeys := []string{"a as key-of-" + target + "-as-" + own, "b as key-of-" + other + "-as-" + own, "c as key-of-" + target + "-as-" + own}
+	if diff := cmp.Diff(wantKeys, keys); diff != "" {
+		t.Errorf("Secrets Manager calls (-want +got):\n%s", diff)
+	}
+}
