@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/metrics"
 )
 
@@ -25,6 +27,10 @@ type Config struct {
 	MetricsAddr  string
 	PprofAddr    string
 	ShowVersion  bool
+	// KubeQPS and KubeBurst rate-limit the Kubernetes client (ASCP's
+	// --qps and --burst).
+	KubeQPS   float64
+	KubeBurst int
 	provider.Options
 }
 
@@ -49,6 +55,10 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.DurationVar(&c.RetryBudget, "retry-budget", awsretry.DefaultPolicy.Budget, "how long one Mount retries transient AWS failures (throttling, 5xx, network) before failing; keep well under the kubelet's 2m")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "host:port serving /metrics (Prometheus), /healthz (the socket answers a gRPC health check) and /readyz (and AWS configuration loaded); empty: off")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "loopback host:port serving Go's pprof profiles under /debug/pprof/ (e.g. 127.0.0.1:6060; reach it with kubectl port-forward); empty: off")
+	fs.Float64Var(&c.KubeQPS, "qps", 50, "queries per second the Kubernetes client may send (service accounts, nodes, the issuer's keys), as ASCP's --qps")
+	fs.IntVar(&c.KubeBurst, "burst", 100, "queries the Kubernetes client may send in a burst above --qps, as ASCP's --burst")
+	fs.StringVar(&c.PodIdentityAgentURL, "pod-identity-agent-url", identity.DefaultAgentIPv4URL, "EKS Pod Identity Agent credentials URL (IPv4) for SecretProviderClasses with usePodIdentity; empty: not asked")
+	fs.StringVar(&c.PodIdentityAgentURLIPv6, "pod-identity-agent-url-ipv6", identity.DefaultAgentIPv6URL, "EKS Pod Identity Agent credentials URL (IPv6), for preferredAddressType ipv6 or auto; empty: not asked")
 	fs.BoolVar(&c.ShowVersion, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
@@ -57,6 +67,19 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 		return Config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	return c, c.validate()
+}
+
+// checkAgentURL checks an EKS Pod Identity Agent URL: empty, or an
+// absolute http(s) URL with a host.
+func checkAgentURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return errors.New("is not an http URL such as " + identity.DefaultAgentIPv4URL + " (empty: not asked)")
+	}
+	return nil
 }
 
 func (c Config) validate() error {
@@ -84,6 +107,17 @@ func (c Config) validate() error {
 	}
 	if c.RetryBudget < time.Second || c.RetryBudget > 100*time.Second {
 		errs = append(errs, fmt.Errorf("--retry-budget %s must be between 1s and 100s: the kubelet gives a mount 2m in all", c.RetryBudget))
+	}
+	if c.KubeQPS <= 0 {
+		errs = append(errs, fmt.Errorf("--qps %g must be positive", c.KubeQPS))
+	}
+	if c.KubeBurst < 1 {
+		errs = append(errs, fmt.Errorf("--burst %d must be at least 1", c.KubeBurst))
+	}
+	for flag, u := range map[string]string{"--pod-identity-agent-url": c.PodIdentityAgentURL, "--pod-identity-agent-url-ipv6": c.PodIdentityAgentURLIPv6} {
+		if err := checkAgentURL(u); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q %w", flag, u, err))
+		}
 	}
 	if c.PprofAddr != "" {
 		if err := metrics.CheckLoopback(c.PprofAddr); err != nil {

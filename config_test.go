@@ -17,9 +17,12 @@ func TestParseFlagsDefaults(t *testing.T) {
 	}
 	want := Config{
 		ProviderDir: "/var/run/secrets-store-csi-providers", ProviderName: "pmp", LogFormat: "text",
+		KubeQPS: 50, KubeBurst: 100,
 		Options: provider.Options{
 			TokenAudience: "sts.amazonaws.com", NodeName: "ip-10-0-0-1.eu-west-1.compute.internal", Cache: true,
 			SecretTTL: 30 * time.Second, NegativeTTL: 10 * time.Second, CacheSize: 1024, RetryBudget: 30 * time.Second,
+			// The agent's link-local addresses: only the flags name them.
+			PodIdentityAgentURL: "http://169.254.170.23/v1/credentials", PodIdentityAgentURLIPv6: "http://[fd00:ec2::23]/v1/credentials",
 		},
 	}
 	if c != want {
@@ -41,6 +44,11 @@ func TestParseFlagsRejectsBadValues(t *testing.T) {
 		{"stray argument", []string{"serve"}, "unexpected arguments"},
 		{"unknown flag", []string{"--region", "eu-west-1"}, "flag provided but not defined"},
 		{"pprof on every interface", []string{"--pprof-addr", ":6060"}, "--pprof-addr \":6060\" listens on every interface"},
+		{"qps zero", []string{"--qps", "0"}, "--qps 0 must be positive"},
+		{"burst zero", []string{"--burst", "0"}, "--burst 0 must be at least 1"},
+		{"qps not a number", []string{"--qps", "many"}, "invalid value"},
+		{"agent URL without a scheme", []string{"--pod-identity-agent-url", "169.254.170.23/v1/credentials"}, "--pod-identity-agent-url \"169.254.170.23/v1/credentials\" is not an http URL"},
+		{"agent URL with credentials", []string{"--pod-identity-agent-url-ipv6", "http://u:p@[fd00:ec2::23]/v1/credentials"}, "--pod-identity-agent-url-ipv6"},
 		{"pprof on a node address", []string{"--pprof-addr", "10.0.0.1:6060"}, "--pprof-addr \"10.0.0.1:6060\" is not a loopback address"},
 	}
 	for _, tc := range tests {
@@ -50,6 +58,16 @@ func TestParseFlagsRejectsBadValues(t *testing.T) {
 				t.Errorf("err = %v, want one mentioning %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestParseFlagsASCPNamesAndAgentAddresses(t *testing.T) {
+	c, err := parseFlags([]string{"--qps=5", "--burst=10", "--pod-identity-agent-url=http://127.0.0.1:2703/v1/credentials", "--pod-identity-agent-url-ipv6="}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.KubeQPS != 5 || c.KubeBurst != 10 || c.PodIdentityAgentURL != "http://127.0.0.1:2703/v1/credentials" || c.PodIdentityAgentURLIPv6 != "" {
+		t.Errorf("config = qps %g burst %d agent %q %q", c.KubeQPS, c.KubeBurst, c.PodIdentityAgentURL, c.PodIdentityAgentURLIPv6)
 	}
 }
 

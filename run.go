@@ -31,11 +31,11 @@ func run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer o.stop()
-	kube, err := kubeClient(cfg.Kubeconfig, kubeapi.WithMetrics(o.kube))
+	kube, err := kubeClient(cfg.Kubeconfig, cfg.KubeQPS, cfg.KubeBurst, kubeapi.WithMetrics(o.kube))
 	if err != nil {
 		return err
 	}
-	p, err := newProvider(ctx, cfg, kube, o.aws)
+	p, endpoints, err := newProvider(ctx, cfg, kube, o.aws)
 	if err != nil {
 		return err
 	}
@@ -47,11 +47,11 @@ func run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	klog.InfoS("starting", "version", version, "provider", cfg.ProviderName, "cache", cfg.Cache,
-		"secretTTL", cfg.SecretTTL, "retryBudget", cfg.RetryBudget, "region", p.DefaultRegion())
+		"secretTTL", cfg.SecretTTL, "retryBudget", cfg.RetryBudget, "region", p.DefaultRegion(), "endpoints", endpoints)
 	return server.Serve(ctx, ln, &server.Server{Mounter: p, RuntimeVersion: version, Metrics: o.mounts}, cfg.RetryBudget+5*time.Second)
 }
 
-func kubeClient(kubeconfig string, opts ...kubeapi.Option) (provider.KubeAPI, error) {
+func kubeClient(kubeconfig string, qps float64, burst int, opts ...kubeapi.Option) (provider.KubeAPI, error) {
 	var rc *rest.Config
 	var err error
 	if kubeconfig != "" {
@@ -63,17 +63,23 @@ func kubeClient(kubeconfig string, opts ...kubeapi.Option) (provider.KubeAPI, er
 		return nil, fmt.Errorf("kubernetes client config (set --kubeconfig outside a cluster): %w", err)
 	}
 	rc.UserAgent = "pmp-secrets-provider/" + version
-	rc.QPS, rc.Burst = 50, 100
+	rc.QPS, rc.Burst = float32(qps), burst
 	return kubeapi.New(rc, opts...)
 }
 
-func newProvider(ctx context.Context, cfg Config, kube provider.KubeAPI, calls *awsretry.Metrics) (*provider.Provider, error) {
+// newProvider returns the provider and, for the start-up log line, the
+// endpoint each AWS service resolved to (FIPS, VPC endpoints).
+func newProvider(ctx context.Context, cfg Config, kube provider.KubeAPI, calls *awsretry.Metrics) (*provider.Provider, map[string]string, error) {
 	awsCfg, err := provider.LoadAWSConfig(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	endpoints, err := provider.Endpoints(ctx, awsCfg)
+	if err != nil {
+		return nil, nil, err
 	}
 	calls.Instrument(&awsCfg)
-	return provider.New(awsCfg, kube, cfg.Options), nil
+	return provider.New(awsCfg, kube, cfg.Options), endpoints, nil
 }
 
 // setupLogging routes klog to JSON lines on w for --log-format=json. klog

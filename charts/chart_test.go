@@ -180,6 +180,8 @@ func TestDefaults(t *testing.T) {
 	wantArgs := []string{
 		"--provider-dir=" + providerDir, "--provider-name=pmp", "--token-audience=sts.amazonaws.com",
 		"--secret-ttl=30s", "--negative-ttl=10s", "--cache-size=1024", "--cache=true", "--retry-budget=30s",
+		"--qps=50", "--burst=100", "--pod-identity-agent-url=http://169.254.170.23/v1/credentials",
+		"--pod-identity-agent-url-ipv6=http://[fd00:ec2::23]/v1/credentials",
 		"--metrics-addr=:8096", "--log-format=text", "-v=0",
 	}
 	if d := cmp.Diff(wantArgs, c.Args); d != "" {
@@ -337,6 +339,11 @@ negativeTTL: 0s
 cache: false
 cacheSize: 4096
 retryBudget: 20s
+qps: 7.5
+burst: 15
+podIdentityAgent:
+  url: http://127.0.0.1:2703/v1/credentials
+  urlIPv6: ""
 logFormat: json
 logVerbosity: 2
 extraArgs: ["--token-audience=pmp.example"]
@@ -382,6 +389,7 @@ func TestNonDefault(t *testing.T) {
 	wantArgs := []string{
 		"--provider-dir=" + providerDir, "--provider-name=pmp", "--token-audience=sts.amazonaws.com",
 		"--secret-ttl=5m", "--negative-ttl=0s", "--cache-size=4096", "--cache=false", "--retry-budget=20s",
+		"--qps=7.5", "--burst=15", "--pod-identity-agent-url=http://127.0.0.1:2703/v1/credentials", "--pod-identity-agent-url-ipv6=",
 		"--metrics-addr=127.0.0.1:9100", "--log-format=json", "-v=2",
 		"--token-audience=pmp.example", // extraArgs last: a later flag wins
 	}

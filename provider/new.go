@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -11,6 +12,8 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
@@ -38,6 +41,13 @@ type Options struct {
 	// RetryBudget bounds a whole Mount, retries of transient AWS failures
 	// included; zero: awsretry.DefaultPolicy's.
 	RetryBudget time.Duration
+	// PodIdentityAgentURL and PodIdentityAgentURLIPv6 are the EKS Pod
+	// Identity Agent's credentials URLs (identity.DefaultAgentIPv4URL,
+	// DefaultAgentIPv6URL); empty: not asked, and a usePodIdentity Mount
+	// that needs one fails saying so. No default here: only the flags
+	// name the link-local addresses.
+	PodIdentityAgentURL     string
+	PodIdentityAgentURLIPv6 string
 }
 
 // credentialRefreshLead renews cached STS credentials this long before they
@@ -64,7 +74,54 @@ func LoadAWSConfig(ctx context.Context) (aws.Config, error) {
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("loading AWS configuration: %w", err)
 	}
+	// An endpoint the SDK cannot resolve fails here, at start-up, not in
+	// every pod's Mount.
+	if _, err := Endpoints(ctx, cfg); err != nil {
+		return aws.Config{}, err
+	}
 	return cfg, nil
+}
+
+// errResolved ends a call once its endpoint is resolved: nothing is sent.
+var errResolved = errors.New("endpoint resolved")
+
+// resolvedURL is an SDK option that records the URL a call would be sent
+// to, after every step that resolves and signs it, and ends the call there.
+func resolvedURL(got *string) func(*middleware.Stack) error {
+	return func(s *middleware.Stack) error {
+		return s.Finalize.Add(middleware.FinalizeMiddlewareFunc("pmpResolvedURL",
+			func(_ context.Context, in middleware.FinalizeInput, _ middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				if req, ok := in.Request.(*smithyhttp.Request); ok {
+					*got = req.URL.Scheme + "://" + req.URL.Host
+				}
+				return middleware.FinalizeOutput{}, middleware.Metadata{}, errResolved
+			}), middleware.After)
+	}
+}
+
+// Endpoints returns the endpoint each of the provider's AWS services
+// resolves to under awsCfg (AWS_USE_FIPS_ENDPOINT, AWS_ENDPOINT_URL,
+// AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL_SECRETS_MANAGER, ...), by name
+// ("sts", "secretsmanager"), exactly as the SDK's clients resolve them: a
+// call of each runs up to the point it would be sent. With no region
+// configured (the node's label decides per Mount), us-east-1 stands in.
+func Endpoints(ctx context.Context, awsCfg aws.Config) (map[string]string, error) {
+	if awsCfg.Region == "" {
+		awsCfg.Region = "us-east-1"
+	}
+	c := newClients(awsCfg)
+	var stsURL, smURL string
+	_, stsErr := c.sts.AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{
+		RoleArn: aws.String("arn:aws:iam::000000000000:role/endpoint-check"), RoleSessionName: aws.String("endpoint-check"), WebIdentityToken: aws.String("none"),
+	}, func(o *sts.Options) { o.APIOptions = append(o.APIOptions, resolvedURL(&stsURL)) })
+	_, smErr := c.secretsManager.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("endpoint-check")},
+		func(o *secretsmanager.Options) { o.APIOptions = append(o.APIOptions, resolvedURL(&smURL)) })
+	for _, err := range []error{stsErr, smErr} {
+		if !errors.Is(err, errResolved) {
+			return nil, fmt.Errorf("AWS endpoint configuration: %w (AWS_USE_FIPS_ENDPOINT=true applies to the endpoints the SDK derives from the region; with AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_<SERVICE>, the endpoint you set is used as it is: unset AWS_USE_FIPS_ENDPOINT and point the variable at the FIPS endpoint)", err)
+		}
+	}
+	return map[string]string{"sts": stsURL, "secretsmanager": smURL}, nil
 }
 
 // KubeAPI is what the provider reads from the Kubernetes API: service
@@ -80,10 +137,21 @@ type KubeAPI interface {
 // clients of awsCfg (see LoadAWSConfig), whose region is the default one,
 // and kube.
 func New(awsCfg aws.Config, kube KubeAPI, o Options) *Provider {
-	return NewFromAPIs(APIs{
-		STS: sts.NewFromConfig(awsCfg), SecretsManager: secretsmanager.NewFromConfig(awsCfg),
-		Kube: kube, Region: awsCfg.Region,
-	}, o)
+	c := newClients(awsCfg)
+	return NewFromAPIs(APIs{STS: c.sts, SecretsManager: c.secretsManager, Kube: kube, Region: awsCfg.Region}, o)
+}
+
+// clients are the SDK clients of the provider's AWS calls.
+type clients struct {
+	sts            *sts.Client
+	secretsManager *secretsmanager.Client
+}
+
+// newClients builds them from awsCfg, whose endpoint settings
+// (AWS_USE_FIPS_ENDPOINT, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>)
+// each client's endpoint resolver applies as the SDK documents.
+func newClients(awsCfg aws.Config) clients {
+	return clients{sts: sts.NewFromConfig(awsCfg), secretsManager: secretsmanager.NewFromConfig(awsCfg)}
 }
 
 // APIs are the provider's edges: the AWS calls and Kubernetes reads a
@@ -103,6 +171,10 @@ func NewFromAPIs(apis APIs, o Options) *Provider {
 	if o.RetryBudget > 0 {
 		policy.Budget = o.RetryBudget
 	}
+	var agent *identity.Agent
+	if o.PodIdentityAgentURL != "" || o.PodIdentityAgentURLIPv6 != "" {
+		agent = identity.NewAgent(o.PodIdentityAgentURL, o.PodIdentityAgentURLIPv6)
+	}
 	return &Provider{
 		retryBudget:   policy.Budget,
 		tokenAudience: o.TokenAudience,
@@ -115,7 +187,7 @@ func NewFromAPIs(apis APIs, o Options) *Provider {
 		}),
 		credentials: identity.NewCredentials(apis.STS, identity.CredentialsConfig{
 			Retry: policy, RefreshLead: credentialRefreshLead, NegativeTTL: o.NegativeTTL,
-			Cache: o.Cache, CacheSize: o.CacheSize,
+			Cache: o.Cache, CacheSize: o.CacheSize, Agent: agent,
 		}),
 		fetcher: secrets.NewFetcher(apis.SecretsManager, secrets.Config{
 			Retry: policy, Cache: o.Cache, SecretTTL: o.SecretTTL, NegativeTTL: o.NegativeTTL, CacheSize: o.CacheSize,

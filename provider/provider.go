@@ -83,22 +83,34 @@ func (p *Provider) Mount(ctx context.Context, req *params.Request) (*Result, err
 }
 
 func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, error) {
-	token, ok := req.Tokens[p.tokenAudience]
+	audience := p.tokenAudience
+	if req.PodIdentity {
+		audience = identity.PodIdentityAudience
+	}
+	token, ok := req.Tokens[audience]
 	if !ok {
 		return nil, mounterr.New(mounterr.Unauthenticated,
 			"the driver passed no service account token for audience %q: set tokenRequests: [{audience: %q}] on the CSIDriver secrets-store.csi.k8s.io (helm: --set tokenRequests[0].audience=%s)",
-			p.tokenAudience, p.tokenAudience, p.tokenAudience)
+			audience, audience, audience)
 	}
 	// Before any cache or AWS call: a cached secret is served only to a
 	// Mount whose token proves it is the pod it names.
-	if err := p.tokens.Verify(ctx, token.Value, tokens.Pod(req.Pod)); err != nil {
+	if err := p.tokens.VerifyFor(ctx, token.Value, audience, tokens.Pod(req.Pod)); err != nil {
 		return nil, err
 	}
-	role, err := p.kube.RoleARN(ctx, req.Pod.Namespace, req.Pod.ServiceAccount)
-	if err != nil {
-		return nil, err
+	own := identity.Identity{Namespace: req.Pod.Namespace, ServiceAccount: req.Pod.ServiceAccount}
+	if req.PodIdentity {
+		// The association decides the role; an IRSA annotation is not read.
+		own.Source, own.Address = identity.PodIdentity, req.AddressType
+	} else {
+		role, err := p.kube.RoleARN(ctx, req.Pod.Namespace, req.Pod.ServiceAccount)
+		if err != nil {
+			return nil, err
+		}
+		own.RoleARN = role
 	}
-	res := &Result{Identity: identity.Identity{RoleARN: role, Namespace: req.Pod.Namespace, ServiceAccount: req.Pod.ServiceAccount}}
+	res := &Result{Identity: own}
+	var err error
 	if res.Identity.Region, err = p.region(ctx, req); err != nil {
 		return res, err
 	}
@@ -110,6 +122,7 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		if obj.Region != "" {
 			id.Region = obj.Region // an ARN names its own region
 		}
+		id.Target = target(req, obj)
 		creds := podCredentials{c: p.credentials, id: id, token: token.Value}
 		ref := secrets.Ref{ID: obj.Name, VersionID: obj.Version, VersionStage: obj.VersionLabel, Region: id.Region, TTL: obj.SecretTTL}
 		secret, err := p.fetcher.Get(ctx, id.Key(), ref, creds)
@@ -156,6 +169,16 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 	slices.SortFunc(res.Files, func(a, b files.File) int { return strings.Compare(a.Path, b.Path) })
 	slices.SortFunc(res.Versions, func(a, b Version) int { return strings.Compare(a.ID, b.ID) })
 	return res, nil
+}
+
+// target is the role obj is read as, assumed with the pod's own
+// credentials: the object's assumeRoleArn, else the SecretProviderClass's.
+func target(req *params.Request, obj params.Object) identity.Target {
+	a := obj.AssumeRole
+	if a.RoleARN == "" {
+		a = req.AssumeRole
+	}
+	return identity.Target{RoleARN: a.RoleARN, ExternalID: a.ExternalID, Duration: a.Duration}
 }
 
 // podCredentials are one identity's credentials, exchanged for the pod's

@@ -58,7 +58,12 @@ type fakeSTS struct {
 	calls []stsCall
 }
 
-type stsCall struct{ Role, Session, Token, Region string }
+type stsCall struct {
+	Op                           string // "" for AssumeRoleWithWebIdentity
+	Role, Session, Token, Region string
+	ExternalID                   string
+	Duration                     int32
+}
 
 var _ identity.STSAPI = (*fakeSTS)(nil)
 
@@ -75,6 +80,30 @@ func (f *fakeSTS) AssumeRoleWithWebIdentity(_ context.Context, in *sts.AssumeRol
 	}
 	return &sts.AssumeRoleWithWebIdentityOutput{Credentials: &ststypes.Credentials{
 		AccessKeyId: aws.String("key-of-" + aws.ToString(in.RoleSessionName)), SecretAccessKey: aws.String("s"), SessionToken: aws.String("t"),
+		Expiration: aws.Time(time.Now().Add(time.Hour)),
+	}}, nil
+}
+
+// AssumeRole assumes any role for any caller, or fails with
+// errs[role], recording the call with the caller's access key as Token.
+func (f *fakeSTS) AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleOutput, error) {
+	var o sts.Options
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	caller, err := o.Credentials.Retrieve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, stsCall{Op: "AssumeRole", Role: aws.ToString(in.RoleArn), Session: aws.ToString(in.RoleSessionName), Token: caller.AccessKeyID, Region: o.Region,
+		ExternalID: aws.ToString(in.ExternalId), Duration: aws.ToInt32(in.DurationSeconds)})
+	if err := f.errs[aws.ToString(in.RoleArn)]; err != nil {
+		return nil, err
+	}
+	return &sts.AssumeRoleOutput{Credentials: &ststypes.Credentials{
+		AccessKeyId: aws.String("key-of-" + aws.ToString(in.RoleArn) + "-as-" + caller.AccessKeyID), SecretAccessKey: aws.String("s"), SessionToken: aws.String("t"),
 		Expiration: aws.Time(time.Now().Add(time.Hour)),
 	}}, nil
 }
@@ -959,5 +988,45 @@ func TestNodeRegionReadFailingIsTransient(t *testing.T) {
 	_, err := p.Mount(context.Background(), parse(t, pmpReq("- objectName: PMP-Production-Credentials")))
 	if mounterr.KindOf(err) != mounterr.Transient || !strings.Contains(err.Error(), "transient") || strings.Contains(err.Error(), "no AWS region") {
 		t.Errorf("Mount = %v (%s), want a Transient error saying so", err, mounterr.KindOf(err))
+	}
+}
+
+// TestMountReadsEachObjectAsItsRole: the SecretProviderClass's
+// assumeRoleArn reads every object as the target role, assumed with the
+// pod's own credentials; an object's own assumeRoleArn replaces it, its
+// external id and duration with it.
+func TestMountReadsEachObjectAsItsRole(t *testing.T) {
+	const target, other = "arn:aws:iam::444455556666:role/pmp-reader", "arn:aws:iam::777788889999:role/other"
+	e := edges{sm: &fakeSM{versions: []smVersion{{ID: "a", VersionID: v1, Value: "1"}, {ID: "b", VersionID: v1, Value: "2"}, {ID: "c", VersionID: v1, Value: "3"}}}, region: "eu-west-1"}
+	e.sts = &fakeSTS{}
+	p := newProvider(e, testOptions)
+	r := pmpReq("- objectName: a\n- objectName: b\n  assumeRoleArn: " + other + "\n  assumeRoleDurationSeconds: 1800\n- objectName: c")
+	r.Parameters["assumeRoleArn"] = target
+	r.Parameters["assumeRoleExternalId"] = "ext-1"
+	if _, err := p.Mount(context.Background(), parse(t, r)); err != nil {
+		t.Fatal(err)
+	}
+	own := "key-of-pmp-pmp-pmp-secrets-access"
+	wantSTS := []stsCall{
+		{Role: testRole, Session: "pmp-pmp-pmp-secrets-access", Region: "eu-west-1"},
+		{Op: "AssumeRole", Role: target, Session: "pmp-pmp-pmp-secrets-access", Token: own, Region: "eu-west-1", ExternalID: "ext-1"},
+		{Op: "AssumeRole", Role: other, Session: "pmp-pmp-pmp-secrets-access", Token: own, Region: "eu-west-1", Duration: 1800},
+	}
+	got := e.sts.Calls()
+	for i := range got {
+		if got[i].Op == "" {
+			got[i].Token = "" // the pod's token
+		}
+	}
+	if diff := cmp.Diff(wantSTS, got); diff != "" {
+		t.Errorf("STS calls (-want +got):\n%s", diff)
+	}
+	var keys []string
+	for _, c := range e.sm.Calls() {
+		keys = append(keys, c.ID+" as "+c.AccessKey)
+	}
+	wantKeys := []string{"a as key-of-" + target + "-as-" + own, "b as key-of-" + other + "-as-" + own, "c as key-of-" + target + "-as-" + own}
+	if diff := cmp.Diff(wantKeys, keys); diff != "" {
+		t.Errorf("Secrets Manager calls (-want +got):\n%s", diff)
 	}
 }

@@ -83,7 +83,7 @@ func (s *Server) Mount(ctx context.Context, in *v1alpha1.MountRequest) (*v1alpha
 	if klogV := klog.V(2); klogV.Enabled() {
 		klogV.InfoS("mount",
 			"pod", klog.KRef(req.Pod.Namespace, req.Pod.Name), "serviceAccount", req.Pod.ServiceAccount,
-			"role", res.Identity.RoleARN, "region", res.Identity.Region, "objects", req.ObjectNames(),
+			"identity", res.Identity.Source.String(), "role", res.Identity.RoleARN, "region", res.Identity.Region, "objects", req.ObjectNames(),
 			"files", len(out.Files), "duration", elapsed.Round(time.Microsecond), "result", "ok")
 	}
 	return out, nil

@@ -28,6 +28,10 @@ type Request struct {
 	Token    string
 	Issuer   *issuer.Issuer
 	Audience string // default sts.amazonaws.com
+	// MoreAudiences are the CSIDriver's other tokenRequests audiences
+	// (e.g. pods.eks.amazonaws.com for EKS Pod Identity): Issuer signs one
+	// token for each.
+	MoreAudiences []string
 	// TokensInSecrets moves the tokens to the request's secrets, as the
 	// CSIDriver's serviceAccountTokenInSecrets: true does.
 	TokensInSecrets bool
@@ -58,10 +62,20 @@ func (r Request) Build() *v1alpha1.MountRequest {
 			Namespace: r.Namespace, ServiceAccount: r.ServiceAccount, PodName: r.PodName, PodUID: r.PodUID, Audience: []string{aud},
 		})
 	}
+	byAudience := map[string]map[string]string{}
+	expires := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	if token != "" {
-		tokens, _ := json.Marshal(map[string]map[string]string{aud: {
-			"token": token, "expirationTimestamp": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
-		}})
+		byAudience[aud] = map[string]string{"token": token, "expirationTimestamp": expires}
+	}
+	if r.Issuer != nil {
+		for _, a := range r.MoreAudiences {
+			byAudience[a] = map[string]string{"token": r.Issuer.Sign(issuer.Token{
+				Namespace: r.Namespace, ServiceAccount: r.ServiceAccount, PodName: r.PodName, PodUID: r.PodUID, Audience: []string{a},
+			}), "expirationTimestamp": expires}
+		}
+	}
+	if len(byAudience) > 0 {
+		tokens, _ := json.Marshal(byAudience)
 		if r.TokensInSecrets {
 			b, _ := json.Marshal(map[string]string{params.AttrTokens: string(tokens)})
 			secrets = string(b)

@@ -1,31 +1,105 @@
 // Package identity resolves who a Mount is for: the IAM role of the pod's
-// service account (IRSA), the AWS region, and short-lived credentials for
-// that role from STS, exchanged for the pod's own token. The provider's own
-// AWS identity is never used for a pod.
+// service account (IRSA) or its EKS Pod Identity association, the AWS
+// region, and short-lived credentials for that role, from STS or the node's
+// Pod Identity Agent, for the pod's own token; and, for cross-account
+// access, a role assumed with those. The provider's own AWS identity is
+// never used for a pod.
 package identity
 
 import (
+	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // RoleAnnotation is the service-account annotation that names the IAM role.
 const RoleAnnotation = "eks.amazonaws.com/role-arn"
 
+// Source is where a pod's own credentials come from.
+type Source int
+
+const (
+	// IRSA exchanges the pod's token (audience sts.amazonaws.com) with STS
+	// AssumeRoleWithWebIdentity for the role annotated on its service
+	// account.
+	IRSA Source = iota
+	// PodIdentity asks the EKS Pod Identity Agent on the node, with the
+	// pod's token for audience pods.eks.amazonaws.com; the role is the one
+	// of the cluster's Pod Identity association for the service account.
+	PodIdentity
+)
+
+func (s Source) String() string {
+	if s == PodIdentity {
+		return "EKS Pod Identity"
+	}
+	return "IRSA"
+}
+
+// AddressType is which address of the EKS Pod Identity Agent is asked.
+type AddressType int
+
+const (
+	// AddressAuto asks the IPv4 address, then the IPv6 one when the IPv4
+	// one cannot be reached.
+	AddressAuto AddressType = iota
+	AddressIPv4
+	AddressIPv6
+)
+
+// Target is a role assumed with sts:AssumeRole with the pod's own
+// credentials (cross-account access). The zero Target assumes nothing.
+type Target struct {
+	RoleARN    string
+	ExternalID string
+	// Duration is the session's DurationSeconds; zero: STS's default.
+	Duration time.Duration
+}
+
 // Identity is a pod identity: the role it asks for and who asks. Caches of
 // credentials and secrets are keyed by all of it, never by role alone: STS
 // enforces the role's trust policy per namespace and service account, so a
-// pod elsewhere that copied the annotation must go through STS itself.
+// pod elsewhere that copied the annotation must go through STS itself; a
+// role assumed across accounts is kept per pod identity and target, so
+// only pods whose own identity the target trusts are served with it.
 type Identity struct {
+	Source Source
+	// RoleARN is the service account's annotated role (IRSA); empty with
+	// Pod Identity, whose association decides the role.
 	RoleARN        string
 	Namespace      string
 	ServiceAccount string
 	Region         string
+	// Address is the agent address Pod Identity asks. It is not part of
+	// the key: every address of the node's agent answers the same.
+	Address AddressType
+	// Target, when set, is the role the secrets are read as, assumed with
+	// the credentials of the rest of the identity.
+	Target Target
 }
 
 // Key is the cache key of the identity. It holds no token.
 func (i Identity) Key() string {
-	return strings.Join([]string{i.RoleARN, i.Namespace, i.ServiceAccount, i.Region}, "\x00")
+	return strings.Join([]string{strconv.Itoa(int(i.Source)), i.RoleARN, i.Namespace, i.ServiceAccount, i.Region,
+		i.Target.RoleARN, i.Target.ExternalID, strconv.FormatInt(int64(i.Target.Duration/time.Second), 10)}, "\x00")
+}
+
+// Own is the pod's own identity, without its Target.
+func (i Identity) Own() Identity {
+	i.Target = Target{}
+	return i
+}
+
+// Principal names the pod's own identity as an IAM policy names it, for
+// messages: its role ARN (IRSA), or where the role is decided (Pod
+// Identity).
+func (i Identity) Principal() string {
+	if i.Source == PodIdentity {
+		return fmt.Sprintf("the IAM role of the EKS Pod Identity association of service account %s/%s", i.Namespace, i.ServiceAccount)
+	}
+	return i.RoleARN
 }
 
 // Subject is the token subject an IRSA trust policy must name.

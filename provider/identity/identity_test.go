@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 var stsSessionName = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
@@ -93,6 +94,10 @@ func TestIdentityKey(t *testing.T) {
 		{name: "region", other: Identity{RoleARN: base.RoleARN, Namespace: "pmp", ServiceAccount: "pmp-sa", Region: "us-east-1"}},
 		{name: "the same text split differently", other: Identity{RoleARN: base.RoleARN, Namespace: "pmp-sa", ServiceAccount: "", Region: "eu-west-1"}},
 		{name: "fields shifted", other: Identity{RoleARN: base.RoleARN, Namespace: "pmp", ServiceAccount: "pmp-saeu-west-1", Region: ""}},
+		{name: "source: Pod Identity for the same service account", other: Identity{Source: PodIdentity, RoleARN: base.RoleARN, Namespace: "pmp", ServiceAccount: "pmp-sa", Region: "eu-west-1"}},
+		{name: "a target role", other: Identity{RoleARN: base.RoleARN, Namespace: "pmp", ServiceAccount: "pmp-sa", Region: "eu-west-1", Target: Target{RoleARN: "arn:aws:iam::444455556666:role/x"}}},
+		{name: "the target's external id", other: Identity{RoleARN: base.RoleARN, Namespace: "pmp", ServiceAccount: "pmp-sa", Region: "eu-west-1", Target: Target{ExternalID: "e"}}},
+		{name: "the target's duration", other: Identity{RoleARN: base.RoleARN, Namespace: "pmp", ServiceAccount: "pmp-sa", Region: "eu-west-1", Target: Target{Duration: time.Hour}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,6 +108,10 @@ func TestIdentityKey(t *testing.T) {
 	}
 	if base.Key() != (Identity{RoleARN: base.RoleARN, Namespace: "pmp", ServiceAccount: "pmp-sa", Region: "eu-west-1"}).Key() {
 		t.Error("Key() differs for equal identities")
+	}
+	// The agent address is how the node's agent is reached, not who asks.
+	if base.Key() != (Identity{RoleARN: base.RoleARN, Namespace: "pmp", ServiceAccount: "pmp-sa", Region: "eu-west-1", Address: AddressIPv6}).Key() {
+		t.Error("Key() differs by the agent address")
 	}
 }
 

@@ -14,17 +14,21 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 )
 
-// STSAPI is the one STS call the provider makes.
+// STSAPI is the STS calls the provider makes: the IRSA exchange, and the
+// cross-account AssumeRole with the pod's own credentials.
 type STSAPI interface {
 	AssumeRoleWithWebIdentity(ctx context.Context, in *sts.AssumeRoleWithWebIdentityInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleWithWebIdentityOutput, error)
+	AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleOutput, error)
 }
 
 var _ STSAPI = (*sts.Client)(nil)
 
-// Credentials exchanges pod tokens for role credentials and keeps them per
-// identity until shortly before they expire.
+// Credentials exchanges pod tokens for role credentials (with STS, or the
+// EKS Pod Identity Agent), assumes cross-account roles with them, and keeps
+// them per identity until shortly before they expire.
 type Credentials struct {
 	api         STSAPI
+	agent       *Agent
 	retry       awsretry.Policy
 	refreshLead time.Duration
 	negativeTTL time.Duration
@@ -42,11 +46,14 @@ type CredentialsConfig struct {
 	// Cache off means every Mount goes to STS.
 	Cache     bool
 	CacheSize int
+	// Agent is the EKS Pod Identity Agent; nil: Pod Identity Mounts fail
+	// saying the provider has no agent address.
+	Agent *Agent
 }
 
 // NewCredentials returns a credential source over api.
 func NewCredentials(api STSAPI, cfg CredentialsConfig) *Credentials {
-	c := &Credentials{api: api, retry: cfg.Retry, refreshLead: cfg.RefreshLead, negativeTTL: cfg.NegativeTTL}
+	c := &Credentials{api: api, agent: cfg.Agent, retry: cfg.Retry, refreshLead: cfg.RefreshLead, negativeTTL: cfg.NegativeTTL}
 	if cfg.Cache {
 		c.cache = cache.New[aws.Credentials](cfg.CacheSize)
 	}
@@ -66,15 +73,26 @@ func (c *Credentials) Stats() cache.Stats {
 // call only: never stored, logged or put in a key.
 func (c *Credentials) Get(ctx context.Context, id Identity, token string) (creds aws.Credentials, fresh bool, err error) {
 	if c.cache == nil {
-		creds, _, err := c.assume(ctx, id, token)
+		creds, _, err := c.load(ctx, id, token)
 		return creds, true, err
 	}
 	var loaded atomic.Bool
 	creds, err = c.cache.Get(ctx, id.Key(), func(ctx context.Context) (aws.Credentials, time.Duration, error) {
 		loaded.Store(true)
-		return c.assume(ctx, id, token)
+		return c.load(ctx, id, token)
 	})
 	return creds, loaded.Load(), err
+}
+
+// load gets id's credentials from where they come from.
+func (c *Credentials) load(ctx context.Context, id Identity, token string) (aws.Credentials, time.Duration, error) {
+	switch {
+	case id.Target.RoleARN != "":
+		return c.chain(ctx, id, token)
+	case id.Source == PodIdentity:
+		return c.fromAgent(ctx, id, token)
+	}
+	return c.assume(ctx, id, token)
 }
 
 // Renew drops rejected, credentials of id that AWS refused (expired, or

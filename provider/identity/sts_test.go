@@ -24,10 +24,16 @@ type fakeSTS struct {
 	err    error
 	noCred bool
 
+	// assumeErr fails every AssumeRole; assumeErrs the next ones, in turn
+	// (nil: succeed).
+	assumeErr  error
+	assumeErrs []error
+
 	mu      sync.Mutex
 	calls   int
 	in      *sts.AssumeRoleWithWebIdentityInput
 	regions []string
+	assumed []assumed
 }
 
 var _ STSAPI = (*fakeSTS)(nil)
@@ -52,6 +58,47 @@ func (f *fakeSTS) AssumeRoleWithWebIdentity(_ context.Context, in *sts.AssumeRol
 		AccessKeyId: aws.String(fmt.Sprintf("ASIATEST%d", f.calls)), SecretAccessKey: aws.String("secret"), SessionToken: aws.String("session"),
 		Expiration: aws.Time(time.Now().Add(time.Hour)),
 	}}, nil
+}
+
+// AssumeRole answers with assumeErr (then assumeErrs, one per call), or
+// with credentials named after the caller's, and records the input and the
+// caller's access key.
+func (f *fakeSTS) AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleOutput, error) {
+	var o sts.Options
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	caller, err := o.Credentials.Retrieve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.assumed = append(f.assumed, assumed{in: in, caller: caller.AccessKeyID, region: o.Region})
+	if len(f.assumeErrs) > 0 {
+		err := f.assumeErrs[0]
+		f.assumeErrs = f.assumeErrs[1:]
+		if err != nil {
+			return nil, err
+		}
+	} else if f.assumeErr != nil {
+		return nil, f.assumeErr
+	}
+	return &sts.AssumeRoleOutput{Credentials: &ststypes.Credentials{
+		AccessKeyId: aws.String(fmt.Sprintf("ASIACHAIN%d-%s", len(f.assumed), caller.AccessKeyID)), SecretAccessKey: aws.String("secret"), SessionToken: aws.String("session"),
+		Expiration: aws.Time(time.Now().Add(time.Hour)),
+	}}, nil
+}
+
+type assumed struct {
+	in             *sts.AssumeRoleInput
+	caller, region string
+}
+
+func (f *fakeSTS) Assumed() []assumed {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]assumed(nil), f.assumed...)
 }
 
 // fastRetry gives transient failures a budget short enough for unit tests.

@@ -57,6 +57,9 @@ type Object struct {
 	// SecretTTL is this object's freshness window; zero means the
 	// provider's --secret-ttl.
 	SecretTTL time.Duration
+	// AssumeRole, when set, replaces the SecretProviderClass's
+	// assumeRoleArn (and its external id and duration) for this object.
+	AssumeRole AssumeRole
 }
 
 // MinSecretTTL and MaxSecretTTL bound an object's secretTTL.
@@ -101,6 +104,7 @@ func (o Object) FileName(translation string) string {
 var knownFields = []string{
 	"objectName", "objectAlias", "objectType", "objectVersion", "objectVersionLabel",
 	"filePermission", "decode", "flatten", "keys", "layout", "keepEmpty", "strictKeys", "secretTTL",
+	ParamAssumeRoleARN, ParamAssumeRoleExternalID, ParamAssumeRoleDuration,
 }
 
 var (
@@ -343,6 +347,14 @@ func parseObject(m map[string]any) (Object, []error) {
 	}
 
 	o.KeepEmpty, _ = boolean("keepEmpty")
+	var problems []string
+	o.AssumeRole, problems = parseAssumeRole(func(field string) (any, bool) {
+		v, ok := m[field]
+		return v, ok && v != nil
+	}, "")
+	for _, p := range problems {
+		bad("%s", p)
+	}
 	o.StrictKeys, _ = boolean("strictKeys")
 
 	if o.Flatten == FlattenOff {

@@ -237,7 +237,7 @@ func TestParseObjectsErrors(t *testing.T) {
 		{name: "layout without flattening", raw: "- {objectName: a, flatten: false, layout: dotted}",
 			want: []string{"layout applies to flattened values: remove layout or flatten: false"}},
 		{name: "a typo in a field name", raw: "- objetName: PMP-Production-Credentials",
-			want: []string{`objects[0]: unknown field "objetName" (did you mean objectName? known fields: objectName, objectAlias, objectType, objectVersion, objectVersionLabel, filePermission, decode, flatten, keys, layout, keepEmpty, strictKeys, secretTTL)`,
+			want: []string{`objects[0]: unknown field "objetName" (did you mean objectName? known fields: objectName, objectAlias, objectType, objectVersion, objectVersionLabel, filePermission, decode, flatten, keys, layout, keepEmpty, strictKeys, secretTTL, assumeRoleArn, assumeRoleExternalId, assumeRoleDurationSeconds)`,
 				"objects[0]: objectName is required"}},
 		{name: "unknown fields, sorted", raw: "- {objectName: a, zeta: 1, alpha: 2, path: x}",
 			want: []string{`unknown field "alpha"`, `unknown field "path"`, `unknown field "zeta"`}},

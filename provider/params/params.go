@@ -69,7 +69,15 @@ type Request struct {
 	// PathTranslation replaces '/' in the file name of an object mounted
 	// whole; empty ("False") keeps the slashes as directories.
 	PathTranslation string
-	Objects         []Object
+	// PodIdentity is usePodIdentity: the pod's credentials come from the
+	// EKS Pod Identity Agent, at the address AddressType prefers, instead
+	// of IRSA.
+	PodIdentity bool
+	AddressType AddressType
+	// AssumeRole is the role every object is read as, assumed with the
+	// pod's own credentials, unless the object names its own.
+	AssumeRole AssumeRole
+	Objects    []Object
 	// Mode is the request's default file mode.
 	Mode fs.FileMode
 	// Tokens holds the pod's service-account tokens by audience.
@@ -146,6 +154,8 @@ func parse(attributesJSON, secretsJSON, permissionJSON string, objectsOf func(st
 	default:
 		add(`parameter pathTranslation %q is not "False", "True" or one character that can be in a file name (not / . or a control character), e.g. "_"`, t)
 	}
+
+	parseIdentityParams(attrs, req, add)
 
 	mode, err := parsePermission(permissionJSON)
 	if err != nil {

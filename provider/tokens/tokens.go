@@ -16,6 +16,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -95,7 +96,10 @@ type verified struct {
 	// bound: the token names a pod (the kubelet's do), podName and podUID.
 	bound           bool
 	podName, podUID string
-	until           time.Time
+	// audiences are the token's aud, checked per Verify: the same token
+	// may be verified for one audience and presented for another.
+	audiences []string
+	until     time.Time
 }
 
 // New returns a verifier of tokens against the issuer api serves.
@@ -108,6 +112,13 @@ func New(api DiscoveryAPI, cfg Config) *Verifier {
 // Unauthenticated error that says which check failed and never quotes the
 // token; a failure to read the issuer's keys is Transient or Denied.
 func (v *Verifier) Verify(ctx context.Context, token string, pod Pod) error {
+	return v.VerifyFor(ctx, token, v.cfg.Audience, pod)
+}
+
+// VerifyFor is Verify for a token of another audience than the
+// Verifier's, such as pods.eks.amazonaws.com for EKS Pod Identity: the
+// same issuer, keys and checks, and the token must be for audience.
+func (v *Verifier) VerifyFor(ctx context.Context, token, audience string, pod Pod) error {
 	if len(token) > MaxTokenBytes {
 		return v.refused(pod, "format", fmt.Sprintf("it is %d bytes long, over the %d bytes of any service account token", len(token), MaxTokenBytes))
 	}
@@ -121,13 +132,13 @@ func (v *Verifier) Verify(ctx context.Context, token string, pod Pod) error {
 	}
 	v.mu.Unlock()
 	if ok {
-		return v.matches(got, pod)
+		return v.matches(got, audience, pod)
 	}
 	got, err := v.verify(ctx, token, pod, now)
 	if err != nil {
 		return err
 	}
-	if err := v.matches(got, pod); err != nil {
+	if err := v.matches(got, audience, pod); err != nil {
 		return err
 	}
 	v.remember(sum, got)
@@ -181,9 +192,6 @@ func (v *Verifier) verify(ctx context.Context, token string, pod Pod, now time.T
 	switch {
 	case c.Issuer != ks.issuer:
 		return verified{}, v.refused(pod, "issuer", fmt.Sprintf("it was issued by %.256q, not by the cluster's service-account issuer %.256q", c.Issuer, ks.issuer))
-	case !c.Audience.Contains(v.cfg.Audience):
-		return verified{}, v.refused(pod, "audience", fmt.Sprintf(
-			"it is for the audience %.256q, not %q: the CSIDriver's tokenRequests audience must be the provider's --token-audience", strings.Join(c.Audience, ","), v.cfg.Audience))
 	case c.Expiry == nil:
 		return verified{}, v.refused(pod, "expiry", "it has no expiry (exp)")
 	case now.After(c.Expiry.Time().Add(v.cfg.Leeway)):
@@ -195,7 +203,7 @@ func (v *Verifier) verify(ctx context.Context, token string, pod Pod, now time.T
 	if !ok {
 		return verified{}, v.refused(pod, "subject", fmt.Sprintf("its subject %.256q is not a service account (system:serviceaccount:NAMESPACE:NAME)", c.Subject))
 	}
-	got := verified{namespace: ns, serviceAccount: sa}
+	got := verified{namespace: ns, serviceAccount: sa, audiences: c.Audience}
 	if c.Kubernetes != nil && c.Kubernetes.Pod != nil {
 		got.bound, got.podName, got.podUID = true, c.Kubernetes.Pod.Name, c.Kubernetes.Pod.UID
 	}
@@ -206,8 +214,15 @@ func (v *Verifier) verify(ctx context.Context, token string, pod Pod, now time.T
 	return got, nil
 }
 
-// matches checks that a verified token is for pod.
-func (v *Verifier) matches(got verified, pod Pod) error {
+// matches checks that a verified token is for audience and pod.
+func (v *Verifier) matches(got verified, audience string, pod Pod) error {
+	if !slices.Contains(got.audiences, audience) {
+		hint := "the CSIDriver's tokenRequests audience must be the provider's --token-audience"
+		if audience != v.cfg.Audience {
+			hint = fmt.Sprintf("the CSIDriver's tokenRequests must include the audience %q", audience)
+		}
+		return v.refused(pod, "audience", fmt.Sprintf("it is for the audience %.256q, not %q: %s", strings.Join(got.audiences, ","), audience, hint))
+	}
 	if got.namespace != pod.Namespace || got.serviceAccount != pod.ServiceAccount {
 		return v.refused(pod, "subject", fmt.Sprintf("it is for %.256q, not for the pod's service account %.256q",
 			"system:serviceaccount:"+got.namespace+":"+got.serviceAccount, pod.Subject()))

@@ -439,3 +439,29 @@ func TestSignedClaimsThatAreNotClaims(t *testing.T) {
 		wantRefused(t, v.Verify(context.Background(), tok, pod), tok, "format", "claims")
 	}
 }
+
+// TestVerifyForAnotherAudience: EKS Pod Identity's token is for the
+// audience pods.eks.amazonaws.com; it is verified as any other, and a
+// token is accepted only for the audience it is for, remembered or not.
+func TestVerifyForAnotherAudience(t *testing.T) {
+	const podIdentity = "pods.eks.amazonaws.com"
+	v, _, iss, _ := newVerifier(t)
+	ctx := context.Background()
+	piTok := iss.Sign(kubelet(issuer.Token{Audience: []string{podIdentity}}))
+	stsTok := iss.Sign(kubelet(issuer.Token{}))
+	if err := v.VerifyFor(ctx, piTok, podIdentity, pod); err != nil {
+		t.Fatalf("the Pod Identity token: %v", err)
+	}
+	if err := v.VerifyFor(ctx, piTok, podIdentity, pod); err != nil || v.Remembered() != 1 {
+		t.Fatalf("the remembered Pod Identity token: %v (%d remembered)", err, v.Remembered())
+	}
+	// Remembered, and still refused for the provider's own audience.
+	wantRefused(t, v.Verify(ctx, piTok, pod), piTok, "audience", `"pods.eks.amazonaws.com"`, "--token-audience")
+	if err := v.Verify(ctx, stsTok, pod); err != nil {
+		t.Fatal(err)
+	}
+	wantRefused(t, v.VerifyFor(ctx, stsTok, podIdentity, pod), stsTok, "audience",
+		`"sts.amazonaws.com"`, `the CSIDriver's tokenRequests must include the audience "pods.eks.amazonaws.com"`)
+	forged := iss.Forger().Sign(kubelet(issuer.Token{Audience: []string{podIdentity}}))
+	wantRefused(t, v.VerifyFor(ctx, forged, podIdentity, pod), forged, "signature")
+}

@@ -1,0 +1,147 @@
+// Package podagent is a stand-in EKS Pod Identity Agent for tests, on a
+// loopback port: it answers GET /v1/credentials as the agent on every EKS
+// node does, for the pod token in the Authorization header. The token must
+// be for the audience pods.eks.amazonaws.com and its subject a service
+// account with an association (Associate); the answer is credentials of
+// the association's role, from the emulator's sts:AssumeRole, so they sign
+// requests the emulator takes. The real agent passes the token to EKS
+// Auth, which verifies it; the provider has verified its signature before
+// sending it, and this stand-in reads the claims only.
+//
+// Nothing in the tests talks to the agent's link-local addresses: the
+// provider is pointed here with its --pod-identity-agent-url options.
+package podagent
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+)
+
+// Audience is the audience of the tokens the agent takes.
+const Audience = "pods.eks.amazonaws.com"
+
+// Agent is a running stand-in agent.
+type Agent struct {
+	// URL is its credentials URL, http://127.0.0.1:PORT/v1/credentials.
+	URL string
+	sts *sts.Client
+
+	mu           sync.Mutex
+	associations map[string]string // "namespace/serviceaccount" -> role ARN
+	calls        int
+}
+
+// Start serves an agent whose credentials come from the STS of the
+// emulator at stsEndpoint (awsemu.AWS.EmulatorEndpoint, bypassing the
+// front, so the agent's own calls are not counted as the provider's). It
+// stops when the test ends.
+func Start(t testing.TB, stsEndpoint string) *Agent {
+	t.Helper()
+	a := &Agent{
+		associations: map[string]string{},
+		sts: sts.New(sts.Options{
+			Region: "us-east-1", BaseEndpoint: aws.String(stsEndpoint),
+			Credentials: credentials.NewStaticCredentialsProvider("agent", "agent", ""),
+		}),
+	}
+	srv := httptest.NewServer(http.HandlerFunc(a.serve))
+	t.Cleanup(srv.Close)
+	a.URL = srv.URL + "/v1/credentials"
+	return a
+}
+
+// Associate is an EKS Pod Identity association: pods of the service
+// account get role's credentials.
+func (a *Agent) Associate(namespace, serviceAccount, role string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.associations[namespace+"/"+serviceAccount] = role
+}
+
+// Calls returns how many credentials requests the agent has answered.
+func (a *Agent) Calls() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.calls
+}
+
+func (a *Agent) serve(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	a.calls++
+	a.mu.Unlock()
+	if r.Method != http.MethodGet || r.URL.Path != "/v1/credentials" {
+		answer(w, http.StatusNotFound, "NotFound", "no such path")
+		return
+	}
+	sub, aud, ok := claims(r.Header.Get("Authorization"))
+	switch {
+	case !ok:
+		answer(w, http.StatusBadRequest, "InvalidTokenException", "Service account token cannot be parsed")
+		return
+	case !slices.Contains(aud, Audience):
+		answer(w, http.StatusBadRequest, "InvalidTokenException", "Service account token is not for audience "+Audience)
+		return
+	}
+	sa, _ := strings.CutPrefix(sub, "system:serviceaccount:")
+	ns, name, _ := strings.Cut(sa, ":")
+	a.mu.Lock()
+	role, associated := a.associations[ns+"/"+name]
+	a.mu.Unlock()
+	if !associated {
+		answer(w, http.StatusBadRequest, "AccessDeniedException", fmt.Sprintf("no Pod Identity association for service account %s/%s", ns, name))
+		return
+	}
+	out, err := a.sts.AssumeRole(r.Context(), &sts.AssumeRoleInput{RoleArn: aws.String(role), RoleSessionName: aws.String("eks-pod-identity")})
+	if err != nil {
+		answer(w, http.StatusInternalServerError, "InternalServerException", "emulator: "+err.Error())
+		return
+	}
+	c := out.Credentials
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]string{
+		"AccessKeyId": aws.ToString(c.AccessKeyId), "SecretAccessKey": aws.ToString(c.SecretAccessKey), "Token": aws.ToString(c.SessionToken),
+		"AccountId": "111122223333", "Expiration": aws.ToTime(c.Expiration).UTC().Format(time.RFC3339),
+	})
+}
+
+func answer(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"code": code, "message": msg})
+}
+
+// claims reads sub and aud of a JWT, unverified.
+func claims(token string) (sub string, aud []string, ok bool) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return "", nil, false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", nil, false
+	}
+	var c struct {
+		Sub string          `json:"sub"`
+		Aud json.RawMessage `json:"aud"`
+	}
+	if json.Unmarshal(payload, &c) != nil {
+		return "", nil, false
+	}
+	var one string
+	if json.Unmarshal(c.Aud, &one) == nil {
+		return c.Sub, []string{one}, true
+	}
+	return c.Sub, aud, json.Unmarshal(c.Aud, &aud) == nil
+}
