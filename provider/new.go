@@ -10,11 +10,13 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	awsssm "github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/ssm"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/tokens"
 )
 
@@ -46,7 +48,7 @@ const credentialRefreshLead = 5 * time.Minute
 
 // LoadAWSConfig loads the SDK configuration the way every AWS tool does
 // (AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_STS,
-// AWS_ENDPOINT_URL_SECRETS_MANAGER, ...) with three changes: one shared
+// AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_ENDPOINT_URL_SSM, ...) with three changes: one shared
 // HTTP client and connection pool for every pod's calls; anonymous base
 // credentials, so nothing can ever fall back to the node's or the
 // provider's own AWS identity; and no SDK retries (awsretry does them
@@ -82,7 +84,7 @@ type KubeAPI interface {
 func New(awsCfg aws.Config, kube KubeAPI, o Options) *Provider {
 	return NewFromAPIs(APIs{
 		STS: sts.NewFromConfig(awsCfg), SecretsManager: secretsmanager.NewFromConfig(awsCfg),
-		Kube: kube, Region: awsCfg.Region,
+		SSM: awsssm.NewFromConfig(awsCfg), Kube: kube, Region: awsCfg.Region,
 	}, o)
 }
 
@@ -91,7 +93,9 @@ func New(awsCfg aws.Config, kube KubeAPI, o Options) *Provider {
 type APIs struct {
 	STS            identity.STSAPI
 	SecretsManager secrets.API
-	Kube           KubeAPI
+	// SSM is Parameter Store, for objects of objectType ssmparameter.
+	SSM  ssm.API
+	Kube KubeAPI
 	// Region is the region of objects whose SecretProviderClass and ARN
 	// name none (the SDK's AWS_REGION); empty: the node's region label.
 	Region string
@@ -102,6 +106,9 @@ func NewFromAPIs(apis APIs, o Options) *Provider {
 	policy := awsretry.DefaultPolicy
 	if o.RetryBudget > 0 {
 		policy.Budget = o.RetryBudget
+	}
+	fetchConfig := secrets.Config{
+		Retry: policy, Cache: o.Cache, SecretTTL: o.SecretTTL, NegativeTTL: o.NegativeTTL, CacheSize: o.CacheSize,
 	}
 	return &Provider{
 		retryBudget:   policy.Budget,
@@ -117,8 +124,7 @@ func NewFromAPIs(apis APIs, o Options) *Provider {
 			Retry: policy, RefreshLead: credentialRefreshLead, NegativeTTL: o.NegativeTTL,
 			Cache: o.Cache, CacheSize: o.CacheSize,
 		}),
-		fetcher: secrets.NewFetcher(apis.SecretsManager, secrets.Config{
-			Retry: policy, Cache: o.Cache, SecretTTL: o.SecretTTL, NegativeTTL: o.NegativeTTL, CacheSize: o.CacheSize,
-		}),
+		fetcher: secrets.NewFetcher(apis.SecretsManager, fetchConfig),
+		ssm:     ssm.NewFetcher(apis.SSM, fetchConfig),
 	}
 }

@@ -1,5 +1,5 @@
 // Package provider is the Mount pipeline: parsed request -> pod identity ->
-// secrets -> files. It is all or nothing: any failing object fails the
+// secrets and parameters -> files. It is all or nothing: any failing object fails the
 // whole Mount and no file is returned.
 package provider
 
@@ -20,6 +20,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/ssm"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/tokens"
 )
 
@@ -36,6 +37,7 @@ type Provider struct {
 	kube          *identity.Kube
 	credentials   *identity.Credentials
 	fetcher       *secrets.Fetcher
+	ssm           *ssm.Fetcher
 	// retryBudget bounds a whole Mount, all objects and retries included,
 	// so it ends well before the kubelet's 2-minute deadline.
 	retryBudget time.Duration
@@ -103,6 +105,11 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		return res, err
 	}
 
+	parameters, err := p.parameters(ctx, req, res.Identity, token.Value)
+	if err != nil {
+		return res, err
+	}
+
 	room := files.PathRoom(req.TargetPath)
 	size := 0
 	for _, obj := range req.Objects {
@@ -110,11 +117,15 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		if obj.Region != "" {
 			id.Region = obj.Region // an ARN names its own region
 		}
-		creds := podCredentials{c: p.credentials, id: id, token: token.Value}
-		ref := secrets.Ref{ID: obj.Name, VersionID: obj.Version, VersionStage: obj.VersionLabel, Region: id.Region}
-		secret, err := p.fetcher.Get(ctx, id.Key(), ref, creds)
-		if err != nil {
-			return res, err
+		var secret *secrets.Secret
+		if obj.Type == params.SSMParameter {
+			secret = parameters[paramKey{id.Region, ssmRef(obj)}]
+		} else {
+			creds := podCredentials{c: p.credentials, id: id, token: token.Value}
+			ref := secrets.Ref{ID: obj.Name, VersionID: obj.Version, VersionStage: obj.VersionLabel, Region: id.Region}
+			if secret, err = p.fetcher.Get(ctx, id.Key(), ref, creds); err != nil {
+				return res, err
+			}
 		}
 		mode := req.Mode
 		if obj.Mode != 0 {
@@ -123,6 +134,13 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		out, err := objectFiles(obj, secret, mode, req.PathTranslation)
 		if err != nil {
 			return res, err
+		}
+		selected, err := jmesPathFiles(obj, secret, mode)
+		if err != nil {
+			return res, err
+		}
+		if len(selected) > 0 {
+			out = append(slices.Clip(out), selected...) // out may be shared by the secret's selections
 		}
 		p.warnUnknownKeys(obj, secret)
 		for _, f := range out {
@@ -193,10 +211,11 @@ func (p *Provider) Credentials() *identity.Credentials { return p.credentials }
 func (p *Provider) Secrets() *secrets.Fetcher { return p.fetcher }
 
 // CacheStats returns the counters of the provider's caches, by name:
-// "secrets", "credentials" and "roles".
+// "secrets", "parameters", "credentials" and "roles".
 func (p *Provider) CacheStats() map[string]cache.Stats {
 	return map[string]cache.Stats{
 		"secrets":     p.fetcher.Stats(),
+		"parameters":  p.ssm.Stats(),
 		"credentials": p.credentials.Stats(),
 		"roles":       p.kube.Stats(),
 	}

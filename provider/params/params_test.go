@@ -131,7 +131,7 @@ func TestParse(t *testing.T) {
 		{
 			name:       "ascpCompat mounts a JSON value whole",
 			attributes: attrs(t, map[string]string{ParamASCPCompat: "true"}), permission: "420",
-			want:       pmpRequest(func(r *Request) { r.ASCPCompat = true; r.Objects[0].Flatten = FlattenOff }),
+			want: pmpRequest(func(r *Request) { r.ASCPCompat = true; r.Objects[0].Flatten = FlattenOff }),
 		},
 		{
 			name: "ascpCompat leaves objects that ask for keys flattened",
@@ -145,7 +145,7 @@ func TestParse(t *testing.T) {
 		{
 			name:       "ascpCompat false",
 			attributes: attrs(t, map[string]string{ParamASCPCompat: "false"}), permission: "420",
-			want:       pmpRequest(nil),
+			want: pmpRequest(nil),
 		},
 		{
 			name:       "pathTranslation False",
