@@ -3,6 +3,7 @@ package params
 import (
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"regexp"
 	"sort"
@@ -260,6 +261,16 @@ func parseObject(raw map[string]any) (Object, []error) {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
+	for k := range raw {
+		if strings.EqualFold(k, "failoverObject") {
+			// ASCP's; refused rather than ignored, so a class never reads
+			// as if it had a failover it does not have.
+			bad("failoverObject (ASCP's failover) is not supported yet: remove it; the object is read from its own region only")
+			raw = maps.Clone(raw)
+			delete(raw, k)
+			break
+		}
+	}
 	m := canonical(raw, knownFields, bad)
 
 	str := func(field string) string {

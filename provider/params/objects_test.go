@@ -395,6 +395,8 @@ func TestParseObjectsASCPErrors(t *testing.T) {
 			want: []string{"is not a Parameter Store parameter name"}},
 		{name: "a secret ARN as a parameter", raw: "- {objectName: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:x', objectType: ssmparameter}",
 			want: []string{"is not a Parameter Store parameter ARN"}},
+		{name: "failoverObject is refused, not ignored", raw: "- {objectName: a, failoverObject: {objectName: b}}",
+			want: []string{"failoverObject (ASCP's failover) is not supported yet"}},
 		{name: "objectType values are not case-insensitive", raw: "- {objectName: a, objectType: SSM}",
 			want: []string{`objectType "SSM" is not supported: use one of secretsmanager, ssmparameter, ssm`}},
 	}

@@ -166,6 +166,16 @@ func parse(attributesJSON, secretsJSON, permissionJSON string, objectsOf func(st
 	}
 	req.Tokens = tokens
 
+	// ASCP's parameters this provider does not have yet are refused, not
+	// ignored: a class must not mount as if it had a failover region or
+	// used Pod Identity when it does not.
+	if v := strings.TrimSpace(attrs["usePodIdentity"]); v != "" && !strings.EqualFold(v, "false") {
+		add(`parameter usePodIdentity %q is not supported yet: the provider uses IRSA (the eks.amazonaws.com/role-arn annotation on the service account); remove it or set "false"`, v)
+	}
+	if v := strings.TrimSpace(attrs["failoverRegion"]); v != "" {
+		add("parameter failoverRegion %q is not supported yet: remove it; objects are read from region only", v)
+	}
+
 	switch c := strings.TrimSpace(attrs[ParamASCPCompat]); c {
 	case "", "false", "False":
 	case "true", "True":
