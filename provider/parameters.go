@@ -68,10 +68,7 @@ func jmesPathFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode) ([]fi
 	if len(obj.JMESPath) == 0 {
 		return nil, nil
 	}
-	what := "secret"
-	if obj.Type == params.SSMParameter {
-		what = "parameter"
-	}
+	what := noun(obj)
 	doc, err := jmes.Parse(s.Value)
 	if err != nil {
 		return nil, mounterr.New(mounterr.Invalid, "objects entry %s: jmesPath selects from a JSON value, but %s %s: %v: store a JSON document, or remove jmesPath",

@@ -248,14 +248,14 @@ func objectFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode, transla
 			return whole(obj, s, mode, translation)
 		}
 		return nil, mounterr.New(mounterr.Invalid,
-			"objects entry %s splits secret %s into keys (flatten: true, keys or strictKeys), but %v: store a JSON object such as the PMP template, or set flatten: false and remove keys and strictKeys",
-			obj.Name, s.Name, err)
+			"objects entry %s splits %s %s into keys (flatten: true, keys or strictKeys), but %v: store a JSON object such as the PMP template, or set flatten: false and remove keys and strictKeys",
+			obj.Name, noun(obj), s.Name, err)
 	}
 	if errors.Is(err, flatten.ErrInvalidJSON) {
-		return nil, mounterr.New(mounterr.Invalid, "secret %s: %v: fix the JSON, or set flatten: false to mount the value as one file", s.Name, err)
+		return nil, mounterr.New(mounterr.Invalid, "%s %s: %v: fix the JSON, or set flatten: false to mount the value as one file", noun(obj), s.Name, err)
 	}
 	if err != nil {
-		return nil, mounterr.New(mounterr.Invalid, "secret %s cannot be split into files: %v", s.Name, err)
+		return nil, mounterr.New(mounterr.Invalid, "%s %s cannot be split into files: %v", noun(obj), s.Name, err)
 	}
 	if err := strictKeys(obj, s, entries); err != nil {
 		return nil, err
@@ -264,26 +264,34 @@ func objectFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode, transla
 	var noMatch *files.NoMatchError
 	switch {
 	case errors.As(err, &noMatch):
-		return nil, mounterr.New(mounterr.NotFound, "secret %s: %v (empty values count as missing unless keepEmpty: true)", s.Name, err)
+		return nil, mounterr.New(mounterr.NotFound, "%s %s: %v (empty values count as missing unless keepEmpty: true)", noun(obj), s.Name, err)
 	case err != nil:
-		return nil, mounterr.New(mounterr.Invalid, "secret %s: %v", s.Name, err)
+		return nil, mounterr.New(mounterr.Invalid, "%s %s: %v", noun(obj), s.Name, err)
 	}
 	return decodeFiles(obj, s, out)
 }
 
 func whole(obj params.Object, s *secrets.Secret, mode fs.FileMode, translation string) ([]files.File, error) {
 	if len(s.Value) == 0 && !obj.KeepEmpty {
-		return nil, mounterr.New(mounterr.NotFound, "secret %s has an empty value: store a value, or set keepEmpty: true", s.Name)
+		return nil, mounterr.New(mounterr.NotFound, "%s %s has an empty value: store a value, or set keepEmpty: true", noun(obj), s.Name)
 	}
 	value, ok := decodeValue(obj.Decode, s.Value)
 	if !ok {
 		return nil, mounterr.New(mounterr.Invalid,
-			"objects entry %s: the value of secret %s is not valid %s (decode: %s): store it %s-encoded, or remove decode",
-			obj.Name, s.Name, decodeName(obj.Decode), decodeName(obj.Decode), decodeName(obj.Decode))
+			"objects entry %s: the value of %s %s is not valid %s (decode: %s): store it %s-encoded, or remove decode",
+			obj.Name, noun(obj), s.Name, decodeName(obj.Decode), decodeName(obj.Decode), decodeName(obj.Decode))
 	}
 	f, err := files.Whole(obj.FileName(translation), value, mode)
 	if err != nil {
 		return nil, mounterr.New(mounterr.Invalid, "objects entry %s: %v", obj.Name, err)
 	}
 	return []files.File{f}, nil
+}
+
+// noun is what an object is read from, for messages.
+func noun(obj params.Object) string {
+	if obj.Type == params.SSMParameter {
+		return "parameter"
+	}
+	return "secret"
 }
