@@ -1,9 +1,11 @@
 package jmes
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 const doc = `{"username":"app","password":"s3cret","port":5432,"ratio":1.5,"tls":true,"none":null,
@@ -107,4 +109,35 @@ func TestParseNotJSON(t *testing.T) {
 			t.Errorf("error %q echoes the value", err)
 		}
 	}
+}
+
+// FuzzSearch: any expression on any value never panics, an error never
+// holds the value searched, and "k" selects a string value exactly.
+func FuzzSearch(f *testing.F) {
+	f.Add("k", "s3cret-value-0001")
+	f.Add(`"n".k`, "another secret value")
+	f.Add("abs(n)", "a value of the wrong type")
+	f.Add("[k, n.k] | join(',', @)", "joined secret value")
+	f.Add("n.*", "\u00e9t\u00e9 secret")
+	f.Fuzz(func(t *testing.T, path, value string) {
+		if !utf8.ValidString(value) {
+			return // JSON text holds UTF-8
+		}
+		raw, _ := json.Marshal(map[string]any{"k": value, "n": map[string]any{"k": value}})
+		d, err := Parse(raw)
+		if err != nil {
+			t.Fatalf("Parse of marshalled JSON: %v", err)
+		}
+		k, _ := Compile("k")
+		if got, err := k.Search(d); value != "" && (err != nil || string(got) != value) {
+			t.Fatalf("k = %q, %v; want %q", got, err, value)
+		}
+		e, err := Compile(path)
+		if err != nil {
+			return
+		}
+		if _, err := e.Search(d); err != nil && len(value) >= 12 && !strings.Contains(path, value) && strings.Contains(err.Error(), value) {
+			t.Fatalf("error %q holds the value", err)
+		}
+	})
 }

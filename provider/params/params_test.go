@@ -369,6 +369,8 @@ func FuzzParse(f *testing.F) {
 		{attrs(f, nil), "null", "420", "objects: - : [", "", okTokens, false},
 		{attrs(f, nil), "null", "420", "- objectName: arn:aws:secretsmanager:eu-west:123456789012:secret:PMP-x", "", okTokens, false},
 		{attrs(f, map[string]string{ParamObjects: "- objectName: arn:aws:secretsmanager:x:123456789012:secret:PMP-x"}), "null", "420", "", "", okTokens, false},
+		{attrs(f, map[string]string{ParamASCPCompat: "true"}), "null", "420", "- {objectName: /a/b, objectType: ssmparameter, objectVersionLabel: p, jmesPath: [{Path: '\"x-y\".z', ObjectAlias: q, filePermission: \"0400\"}, {path: 'a[', objectAlias: ../q}]}", "", okTokens, false},
+		{attrs(f, nil), "null", "420", "- {ObjectName: arn:aws:ssm:eu-west-1:123456789012:parameter/a, objectName: b, failoverObject: {}}", "", okTokens, false},
 	}
 	for _, s := range seeds {
 		f.Add(s.attributes, s.secrets, s.permission, s.objects, s.region, s.tokens, s.inSecrets)
