@@ -267,7 +267,18 @@ func resources(c call) string {
 			out[i] = n
 			continue
 		}
-		out[i] = "arn:aws:ssm:" + c.region + ":ACCOUNT_ID:parameter/" + strings.TrimPrefix(n, "/")
+		out[i] = "arn:" + partition(c.region) + ":ssm:" + c.region + ":ACCOUNT_ID:parameter/" + strings.TrimPrefix(n, "/")
 	}
 	return strings.Join(slices.Compact(out), ", ")
+}
+
+// partition is the AWS partition of a region, for the ARNs a message names.
+func partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
 }
