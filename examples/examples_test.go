@@ -7,6 +7,7 @@ package examples_test
 
 import (
 	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/spclass"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
 )
@@ -47,6 +49,61 @@ func TestSecretProviderClassesAreValid(t *testing.T) {
 	}
 	if found < 2 {
 		t.Errorf("found %d SecretProviderClasses in examples/, want at least 2", found)
+	}
+}
+
+// TestASCPExampleMountsASCPsFiles: the converted ASCP class mounts the
+// files its header lists, from the values it describes.
+func TestASCPExampleMountsASCPsFiles(t *testing.T) {
+	classes, err := spclass.Read("ascp-migrated.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := params.ParseClass(classes[0].Metadata.Name, classes[0].Spec.Parameters)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !req.ASCPCompat {
+		t.Error("ascpCompat is not on")
+	}
+	values := map[string]string{
+		"/app/db/password": "s3cret",
+		"/app/flags":       "beta,dark-mode",
+		"/app/db/config":   `{"host":"db.internal","port":5432}`,
+		"MySecret":         `{"username":"app","db-creds":{"password":"hunter2"}}`,
+	}
+	type file struct {
+		Mode     fs.FileMode
+		Contents string
+	}
+	got := map[string]file{}
+	for _, obj := range req.Objects {
+		out, err := provider.ObjectFiles(obj, []byte(values[obj.Name]), req.Mode, req.PathTranslation)
+		if err != nil {
+			t.Fatalf("%s: %v", obj.Name, err)
+		}
+		for _, f := range out {
+			got[f.Path] = file{f.Mode, string(f.Contents)}
+		}
+	}
+	want := map[string]file{
+		"_app_db_password": {0o400, "s3cret"},
+		"feature-flags":    {0o644, "beta,dark-mode"},
+		"_app_db_config":   {0o644, values["/app/db/config"]},
+		"db-host":          {0o644, "db.internal"},
+		"db-port":          {0o644, "5432"},
+		"MySecret":         {0o644, values["MySecret"]},
+		"dbusername":       {0o644, "app"},
+		"dbpassword":       {0o400, "hunter2"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("files (-want +got):\n%s", diff)
+	}
+	header, _ := os.ReadFile("ascp-migrated.yaml")
+	for name := range want {
+		if !strings.Contains(string(header), "#   "+name+" ") {
+			t.Errorf("the example's header does not list %s", name)
+		}
 	}
 }
 

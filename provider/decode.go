@@ -58,8 +58,8 @@ func decodeFiles(obj params.Object, s *secrets.Secret, fs []files.File) ([]files
 				key = strings.ReplaceAll(key, "/", ".")
 			}
 			return nil, mounterr.New(mounterr.Invalid,
-				"objects entry %s: the value of key %s of secret %s is not valid %s (decode: %s): store it %s-encoded, or remove decode",
-				obj.Name, key, s.Name, decodeName(obj.Decode), decodeName(obj.Decode), decodeName(obj.Decode))
+				"objects entry %s: the value of key %s of %s %s is not valid %s (decode: %s): store it %s-encoded, or remove decode",
+				obj.Name, key, noun(obj), s.Name, decodeName(obj.Decode), decodeName(obj.Decode), decodeName(obj.Decode))
 		}
 		f.Contents = v
 		out[i] = f

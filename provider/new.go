@@ -11,6 +11,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	awsssm "github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -18,6 +19,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/ssm"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/tokens"
 )
 
@@ -56,7 +58,7 @@ const credentialRefreshLead = 5 * time.Minute
 
 // LoadAWSConfig loads the SDK configuration the way every AWS tool does
 // (AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_STS,
-// AWS_ENDPOINT_URL_SECRETS_MANAGER, ...) with three changes: one shared
+// AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_ENDPOINT_URL_SSM, ...) with three changes: one shared
 // HTTP client and connection pool for every pod's calls; anonymous base
 // credentials, so nothing can ever fall back to the node's or the
 // provider's own AWS identity; and no SDK retries (awsretry does them
@@ -110,18 +112,20 @@ func Endpoints(ctx context.Context, awsCfg aws.Config) (map[string]string, error
 		awsCfg.Region = "us-east-1"
 	}
 	c := newClients(awsCfg)
-	var stsURL, smURL string
+	var stsURL, smURL, ssmURL string
 	_, stsErr := c.sts.AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{
 		RoleArn: aws.String("arn:aws:iam::000000000000:role/endpoint-check"), RoleSessionName: aws.String("endpoint-check"), WebIdentityToken: aws.String("none"),
 	}, func(o *sts.Options) { o.APIOptions = append(o.APIOptions, resolvedURL(&stsURL)) })
 	_, smErr := c.secretsManager.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("endpoint-check")},
 		func(o *secretsmanager.Options) { o.APIOptions = append(o.APIOptions, resolvedURL(&smURL)) })
-	for _, err := range []error{stsErr, smErr} {
+	_, ssmErr := c.ssm.GetParameters(ctx, &awsssm.GetParametersInput{Names: []string{"endpoint-check"}},
+		func(o *awsssm.Options) { o.APIOptions = append(o.APIOptions, resolvedURL(&ssmURL)) })
+	for _, err := range []error{stsErr, smErr, ssmErr} {
 		if !errors.Is(err, errResolved) {
 			return nil, fmt.Errorf("AWS endpoint configuration: %w (AWS_USE_FIPS_ENDPOINT=true applies to the endpoints the SDK derives from the region; with AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_<SERVICE>, the endpoint you set is used as it is: unset AWS_USE_FIPS_ENDPOINT and point the variable at the FIPS endpoint)", err)
 		}
 	}
-	return map[string]string{"sts": stsURL, "secretsmanager": smURL}, nil
+	return map[string]string{"sts": stsURL, "secretsmanager": smURL, "ssm": ssmURL}, nil
 }
 
 // KubeAPI is what the provider reads from the Kubernetes API: service
@@ -138,20 +142,21 @@ type KubeAPI interface {
 // and kube.
 func New(awsCfg aws.Config, kube KubeAPI, o Options) *Provider {
 	c := newClients(awsCfg)
-	return NewFromAPIs(APIs{STS: c.sts, SecretsManager: c.secretsManager, Kube: kube, Region: awsCfg.Region}, o)
+	return NewFromAPIs(APIs{STS: c.sts, SecretsManager: c.secretsManager, SSM: c.ssm, Kube: kube, Region: awsCfg.Region}, o)
 }
 
 // clients are the SDK clients of the provider's AWS calls.
 type clients struct {
 	sts            *sts.Client
 	secretsManager *secretsmanager.Client
+	ssm            *awsssm.Client
 }
 
 // newClients builds them from awsCfg, whose endpoint settings
 // (AWS_USE_FIPS_ENDPOINT, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>)
 // each client's endpoint resolver applies as the SDK documents.
 func newClients(awsCfg aws.Config) clients {
-	return clients{sts: sts.NewFromConfig(awsCfg), secretsManager: secretsmanager.NewFromConfig(awsCfg)}
+	return clients{sts: sts.NewFromConfig(awsCfg), secretsManager: secretsmanager.NewFromConfig(awsCfg), ssm: awsssm.NewFromConfig(awsCfg)}
 }
 
 // APIs are the provider's edges: the AWS calls and Kubernetes reads a
@@ -159,7 +164,9 @@ func newClients(awsCfg aws.Config) clients {
 type APIs struct {
 	STS            identity.STSAPI
 	SecretsManager secrets.API
-	Kube           KubeAPI
+	// SSM is Parameter Store, for objects of objectType ssmparameter.
+	SSM  ssm.API
+	Kube KubeAPI
 	// Region is the region of objects whose SecretProviderClass and ARN
 	// name none (the SDK's AWS_REGION); empty: the node's region label.
 	Region string
@@ -175,6 +182,9 @@ func NewFromAPIs(apis APIs, o Options) *Provider {
 	if o.PodIdentityAgentURL != "" || o.PodIdentityAgentURLIPv6 != "" {
 		agent = identity.NewAgent(o.PodIdentityAgentURL, o.PodIdentityAgentURLIPv6)
 	}
+	fetchConfig := secrets.Config{
+		Retry: policy, Cache: o.Cache, SecretTTL: o.SecretTTL, NegativeTTL: o.NegativeTTL, CacheSize: o.CacheSize,
+	}
 	return &Provider{
 		retryBudget:   policy.Budget,
 		tokenAudience: o.TokenAudience,
@@ -189,8 +199,7 @@ func NewFromAPIs(apis APIs, o Options) *Provider {
 			Retry: policy, RefreshLead: credentialRefreshLead, NegativeTTL: o.NegativeTTL,
 			Cache: o.Cache, CacheSize: o.CacheSize, Agent: agent,
 		}),
-		fetcher: secrets.NewFetcher(apis.SecretsManager, secrets.Config{
-			Retry: policy, Cache: o.Cache, SecretTTL: o.SecretTTL, NegativeTTL: o.NegativeTTL, CacheSize: o.CacheSize,
-		}),
+		fetcher: secrets.NewFetcher(apis.SecretsManager, fetchConfig),
+		ssm:     ssm.NewFetcher(apis.SSM, fetchConfig),
 	}
 }

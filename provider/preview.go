@@ -2,6 +2,7 @@ package provider
 
 import (
 	"io/fs"
+	"slices"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/files"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
@@ -9,7 +10,8 @@ import (
 )
 
 // ObjectFiles returns the files a Mount gives for one object of a
-// SecretProviderClass whose secret holds value, with the request's default
+// SecretProviderClass whose secret or parameter holds value (its jmesPath
+// files included), with the request's default
 // mode and pathTranslation (params.Request.PathTranslation), or the error that Mount fails with: the same code as Mount, for
 // tools that show what a class would mount before a pod does. The volume
 // as a whole is checked by files.CheckVolume.
@@ -17,5 +19,14 @@ func ObjectFiles(obj params.Object, value []byte, mode fs.FileMode, translation 
 	if obj.Mode != 0 {
 		mode = obj.Mode
 	}
-	return objectFiles(obj, &secrets.Secret{Name: obj.Name, Value: value}, mode, translation)
+	s := &secrets.Secret{Name: obj.Name, Value: value}
+	out, err := objectFiles(obj, s, mode, translation)
+	if err != nil {
+		return nil, err
+	}
+	selected, err := jmesPathFiles(obj, s, mode)
+	if err != nil {
+		return nil, err
+	}
+	return append(slices.Clip(out), selected...), nil
 }

@@ -1,5 +1,5 @@
 // Package provider is the Mount pipeline: parsed request -> pod identity ->
-// secrets -> files. It is all or nothing: any failing object fails the
+// secrets and parameters -> files. It is all or nothing: any failing object fails the
 // whole Mount and no file is returned.
 package provider
 
@@ -20,6 +20,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/ssm"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/tokens"
 )
 
@@ -36,6 +37,7 @@ type Provider struct {
 	kube          *identity.Kube
 	credentials   *identity.Credentials
 	fetcher       *secrets.Fetcher
+	ssm           *ssm.Fetcher
 	// retryBudget bounds a whole Mount, all objects and retries included,
 	// so it ends well before the kubelet's 2-minute deadline.
 	retryBudget time.Duration
@@ -115,6 +117,11 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		return res, err
 	}
 
+	parameters, err := p.parameters(ctx, req, res.Identity, token.Value)
+	if err != nil {
+		return res, err
+	}
+
 	room := files.PathRoom(req.TargetPath)
 	size := 0
 	for _, obj := range req.Objects {
@@ -123,11 +130,15 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 			id.Region = obj.Region // an ARN names its own region
 		}
 		id.Target = target(req, obj)
-		creds := podCredentials{c: p.credentials, id: id, token: token.Value}
-		ref := secrets.Ref{ID: obj.Name, VersionID: obj.Version, VersionStage: obj.VersionLabel, Region: id.Region, TTL: obj.SecretTTL}
-		secret, err := p.fetcher.Get(ctx, id.Key(), ref, creds)
-		if err != nil {
-			return res, err
+		var secret *secrets.Secret
+		if obj.Type == params.SSMParameter {
+			secret = parameters[paramKeyOf(req, res.Identity, obj)]
+		} else {
+			creds := podCredentials{c: p.credentials, id: id, token: token.Value}
+			ref := secrets.Ref{ID: obj.Name, VersionID: obj.Version, VersionStage: obj.VersionLabel, Region: id.Region, TTL: obj.SecretTTL}
+			if secret, err = p.fetcher.Get(ctx, id.Key(), ref, creds); err != nil {
+				return res, err
+			}
 		}
 		mode := req.Mode
 		if obj.Mode != 0 {
@@ -136,6 +147,13 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		out, err := objectFiles(obj, secret, mode, req.PathTranslation)
 		if err != nil {
 			return res, err
+		}
+		selected, err := jmesPathFiles(obj, secret, mode)
+		if err != nil {
+			return res, err
+		}
+		if len(selected) > 0 {
+			out = append(slices.Clip(out), selected...) // out may be shared by the secret's selections
 		}
 		p.warnUnknownKeys(obj, secret)
 		for _, f := range out {
@@ -216,10 +234,11 @@ func (p *Provider) Credentials() *identity.Credentials { return p.credentials }
 func (p *Provider) Secrets() *secrets.Fetcher { return p.fetcher }
 
 // CacheStats returns the counters of the provider's caches, by name:
-// "secrets", "credentials" and "roles".
+// "secrets", "parameters", "credentials" and "roles".
 func (p *Provider) CacheStats() map[string]cache.Stats {
 	return map[string]cache.Stats{
 		"secrets":     p.fetcher.Stats(),
+		"parameters":  p.ssm.Stats(),
 		"credentials": p.credentials.Stats(),
 		"roles":       p.kube.Stats(),
 	}
@@ -252,14 +271,14 @@ func objectFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode, transla
 			return whole(obj, s, mode, translation)
 		}
 		return nil, mounterr.New(mounterr.Invalid,
-			"objects entry %s splits secret %s into keys (flatten: true, keys or strictKeys), but %v: store a JSON object such as the PMP template, or set flatten: false and remove keys and strictKeys",
-			obj.Name, s.Name, err)
+			"objects entry %s splits %s %s into keys (flatten: true, keys or strictKeys), but %v: store a JSON object such as the PMP template, or set flatten: false and remove keys and strictKeys",
+			obj.Name, noun(obj), s.Name, err)
 	}
 	if errors.Is(err, flatten.ErrInvalidJSON) {
-		return nil, mounterr.New(mounterr.Invalid, "secret %s: %v: fix the JSON, or set flatten: false to mount the value as one file", s.Name, err)
+		return nil, mounterr.New(mounterr.Invalid, "%s %s: %v: fix the JSON, or set flatten: false to mount the value as one file", noun(obj), s.Name, err)
 	}
 	if err != nil {
-		return nil, mounterr.New(mounterr.Invalid, "secret %s cannot be split into files: %v", s.Name, err)
+		return nil, mounterr.New(mounterr.Invalid, "%s %s cannot be split into files: %v", noun(obj), s.Name, err)
 	}
 	if err := strictKeys(obj, s, entries); err != nil {
 		return nil, err
@@ -268,26 +287,34 @@ func objectFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode, transla
 	var noMatch *files.NoMatchError
 	switch {
 	case errors.As(err, &noMatch):
-		return nil, mounterr.New(mounterr.NotFound, "secret %s: %v (empty values count as missing unless keepEmpty: true)", s.Name, err)
+		return nil, mounterr.New(mounterr.NotFound, "%s %s: %v (empty values count as missing unless keepEmpty: true)", noun(obj), s.Name, err)
 	case err != nil:
-		return nil, mounterr.New(mounterr.Invalid, "secret %s: %v", s.Name, err)
+		return nil, mounterr.New(mounterr.Invalid, "%s %s: %v", noun(obj), s.Name, err)
 	}
 	return decodeFiles(obj, s, out)
 }
 
 func whole(obj params.Object, s *secrets.Secret, mode fs.FileMode, translation string) ([]files.File, error) {
 	if len(s.Value) == 0 && !obj.KeepEmpty {
-		return nil, mounterr.New(mounterr.NotFound, "secret %s has an empty value: store a value, or set keepEmpty: true", s.Name)
+		return nil, mounterr.New(mounterr.NotFound, "%s %s has an empty value: store a value, or set keepEmpty: true", noun(obj), s.Name)
 	}
 	value, ok := decodeValue(obj.Decode, s.Value)
 	if !ok {
 		return nil, mounterr.New(mounterr.Invalid,
-			"objects entry %s: the value of secret %s is not valid %s (decode: %s): store it %s-encoded, or remove decode",
-			obj.Name, s.Name, decodeName(obj.Decode), decodeName(obj.Decode), decodeName(obj.Decode))
+			"objects entry %s: the value of %s %s is not valid %s (decode: %s): store it %s-encoded, or remove decode",
+			obj.Name, noun(obj), s.Name, decodeName(obj.Decode), decodeName(obj.Decode), decodeName(obj.Decode))
 	}
 	f, err := files.Whole(obj.FileName(translation), value, mode)
 	if err != nil {
 		return nil, mounterr.New(mounterr.Invalid, "objects entry %s: %v", obj.Name, err)
 	}
 	return []files.File{f}, nil
+}
+
+// noun is what an object is read from, for messages.
+func noun(obj params.Object) string {
+	if obj.Type == params.SSMParameter {
+		return "parameter"
+	}
+	return "secret"
 }

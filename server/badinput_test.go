@@ -107,7 +107,7 @@ func badInputs() []badInput {
 			input: "an unknown field",
 			req:   objects("- objectName: PMP-Production-Credentials\n  objectAliass: pmp"),
 			code:  codes.InvalidArgument,
-			want:  []string{`unknown field "objectAliass" (did you mean objectAlias?`},
+			want:  []string{`unknown field "objectAliass": did you mean objectAlias?`},
 		},
 		{
 			input:  "two objects with one `objectAlias`",

@@ -94,6 +94,11 @@ func (d *Doctor) chain(ctx context.Context, t Target, req *params.Request, role,
 			}
 		}
 		check := fmt.Sprintf("secret[%d]", i)
+		if obj.Type == params.SSMParameter {
+			// Read by the mount check below, in its GetParameters batch.
+			s.skip(check, "parameter %s (Parameter Store) is read by the mount check below, which names it if the role may not read it (ssm:GetParameters)", obj.Name)
+			continue
+		}
 		d.describe(ctx, check, obj, oid.Region, creds, s)
 		secret, err := p.Secrets().Get(ctx, oid.Key(), secrets.Ref{ID: obj.Name, VersionID: obj.Version, VersionStage: obj.VersionLabel, Region: oid.Region}, objCreds)
 		if err != nil {

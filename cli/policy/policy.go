@@ -26,6 +26,8 @@ var Command = cmdline.Command{
     this one secret (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-??????,
     the six characters being the suffix Secrets Manager adds), instead of the
     PMP document's every PMP-* secret in every region and account;
+  - with --parameter (once per parameter), ssm:GetParameters on those
+    Parameter Store parameters (objectType ssmparameter), by name;
   - with --namespace, --service-account and --oidc-issuer, the role's trust
     policy: sts:AssumeRoleWithWebIdentity for that one service account through
     the cluster's IAM OIDC identity provider, audience sts.amazonaws.com.
@@ -50,7 +52,9 @@ const (
 
 // Input is what the policies are made for.
 type Input struct {
-	Secret, Region, Account               string
+	Secret, Region, Account string
+	// Parameters are Parameter Store parameter names.
+	Parameters                            []string
 	Namespace, ServiceAccount, OIDCIssuer string
 }
 
@@ -66,7 +70,7 @@ type Statement struct {
 	Effect    string                       `json:"Effect"`
 	Principal map[string]string            `json:"Principal,omitempty"`
 	Action    any                          `json:"Action"`
-	Resource  string                       `json:"Resource,omitempty"`
+	Resource  any                          `json:"Resource,omitempty"` // a string, or a list of them
 	Condition map[string]map[string]string `json:"Condition,omitempty"`
 }
 
@@ -81,6 +85,7 @@ var (
 	regionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
 	accountRE = regexp.MustCompile(`^\d{12}$`)
 	nameRE    = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
+	paramRE   = regexp.MustCompile(`^[A-Za-z0-9_./-]+$`)
 	arnRE     = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):secretsmanager:([a-z0-9-]+):(\d{12}):secret:([A-Za-z0-9/_+=.@-]+)$`)
 	// dns1123Label is a namespace; a service account is a subdomain.
 	dns1123Label     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
@@ -97,6 +102,10 @@ func Run(_ context.Context, env cmdline.Env, args []string) int {
 	fs.StringVar(&in.Namespace, "namespace", "", "for the trust policy: the pod's namespace")
 	fs.StringVar(&in.ServiceAccount, "service-account", "", "for the trust policy: the pod's service account")
 	fs.StringVar(&in.OIDCIssuer, "oidc-issuer", "", "for the trust policy: the cluster's OIDC issuer URL")
+	fs.Func("parameter", "a Parameter Store parameter the role reads (/app/db/password); repeat for more", func(v string) error {
+		in.Parameters = append(in.Parameters, strings.TrimSpace(v))
+		return nil
+	})
 	output := cmdline.OutputFlag(fs)
 	rest, code, done := env.Parse(Command, fs, args)
 	if done {
@@ -141,6 +150,11 @@ func (in *Input) check() string {
 		in.Region, in.Account = m[2], m[3]
 	case !nameRE.MatchString(in.Secret):
 		return fmt.Sprintf("--secret %q is not a secret name (1-512 of A-Z a-z 0-9 / _ + = . @ -; no wildcards: the policy is for one secret)", in.Secret)
+	}
+	for _, p := range in.Parameters {
+		if !paramRE.MatchString(p) || len(p) > 1011 {
+			return fmt.Sprintf("--parameter %q is not a Parameter Store parameter name (1-1011 of A-Z a-z 0-9 . - _ and /; no wildcards, no :version)", p)
+		}
 	}
 	if in.Region != "" && !regionRE.MatchString(in.Region) {
 		return fmt.Sprintf("--region %q is not an AWS region name such as eu-west-1", in.Region)
@@ -223,6 +237,17 @@ func Build(in Input) Result {
 		Action:   []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"},
 		Resource: resource,
 	}}}
+	if len(in.Parameters) > 0 {
+		arns := make([]string, len(in.Parameters))
+		for i, p := range in.Parameters {
+			arns[i] = fmt.Sprintf("arn:%s:ssm:%s:%s:parameter/%s", part, region, account, strings.TrimPrefix(p, "/"))
+		}
+		st := Statement{Sid: "ReadTheParameters", Effect: "Allow", Action: []string{"ssm:GetParameters"}, Resource: arns}
+		if len(arns) == 1 {
+			st.Resource = arns[0]
+		}
+		res.PermissionPolicy.Statement = append(res.PermissionPolicy.Statement, st)
+	}
 	if in.Namespace == "" {
 		return res
 	}

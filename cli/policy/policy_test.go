@@ -106,6 +106,23 @@ func TestBuild(t *testing.T) {
 	}
 }
 
+func TestBuildParameters(t *testing.T) {
+	res := Build(Input{Secret: "PMP-Prod", Region: "eu-west-1", Account: "123456789012", Parameters: []string{"/app/db/password", "app.flag"}})
+	if len(res.PermissionPolicy.Statement) != 2 {
+		t.Fatalf("%d statements, want the secret's and the parameters'", len(res.PermissionPolicy.Statement))
+	}
+	st := res.PermissionPolicy.Statement[1]
+	want := Statement{Sid: "ReadTheParameters", Effect: "Allow", Action: []string{"ssm:GetParameters"},
+		Resource: []string{"arn:aws:ssm:eu-west-1:123456789012:parameter/app/db/password", "arn:aws:ssm:eu-west-1:123456789012:parameter/app.flag"}}
+	if diff := cmp.Diff(want, st); diff != "" {
+		t.Errorf("parameters statement (-want +got):\n%s", diff)
+	}
+	one := Build(Input{Secret: "PMP-Prod", Region: "eu-west-1", Account: "123456789012", Parameters: []string{"/app/x"}})
+	if r := one.PermissionPolicy.Statement[1].Resource; r != "arn:aws:ssm:eu-west-1:123456789012:parameter/app/x" {
+		t.Errorf("one parameter's resource = %v", r)
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	t.Setenv("AWS_REGION", "")
 	for _, tc := range []struct {
@@ -126,6 +143,8 @@ func TestUsageErrors(t *testing.T) {
 		{"http issuer", []string{"--secret", "P", "--namespace", "pmp", "--service-account", "sa", "--oidc-issuer", "http://issuer"}, "must be an https URL"},
 		{"issuer with a query", []string{"--secret", "P", "--namespace", "pmp", "--service-account", "sa", "--oidc-issuer", "https://issuer/?x=1"}, "is not a URL such as"},
 		{"an argument", []string{"--secret", "P", "extra"}, `unexpected arguments ["extra"]`},
+		{"a parameter with a version", []string{"--secret", "P", "--parameter", "/app/db:3"}, "is not a Parameter Store parameter name"},
+		{"a parameter wildcard", []string{"--secret", "P", "--parameter", "/app/*"}, "no wildcards"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := run(t, tc.args...)

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 )
 
 // AWS is a running emulator and its front.
@@ -22,6 +23,9 @@ type AWS struct {
 	// Admin is a Secrets Manager client for seeding and rotating, straight
 	// to the emulator so it is not counted.
 	Admin *secretsmanager.Client
+	// SSM is a Parameter Store client for seeding parameters, straight to
+	// the emulator.
+	SSM *ssm.Client
 }
 
 // Start starts kumo on a free loopback port and a front before it, both
@@ -41,7 +45,7 @@ func Start(t testing.TB) *AWS {
 	front := NewFront(up)
 	srv := httptest.NewServer(front)
 	t.Cleanup(srv.Close)
-	return &AWS{Endpoint: srv.URL, EmulatorEndpoint: emu.Endpoint, Front: front, Admin: AdminClient(emu.Endpoint)}
+	return &AWS{Endpoint: srv.URL, EmulatorEndpoint: emu.Endpoint, Front: front, Admin: AdminClient(emu.Endpoint), SSM: SSMClient(emu.Endpoint)}
 }
 
 // AdminClient is a Secrets Manager client with dummy credentials for
@@ -54,13 +58,23 @@ func AdminClient(endpoint string) *secretsmanager.Client {
 	})
 }
 
+// SSMClient is a Parameter Store client with dummy credentials for seeding
+// parameters in the emulator at endpoint.
+func SSMClient(endpoint string) *ssm.Client {
+	return ssm.New(ssm.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+	})
+}
+
 // UseFrom points the AWS SDK of this process at the front, the way a user
 // points the provider at a VPC endpoint, and keeps the test off IMDS.
 func (a *AWS) UseFrom(t testing.TB, region string) {
 	t.Setenv("AWS_ENDPOINT_URL", a.Endpoint)
 	t.Setenv("AWS_REGION", region)
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_SECRETS_MANAGER"} {
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_SSM"} {
 		t.Setenv(k, "")
 		os.Unsetenv(k)
 	}

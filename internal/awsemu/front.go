@@ -1,9 +1,11 @@
 // Package awsemu is the AWS side of every test: it runs the kumo emulator
-// (STS, Secrets Manager; pinned in tools/kumo, built by tools/build.sh) as a
+// (STS, Secrets Manager, Parameter Store; pinned in tools/kumo, built by tools/build.sh) as a
 // child process on a loopback port, and puts a front before it that counts
 // calls by operation and can answer in the emulator's place with the faults
 // a real AWS account produces and an emulator cannot (throttling, 5xx,
-// AccessDenied, a refused web identity).
+// AccessDenied, a refused web identity). For Parameter Store it also
+// stands in for what kumo lacks: version history and labels
+// (ParameterVersion) and GetParameters' limit of ten names.
 //
 // Unit and integration tests, the demo, the e2e cluster (through
 // dev/awsfront) and the benchmark harness all use it; the front never talks
@@ -54,23 +56,28 @@ type Trust struct {
 
 // Front forwards to an upstream AWS endpoint, counting and injecting faults.
 type Front struct {
-	proxy *httputil.ReverseProxy
-	now   func() time.Time
+	proxy    *httputil.ReverseProxy
+	upstream *url.URL
+	now      func() time.Time
 
 	mu     sync.Mutex
 	counts map[string]int64
 	faults []*Fault
 	trust  map[string]Trust      // by role ARN
 	forms  map[string]url.Values // last query-protocol form per operation
+	// paramVersions are Parameter Store versions served in the
+	// emulator's place (ssm.go), by parameter name.
+	paramVersions map[string][]ParameterVersion
 }
 
 // NewFront returns a front that forwards to upstream.
 func NewFront(upstream *url.URL) *Front {
 	return &Front{
-		proxy:  httputil.NewSingleHostReverseProxy(upstream),
-		now:    time.Now,
-		counts: map[string]int64{},
-		forms:  map[string]url.Values{},
+		proxy:    httputil.NewSingleHostReverseProxy(upstream),
+		upstream: upstream,
+		now:      time.Now,
+		counts:   map[string]int64{},
+		forms:    map[string]url.Values{},
 	}
 }
 
@@ -88,6 +95,10 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if fault := f.record(op.String()); fault != nil {
 		writeFault(w, op, fault)
+		return
+	}
+	if op.String() == OpGetParameters {
+		f.getParameters(w, r, op)
 		return
 	}
 	if op.String() == "sts:AssumeRoleWithWebIdentity" {

@@ -28,8 +28,8 @@ const (
 // label must stay a small fixed set whatever a server answers.
 const OtherCode = "other"
 
-// knownCodes are the AWS error codes STS and Secrets Manager answer the
-// provider's two calls with, and the generic ones of every AWS service.
+// knownCodes are the AWS error codes STS, Secrets Manager and Parameter
+// Store answer the provider's three calls with, and the generic ones of every AWS service.
 var knownCodes = func() map[string]bool {
 	m := map[string]bool{}
 	for _, c := range []string{
@@ -40,6 +40,8 @@ var knownCodes = func() map[string]bool {
 		// Secrets Manager GetSecretValue
 		"AccessDeniedException", "DecryptionFailure", "InternalServiceError", "InvalidParameterException",
 		"InvalidRequestException", "ResourceNotFoundException",
+		// Parameter Store GetParameters
+		"InternalServerError", "InvalidKeyId", "ParameterNotFound", "ParameterVersionNotFound",
 		// every service: signing, credentials, availability
 		"ExpiredToken", "IncompleteSignature", "InternalFailure", "InvalidClientTokenId",
 		"InvalidSignatureException", "MissingAuthenticationToken", "NotAuthorized", "OptInRequired",

@@ -111,8 +111,8 @@ func TestParseIdentityParamsErrors(t *testing.T) {
 			want: "objects[0] (a): assumeRoleDurationSeconds 900.5 is not a whole number of seconds from 900 to 3600"},
 		{name: "object: role not a string", params: map[string]string{ParamObjects: "- objectName: a\n  assumeRoleArn: [x]"},
 			want: "objects[0] (a): assumeRoleArn must be a string: put the value in quotes"},
-		{name: "object: misspelt field", params: map[string]string{ParamObjects: "- objectName: a\n  assumeRoleARN: " + targetRole},
-			want: `objects[0] (a): unknown field "assumeRoleARN"`},
+		{name: "object: misspelt field", params: map[string]string{ParamObjects: "- objectName: a\n  assumeRolArn: " + targetRole},
+			want: `objects[0] (a): unknown field "assumeRolArn": did you mean assumeRoleArn?`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package params
 import (
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"regexp"
 	"sort"
@@ -13,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/files"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/jmes"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
 )
@@ -30,10 +32,34 @@ const (
 	FlattenOff
 )
 
+// ObjectType is the AWS store an object is read from.
+type ObjectType int
+
+const (
+	// SecretsManager is an AWS Secrets Manager secret (objectType
+	// secretsmanager, the default).
+	SecretsManager ObjectType = iota
+	// SSMParameter is an AWS Systems Manager Parameter Store parameter
+	// (objectType ssmparameter, or ssm).
+	SSMParameter
+)
+
+// JMESPath is one entry of an object's jmesPath field: a value selected
+// from the JSON document and written to a file of its own.
+type JMESPath struct {
+	// Path is the expression, compiled.
+	Path *jmes.Expr
+	// Alias is the file name.
+	Alias string
+	// Mode overrides the object's file mode when not zero.
+	Mode fs.FileMode
+}
+
 // Object is one entry of the objects parameter.
 type Object struct {
-	// Name is the secret's name or full ARN, as given.
+	// Name is the secret's or parameter's name or full ARN, as given.
 	Name string
+	Type ObjectType
 	// Alias is the file name of a whole-value object, or the directory the
 	// files of a flattened object go in; empty means the volume root (for
 	// flattened objects) or a name derived from Name.
@@ -60,6 +86,9 @@ type Object struct {
 	// AssumeRole, when set, replaces the SecretProviderClass's
 	// assumeRoleArn (and its external id and duration) for this object.
 	AssumeRole AssumeRole
+	// JMESPath are the files selected from the JSON value by expressions,
+	// written beside the object's own files.
+	JMESPath []JMESPath
 }
 
 // MinSecretTTL and MaxSecretTTL bound an object's secretTTL.
@@ -93,6 +122,8 @@ func (o Object) FileName(translation string) string {
 	name := o.Name
 	if arn, ok := parseARN(o.Name); ok {
 		name = arn.name
+	} else if arn, ok := parseSSMARN(o.Name); ok {
+		name = arn.name
 	}
 	if translation == "" {
 		return name
@@ -100,18 +131,45 @@ func (o Object) FileName(translation string) string {
 	return strings.ReplaceAll(name, "/", translation)
 }
 
-// Object fields, as written in the objects parameter.
+// Object fields, as written in the objects parameter. They are matched
+// regardless of case, as the official AWS provider (ASCP) matches them
+// (its own manifests write jmesPath entries as Path: and ObjectAlias:).
 var knownFields = []string{
 	"objectName", "objectAlias", "objectType", "objectVersion", "objectVersionLabel",
-	"filePermission", "decode", "flatten", "keys", "layout", "keepEmpty", "strictKeys", "secretTTL",
+	"filePermission", "decode", "flatten", "keys", "layout", "keepEmpty", "strictKeys", "jmesPath", "secretTTL",
 	ParamAssumeRoleARN, ParamAssumeRoleExternalID, ParamAssumeRoleDuration,
 }
+
+// jmesPathFields are the fields of a jmesPath entry.
+var jmesPathFields = []string{"path", "objectAlias", "filePermission"}
+
+// objectTypes are the values of objectType: ASCP's, and ssm for short.
+var objectTypes = []string{"secretsmanager", "ssmparameter", "ssm"}
 
 var (
 	secretNameRE = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
 	arnRE        = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b):secretsmanager:([a-z0-9-]+):(\d{12}):secret:([A-Za-z0-9/_+=.@-]+)$`)
 	modeRE       = regexp.MustCompile(`^0?[0-7]{3}$`)
+	// Parameter Store: letters, digits, . - _ and / for hierarchies; at
+	// most 1011 characters with the leading slash.
+	ssmNameRE  = regexp.MustCompile(`^[A-Za-z0-9_.\-/]+$`)
+	ssmARNRE   = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b):ssm:([a-z0-9-]+):(\d{12}):parameter(/[A-Za-z0-9_.\-/]+)$`)
+	ssmLabelRE = regexp.MustCompile(`^[A-Za-z_.\-][A-Za-z0-9_.\-]{0,99}$`)
+	ssmVerRE   = regexp.MustCompile(`^[1-9][0-9]{0,18}$`)
 )
+
+// maxSSMName is the longest parameter name, its leading slash included.
+const maxSSMName = 1011
+
+// parseSSMARN reads a Parameter Store parameter ARN; its name keeps the
+// slash after "parameter" (arn:...:parameter/app/db is /app/db).
+func parseSSMARN(s string) (secretARN, bool) {
+	m := ssmARNRE.FindStringSubmatch(s)
+	if m == nil {
+		return secretARN{}, false
+	}
+	return secretARN{region: m[2], name: m[4]}, true
+}
 
 type secretARN struct{ region, name string }
 
@@ -168,31 +226,66 @@ func yamlReason(err error) string {
 }
 
 func label(m map[string]any) string {
-	if n, ok := m["objectName"].(string); ok && strings.TrimSpace(n) != "" {
-		return fmt.Sprintf(" (%s)", strings.TrimSpace(n)) // as parseObject reads it
+	for k, v := range m {
+		if n, ok := v.(string); ok && strings.EqualFold(k, "objectName") && strings.TrimSpace(n) != "" {
+			return fmt.Sprintf(" (%s)", strings.TrimSpace(n)) // as parseObject reads it
+		}
 	}
 	return ""
 }
 
-func parseObject(m map[string]any) (Object, []error) {
+// canonical renames m's keys to the spelling of known, matched regardless
+// of case as ASCP's JSON decoding matches them. It reports keys that are
+// not known, with the known name they are closest to, and a field written
+// twice in two spellings.
+func canonical(m map[string]any, known []string, bad func(string, ...any)) map[string]any {
+	out := make(map[string]any, len(m))
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		name := ""
+		for _, f := range known {
+			if strings.EqualFold(k, f) {
+				name = f
+				break
+			}
+		}
+		if name == "" {
+			hint := ""
+			if h := pmp.Hint(pmp.SuggestAmong(k, known)); h != "" {
+				hint = ": " + h
+			}
+			bad("unknown field %q%s (known fields: %s)", k, hint, strings.Join(known, ", "))
+			continue
+		}
+		if _, dup := out[name]; dup {
+			bad("sets %s twice (in two spellings): keep one", name)
+			continue
+		}
+		out[name] = m[k]
+	}
+	return out
+}
+
+func parseObject(raw map[string]any) (Object, []error) {
 	var o Object
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
-	var unknown []string
-	for k := range m {
-		if !contains(knownFields, k) {
-			unknown = append(unknown, k)
+	for k := range raw {
+		if strings.EqualFold(k, "failoverObject") {
+			// ASCP's; refused rather than ignored, so a class never reads
+			// as if it had a failover it does not have.
+			bad("failoverObject (ASCP's failover) is not supported yet: remove it; the object is read from its own region only")
+			raw = maps.Clone(raw)
+			delete(raw, k)
+			break
 		}
 	}
-	sort.Strings(unknown)
-	for _, k := range unknown {
-		hint := ""
-		if near := pmp.SuggestAmong(k, knownFields); len(near) > 0 {
-			hint = "did you mean " + strings.Join(near, " or ") + "? "
-		}
-		bad("unknown field %q (%sknown fields: %s)", k, hint, strings.Join(knownFields, ", "))
-	}
+	m := canonical(raw, knownFields, bad)
 
 	str := func(field string) string {
 		v, ok := m[field]
@@ -220,13 +313,41 @@ func parseObject(m map[string]any) (Object, []error) {
 		return b, true
 	}
 
+	switch t := str("objectType"); t {
+	case "", "secretsmanager":
+	case "ssmparameter", "ssm":
+		o.Type = SSMParameter
+	default:
+		bad("objectType %q is not supported: use one of %s (or leave it out for secretsmanager)", t, strings.Join(objectTypes, ", "))
+	}
+
 	o.Name = str("objectName")
+	if strings.HasPrefix(o.Name, "arn:") && o.Type == SecretsManager {
+		if _, ok := parseSSMARN(o.Name); ok && str("objectType") == "" {
+			o.Type = SSMParameter // ASCP reads the type from the ARN
+		}
+	}
 	_, named := m["objectName"].(string)
 	switch {
 	case !named && m["objectName"] != nil:
 		// not a string: reported by str
+	case o.Name == "" && o.Type == SSMParameter:
+		bad("objectName is required: the parameter's name (e.g. /app/db/password) or ARN")
 	case o.Name == "":
 		bad("objectName is required: the secret's name (e.g. PMP-Production-Credentials) or ARN")
+	case o.Type == SSMParameter && strings.HasPrefix(o.Name, "arn:"):
+		arn, ok := parseSSMARN(o.Name)
+		switch {
+		case !ok:
+			bad("objectName %q is not a Parameter Store parameter ARN (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME)", o.Name)
+		case !regionRE.MatchString(arn.region):
+			bad("objectName %q names the region %q, which is not an AWS region name such as eu-west-1", o.Name, arn.region)
+		}
+		o.Region = arn.region
+	case o.Type == SSMParameter && strings.Contains(o.Name, ":"):
+		bad("objectName %q holds ':': select a version with objectVersion (a number) or objectVersionLabel, not name:version", o.Name)
+	case o.Type == SSMParameter && (!ssmNameRE.MatchString(o.Name) || len(o.Name) > maxSSMName):
+		bad("objectName %q is not a Parameter Store parameter name (1-1011 of A-Z a-z 0-9 . - _ and / for hierarchies)", o.Name)
 	case strings.HasPrefix(o.Name, "arn:"):
 		arn, ok := parseARN(o.Name)
 		switch {
@@ -243,14 +364,6 @@ func parseObject(m map[string]any) (Object, []error) {
 		bad("objectName %q is not a Secrets Manager secret name (1-512 of A-Z a-z 0-9 / _ + = . @ -)", o.Name)
 	}
 
-	switch t := str("objectType"); t {
-	case "", "secretsmanager":
-	case "ssmparameter":
-		bad("objectType ssmparameter is not supported yet: only secretsmanager")
-	default:
-		bad("objectType %q is not supported: use secretsmanager (or leave it out)", t)
-	}
-
 	o.Version = str("objectVersion")
 	o.VersionLabel = str("objectVersionLabel")
 	// A control character would make the caches' keys, which join these
@@ -263,6 +376,14 @@ func parseObject(m map[string]any) (Object, []error) {
 	if o.Version != "" && o.VersionLabel != "" {
 		bad("set objectVersion or objectVersionLabel, not both")
 	}
+	if o.Type == SSMParameter {
+		if o.Version != "" && !ssmVerRE.MatchString(o.Version) {
+			bad("objectVersion %s of a parameter is not a version number such as \"3\"", mounterr.Quote(o.Version))
+		}
+		if o.VersionLabel != "" && !ssmLabelRE.MatchString(o.VersionLabel) {
+			bad("objectVersionLabel %s is not a Parameter Store label (1-100 of A-Z a-z 0-9 . - _, not starting with a digit)", mounterr.Quote(o.VersionLabel))
+		}
+	}
 
 	o.Alias = str("objectAlias")
 	if o.Alias != "" {
@@ -271,15 +392,7 @@ func parseObject(m map[string]any) (Object, []error) {
 		}
 	}
 
-	if p := str("filePermission"); p != "" {
-		if !modeRE.MatchString(p) {
-			bad("filePermission %q is not an octal mode in quotes such as \"0400\"", p)
-		} else if n, _ := strconv.ParseUint(p, 8, 32); n == 0 {
-			bad("filePermission 0000 would make the files unreadable: use e.g. \"0400\"")
-		} else {
-			o.Mode = fs.FileMode(n)
-		}
-	}
+	o.Mode = fileMode(str("filePermission"), "filePermission", bad)
 
 	switch d := str("decode"); d {
 	case "":
@@ -357,6 +470,21 @@ func parseObject(m map[string]any) (Object, []error) {
 	}
 	o.StrictKeys, _ = boolean("strictKeys")
 
+	if v, ok := m["jmesPath"]; ok && v != nil {
+		list, ok := v.([]any)
+		if !ok {
+			bad("jmesPath must be a list of entries, e.g. jmesPath: [{path: username, objectAlias: db-user}]")
+		}
+		for i, e := range list {
+			em, ok := e.(map[string]any)
+			if !ok {
+				bad("jmesPath[%d] must be a map such as {path: username, objectAlias: db-user}", i)
+				continue
+			}
+			o.JMESPath = append(o.JMESPath, parseJMESPath(i, em, bad))
+		}
+	}
+
 	if o.Flatten == FlattenOff {
 		if len(o.Keys) > 0 {
 			bad("keys selects keys of a flattened value: remove keys or flatten: false")
@@ -381,11 +509,52 @@ func controlChar(s string) (rune, bool) {
 	return 0, false
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
+// fileMode reads an octal file mode such as "0400" ("" is zero: unset).
+func fileMode(p, field string, bad func(string, ...any)) fs.FileMode {
+	switch {
+	case p == "":
+		return 0
+	case !modeRE.MatchString(p):
+		bad("%s %q is not an octal mode in quotes such as \"0400\"", field, p)
+	default:
+		if n, _ := strconv.ParseUint(p, 8, 32); n != 0 {
+			return fs.FileMode(n)
 		}
+		bad("%s 0000 would make the files unreadable: use e.g. \"0400\"", field)
 	}
-	return false
+	return 0
+}
+
+// parseJMESPath reads entry i of an object's jmesPath field.
+func parseJMESPath(i int, raw map[string]any, objBad func(string, ...any)) JMESPath {
+	bad := func(format string, args ...any) { objBad("jmesPath[%d]: "+format, append([]any{i}, args...)...) }
+	m := canonical(raw, jmesPathFields, bad)
+	str := func(field string) string {
+		v, ok := m[field]
+		if !ok || v == nil {
+			return ""
+		}
+		s, ok := v.(string)
+		if !ok {
+			bad("%s must be a string: put the value in quotes", field)
+			return ""
+		}
+		return strings.TrimSpace(s)
+	}
+	var j JMESPath
+	if p := str("path"); p == "" {
+		bad("path is required: the JMESPath expression of the value, e.g. path: username")
+	} else if expr, err := jmes.Compile(p); err != nil {
+		bad("path %s %v", mounterr.Quote(p), err)
+	} else {
+		j.Path = expr
+	}
+	j.Alias = str("objectAlias")
+	if j.Alias == "" {
+		bad("objectAlias is required: the name of the file the value is written to")
+	} else if err := files.CheckElement(j.Alias); err != nil {
+		bad("objectAlias %q %v", j.Alias, err)
+	}
+	j.Mode = fileMode(str("filePermission"), "filePermission", bad)
+	return j
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/files"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/jmes"
 )
 
 const pmpARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:PMP-Production-Credentials-AbCdEf"
@@ -183,14 +184,12 @@ func TestParseObjectsErrors(t *testing.T) {
 			want: []string{`names the region "eu-west", which is not an AWS region name such as eu-west-1`}},
 		{name: "an ARN with an availability zone", raw: "- objectName: arn:aws:secretsmanager:eu-west-1a:123456789012:secret:PMP",
 			want: []string{`names the region "eu-west-1a"`}},
-		{name: "objectType ssmparameter", raw: "- {objectName: a, objectType: ssmparameter}",
-			want: []string{"objects[0] (a): objectType ssmparameter is not supported yet: only secretsmanager"}},
 		{name: "decode unknown", raw: "- {objectName: a, decode: base32}",
 			want: []string{`objects[0] (a): decode "base32" is not supported: use one of base64, base64url (or leave it out)`}},
 		{name: "decode not a string", raw: "- {objectName: a, decode: true}",
 			want: []string{"objects[0] (a): decode must be a string: put the value in quotes"}},
 		{name: "objectType unknown", raw: "- {objectName: a, objectType: vault}",
-			want: []string{`objectType "vault" is not supported: use secretsmanager (or leave it out)`}},
+			want: []string{`objectType "vault" is not supported: use one of secretsmanager, ssmparameter, ssm (or leave it out for secretsmanager)`}},
 		{name: "version and label", raw: "- {objectName: a, objectVersion: v1, objectVersionLabel: AWSCURRENT}",
 			want: []string{"set objectVersion or objectVersionLabel, not both"}},
 		{name: "hidden alias", raw: "- {objectName: a, objectAlias: .pmp}", want: []string{`objectAlias ".pmp" starts with '.'`}},
@@ -237,7 +236,7 @@ func TestParseObjectsErrors(t *testing.T) {
 		{name: "layout without flattening", raw: "- {objectName: a, flatten: false, layout: dotted}",
 			want: []string{"layout applies to flattened values: remove layout or flatten: false"}},
 		{name: "a typo in a field name", raw: "- objetName: PMP-Production-Credentials",
-			want: []string{`objects[0]: unknown field "objetName" (did you mean objectName? known fields: objectName, objectAlias, objectType, objectVersion, objectVersionLabel, filePermission, decode, flatten, keys, layout, keepEmpty, strictKeys, secretTTL, assumeRoleArn, assumeRoleExternalId, assumeRoleDurationSeconds)`,
+			want: []string{`objects[0]: unknown field "objetName": did you mean objectName? (known fields: objectName, objectAlias, objectType, objectVersion, objectVersionLabel, filePermission, decode, flatten, keys, layout, keepEmpty, strictKeys, jmesPath, secretTTL, assumeRoleArn, assumeRoleExternalId, assumeRoleDurationSeconds)`,
 				"objects[0]: objectName is required"}},
 		{name: "unknown fields, sorted", raw: "- {objectName: a, zeta: 1, alpha: 2, path: x}",
 			want: []string{`unknown field "alpha"`, `unknown field "path"`, `unknown field "zeta"`}},
@@ -280,12 +279,150 @@ func TestObjectFileName(t *testing.T) {
 		{name: "a path becomes one file name", obj: Object{Name: "prod/pmp/license"}, translation: "_", want: "prod_pmp_license"},
 		{name: "another translation character", obj: Object{Name: "prod/pmp/license"}, translation: "-", want: "prod-pmp-license"},
 		{name: "pathTranslation False keeps the directories", obj: Object{Name: "prod/pmp/license"}, want: "prod/pmp/license"},
+		{name: "a parameter's hierarchy", obj: Object{Name: "/app/db/password", Type: SSMParameter}, translation: "_", want: "_app_db_password"},
+		{name: "the name in a parameter ARN", obj: Object{Name: "arn:aws:ssm:eu-west-1:123456789012:parameter/app/db", Type: SSMParameter}, translation: "_", want: "_app_db"},
 		{name: "the name in an ARN", obj: Object{Name: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/PMP-AbCdEf"}, translation: "_", want: "prod_PMP-AbCdEf"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := tt.obj.FileName(tt.translation); got != tt.want {
 				t.Errorf("FileName() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func mustCompile(t *testing.T, path string) *jmes.Expr {
+	t.Helper()
+	e, err := jmes.Compile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+var exprByText = cmp.Comparer(func(a, b *jmes.Expr) bool { return a.String() == b.String() })
+
+// TestParseObjectsASCP: the fields of the official AWS provider, spelled
+// as its documentation and its own manifests spell them.
+func TestParseObjectsASCP(t *testing.T) {
+	tests := []struct {
+		name string
+		raw  string
+		want []Object
+	}{
+		{
+			name: "a parameter by name",
+			raw:  "- {objectName: /app/db/password, objectType: ssmparameter}",
+			want: []Object{{Name: "/app/db/password", Type: SSMParameter}},
+		},
+		{
+			name: "objectType ssm for short",
+			raw:  "- {objectName: app.db-user_1, objectType: ssm}",
+			want: []Object{{Name: "app.db-user_1", Type: SSMParameter}},
+		},
+		{
+			name: "a parameter version and label",
+			raw:  "- {objectName: /app/a, objectType: ssmparameter, objectVersion: \"3\"}\n- {objectName: /app/b, objectType: ssmparameter, objectVersionLabel: prod-1}",
+			want: []Object{{Name: "/app/a", Type: SSMParameter, Version: "3"}, {Name: "/app/b", Type: SSMParameter, VersionLabel: "prod-1"}},
+		},
+		{
+			name: "a parameter ARN gives the type and the region",
+			raw:  "- objectName: arn:aws:ssm:eu-central-1:123456789012:parameter/app/db",
+			want: []Object{{Name: "arn:aws:ssm:eu-central-1:123456789012:parameter/app/db", Type: SSMParameter, Region: "eu-central-1"}},
+		},
+		{
+			name: "jmesPath as ASCP's README writes it",
+			raw: `- objectName: MySecret
+  objectType: secretsmanager
+  filePermission: "0440"
+  jmesPath:
+    - path: username
+      objectAlias: dbusername
+    - path: '"db-creds".password'
+      objectAlias: dbpassword
+      filePermission: "0400"`,
+			want: []Object{{Name: "MySecret", Mode: 0o440, JMESPath: []JMESPath{
+				{Path: mustCompile(t, "username"), Alias: "dbusername"},
+				{Path: mustCompile(t, `"db-creds".password`), Alias: "dbpassword", Mode: 0o400},
+			}}},
+		},
+		{
+			name: "jmesPath as ASCP's own manifests write it: Path and ObjectAlias",
+			raw: `- objectName: MySecret
+  jmesPath:
+    - Path: username
+      ObjectAlias: dbusername`,
+			want: []Object{{Name: "MySecret", JMESPath: []JMESPath{{Path: mustCompile(t, "username"), Alias: "dbusername"}}}},
+		},
+		{
+			name: "field names in any case, as ASCP reads them",
+			raw:  "- {ObjectName: MySecret, OBJECTALIAS: s, objecttype: ssmparameter, ObjectVersionLabel: prod}",
+			want: []Object{{Name: "MySecret", Alias: "s", Type: SSMParameter, VersionLabel: "prod"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, errs := parseObjects(tt.raw)
+			if len(errs) > 0 {
+				t.Fatalf("parseObjects() errors = %v", errs)
+			}
+			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty(), exprByText); diff != "" {
+				t.Errorf("parseObjects() (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseObjectsASCPErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		raw  string
+		want []string
+	}{
+		{name: "a field twice in two spellings", raw: "- {objectName: a, ObjectName: b}",
+			want: []string{"sets objectName twice (in two spellings): keep one"}},
+		{name: "a typo in a jmesPath field", raw: "- {objectName: a, jmesPath: [{pth: x, objectAlias: z}]}",
+			want: []string{`jmesPath[0]: unknown field "pth": did you mean path? (known fields: path, objectAlias, filePermission)`, "jmesPath[0]: path is required"}},
+		{name: "jmesPath without objectAlias", raw: "- {objectName: a, jmesPath: [{path: x}]}",
+			want: []string{"objects[0] (a): jmesPath[0]: objectAlias is required"}},
+		{name: "jmesPath syntax error", raw: "- {objectName: a, jmesPath: [{path: 'x[', objectAlias: z}]}",
+			want: []string{`jmesPath[0]: path "x[" is not a JMESPath expression`}},
+		{name: "jmesPath alias with a slash", raw: "- {objectName: a, jmesPath: [{path: x, objectAlias: d/y}]}",
+			want: []string{`jmesPath[0]: objectAlias "d/y"`}},
+		{name: "jmesPath filePermission unquoted", raw: "- {objectName: a, jmesPath: [{path: x, objectAlias: z, filePermission: 0400}]}",
+			want: []string{"jmesPath[0]: filePermission must be a string"}},
+		{name: "jmesPath not a list", raw: "- {objectName: a, jmesPath: x}",
+			want: []string{"jmesPath must be a list of entries"}},
+		{name: "parameter version not a number", raw: "- {objectName: /a, objectType: ssmparameter, objectVersion: v3}",
+			want: []string{`objectVersion "v3" of a parameter is not a version number`}},
+		{name: "parameter label starting with a digit", raw: "- {objectName: /a, objectType: ssmparameter, objectVersionLabel: 1st}",
+			want: []string{`objectVersionLabel "1st" is not a Parameter Store label`}},
+		{name: "parameter name:version", raw: "- {objectName: '/a:3', objectType: ssmparameter}",
+			want: []string{"select a version with objectVersion (a number) or objectVersionLabel, not name:version"}},
+		{name: "parameter name with a space", raw: "- {objectName: 'a b', objectType: ssm}",
+			want: []string{"is not a Parameter Store parameter name"}},
+		{name: "a secret ARN as a parameter", raw: "- {objectName: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:x', objectType: ssmparameter}",
+			want: []string{"is not a Parameter Store parameter ARN"}},
+		{name: "failoverObject is refused, not ignored", raw: "- {objectName: a, failoverObject: {objectName: b}}",
+			want: []string{"failoverObject (ASCP's failover) is not supported yet"}},
+		{name: "objectType values are not case-insensitive", raw: "- {objectName: a, objectType: SSM}",
+			want: []string{`objectType "SSM" is not supported: use one of secretsmanager, ssmparameter, ssm`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, errs := parseObjects(tt.raw)
+			got := make([]string, len(errs))
+			for i, e := range errs {
+				got[i] = e.Error()
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("parseObjects() gave %d errors, want %d:\n%s", len(got), len(tt.want), strings.Join(got, "\n"))
+			}
+			for i := range got {
+				if !strings.Contains(got[i], tt.want[i]) {
+					t.Errorf("error %d = %q, want it to contain %q", i, got[i], tt.want[i])
+				}
 			}
 		})
 	}

@@ -36,6 +36,10 @@ const (
 	ParamRegion  = "region"
 	// ParamPathTranslation is ASCP's: "False", "True" or one character.
 	ParamPathTranslation = "pathTranslation"
+	// ParamASCPCompat "true" mounts the files the official AWS provider
+	// (ASCP) mounts: a JSON value as one file, named after the object or
+	// its alias, beside its jmesPath files, instead of one file per key.
+	ParamASCPCompat = "ascpCompat"
 )
 
 // DefaultPathTranslation replaces '/' in the file name of an object
@@ -78,6 +82,9 @@ type Request struct {
 	// pod's own credentials, unless the object names its own.
 	AssumeRole AssumeRole
 	Objects    []Object
+	// ASCPCompat is the ascpCompat parameter: objects that do not ask
+	// for keys are mounted whole (their Flatten is FlattenOff).
+	ASCPCompat bool
 	// Mode is the request's default file mode.
 	Mode fs.FileMode
 	// Tokens holds the pod's service-account tokens by audience.
@@ -169,9 +176,32 @@ func parse(attributesJSON, secretsJSON, permissionJSON string, objectsOf func(st
 	}
 	req.Tokens = tokens
 
+	// ASCP's failover, which this provider does not have yet, is refused,
+	// not ignored: a class must not mount as if it had a failover region.
+	if v := strings.TrimSpace(attrs["failoverRegion"]); v != "" {
+		add("parameter failoverRegion %q is not supported yet: remove it; objects are read from region only", v)
+	}
+
+	switch c := strings.TrimSpace(attrs[ParamASCPCompat]); c {
+	case "", "false", "False":
+	case "true", "True":
+		req.ASCPCompat = true
+	default:
+		add(`parameter ascpCompat %q is not "true" or "false"`, c)
+	}
+
 	objects, errs := objectsOf(attrs[ParamObjects])
 	for _, e := range errs {
 		add("%v", e)
+	}
+	if req.ASCPCompat {
+		// As ASCP mounts it: the whole value, unless the object asks for
+		// keys of it (fields ASCP does not have).
+		for i, o := range objects {
+			if o.Flatten == FlattenAuto && len(o.Keys) == 0 && !o.StrictKeys {
+				objects[i].Flatten = FlattenOff
+			}
+		}
 	}
 	req.Objects = objects
 

@@ -129,6 +129,25 @@ func TestParse(t *testing.T) {
 			want: pmpRequest(func(r *Request) { r.Region = "us-gov-west-1" }),
 		},
 		{
+			name:       "ascpCompat mounts a JSON value whole",
+			attributes: attrs(t, map[string]string{ParamASCPCompat: "true"}), permission: "420",
+			want: pmpRequest(func(r *Request) { r.ASCPCompat = true; r.Objects[0].Flatten = FlattenOff }),
+		},
+		{
+			name: "ascpCompat leaves objects that ask for keys flattened",
+			attributes: attrs(t, map[string]string{ParamASCPCompat: "True",
+				ParamObjects: "- {objectName: PMP-Production-Credentials, keys: [VCS.*]}\n- {objectName: b, flatten: true}"}), permission: "420",
+			want: pmpRequest(func(r *Request) {
+				r.ASCPCompat = true
+				r.Objects = []Object{{Name: "PMP-Production-Credentials", Keys: []string{"VCS.*"}}, {Name: "b", Flatten: FlattenOn}}
+			}),
+		},
+		{
+			name:       "ascpCompat false",
+			attributes: attrs(t, map[string]string{ParamASCPCompat: "false"}), permission: "420",
+			want: pmpRequest(nil),
+		},
+		{
 			name:       "pathTranslation False",
 			attributes: attrs(t, map[string]string{ParamPathTranslation: "False"}), permission: "420",
 			want: pmpRequest(func(r *Request) { r.PathTranslation = "" }),
@@ -271,6 +290,10 @@ func TestParseErrors(t *testing.T) {
 			want: `~mount request permission "rw-r--r--" is not JSON`},
 		{name: "permission a boolean", attributes: attrs(t, withTokens), permission: "true",
 			want: "~is not a file mode"},
+		{name: "failoverRegion is refused, not ignored", attributes: attrs(t, map[string]string{"failoverRegion": "us-east-1"}), permission: "420",
+			want: `~parameter failoverRegion "us-east-1" is not supported yet`},
+		{name: "ascpCompat not a boolean", attributes: attrs(t, map[string]string{ParamASCPCompat: "yes"}), permission: "420",
+			want: `~parameter ascpCompat "yes" is not "true" or "false"`},
 		{name: "tokens in attributes not JSON", attributes: attrs(t, map[string]string{AttrTokens: `{"sts.amazonaws.com":{"token":"` + jwt + `"`}), permission: "420",
 			want: `SecretProviderClass "pmp-credentials": the driver's csi.storage.k8s.io/serviceAccount.tokens value is not a JSON map of audience to token`},
 		{name: "tokens in attributes of the wrong shape", attributes: attrs(t, map[string]string{AttrTokens: `{"sts.amazonaws.com":"` + jwt + `"}`}), permission: "420",
@@ -287,7 +310,7 @@ func TestParseErrors(t *testing.T) {
 				`parameter region "Ireland" is not an AWS region name such as eu-west-1; ` +
 				"mount request permission 010000 is outside 0001-0777; " +
 				`objects[0] (PMP-a): layout "tree" is not dotted or nested; ` +
-				`objects[1]: unknown field "objetName" (did you mean objectName? known fields: objectName, objectAlias, objectType, objectVersion, objectVersionLabel, filePermission, decode, flatten, keys, layout, keepEmpty, strictKeys, secretTTL, assumeRoleArn, assumeRoleExternalId, assumeRoleDurationSeconds); ` +
+				`objects[1]: unknown field "objetName": did you mean objectName? (known fields: objectName, objectAlias, objectType, objectVersion, objectVersionLabel, filePermission, decode, flatten, keys, layout, keepEmpty, strictKeys, jmesPath, secretTTL, assumeRoleArn, assumeRoleExternalId, assumeRoleDurationSeconds); ` +
 				"objects[1]: objectName is required: the secret's name (e.g. PMP-Production-Credentials) or ARN"},
 	}
 	for _, tt := range tests {
@@ -344,6 +367,8 @@ func FuzzParse(f *testing.F) {
 		{attrs(f, nil), "null", "420", "objects: - : [", "", okTokens, false},
 		{attrs(f, nil), "null", "420", "- objectName: arn:aws:secretsmanager:eu-west:123456789012:secret:PMP-x", "", okTokens, false},
 		{attrs(f, map[string]string{ParamObjects: "- objectName: arn:aws:secretsmanager:x:123456789012:secret:PMP-x"}), "null", "420", "", "", okTokens, false},
+		{attrs(f, map[string]string{ParamASCPCompat: "true"}), "null", "420", "- {objectName: /a/b, objectType: ssmparameter, objectVersionLabel: p, jmesPath: [{Path: '\"x-y\".z', ObjectAlias: q, filePermission: \"0400\"}, {path: 'a[', objectAlias: ../q}]}", "", okTokens, false},
+		{attrs(f, nil), "null", "420", "- {ObjectName: arn:aws:ssm:eu-west-1:123456789012:parameter/a, objectName: b, failoverObject: {}}", "", okTokens, false},
 	}
 	for _, s := range seeds {
 		f.Add(s.attributes, s.secrets, s.permission, s.objects, s.region, s.tokens, s.inSecrets)

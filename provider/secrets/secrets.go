@@ -8,15 +8,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
+	awscreds "github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	smithy "github.com/aws/smithy-go"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
@@ -105,17 +103,9 @@ func (f *Fetcher) Stats() cache.Stats {
 	return f.cache.Stats()
 }
 
-// Credentials gives a fetch the pod identity's credentials. They are asked
-// for only when the secret must be fetched, so a cached secret costs no
-// STS call.
-type Credentials interface {
-	// Get returns the identity's credentials; fresh says they were
-	// exchanged with STS for this call, not taken from a cache.
-	Get(ctx context.Context) (creds aws.Credentials, fresh bool, err error)
-	// Renew drops rejected, credentials AWS refused, from any cache and
-	// exchanges the pod's token again.
-	Renew(ctx context.Context, rejected aws.Credentials) (aws.Credentials, error)
-}
+// Credentials gives a fetch the pod identity's credentials, asked for
+// only when the secret must be fetched.
+type Credentials = awsretry.Credentials
 
 // Get returns the secret for ref, as the identity with key identityKey.
 func (f *Fetcher) Get(ctx context.Context, identityKey string, ref Ref, creds Credentials) (*Secret, error) {
@@ -129,22 +119,7 @@ func (f *Fetcher) Get(ctx context.Context, identityKey string, ref Ref, creds Cr
 	})
 }
 
-// rejectedCredentials are the codes with which AWS refuses the credentials
-// themselves rather than what they ask for: expired or revoked sessions, a
-// session token AWS no longer knows. AccessDeniedException is among them
-// because revoking a role's sessions (IAM "revoke active sessions") denies
-// every call of the credentials issued before it. Cached credentials
-// refused so are dropped and the token exchanged once more.
-var rejectedCredentials = []string{
-	"ExpiredTokenException", "ExpiredToken", "UnrecognizedClientException", "UnrecognizedClient",
-	"InvalidSignatureException", "InvalidClientTokenId", "AccessDeniedException",
-}
-
 func (f *Fetcher) fetch(ctx context.Context, ref Ref, credentials Credentials) (*Secret, time.Duration, error) {
-	creds, fresh, err := credentials.Get(ctx)
-	if err != nil {
-		return nil, 0, err // the credential cache keeps its own negative entries
-	}
 	in := &secretsmanager.GetSecretValueInput{SecretId: aws.String(ref.ID)}
 	if ref.VersionID != "" {
 		in.VersionId = aws.String(ref.VersionID)
@@ -152,12 +127,18 @@ func (f *Fetcher) fetch(ctx context.Context, ref Ref, credentials Credentials) (
 	if ref.VersionStage != "" {
 		in.VersionStage = aws.String(ref.VersionStage)
 	}
-	out, err := f.getValue(ctx, in, ref, creds)
-	if err != nil && !fresh && slices.Contains(rejectedCredentials, apiCode(err)) {
-		if creds, err = credentials.Renew(ctx, creds); err != nil {
-			return nil, 0, err
-		}
-		out, err = f.getValue(ctx, in, ref, creds)
+	var out *secretsmanager.GetSecretValueOutput
+	err := awsretry.DoAs(ctx, f.cfg.Retry, credentials, func(ctx context.Context, creds aws.Credentials) error {
+		var err error
+		out, err = f.api.GetSecretValue(ctx, in, func(o *secretsmanager.Options) {
+			o.Region = ref.Region
+			o.Credentials = awscreds.StaticCredentialsProvider{Value: creds}
+		})
+		return err
+	})
+	var credErr *awsretry.CredentialsError
+	if errors.As(err, &credErr) {
+		return nil, 0, credErr.Err // the credential cache keeps its own negative entries
 	}
 	if err != nil {
 		merr := getErrors.Error(ref, err)
@@ -183,29 +164,6 @@ func (f *Fetcher) fetch(ctx context.Context, ref Ref, credentials Credentials) (
 		return s, ref.TTL, nil
 	}
 	return s, f.cfg.SecretTTL, nil
-}
-
-// getValue calls GetSecretValue with creds, retrying transient failures.
-func (f *Fetcher) getValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, ref Ref, creds aws.Credentials) (*secretsmanager.GetSecretValueOutput, error) {
-	var out *secretsmanager.GetSecretValueOutput
-	err := awsretry.Do(ctx, f.cfg.Retry, func(ctx context.Context) error {
-		var err error
-		out, err = f.api.GetSecretValue(ctx, in, func(o *secretsmanager.Options) {
-			o.Region = ref.Region
-			o.Credentials = credentials.StaticCredentialsProvider{Value: creds}
-		})
-		return err
-	})
-	return out, err
-}
-
-// apiCode is the AWS error code of err, empty when it is none.
-func apiCode(err error) string {
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.ErrorCode()
-	}
-	return ""
 }
 
 // getErrors is how Secrets Manager failures read in the pod's events:

@@ -17,7 +17,7 @@ type cacheCollector struct {
 }
 
 // RegisterCaches exposes the counters of src's caches on reg, labelled
-// cache="secrets", "credentials" or "roles".
+// cache="secrets", "parameters", "credentials" or "roles".
 func RegisterCaches(reg prometheus.Registerer, src Source) error {
 	d := func(name, help string) *prometheus.Desc {
 		return prometheus.NewDesc(name, help, []string{"cache"}, nil)

@@ -1,0 +1,114 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"time"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/files"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/jmes"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/ssm"
+)
+
+// paramGroup is what the Parameter Store objects of one GetParameters
+// batch share: a region, the role they are read as, and a freshness window.
+type paramGroup struct {
+	region string
+	target identity.Target
+	ttl    time.Duration
+}
+
+// paramKey is one Parameter Store object of a Mount: a parameter version
+// in its group.
+type paramKey struct {
+	group paramGroup
+	ref   ssm.Ref
+}
+
+// paramKeyOf is obj's key; base is the pod's identity.
+func paramKeyOf(req *params.Request, base identity.Identity, obj params.Object) paramKey {
+	g := paramGroup{region: base.Region, target: target(req, obj), ttl: obj.SecretTTL}
+	if obj.Region != "" {
+		g.region = obj.Region // an ARN names its own region
+	}
+	return paramKey{g, ssmRef(obj)}
+}
+
+func ssmRef(obj params.Object) ssm.Ref {
+	return ssm.Ref{Name: obj.Name, Version: obj.Version, Label: obj.VersionLabel}
+}
+
+// parameters fetches every Parameter Store object of req before the files
+// are built: the parameters of one region go in as few GetParameters calls
+// as the batch size allows, instead of one call per object.
+func (p *Provider) parameters(ctx context.Context, req *params.Request, base identity.Identity, token string) (map[paramKey]*secrets.Secret, error) {
+	byGroup := map[paramGroup][]ssm.Ref{}
+	var groups []paramGroup
+	for _, obj := range req.Objects {
+		if obj.Type != params.SSMParameter {
+			continue
+		}
+		k := paramKeyOf(req, base, obj)
+		if _, seen := byGroup[k.group]; !seen {
+			groups = append(groups, k.group)
+		}
+		byGroup[k.group] = append(byGroup[k.group], k.ref)
+	}
+	if len(groups) == 0 {
+		return nil, nil
+	}
+	out := map[paramKey]*secrets.Secret{}
+	for _, g := range groups {
+		id := base
+		id.Region, id.Target = g.region, g.target
+		got, err := p.ssm.Get(ctx, id.Key(), g.region, g.ttl, byGroup[g], podCredentials{c: p.credentials, id: id, token: token})
+		if err != nil {
+			return nil, err
+		}
+		for ref, s := range got {
+			out[paramKey{g, ref}] = s
+		}
+	}
+	return out, nil
+}
+
+// jmesPathFiles are the files an object's jmesPath entries select from its
+// JSON value. mode is the object's.
+func jmesPathFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode) ([]files.File, error) {
+	if len(obj.JMESPath) == 0 {
+		return nil, nil
+	}
+	what := noun(obj)
+	doc, err := jmes.Parse(s.Value)
+	if err != nil {
+		return nil, mounterr.New(mounterr.Invalid, "objects entry %s: jmesPath selects from a JSON value, but %s %s: %v: store a JSON document, or remove jmesPath",
+			obj.Name, what, s.Name, err)
+	}
+	out := make([]files.File, 0, len(obj.JMESPath))
+	for i, j := range obj.JMESPath {
+		v, err := j.Path.Search(doc)
+		if err != nil {
+			kind := mounterr.Invalid
+			if errors.Is(err, jmes.ErrNoMatch) {
+				kind = mounterr.NotFound
+			}
+			return nil, mounterr.New(kind, "objects entry %s: jmesPath[%d] path %s (objectAlias %s) in %s %s: %v",
+				obj.Name, i, mounterr.Quote(j.Path.String()), j.Alias, what, s.Name, err)
+		}
+		m := mode
+		if j.Mode != 0 {
+			m = j.Mode
+		}
+		f, err := files.Whole(j.Alias, v, m)
+		if err != nil {
+			return nil, mounterr.New(mounterr.Invalid, "objects entry %s: jmesPath[%d]: %v", obj.Name, i, err)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}

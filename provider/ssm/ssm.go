@@ -1,0 +1,289 @@
+// Package ssm fetches parameters from AWS Systems Manager Parameter Store
+// with a pod identity's credentials, ten to a GetParameters call (the most
+// it takes), SecureString parameters decrypted. It keeps them as
+// provider/secrets keeps secrets: per (identity, region, batch of
+// parameters) for the freshness window, in the same kind of bounded,
+// coalescing cache, so many pods of one SecretProviderClass cost one call
+// per batch per window. The unit is the batch because every pod of a
+// SecretProviderClass asks for the same one.
+package ssm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awscreds "github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
+)
+
+// API is the one Parameter Store call the provider makes; the role needs
+// ssm:GetParameters (and kms:Decrypt for SecureString parameters under a
+// customer managed key).
+type API interface {
+	GetParameters(ctx context.Context, in *ssm.GetParametersInput, optFns ...func(*ssm.Options)) (*ssm.GetParametersOutput, error)
+}
+
+var _ API = (*ssm.Client)(nil)
+
+// BatchSize is the most names one GetParameters call takes.
+const BatchSize = 10
+
+// Ref names a parameter version to fetch.
+type Ref struct {
+	// Name is the parameter's name or ARN.
+	Name string
+	// Version (a number) or Label selects a version; both empty is the
+	// latest.
+	Version, Label string
+}
+
+// selector is the name GetParameters is asked for: name, name:version or
+// name:label.
+func (r Ref) selector() string {
+	switch {
+	case r.Version != "":
+		return r.Name + ":" + r.Version
+	case r.Label != "":
+		return r.Name + ":" + r.Label
+	}
+	return r.Name
+}
+
+func (r Ref) String() string {
+	switch {
+	case r.Version != "":
+		return r.Name + " (version " + r.Version + ")"
+	case r.Label != "":
+		return r.Name + " (label " + r.Label + ")"
+	}
+	return r.Name
+}
+
+// Config tunes a Fetcher: the same settings as secrets.Config.
+type Config = secrets.Config
+
+// Fetcher fetches parameters, through the cache.
+type Fetcher struct {
+	api   API
+	cfg   Config
+	cache *cache.Cache[batch]
+}
+
+// batch is the answer to one GetParameters call, by selector.
+type batch map[string]*secrets.Secret
+
+// NewFetcher returns a fetcher over api.
+func NewFetcher(api API, cfg Config) *Fetcher {
+	f := &Fetcher{api: api, cfg: cfg}
+	if cfg.Cache {
+		f.cache = cache.New[batch](cfg.CacheSize)
+	}
+	return f
+}
+
+// Stats returns the cache counters (zero when caching is off).
+func (f *Fetcher) Stats() cache.Stats {
+	if f.cache == nil {
+		return cache.Stats{}
+	}
+	return f.cache.Stats()
+}
+
+// Get returns the parameters refs name in region, as the identity with key
+// identityKey, each as a *secrets.Secret (VersionID is the parameter's
+// version number) shared between Mounts and not to be modified. The refs
+// are fetched in sorted batches of BatchSize; all or nothing: any missing
+// parameter fails the whole Get, naming every one that is missing. ttl is
+// the batches' freshness window (the objects' secretTTL); zero is
+// Config.SecretTTL.
+func (f *Fetcher) Get(ctx context.Context, identityKey, region string, ttl time.Duration, refs []Ref, creds secrets.Credentials) (map[Ref]*secrets.Secret, error) {
+	sels := make([]string, 0, len(refs))
+	for _, r := range refs {
+		sels = append(sels, r.selector())
+	}
+	slices.Sort(sels)
+	sels = slices.Compact(sels)
+	got := make(batch, len(sels))
+	for start := 0; start < len(sels); start += BatchSize {
+		names := sels[start:min(start+BatchSize, len(sels))]
+		var b batch
+		var err error
+		if f.cache == nil {
+			b, _, err = f.fetch(ctx, region, names, ttl, creds)
+		} else {
+			key := identityKey + "\x00" + region + "\x00" + ttl.String() + "\x00" + strings.Join(names, "\x00")
+			b, err = f.cache.Get(ctx, key, func(ctx context.Context) (batch, time.Duration, error) {
+				return f.fetch(ctx, region, names, ttl, creds)
+			})
+		}
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range b {
+			got[k] = v
+		}
+	}
+	out := make(map[Ref]*secrets.Secret, len(refs))
+	for _, r := range refs {
+		out[r] = got[r.selector()]
+	}
+	return out, nil
+}
+
+// call is what one GetParameters call was about, for its error messages.
+type call struct {
+	region string
+	names  []string
+}
+
+func (f *Fetcher) fetch(ctx context.Context, region string, names []string, ttl time.Duration, credentials secrets.Credentials) (batch, time.Duration, error) {
+	in := &ssm.GetParametersInput{Names: names, WithDecryption: aws.Bool(true)}
+	var out *ssm.GetParametersOutput
+	err := awsretry.DoAs(ctx, f.cfg.Retry, credentials, func(ctx context.Context, creds aws.Credentials) error {
+		var err error
+		out, err = f.api.GetParameters(ctx, in, func(o *ssm.Options) {
+			o.Region = region
+			o.Credentials = awscreds.StaticCredentialsProvider{Value: creds}
+		})
+		return err
+	})
+	var credErr *awsretry.CredentialsError
+	if errors.As(err, &credErr) {
+		return nil, 0, credErr.Err // the credential cache keeps its own negative entries
+	}
+	c := call{region: region, names: names}
+	if err != nil {
+		merr := getErrors.Error(c, err)
+		return nil, merr.Kind.NegativeTTL(f.cfg.NegativeTTL), merr
+	}
+	if len(out.InvalidParameters) > 0 {
+		missing := slices.Clone(out.InvalidParameters)
+		slices.Sort(missing)
+		merr := mounterr.New(mounterr.NotFound, "%s %s not found in region %s: check objectName, objectVersion and objectVersionLabel and the region (SecretProviderClass region, AWS_REGION or the node's topology.kubernetes.io/region label); a parameter the role may not read fails with AccessDeniedException instead",
+			parameters(missing), wasWere(missing), region)
+		return nil, merr.Kind.NegativeTTL(f.cfg.NegativeTTL), merr
+	}
+	b := make(batch, len(names))
+	for _, p := range out.Parameters {
+		s, err := secret(p)
+		if err != nil {
+			return nil, err.Kind.NegativeTTL(f.cfg.NegativeTTL), err
+		}
+		sel := aws.ToString(p.Selector)
+		b[aws.ToString(p.Name)+sel] = s
+		if arn := aws.ToString(p.ARN); arn != "" {
+			b[arn+sel] = s // a parameter asked for by ARN
+		}
+	}
+	var unanswered []string
+	for _, n := range names {
+		if b[n] == nil {
+			unanswered = append(unanswered, n)
+		}
+	}
+	if len(unanswered) > 0 {
+		return nil, 0, mounterr.New(mounterr.Internal, "Parameter Store answered GetParameters in %s without %s and without listing it as invalid", region, parameters(unanswered))
+	}
+	if ttl > 0 {
+		return b, ttl, nil // the objects' secretTTL
+	}
+	return b, f.cfg.SecretTTL, nil
+}
+
+// secret is a parameter as the files stage reads it.
+func secret(p types.Parameter) (*secrets.Secret, *mounterr.Error) {
+	name := aws.ToString(p.Name)
+	v := aws.ToString(p.Value)
+	if len(v) > secrets.MaxValueBytes {
+		return nil, mounterr.New(mounterr.Invalid, "parameter %s is %d bytes, over the %d bytes the provider reads: check the endpoint the provider calls (AWS_ENDPOINT_URL)",
+			name, len(v), secrets.MaxValueBytes)
+	}
+	// A StringList is written as Parameter Store holds it: the items
+	// joined by commas, as ASCP writes it.
+	return &secrets.Secret{ARN: aws.ToString(p.ARN), Name: name, VersionID: strconv.FormatInt(p.Version, 10), Value: []byte(v)}, nil
+}
+
+// parameters names one or more parameters: "parameter a", "parameters a, b".
+func parameters(names []string) string {
+	if len(names) == 1 {
+		return "parameter " + names[0]
+	}
+	return "parameters " + strings.Join(names, ", ")
+}
+
+func wasWere(names []string) string {
+	if len(names) == 1 {
+		return "was"
+	}
+	return "were"
+}
+
+// getErrors is how Parameter Store failures read in the pod's events.
+var getErrors = mounterr.AWSTable[call]{
+	Call: func(c call) string {
+		return "Parameter Store GetParameters for " + strings.Join(c.names, ", ") + " in " + c.region
+	},
+	Rules: []mounterr.AWSRule[call]{
+		{Codes: []string{"AccessDeniedException"}, Kind: mounterr.Denied, Msg: func(c call, reason string) string {
+			return fmt.Sprintf("access to %s in %s was denied (%s): the role's IAM policy must allow ssm:GetParameters on %s, and kms:Decrypt on the KMS key of SecureString parameters under a customer managed key",
+				parameters(c.names), c.region, reason, resources(c))
+		}},
+		{Codes: []string{"InvalidKeyId"}, Kind: mounterr.Denied, Msg: func(c call, reason string) string {
+			return fmt.Sprintf("a SecureString parameter of %s in %s could not be decrypted (%s): the role needs kms:Decrypt on the parameter's KMS key, and the key must be enabled",
+				strings.Join(c.names, ", "), c.region, reason)
+		}},
+		{Codes: []string{"ParameterNotFound", "ParameterVersionNotFound"}, Kind: mounterr.NotFound, Msg: func(c call, reason string) string {
+			return fmt.Sprintf("a parameter of %s was not found in region %s (%s): check objectName, objectVersion and objectVersionLabel and the region",
+				strings.Join(c.names, ", "), c.region, reason)
+		}},
+		{Codes: []string{"ValidationException"}, Kind: mounterr.Invalid, Msg: func(c call, reason string) string {
+			return fmt.Sprintf("Parameter Store rejected the request for %s (%s): check objectName, objectVersion and objectVersionLabel",
+				strings.Join(c.names, ", "), reason)
+		}},
+		{Codes: []string{"UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException"}, Kind: mounterr.Unauthenticated, Msg: func(c call, reason string) string {
+			return fmt.Sprintf("Parameter Store did not accept the role credentials for %s (%s)", strings.Join(c.names, ", "), reason)
+		}},
+	},
+}
+
+// resources is the IAM resource pattern of the parameters of c: ARNs as
+// given, names as arn:aws:ssm:REGION:ACCOUNT_ID:parameter/NAME.
+func resources(c call) string {
+	out := make([]string, len(c.names))
+	for i, n := range c.names {
+		if j := strings.LastIndex(n, ":"); j >= 0 && !strings.HasPrefix(n, "arn:") {
+			n = n[:j] // name:version or name:label
+		} else if strings.HasPrefix(n, "arn:") && strings.Count(n, ":") > 5 {
+			n = n[:strings.LastIndex(n, ":")]
+		}
+		if strings.HasPrefix(n, "arn:") {
+			out[i] = n
+			continue
+		}
+		out[i] = "arn:" + partition(c.region) + ":ssm:" + c.region + ":ACCOUNT_ID:parameter/" + strings.TrimPrefix(n, "/")
+	}
+	return strings.Join(slices.Compact(out), ", ")
+}
+
+// partition is the AWS partition of a region, for the ARNs a message names.
+func partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
+}

@@ -1,0 +1,252 @@
+package ssm_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsssm "github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/ssm"
+)
+
+// These tests run against the kumo emulator through the awsemu front,
+// which counts the calls and stands in for what kumo lacks: versions,
+// labels and GetParameters' limit of ten names.
+
+const region = "us-east-1"
+
+// staticCreds are one identity's credentials; Renew counts renewals.
+type staticCreds struct {
+	mu    sync.Mutex
+	gets  int
+	renew int
+}
+
+var _ secrets.Credentials = (*staticCreds)(nil)
+
+func (c *staticCreds) Get(context.Context) (aws.Credentials, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gets++
+	return aws.Credentials{AccessKeyID: "ASIATEST", SecretAccessKey: "s", SessionToken: "t"}, c.gets == 1, nil
+}
+
+func (c *staticCreds) Renew(context.Context, aws.Credentials) (aws.Credentials, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.renew++
+	return aws.Credentials{AccessKeyID: "ASIATEST2", SecretAccessKey: "s", SessionToken: "t"}, nil
+}
+
+var fastRetry = awsretry.Policy{Budget: 300 * time.Millisecond, AttemptTimeout: 200 * time.Millisecond, BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond}
+
+type env struct {
+	aws *awsemu.AWS
+	f   *ssm.Fetcher
+}
+
+func start(t *testing.T, cache bool) *env {
+	t.Helper()
+	a := awsemu.Start(t)
+	client := awsssm.New(awsssm.Options{Region: region, BaseEndpoint: aws.String(a.Endpoint), Retryer: aws.NopRetryer{}})
+	f := ssm.NewFetcher(client, ssm.Config{Retry: fastRetry, Cache: cache, SecretTTL: time.Minute, NegativeTTL: 10 * time.Second, CacheSize: 64})
+	return &env{aws: a, f: f}
+}
+
+func (e *env) put(t *testing.T, name string, typ types.ParameterType, value string) {
+	t.Helper()
+	_, err := e.aws.SSM.PutParameter(context.Background(), &awsssm.PutParameterInput{Name: aws.String(name), Type: typ, Value: aws.String(value), Overwrite: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGetBatchesOfTen(t *testing.T) {
+	e := start(t, true)
+	var refs []ssm.Ref
+	for i := range 23 {
+		name := fmt.Sprintf("/app/p%02d", i)
+		e.put(t, name, types.ParameterTypeString, "value-"+name)
+		refs = append(refs, ssm.Ref{Name: name})
+	}
+	creds := &staticCreds{}
+	got, err := e.f.Get(context.Background(), "identity-a", region, 0, refs, creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range refs {
+		if s := got[r]; s == nil || string(s.Value) != "value-"+r.Name || s.VersionID != "1" {
+			t.Errorf("parameter %s = %+v, want value-%s at version 1", r.Name, s, r.Name)
+		}
+	}
+	if n := e.aws.Front.Count(awsemu.OpGetParameters); n != 3 {
+		t.Errorf("23 parameters took %d GetParameters calls, want 3 (batches of 10)", n)
+	}
+
+	// Cached per identity: the same identity costs nothing, another pays.
+	if _, err := e.f.Get(context.Background(), "identity-a", region, 0, refs, creds); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.aws.Front.Count(awsemu.OpGetParameters); n != 3 {
+		t.Errorf("a second Get of the same identity made calls: %d in all, want 3", n)
+	}
+	if _, err := e.f.Get(context.Background(), "identity-b", region, 0, refs, creds); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.aws.Front.Count(awsemu.OpGetParameters); n != 6 {
+		t.Errorf("another identity was served from the first's cache: %d calls in all, want 6", n)
+	}
+}
+
+func TestGetCoalesces(t *testing.T) {
+	e := start(t, true)
+	e.put(t, "/app/db", types.ParameterTypeString, "x")
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := e.f.Get(context.Background(), "identity-a", region, 0, []ssm.Ref{{Name: "/app/db"}}, &staticCreds{})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := e.aws.Front.Count(awsemu.OpGetParameters); n != 1 {
+		t.Errorf("20 concurrent Gets made %d calls, want 1", n)
+	}
+	if st := e.f.Stats(); st.Misses != 1 || st.Hits+st.Coalesced != 19 {
+		t.Errorf("stats = %+v, want 1 miss and 19 hits or coalesced waits", st)
+	}
+}
+
+func TestGetTypesAndVersions(t *testing.T) {
+	e := start(t, false)
+	e.put(t, "/app/password", types.ParameterTypeSecureString, "s3cret")
+	e.put(t, "/app/hosts", types.ParameterTypeStringList, "a.example,b.example")
+	e.put(t, "/app/json", types.ParameterTypeString, `{"db":{"user":"app"}}`)
+	e.put(t, "/app/rotated", types.ParameterTypeString, "v1")
+	e.put(t, "/app/rotated", types.ParameterTypeString, "v2")
+	// kumo keeps the latest value only: the front serves the history.
+	e.aws.Front.AddParameterVersion(awsemu.ParameterVersion{Name: "/app/rotated", Version: 1, Type: "String", Value: "v1", Labels: []string{"previous"}})
+	e.aws.Front.AddParameterVersion(awsemu.ParameterVersion{Name: "/app/rotated", Version: 2, Type: "String", Value: "v2", Labels: []string{"prod"}})
+
+	refs := []ssm.Ref{
+		{Name: "/app/password"}, {Name: "/app/hosts"}, {Name: "/app/json"}, {Name: "/app/rotated"},
+		{Name: "/app/rotated", Version: "1"}, {Name: "/app/rotated", Label: "prod"}, {Name: "/app/rotated", Label: "previous"},
+	}
+	got, err := e.f.Get(context.Background(), "identity-a", region, 0, refs, &staticCreds{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[ssm.Ref][2]string{
+		refs[0]: {"s3cret", "1"},                // SecureString, decrypted
+		refs[1]: {"a.example,b.example", "1"},   // StringList as stored
+		refs[2]: {`{"db":{"user":"app"}}`, "1"}, // JSON: flattened by the files stage
+		refs[3]: {"v2", "2"},
+		refs[4]: {"v1", "1"},
+		refs[5]: {"v2", "2"},
+		refs[6]: {"v1", "1"},
+	}
+	for r, w := range want {
+		s := got[r]
+		if s == nil || string(s.Value) != w[0] || s.VersionID != w[1] {
+			t.Errorf("%s = %+v, want %q at version %s", r, s, w[0], w[1])
+		}
+	}
+	if n := e.aws.Front.Count(awsemu.OpGetParameters); n != 1 {
+		t.Errorf("7 parameters took %d calls, want 1", n)
+	}
+}
+
+func TestGetErrors(t *testing.T) {
+	e := start(t, true)
+	e.put(t, "/app/db", types.ParameterTypeString, "x")
+
+	t.Run("missing parameters are named", func(t *testing.T) {
+		_, err := e.f.Get(context.Background(), "identity-a", region, 0, []ssm.Ref{{Name: "/app/db"}, {Name: "/app/nope"}, {Name: "/app/db", Version: "7"}}, &staticCreds{})
+		var merr *mounterr.Error
+		if !errors.As(err, &merr) || merr.Kind != mounterr.NotFound {
+			t.Fatalf("error = %v, want NotFound", err)
+		}
+		for _, want := range []string{"parameters /app/db:7, /app/nope were not found in region us-east-1", "objectVersion"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not say %q", err, want)
+			}
+		}
+	})
+	t.Run("access denied names the parameter and the IAM action", func(t *testing.T) {
+		e.aws.Front.Inject(awsemu.Fault{Operation: awsemu.OpGetParameters, Status: 400, Code: "AccessDeniedException",
+			Message: "User: arn:aws:sts::111122223333:assumed-role/app/x is not authorized to perform: ssm:GetParameters on resource: arn:aws:ssm:us-east-1:111122223333:parameter/app/secret"})
+		defer e.aws.Front.Clear()
+		creds := &staticCreds{}
+		_, err := e.f.Get(context.Background(), "identity-b", region, 0, []ssm.Ref{{Name: "/app/secret", Label: "prod"}}, creds)
+		var merr *mounterr.Error
+		if !errors.As(err, &merr) || merr.Kind != mounterr.Denied {
+			t.Fatalf("error = %v, want Denied", err)
+		}
+		for _, want := range []string{"access to parameter /app/secret:prod in us-east-1 was denied", "must allow ssm:GetParameters on arn:aws:ssm:us-east-1:ACCOUNT_ID:parameter/app/secret", "kms:Decrypt"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not say %q", err, want)
+			}
+		}
+	})
+	t.Run("a refusal is remembered for the negative window", func(t *testing.T) {
+		before := e.aws.Front.Count(awsemu.OpGetParameters)
+		_, err := e.f.Get(context.Background(), "identity-b", region, 0, []ssm.Ref{{Name: "/app/secret", Label: "prod"}}, &staticCreds{})
+		if err == nil || e.aws.Front.Count(awsemu.OpGetParameters) != before {
+			t.Errorf("a remembered refusal: error %v, %d new calls", err, e.aws.Front.Count(awsemu.OpGetParameters)-before)
+		}
+	})
+	t.Run("throttling beyond the budget is transient", func(t *testing.T) {
+		e.aws.Front.Inject(awsemu.Fault{Operation: awsemu.OpGetParameters, Status: 400, Code: "ThrottlingException", Message: "Rate exceeded"})
+		defer e.aws.Front.Clear()
+		_, err := e.f.Get(context.Background(), "identity-c", region, 0, []ssm.Ref{{Name: "/app/db"}}, &staticCreds{})
+		var merr *mounterr.Error
+		if !errors.As(err, &merr) || merr.Kind != mounterr.Transient || !strings.Contains(err.Error(), "Parameter Store GetParameters for /app/db in us-east-1 kept failing") {
+			t.Fatalf("error = %v, want Transient naming the call", err)
+		}
+	})
+	t.Run("the front refuses more than ten names, as AWS does", func(t *testing.T) {
+		names := make([]string, 11)
+		for i := range names {
+			names[i] = fmt.Sprintf("/x/%d", i)
+		}
+		client := awsssm.New(awsssm.Options{Region: region, BaseEndpoint: aws.String(e.aws.Endpoint), Retryer: aws.NopRetryer{}})
+		_, err := client.GetParameters(context.Background(), &awsssm.GetParametersInput{Names: names})
+		if err == nil || !strings.Contains(err.Error(), "ValidationException") {
+			t.Fatalf("11 names: error = %v, want ValidationException", err)
+		}
+	})
+}
+
+func TestGetRenewsRevokedCredentials(t *testing.T) {
+	e := start(t, false)
+	e.put(t, "/app/db", types.ParameterTypeString, "x")
+	creds := &staticCreds{gets: 1} // cached credentials: the next Get is not fresh
+	e.aws.Front.Inject(awsemu.Fault{Operation: awsemu.OpGetParameters, Status: 400, Code: "ExpiredTokenException", Message: "The security token included in the request is expired", Times: 1})
+	got, err := e.f.Get(context.Background(), "identity-a", region, 0, []ssm.Ref{{Name: "/app/db"}}, creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got[ssm.Ref{Name: "/app/db"}].Value) != "x" || creds.renew != 1 {
+		t.Errorf("value %q after %d renewals, want x after 1", got[ssm.Ref{Name: "/app/db"}].Value, creds.renew)
+	}
+}
