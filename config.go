@@ -25,6 +25,9 @@ type Config struct {
 	MetricsAddr  string
 	PprofAddr    string
 	ShowVersion  bool
+	// ShutdownGrace bounds how long Mounts in flight may finish after
+	// SIGTERM; zero: RetryBudget + 5s (Grace).
+	ShutdownGrace time.Duration
 	provider.Options
 }
 
@@ -47,6 +50,9 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.DurationVar(&c.NegativeTTL, "negative-ttl", 10*time.Second, "how long an AWS refusal (4xx: denied, not found) is remembered per identity and secret")
 	fs.IntVar(&c.CacheSize, "cache-size", 1024, "most secrets (and credentials) kept; least recently used go first")
 	fs.DurationVar(&c.RetryBudget, "retry-budget", awsretry.DefaultPolicy.Budget, "how long one Mount retries transient AWS failures (throttling, 5xx, network) before failing; keep well under the kubelet's 2m")
+	fs.DurationVar(&c.AWSCallTimeout, "aws-call-timeout", awsretry.DefaultPolicy.AttemptTimeout, "how long one AWS call (one attempt) may take before it is abandoned and retried, so a hung connection cannot eat the whole --retry-budget")
+	fs.DurationVar(&c.StaleIfError, "stale-if-error", time.Hour, "how long past --secret-ttl a secret (and a service account's role) is still served to the same identity when refreshing it fails transiently (AWS or the API server down or throttling); never for a refusal (4xx); 0: off, fail instead")
+	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 0, "on SIGTERM, how long Mounts in flight may take to finish before the socket closes; 0: --retry-budget + 5s")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "host:port serving /metrics (Prometheus), /healthz (the socket answers a gRPC health check) and /readyz (and AWS configuration loaded); empty: off")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "loopback host:port serving Go's pprof profiles under /debug/pprof/ (e.g. 127.0.0.1:6060; reach it with kubectl port-forward); empty: off")
 	fs.BoolVar(&c.ShowVersion, "version", false, "print the version and exit")
@@ -85,10 +91,27 @@ func (c Config) validate() error {
 	if c.RetryBudget < time.Second || c.RetryBudget > 100*time.Second {
 		errs = append(errs, fmt.Errorf("--retry-budget %s must be between 1s and 100s: the kubelet gives a mount 2m in all", c.RetryBudget))
 	}
+	if c.AWSCallTimeout < 100*time.Millisecond || c.AWSCallTimeout > c.RetryBudget {
+		errs = append(errs, fmt.Errorf("--aws-call-timeout %s must be between 100ms and --retry-budget (%s), so that several attempts fit a Mount", c.AWSCallTimeout, c.RetryBudget))
+	}
+	if c.StaleIfError < 0 || c.StaleIfError > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("--stale-if-error %s must be between 0 (off) and 24h", c.StaleIfError))
+	}
+	if c.ShutdownGrace < 0 {
+		errs = append(errs, errors.New("--shutdown-grace must not be negative"))
+	}
 	if c.PprofAddr != "" {
 		if err := metrics.CheckLoopback(c.PprofAddr); err != nil {
 			errs = append(errs, fmt.Errorf("--pprof-addr %w", err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Grace is how long Mounts in flight get to finish on SIGTERM.
+func (c Config) Grace() time.Duration {
+	if c.ShutdownGrace > 0 {
+		return c.ShutdownGrace
+	}
+	return c.RetryBudget + 5*time.Second
 }

@@ -20,6 +20,7 @@ func TestParseFlagsDefaults(t *testing.T) {
 		Options: provider.Options{
 			TokenAudience: "sts.amazonaws.com", NodeName: "ip-10-0-0-1.eu-west-1.compute.internal", Cache: true,
 			SecretTTL: 2 * time.Minute, NegativeTTL: 10 * time.Second, CacheSize: 1024, RetryBudget: 30 * time.Second,
+			AWSCallTimeout: 5 * time.Second, StaleIfError: time.Hour,
 		},
 	}
 	if c != want {
@@ -37,6 +38,10 @@ func TestParseFlagsRejectsBadValues(t *testing.T) {
 		{"unknown log format", []string{"--log-format", "yaml"}, "--log-format"},
 		{"zero window with caching on", []string{"--secret-ttl", "0"}, "--cache=false"},
 		{"retry budget past the kubelet's deadline", []string{"--retry-budget", "3m"}, "2m"},
+		{"call timeout longer than the budget", []string{"--retry-budget", "10s", "--aws-call-timeout", "20s"}, "--aws-call-timeout 20s must be between 100ms and --retry-budget (10s)"},
+		{"no call timeout", []string{"--aws-call-timeout", "0"}, "--aws-call-timeout"},
+		{"stale for days", []string{"--stale-if-error", "72h"}, "--stale-if-error 72h0m0s must be between 0 (off) and 24h"},
+		{"negative grace", []string{"--shutdown-grace", "-1s"}, "--shutdown-grace"},
 		{"empty audience", []string{"--token-audience", ""}, "--token-audience"},
 		{"stray argument", []string{"serve"}, "unexpected arguments"},
 		{"unknown flag", []string{"--region", "eu-west-1"}, "flag provided but not defined"},
@@ -60,5 +65,31 @@ func TestParseFlagsCacheOffAllowsZeroWindow(t *testing.T) {
 	}
 	if c.Cache {
 		t.Error("cache still on")
+	}
+}
+
+func TestShutdownGraceDefaultsToTheRetryBudget(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want time.Duration
+	}{
+		{nil, 35 * time.Second},
+		{[]string{"--retry-budget=10s"}, 15 * time.Second},
+		{[]string{"--shutdown-grace=90s"}, 90 * time.Second},
+	} {
+		c, err := parseFlags(tc.args, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Grace(); got != tc.want {
+			t.Errorf("%v: grace %s, want %s", tc.args, got, tc.want)
+		}
+	}
+}
+
+func TestStaleIfErrorOff(t *testing.T) {
+	c, err := parseFlags([]string{"--stale-if-error=0"}, io.Discard)
+	if err != nil || c.StaleIfError != 0 {
+		t.Fatalf("--stale-if-error=0: %v, %s", err, c.StaleIfError)
 	}
 }

@@ -38,7 +38,22 @@ type Options struct {
 	// RetryBudget bounds a whole Mount, retries of transient AWS failures
 	// included; zero: awsretry.DefaultPolicy's.
 	RetryBudget time.Duration
+	// AWSCallTimeout bounds each attempt of an AWS call, so a hung
+	// connection costs one attempt, not the Mount's whole budget; zero:
+	// awsretry.DefaultPolicy's.
+	AWSCallTimeout time.Duration
+	// StaleIfError is how long past its freshness window a secret (and a
+	// service account's role) is still served, to the same identity, when
+	// refreshing it fails transiently (AWS or the API server down,
+	// throttling past the budget, no answer); never for a refusal. Zero:
+	// strict.
+	StaleIfError time.Duration
 }
+
+// refreshJitter spreads the freshness window of secrets and roles: each is
+// served up to 10% shorter, at random, so the copies of one secret that
+// many nodes fetched together are not refreshed in the same second.
+const refreshJitter = 0.1
 
 // credentialRefreshLead renews cached STS credentials this long before they
 // expire (they last an hour), so no Mount signs with expiring ones.
@@ -103,6 +118,9 @@ func NewFromAPIs(apis APIs, o Options) *Provider {
 	if o.RetryBudget > 0 {
 		policy.Budget = o.RetryBudget
 	}
+	if o.AWSCallTimeout > 0 {
+		policy.AttemptTimeout = o.AWSCallTimeout
+	}
 	return &Provider{
 		retryBudget:   policy.Budget,
 		tokenAudience: o.TokenAudience,
@@ -110,6 +128,7 @@ func NewFromAPIs(apis APIs, o Options) *Provider {
 		defaultRegion: apis.Region,
 		kube: identity.NewKube(apis.Kube, identity.KubeConfig{
 			NodeName: o.NodeName, Cache: o.Cache, SecretTTL: o.SecretTTL, CacheSize: o.CacheSize,
+			StaleIfError: o.StaleIfError, Jitter: refreshJitter,
 			Retry: awsretry.Policy{Budget: policy.Budget, AttemptTimeout: min(identity.DefaultKubeRetry.AttemptTimeout, policy.AttemptTimeout),
 				BaseDelay: identity.DefaultKubeRetry.BaseDelay, MaxDelay: identity.DefaultKubeRetry.MaxDelay},
 		}),
@@ -119,6 +138,7 @@ func NewFromAPIs(apis APIs, o Options) *Provider {
 		}),
 		fetcher: secrets.NewFetcher(apis.SecretsManager, secrets.Config{
 			Retry: policy, Cache: o.Cache, SecretTTL: o.SecretTTL, NegativeTTL: o.NegativeTTL, CacheSize: o.CacheSize,
+			StaleIfError: o.StaleIfError, Jitter: refreshJitter,
 		}),
 	}
 }
