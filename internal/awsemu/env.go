@@ -22,7 +22,14 @@ type AWS struct {
 	// Admin is a Secrets Manager client for seeding and rotating, straight
 	// to the emulator so it is not counted.
 	Admin *secretsmanager.Client
+
+	srv *httptest.Server
 }
+
+// DropConnections closes every connection to the front, as a load
+// balancer does to idle ones: clients' pools of kept-alive connections
+// empty, so a test can count what a client holds beyond them.
+func (a *AWS) DropConnections() { a.srv.CloseClientConnections() }
 
 // Start starts kumo on a free loopback port and a front before it, both
 // stopped when the test ends. Without KUMO_BIN the test is skipped with a
@@ -41,7 +48,7 @@ func Start(t testing.TB) *AWS {
 	front := NewFront(up)
 	srv := httptest.NewServer(front)
 	t.Cleanup(srv.Close)
-	return &AWS{Endpoint: srv.URL, EmulatorEndpoint: emu.Endpoint, Front: front, Admin: AdminClient(emu.Endpoint)}
+	return &AWS{Endpoint: srv.URL, EmulatorEndpoint: emu.Endpoint, Front: front, Admin: AdminClient(emu.Endpoint), srv: srv}
 }
 
 // AdminClient is a Secrets Manager client with dummy credentials for
