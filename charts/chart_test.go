@@ -180,7 +180,7 @@ func TestDefaults(t *testing.T) {
 	wantArgs := []string{
 		"--provider-dir=" + providerDir, "--provider-name=pmp", "--token-audience=sts.amazonaws.com",
 		"--secret-ttl=2m", "--negative-ttl=10s", "--cache-size=1024", "--cache=true", "--retry-budget=30s",
-		"--metrics-addr=:8096", "--log-format=text", "-v=0",
+		"--aws-call-timeout=5s", "--stale-if-error=1h", "--metrics-addr=:8096", "--log-format=text", "-v=0",
 	}
 	if d := cmp.Diff(wantArgs, c.Args); d != "" {
 		t.Errorf("args (-want +got):\n%s", d)
@@ -337,6 +337,8 @@ negativeTTL: 0s
 cache: false
 cacheSize: 4096
 retryBudget: 20s
+awsCallTimeout: 2s
+staleIfError: 0s
 logFormat: json
 logVerbosity: 2
 extraArgs: ["--token-audience=pmp.example"]
@@ -382,7 +384,7 @@ func TestNonDefault(t *testing.T) {
 	wantArgs := []string{
 		"--provider-dir=" + providerDir, "--provider-name=pmp", "--token-audience=sts.amazonaws.com",
 		"--secret-ttl=5m", "--negative-ttl=0s", "--cache-size=4096", "--cache=false", "--retry-budget=20s",
-		"--metrics-addr=127.0.0.1:9100", "--log-format=json", "-v=2",
+		"--aws-call-timeout=2s", "--stale-if-error=0s", "--metrics-addr=127.0.0.1:9100", "--log-format=json", "-v=2",
 		"--token-audience=pmp.example", // extraArgs last: a later flag wins
 	}
 	if d := cmp.Diff(wantArgs, c.Args); d != "" {
