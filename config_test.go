@@ -38,7 +38,7 @@ func TestParseFlagsRejectsBadValues(t *testing.T) {
 		{"unknown log format", []string{"--log-format", "yaml"}, "--log-format"},
 		{"zero window with caching on", []string{"--secret-ttl", "0"}, "--cache=false"},
 		{"retry budget past the kubelet's deadline", []string{"--retry-budget", "3m"}, "2m"},
-		{"call timeout longer than the budget", []string{"--retry-budget", "10s", "--aws-call-timeout", "20s"}, "--aws-call-timeout 20s must be between 100ms and --retry-budget (10s)"},
+		{"call timeout of hours", []string{"--aws-call-timeout", "2h"}, "--aws-call-timeout 2h0m0s must be between 100ms and 100s"},
 		{"no call timeout", []string{"--aws-call-timeout", "0"}, "--aws-call-timeout"},
 		{"stale for days", []string{"--stale-if-error", "72h"}, "--stale-if-error 72h0m0s must be between 0 (off) and 24h"},
 		{"negative grace", []string{"--shutdown-grace", "-1s"}, "--shutdown-grace"},
@@ -91,5 +91,13 @@ func TestStaleIfErrorOff(t *testing.T) {
 	c, err := parseFlags([]string{"--stale-if-error=0"}, io.Discard)
 	if err != nil || c.StaleIfError != 0 {
 		t.Fatalf("--stale-if-error=0: %v, %s", err, c.StaleIfError)
+	}
+}
+
+// A budget shorter than the default call timeout needs no other flag: the
+// budget bounds each call too.
+func TestShortBudgetWithTheDefaultCallTimeout(t *testing.T) {
+	if _, err := parseFlags([]string{"--retry-budget=2s"}, io.Discard); err != nil {
+		t.Fatal(err)
 	}
 }
