@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"k8s.io/klog/v2"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/promtest"
@@ -50,6 +51,7 @@ func TestStaleIfErrorServesTheLastGoodValueThroughAnOutage(t *testing.T) {
 	} {
 		t.Run(fault.Code+map[bool]string{true: "hung"}[fault.Delay > 0], func(t *testing.T) {
 			e := staleEnv(t)
+			logs := captureLogs(t)
 			outage(e, fault)
 			start := time.Now()
 			for i := range 3 { // a new pod, then its republishes
@@ -66,6 +68,14 @@ func TestStaleIfErrorServesTheLastGoodValueThroughAnOutage(t *testing.T) {
 			}
 			if got := promtest.Value(t, e.reg, "pmp_cache_stale_served_total", "cache", "secrets"); got != 3 {
 				t.Errorf("pmp_cache_stale_served_total{cache=secrets} = %v, want 3", got)
+			}
+			klog.Flush()
+			out := logs.String()
+			if n := strings.Count(out, "serving the last good version of a secret"); n != 1 {
+				t.Errorf("the stale secret is logged %d times, want once per outage:\n%s", n, out)
+			}
+			if strings.Contains(out, "VALUE-SENTINEL") || leaksToken(out) {
+				t.Error("the log holds a secret value or a token")
 			}
 			// Another identity never gets this one's value: its pod has no
 			// cached secret and fails, saying the failure is transient.
