@@ -31,6 +31,9 @@ type Config struct {
 	// --qps and --burst).
 	KubeQPS   float64
 	KubeBurst int
+	// ShutdownGrace bounds how long Mounts in flight may finish after
+	// SIGTERM; zero: RetryBudget + 5s (Grace).
+	ShutdownGrace time.Duration
 	provider.Options
 }
 
@@ -53,6 +56,9 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.DurationVar(&c.NegativeTTL, "negative-ttl", 10*time.Second, "how long an AWS refusal (4xx: denied, not found) is remembered per identity and secret")
 	fs.IntVar(&c.CacheSize, "cache-size", 1024, "most secrets (and credentials) kept; least recently used go first")
 	fs.DurationVar(&c.RetryBudget, "retry-budget", awsretry.DefaultPolicy.Budget, "how long one Mount retries transient AWS failures (throttling, 5xx, network) before failing; keep well under the kubelet's 2m")
+	fs.DurationVar(&c.AWSCallTimeout, "aws-call-timeout", awsretry.DefaultPolicy.AttemptTimeout, "how long one AWS call (one attempt) may take before it is abandoned and retried, so a hung connection cannot eat the whole --retry-budget (which also bounds it)")
+	fs.DurationVar(&c.StaleIfError, "stale-if-error", time.Hour, "how long past --secret-ttl a secret (and a service account's role) is still served to the same identity when refreshing it fails transiently (AWS or the API server down or throttling); never for a refusal (4xx); 0: off, fail instead")
+	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 0, "on SIGTERM, how long Mounts in flight may take to finish before the socket closes; 0: --retry-budget + 5s")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "host:port serving /metrics (Prometheus), /healthz (the socket answers a gRPC health check) and /readyz (and AWS configuration loaded); empty: off")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "loopback host:port serving Go's pprof profiles under /debug/pprof/ (e.g. 127.0.0.1:6060; reach it with kubectl port-forward); empty: off")
 	fs.Float64Var(&c.KubeQPS, "qps", 50, "queries per second the Kubernetes client may send (service accounts, nodes, the issuer's keys), as ASCP's --qps")
@@ -119,10 +125,27 @@ func (c Config) validate() error {
 			errs = append(errs, fmt.Errorf("%s %q %w", flag, u, err))
 		}
 	}
+	if c.AWSCallTimeout < 100*time.Millisecond || c.AWSCallTimeout > 100*time.Second {
+		errs = append(errs, fmt.Errorf("--aws-call-timeout %s must be between 100ms and 100s (a longer one is cut to --retry-budget anyway)", c.AWSCallTimeout))
+	}
+	if c.StaleIfError < 0 || c.StaleIfError > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("--stale-if-error %s must be between 0 (off) and 24h", c.StaleIfError))
+	}
+	if c.ShutdownGrace < 0 {
+		errs = append(errs, errors.New("--shutdown-grace must not be negative"))
+	}
 	if c.PprofAddr != "" {
 		if err := metrics.CheckLoopback(c.PprofAddr); err != nil {
 			errs = append(errs, fmt.Errorf("--pprof-addr %w", err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Grace is how long Mounts in flight get to finish on SIGTERM.
+func (c Config) Grace() time.Duration {
+	if c.ShutdownGrace > 0 {
+		return c.ShutdownGrace
+	}
+	return c.RetryBudget + 5*time.Second
 }

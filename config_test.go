@@ -23,6 +23,7 @@ func TestParseFlagsDefaults(t *testing.T) {
 			SecretTTL: 30 * time.Second, NegativeTTL: 10 * time.Second, CacheSize: 1024, RetryBudget: 30 * time.Second,
 			// The agent's link-local addresses: only the flags name them.
 			PodIdentityAgentURL: "http://169.254.170.23/v1/credentials", PodIdentityAgentURLIPv6: "http://[fd00:ec2::23]/v1/credentials",
+			AWSCallTimeout: 5 * time.Second, StaleIfError: time.Hour,
 		},
 	}
 	if c != want {
@@ -40,6 +41,10 @@ func TestParseFlagsRejectsBadValues(t *testing.T) {
 		{"unknown log format", []string{"--log-format", "yaml"}, "--log-format"},
 		{"zero window with caching on", []string{"--secret-ttl", "0"}, "--cache=false"},
 		{"retry budget past the kubelet's deadline", []string{"--retry-budget", "3m"}, "2m"},
+		{"call timeout of hours", []string{"--aws-call-timeout", "2h"}, "--aws-call-timeout 2h0m0s must be between 100ms and 100s"},
+		{"no call timeout", []string{"--aws-call-timeout", "0"}, "--aws-call-timeout"},
+		{"stale for days", []string{"--stale-if-error", "72h"}, "--stale-if-error 72h0m0s must be between 0 (off) and 24h"},
+		{"negative grace", []string{"--shutdown-grace", "-1s"}, "--shutdown-grace"},
 		{"empty audience", []string{"--token-audience", ""}, "--token-audience"},
 		{"stray argument", []string{"serve"}, "unexpected arguments"},
 		{"unknown flag", []string{"--region", "eu-west-1"}, "flag provided but not defined"},
@@ -78,5 +83,39 @@ func TestParseFlagsCacheOffAllowsZeroWindow(t *testing.T) {
 	}
 	if c.Cache {
 		t.Error("cache still on")
+	}
+}
+
+func TestShutdownGraceDefaultsToTheRetryBudget(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want time.Duration
+	}{
+		{nil, 35 * time.Second},
+		{[]string{"--retry-budget=10s"}, 15 * time.Second},
+		{[]string{"--shutdown-grace=90s"}, 90 * time.Second},
+	} {
+		c, err := parseFlags(tc.args, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Grace(); got != tc.want {
+			t.Errorf("%v: grace %s, want %s", tc.args, got, tc.want)
+		}
+	}
+}
+
+func TestStaleIfErrorOff(t *testing.T) {
+	c, err := parseFlags([]string{"--stale-if-error=0"}, io.Discard)
+	if err != nil || c.StaleIfError != 0 {
+		t.Fatalf("--stale-if-error=0: %v, %s", err, c.StaleIfError)
+	}
+}
+
+// A budget shorter than the default call timeout needs no other flag: the
+// budget bounds each call too.
+func TestShortBudgetWithTheDefaultCallTimeout(t *testing.T) {
+	if _, err := parseFlags([]string{"--retry-budget=2s"}, io.Discard); err != nil {
+		t.Fatal(err)
 	}
 }

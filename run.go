@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
-	"time"
 
 	"github.com/go-logr/logr"
 	"k8s.io/client-go/rest"
@@ -47,8 +46,9 @@ func run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	klog.InfoS("starting", "version", version, "provider", cfg.ProviderName, "cache", cfg.Cache,
-		"secretTTL", cfg.SecretTTL, "retryBudget", cfg.RetryBudget, "region", p.DefaultRegion(), "endpoints", endpoints)
-	return server.Serve(ctx, ln, &server.Server{Mounter: p, RuntimeVersion: version, Metrics: o.mounts}, cfg.RetryBudget+5*time.Second)
+		"secretTTL", cfg.SecretTTL, "retryBudget", cfg.RetryBudget, "awsCallTimeout", cfg.AWSCallTimeout,
+		"staleIfError", cfg.StaleIfError, "shutdownGrace", cfg.Grace(), "region", p.DefaultRegion(), "endpoints", endpoints)
+	return server.Serve(ctx, ln, &server.Server{Mounter: p, RuntimeVersion: version, Metrics: o.mounts}, cfg.Grace())
 }
 
 func kubeClient(kubeconfig string, qps float64, burst int, opts ...kubeapi.Option) (provider.KubeAPI, error) {

@@ -50,7 +50,22 @@ type Options struct {
 	// name the link-local addresses.
 	PodIdentityAgentURL     string
 	PodIdentityAgentURLIPv6 string
+	// AWSCallTimeout bounds each attempt of an AWS call, so a hung
+	// connection costs one attempt, not the Mount's whole budget; zero:
+	// awsretry.DefaultPolicy's.
+	AWSCallTimeout time.Duration
+	// StaleIfError is how long past its freshness window a secret (and a
+	// service account's role) is still served, to the same identity, when
+	// refreshing it fails transiently (AWS or the API server down,
+	// throttling past the budget, no answer); never for a refusal. Zero:
+	// strict.
+	StaleIfError time.Duration
 }
+
+// refreshJitter spreads the freshness window of secrets and roles: each is
+// served up to 10% shorter, at random, so the copies of one secret that
+// many nodes fetched together are not refreshed in the same second.
+const refreshJitter = 0.1
 
 // credentialRefreshLead renews cached STS credentials this long before they
 // expire (they last an hour), so no Mount signs with expiring ones.
@@ -178,12 +193,16 @@ func NewFromAPIs(apis APIs, o Options) *Provider {
 	if o.RetryBudget > 0 {
 		policy.Budget = o.RetryBudget
 	}
+	if o.AWSCallTimeout > 0 {
+		policy.AttemptTimeout = o.AWSCallTimeout
+	}
 	var agent *identity.Agent
 	if o.PodIdentityAgentURL != "" || o.PodIdentityAgentURLIPv6 != "" {
 		agent = identity.NewAgent(o.PodIdentityAgentURL, o.PodIdentityAgentURLIPv6)
 	}
 	fetchConfig := secrets.Config{
 		Retry: policy, Cache: o.Cache, SecretTTL: o.SecretTTL, NegativeTTL: o.NegativeTTL, CacheSize: o.CacheSize,
+		StaleIfError: o.StaleIfError, Jitter: refreshJitter,
 	}
 	return &Provider{
 		retryBudget:   policy.Budget,
@@ -192,6 +211,7 @@ func NewFromAPIs(apis APIs, o Options) *Provider {
 		defaultRegion: apis.Region,
 		kube: identity.NewKube(apis.Kube, identity.KubeConfig{
 			NodeName: o.NodeName, Cache: o.Cache, SecretTTL: o.SecretTTL, CacheSize: o.CacheSize,
+			StaleIfError: o.StaleIfError, Jitter: refreshJitter,
 			Retry: awsretry.Policy{Budget: policy.Budget, AttemptTimeout: min(identity.DefaultKubeRetry.AttemptTimeout, policy.AttemptTimeout),
 				BaseDelay: identity.DefaultKubeRetry.BaseDelay, MaxDelay: identity.DefaultKubeRetry.MaxDelay},
 		}),

@@ -6,6 +6,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"slices"
 	"strings"
@@ -75,9 +76,16 @@ type Result struct {
 // volume's files. On failure the result, when not nil, holds no file: only
 // the identity as far as it was resolved, for the log line.
 func (p *Provider) Mount(ctx context.Context, req *params.Request) (*Result, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.retryBudget)
+	mctx, cancel := context.WithTimeout(ctx, p.retryBudget)
 	defer cancel()
-	res, err := p.mount(ctx, req)
+	res, err := p.mount(mctx, req)
+	if err != nil && mounterr.KindOf(err) == mounterr.Internal && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		// The budget ran out while a call was still waiting, before its
+		// retries could say what failed.
+		err = &mounterr.Error{Kind: mounterr.Transient, Err: err, Msg: fmt.Sprintf(
+			"no answer in time from AWS or the Kubernetes API within the Mount's %s (--retry-budget; each AWS call gets --aws-call-timeout); this is transient: the kubelet retries the mount",
+			p.retryBudget)}
+	}
 	if err != nil && res != nil {
 		res.Files, res.Versions = nil, nil
 	}

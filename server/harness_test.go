@@ -54,6 +54,11 @@ type env struct {
 	p      *provider.Provider
 	// reg holds the provider's metrics.
 	reg *prometheus.Registry
+	// sock is the provider's socket; shutdown ends Serve as SIGTERM does
+	// (run's context), served its result.
+	sock     string
+	shutdown context.CancelFunc
+	served   <-chan error
 }
 
 type envOption func(*provider.Options)
@@ -122,15 +127,18 @@ func startProvider(t *testing.T, a *awsemu.AWS, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	served := make(chan error, 1)
 	t.Cleanup(func() {
 		conn.Close()
 		cancel()
-		if err := <-done; err != nil {
+		if err := <-served; err != nil {
 			t.Errorf("serve: %v", err)
 		}
 		os.RemoveAll(dir)
 	})
-	return &env{t: t, aws: a, kube: kube, client: v1alpha1.NewCSIDriverProviderClient(conn), p: p, reg: reg}
+	go func() { err := <-done; served <- err; close(served) }()
+	return &env{t: t, aws: a, kube: kube, client: v1alpha1.NewCSIDriverProviderClient(conn), p: p, reg: reg,
+		sock: sock, shutdown: cancel, served: served}
 }
 
 func serviceAccount(ns, name, role string) *corev1.ServiceAccount {

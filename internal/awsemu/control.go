@@ -13,6 +13,8 @@ import (
 type controlFault struct {
 	Fault
 	For string `json:"for,omitempty"`
+	// Delay is Fault.Delay as a Go duration ("2s", "1h").
+	Delay string `json:"delay,omitempty"`
 }
 
 // ControlHandler serves the front's control API, for processes that run the
@@ -20,7 +22,8 @@ type controlFault struct {
 //
 //	GET    /counts  -> {"sts:AssumeRoleWithWebIdentity": 3, ...}
 //	DELETE /counts  resets the counts
-//	POST   /faults  {"operation": "...", "status": 503, "code": "...", "for": "10s", "times": 0}
+//	POST   /faults  {"operation": "...", "status": 503, "code": "...", "for": "10s", "times": 0,
+//	                 "delay": "2s", "probability": 0.05}
 //	DELETE /faults  clears every fault
 //	POST   /trust   {"role": "arn:...", "subjects": ["system:serviceaccount:NS:SA"]} enforces a trust policy
 //	DELETE /trust   stops enforcing trust policies
@@ -40,8 +43,20 @@ func (f *Front) ControlHandler() http.Handler {
 			http.Error(w, fmt.Sprintf("bad fault: %v", err), http.StatusBadRequest)
 			return
 		}
-		if cf.Status < 400 || cf.Code == "" {
-			http.Error(w, "a fault needs status >= 400 and a code", http.StatusBadRequest)
+		if cf.Delay != "" {
+			d, err := time.ParseDuration(cf.Delay)
+			if err != nil || d <= 0 {
+				http.Error(w, fmt.Sprintf("bad delay %q: want a positive Go duration", cf.Delay), http.StatusBadRequest)
+				return
+			}
+			cf.Fault.Delay = d
+		}
+		if (cf.Status < 400 || cf.Code == "") && (cf.Status != 0 || cf.Fault.Delay == 0) {
+			http.Error(w, "a fault needs status >= 400 and a code, or a delay alone", http.StatusBadRequest)
+			return
+		}
+		if cf.Probability < 0 || cf.Probability > 1 {
+			http.Error(w, "probability must be between 0 and 1", http.StatusBadRequest)
 			return
 		}
 		if cf.For != "" {

@@ -26,7 +26,14 @@ type AWS struct {
 	// SSM is a Parameter Store client for seeding parameters, straight to
 	// the emulator.
 	SSM *ssm.Client
+
+	srv *httptest.Server
 }
+
+// DropConnections closes every connection to the front, as a load
+// balancer does to idle ones: clients' pools of kept-alive connections
+// empty, so a test can count what a client holds beyond them.
+func (a *AWS) DropConnections() { a.srv.CloseClientConnections() }
 
 // Start starts kumo on a free loopback port and a front before it, both
 // stopped when the test ends. Without KUMO_BIN the test is skipped with a
@@ -45,7 +52,7 @@ func Start(t testing.TB) *AWS {
 	front := NewFront(up)
 	srv := httptest.NewServer(front)
 	t.Cleanup(srv.Close)
-	return &AWS{Endpoint: srv.URL, EmulatorEndpoint: emu.Endpoint, Front: front, Admin: AdminClient(emu.Endpoint), SSM: SSMClient(emu.Endpoint)}
+	return &AWS{Endpoint: srv.URL, EmulatorEndpoint: emu.Endpoint, Front: front, Admin: AdminClient(emu.Endpoint), SSM: SSMClient(emu.Endpoint), srv: srv}
 }
 
 // AdminClient is a Secrets Manager client with dummy credentials for

@@ -13,8 +13,11 @@
 package awsemu
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -40,7 +43,19 @@ type Fault struct {
 	Until time.Time `json:"until,omitzero"`
 	// Times limits the fault to this many answers; zero means no limit.
 	Times int `json:"times,omitempty"`
+	// Delay holds the call this long before it is answered: with Status,
+	// by the fault; without, by the upstream (AWS slow, not failing). A
+	// client that gives up first gets no answer at all: a very long Delay
+	// is AWS hung, accepting calls and never answering.
+	Delay time.Duration `json:"delay,omitempty"`
+	// Probability makes the fault answer only this fraction of the calls
+	// it matches, at random (0.05: one in twenty); zero means every call.
+	// A call it lets pass is matched against the faults after it.
+	Probability float64 `json:"probability,omitempty"`
 }
+
+// Hang is a Delay long enough that no client waits it out.
+const Hang = time.Hour
 
 // Trust is the part of an IRSA role's trust policy STS enforces on
 // AssumeRoleWithWebIdentity: the web identity token's sub must be one of
@@ -94,8 +109,26 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.mu.Unlock()
 	}
 	if fault := f.record(op.String()); fault != nil {
-		writeFault(w, op, fault)
-		return
+		if fault.Delay > 0 {
+			// Read the body first: only then does the server notice a
+			// client that gives up, and end r's context.
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			t := time.NewTimer(fault.Delay)
+			select {
+			case <-t.C:
+			case <-r.Context().Done(): // the client gave up: it gets nothing
+				t.Stop()
+				return
+			}
+		}
+		if fault.Status != 0 {
+			writeFault(w, op, fault)
+			return
+		}
 	}
 	if op.String() == OpGetParameters {
 		f.getParameters(w, r, op)
@@ -195,6 +228,9 @@ func (f *Front) record(op string) *Fault {
 			continue
 		}
 		if fl.Operation != "" && fl.Operation != op {
+			continue
+		}
+		if fl.Probability > 0 && rand.Float64() >= fl.Probability {
 			continue
 		}
 		c := *fl

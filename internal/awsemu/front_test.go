@@ -207,3 +207,55 @@ func TestTrustPolicies(t *testing.T) {
 		t.Errorf("after POST /trust naming other: %d, want 403", status)
 	}
 }
+
+func TestDelayedFaultsAndSlowForwards(t *testing.T) {
+	f, srv, forwarded := newTestFront(t)
+	f.Inject(Fault{Operation: "secretsmanager:GetSecretValue", Delay: 100 * time.Millisecond, Times: 1})
+	f.Inject(Fault{Operation: "sts:AssumeRoleWithWebIdentity", Delay: 100 * time.Millisecond, Status: 503, Code: "ServiceUnavailable", Times: 1})
+	start := time.Now()
+	resp := call(t, srv, "secretsmanager:GetSecretValue")
+	resp.Body.Close()
+	if d := time.Since(start); d < 100*time.Millisecond || resp.StatusCode != 200 || *forwarded != 1 {
+		t.Errorf("slow forward: %d after %s, forwarded %d; want 200 after 100ms, forwarded", resp.StatusCode, d, *forwarded)
+	}
+	start = time.Now()
+	resp = call(t, srv, "sts:AssumeRoleWithWebIdentity")
+	resp.Body.Close()
+	if d := time.Since(start); d < 100*time.Millisecond || resp.StatusCode != 503 || *forwarded != 1 {
+		t.Errorf("slow fault: %d after %s; want 503 after 100ms, not forwarded", resp.StatusCode, d)
+	}
+}
+
+func TestHangAnswersNothing(t *testing.T) {
+	f, srv, forwarded := newTestFront(t)
+	f.Inject(Fault{Delay: Hang})
+	client := &http.Client{Timeout: 200 * time.Millisecond}
+	req, _ := http.NewRequest("POST", srv.URL, strings.NewReader("{}"))
+	req.Header.Set("X-Amz-Target", "secretsmanager.GetSecretValue")
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("a hung call answered %d", resp.StatusCode)
+	}
+	if d := time.Since(start); d > 2*time.Second || *forwarded != 0 {
+		t.Errorf("hung call ended after %s, forwarded %d", d, *forwarded)
+	}
+	// The front lets go of the call when the client does: Close does not wait an hour.
+}
+
+func TestProbabilityFaultsSomeCalls(t *testing.T) {
+	f, srv, forwarded := newTestFront(t)
+	f.Inject(Fault{Status: 500, Code: "InternalFailure", Probability: 0.25})
+	failed := 0
+	for range 400 {
+		resp := call(t, srv, "secretsmanager:GetSecretValue")
+		resp.Body.Close()
+		if resp.StatusCode == 500 {
+			failed++
+		}
+	}
+	if failed < 50 || failed > 150 || failed+*forwarded != 400 {
+		t.Errorf("%d of 400 calls failed, %d forwarded; want about 100 failed, the rest forwarded", failed, *forwarded)
+	}
+}

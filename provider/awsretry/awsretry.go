@@ -35,7 +35,7 @@ type Policy struct {
 
 // DefaultPolicy finishes well inside the kubelet's two-minute
 // NodePublishVolume deadline.
-var DefaultPolicy = Policy{Budget: 30 * time.Second, AttemptTimeout: 10 * time.Second, BaseDelay: 200 * time.Millisecond, MaxDelay: 4 * time.Second}
+var DefaultPolicy = Policy{Budget: 30 * time.Second, AttemptTimeout: 5 * time.Second, BaseDelay: 200 * time.Millisecond, MaxDelay: 4 * time.Second}
 
 // ExhaustedError is a transient failure that outlived the budget.
 type ExhaustedError struct {
@@ -72,6 +72,26 @@ func Transient(err error) bool {
 		case "ServiceUnavailable", "ServiceUnavailableException", "InternalFailure", "InternalServiceError", "IDPCommunicationError":
 			return true
 		}
+	}
+	return false
+}
+
+// Outage reports whether err is AWS failing rather than AWS answering
+// about the request: throttling, a 5xx, no answer (network, timeout), or
+// retries of those that outlived the budget. An answer refusing the request
+// (any other 4xx: denied, not found, invalid, an unknown code) is not, nor
+// a cancellation. A cached value may stand in for an outage
+// (--stale-if-error), never for a refusal.
+func Outage(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	if Transient(err) {
+		return true
+	}
+	switch o, _ := outcomeOf(err); o {
+	case OutcomeThrottled, OutcomeServerError, OutcomeNetwork, OutcomeTimeout:
+		return true
 	}
 	return false
 }

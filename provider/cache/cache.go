@@ -1,7 +1,13 @@
 // Package cache is a bounded, locked LRU whose entries expire, with
 // coalescing of concurrent loads of the same key: many pods asking for the
-// same thing at once cost one load. It counts hits, misses, coalesced waits
-// and evictions for metrics.
+// same thing at once cost one load. It counts hits, misses, coalesced waits,
+// evictions and stale answers for metrics.
+//
+// With Options.StaleIfError, a value past its freshness is kept a while
+// longer and answers instead of a load that failed transiently (an AWS or
+// API server outage); any other failure drops it at once. With
+// Options.Jitter, each value's freshness is shortened by a random fraction,
+// so the entries of one secret on many nodes do not all expire together.
 //
 // Keys are built by callers from non-secret data only (role ARN, namespace,
 // service account, region, secret id, version): never a token or a value.
@@ -10,7 +16,9 @@ package cache
 import (
 	"container/list"
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -22,19 +30,52 @@ import (
 // Stats are a cache's counters since it was made.
 type Stats struct {
 	Hits, Misses, Coalesced, Evictions, Entries int64
+	// Stale are lookups answered with a value past its freshness because
+	// loading it again failed transiently (Options.StaleIfError).
+	Stale int64
+}
+
+// Options tune a cache beyond its size. The zero value is a plain cache.
+type Options struct {
+	// Jitter shortens each value's freshness window by a random fraction
+	// of it, up to Jitter (0.1: up to 10% shorter), so copies of one value
+	// loaded at the same moment on many nodes expire spread out. At most
+	// 0.5. Failures (negative entries) are not jittered.
+	Jitter float64
+	// StaleIfError is how long past its freshness a value is kept to answer
+	// when loading it again fails with an error StaleIf accepts, or the
+	// caller's deadline passes while the load is still trying. Zero: never.
+	StaleIfError time.Duration
+	// StaleIf says which load failures a stale value may answer: transient
+	// ones only. Any other failure drops the stale value at once.
+	StaleIf func(error) bool
+	// StaleRetry is how long, once a stale value has answered, it goes on
+	// answering at once before a load tries again (in the background, one
+	// at a time), within StaleIfError. Zero: a load on every lookup.
+	StaleRetry time.Duration
+	// OnStale is called, outside the cache's lock, when a value starts
+	// answering stale: once per outage and key, with the failure and how
+	// long ago the value's freshness ended. Not for every stale answer.
+	OnStale func(key string, err error, late time.Duration)
+	// Now is the clock (tests); nil: time.Now.
+	Now func() time.Time
+	// Rand returns a number in [0, 1) for the jitter (tests); nil:
+	// math/rand/v2.
+	Rand func() float64
 }
 
 // Cache maps keys to values of type V, each with its own expiry.
 type Cache[V any] struct {
-	max int
-	now func() time.Time
+	max  int
+	now  func() time.Time
+	opts Options
 
 	mu      sync.Mutex
 	order   *list.List // front = most recently used
 	items   map[string]*list.Element
 	loading map[string]*call[V]
 
-	hits, misses, coalesced, evictions atomic.Int64
+	hits, misses, coalesced, evictions, stale atomic.Int64
 }
 
 type entry[V any] struct {
@@ -42,22 +83,46 @@ type entry[V any] struct {
 	value   V
 	err     error
 	expires time.Time
+	// staleUntil ends the time a value may answer stale; zero: never.
+	staleUntil time.Time
+	// fresh is when the value's freshness ended, for OnStale.
+	fresh time.Time
+	// staling says the value answers stale: loading it failed since its
+	// freshness ended.
+	staling bool
 }
 
 type call[V any] struct {
 	done  chan struct{}
 	value V
 	err   error
+	// stale says value is a stale entry's, answering for err.
+	stale bool
 }
 
 // New returns a cache holding at most max entries (at least 1).
 func New[V any](max int) *Cache[V] {
-	if max < 1 {
-		max = 1
+	return NewWithOptions[V](max, Options{})
+}
+
+// NewWithOptions returns a cache holding at most max entries (at least 1),
+// tuned by o.
+func NewWithOptions[V any](size int, o Options) *Cache[V] {
+	size = max(size, 1)
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Float64
+	}
+	o.Jitter = min(max(o.Jitter, 0), 0.5)
+	if o.StaleIf == nil {
+		o.StaleIfError = 0
 	}
 	return &Cache[V]{
-		max:     max,
-		now:     time.Now,
+		max:     size,
+		now:     o.Now,
+		opts:    o,
 		order:   list.New(),
 		items:   map[string]*list.Element{},
 		loading: map[string]*call[V]{},
@@ -76,17 +141,35 @@ type Loader[V any] func(ctx context.Context) (value V, ttl time.Duration, err er
 // ctx.Err(); the load goes on for the others. The load keeps the starting
 // caller's deadline but not its cancellation, so a pod deleted mid-mount
 // does not fail the other pods waiting on the same secret.
+//
+// With StaleIfError, an expired value still within it answers for a load
+// that fails transiently, and for a caller whose deadline passes while the
+// load is still trying; while it answers stale (an outage), lookups get it
+// at once and one load in the background tries again.
 func (c *Cache[V]) Get(ctx context.Context, key string, load Loader[V]) (V, error) {
 	c.mu.Lock()
+	now := c.now()
+	var staling *entry[V]
 	if el, ok := c.items[key]; ok {
 		e := el.Value.(*entry[V])
-		if c.now().Before(e.expires) {
+		if now.Before(e.expires) {
 			c.order.MoveToFront(el)
 			c.mu.Unlock()
 			c.hits.Add(1)
+			if e.staling {
+				c.stale.Add(1)
+			}
 			return e.value, e.err
 		}
-		c.removeLocked(el)
+		switch {
+		case e.err == nil && now.Before(e.staleUntil):
+			// Kept: it answers if the load fails transiently.
+			if e.staling {
+				staling = e
+			}
+		default:
+			c.removeLocked(el)
+		}
 	}
 	cl, ok := c.loading[key]
 	if ok {
@@ -97,14 +180,64 @@ func (c *Cache[V]) Get(ctx context.Context, key string, load Loader[V]) (V, erro
 		c.misses.Add(1)
 		go c.run(ctx, key, cl, load)
 	}
+	if staling != nil {
+		// An outage goes on: answer at once, the load tries in the
+		// background.
+		c.mu.Unlock()
+		c.stale.Add(1)
+		return staling.value, nil
+	}
 	c.mu.Unlock()
 	select {
 	case <-cl.done:
+		if cl.stale {
+			c.stale.Add(1)
+		}
 		return cl.value, cl.err
 	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// The load is still trying: AWS does not answer in time.
+			if v, ok := c.serveStale(key, ctx.Err()); ok {
+				c.stale.Add(1)
+				return v, nil
+			}
+		}
 		var zero V
 		return zero, ctx.Err()
 	}
+}
+
+// serveStale returns the stale value of key, if one may answer for err,
+// and marks it as answering stale.
+func (c *Cache[V]) serveStale(key string, err error) (V, bool) {
+	c.mu.Lock()
+	v, first, late, ok := c.staleLocked(key, err)
+	c.mu.Unlock()
+	if first && c.opts.OnStale != nil {
+		c.opts.OnStale(key, err, late)
+	}
+	return v, ok
+}
+
+// staleLocked finds the expired value of key that may answer for err. It
+// marks it as answering stale (first: it was not yet), and holds it for
+// StaleRetry before the next load, within StaleIfError.
+func (c *Cache[V]) staleLocked(key string, err error) (value V, first bool, late time.Duration, ok bool) {
+	el, found := c.items[key]
+	if !found {
+		return value, false, 0, false
+	}
+	e := el.Value.(*entry[V])
+	now := c.now()
+	if e.err != nil || !now.Before(e.staleUntil) || (!e.staling && now.Before(e.expires)) {
+		return value, false, 0, false
+	}
+	first = !e.staling
+	e.staling = true
+	if c.opts.StaleRetry > 0 && !now.Before(e.expires) {
+		e.expires = minTime(now.Add(c.opts.StaleRetry), e.staleUntil)
+	}
+	return e.value, first, now.Sub(e.fresh), true
 }
 
 func (c *Cache[V]) run(ctx context.Context, key string, cl *call[V], load Loader[V]) {
@@ -118,11 +251,38 @@ func (c *Cache[V]) run(ctx context.Context, key string, cl *call[V], load Loader
 	c.mu.Lock()
 	cl.value, cl.err = value, err
 	delete(c.loading, key)
+	var first bool
+	var late time.Duration
+	switch {
+	// A load that ran out of its caller's deadline is AWS not answering in
+	// time, whatever StaleIf says: the same as a caller whose deadline
+	// passes while it waits (Get), which this can race with.
+	case err != nil && c.opts.StaleIfError > 0 && ttl <= 0 && (c.opts.StaleIf(err) || errors.Is(err, context.DeadlineExceeded)):
+		var ok bool
+		if cl.value, first, late, ok = c.staleLocked(key, err); ok {
+			cl.err, cl.stale = nil, true
+		} else {
+			cl.value = value
+		}
+	case err != nil:
+		// A refusal or a bug: a stale value must not answer for it.
+		if el, ok := c.items[key]; ok {
+			if e := el.Value.(*entry[V]); e.staling || !c.now().Before(e.expires) {
+				c.removeLocked(el)
+			}
+		}
+	}
 	if ttl > 0 {
+		if err == nil {
+			ttl -= time.Duration(float64(ttl) * c.opts.Jitter * c.opts.Rand())
+		}
 		c.addLocked(key, value, err, c.now().Add(ttl))
 	}
 	c.mu.Unlock()
 	close(cl.done)
+	if first && c.opts.OnStale != nil {
+		c.opts.OnStale(key, err, late)
+	}
 }
 
 // load runs the loader, turning a panic into a *PanicError for every
@@ -194,7 +354,7 @@ func (c *Cache[V]) Stats() Stats {
 	c.mu.Unlock()
 	return Stats{
 		Hits: c.hits.Load(), Misses: c.misses.Load(), Coalesced: c.coalesced.Load(),
-		Evictions: c.evictions.Load(), Entries: n,
+		Evictions: c.evictions.Load(), Entries: n, Stale: c.stale.Load(),
 	}
 }
 
@@ -202,7 +362,11 @@ func (c *Cache[V]) addLocked(key string, value V, err error, expires time.Time) 
 	if el, ok := c.items[key]; ok {
 		c.removeLocked(el)
 	}
-	c.items[key] = c.order.PushFront(&entry[V]{key: key, value: value, err: err, expires: expires})
+	e := &entry[V]{key: key, value: value, err: err, expires: expires, fresh: expires}
+	if err == nil && c.opts.StaleIfError > 0 {
+		e.staleUntil = expires.Add(c.opts.StaleIfError)
+	}
+	c.items[key] = c.order.PushFront(e)
 	for c.order.Len() > c.max {
 		c.removeLocked(c.order.Back())
 		c.evictions.Add(1)
@@ -212,4 +376,11 @@ func (c *Cache[V]) addLocked(key string, value V, err error, expires time.Time) 
 func (c *Cache[V]) removeLocked(el *list.Element) {
 	delete(c.items, el.Value.(*entry[V]).key)
 	c.order.Remove(el)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }

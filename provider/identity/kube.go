@@ -9,6 +9,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
@@ -60,6 +61,15 @@ type KubeConfig struct {
 	// server cannot eat the Mount's whole budget; the Mount's deadline ends
 	// the retries too. Zero: DefaultKubeRetry.
 	Retry awsretry.Policy
+	// StaleIfError is how long past SecretTTL a role annotation is kept to
+	// answer when reading it again fails transiently (the API server does
+	// not answer, 5xx, 429); a refusal (not found, forbidden) drops it at
+	// once. Zero: never.
+	StaleIfError time.Duration
+	// Jitter shortens each role's SecretTTL by a random fraction up to it.
+	Jitter float64
+	// Clock is the role cache's clock (tests); nil: time.Now.
+	Clock func() time.Time
 }
 
 // DefaultKubeRetry retries a Kubernetes API read for up to the Mount's
@@ -78,7 +88,29 @@ func NewKube(client KubeAPI, cfg KubeConfig) *Kube {
 	if cfg.Retry == (awsretry.Policy{}) {
 		cfg.Retry = DefaultKubeRetry
 	}
-	return &Kube{client: client, nodeName: cfg.NodeName, retry: cfg.Retry, roleTTL: roleTTL, roles: cache.New[string](cfg.CacheSize)}
+	roles := cache.NewWithOptions[string](cfg.CacheSize, cache.Options{
+		Jitter:       cfg.Jitter,
+		StaleIfError: cfg.StaleIfError,
+		StaleIf: func(err error) bool {
+			return errors.Is(err, context.DeadlineExceeded) || mounterr.KindOf(err) == mounterr.Transient
+		},
+		StaleRetry: min(staleRoleRetry, roleTTL),
+		OnStale:    logStaleRole,
+		Now:        cfg.Clock,
+	})
+	return &Kube{client: client, nodeName: cfg.NodeName, retry: cfg.Retry, roleTTL: roleTTL, roles: roles}
+}
+
+// staleRoleRetry is how often, while the API server is unreachable and a
+// role is served from the cache past its window, it is read again (in the
+// background: Mounts get the cached role at once).
+const staleRoleRetry = 10 * time.Second
+
+// logStaleRole says, once per outage and service account, that its role
+// is served from the cache past its window.
+func logStaleRole(key string, err error, late time.Duration) {
+	klog.InfoS("serving the cached role of a service account: reading it again from the Kubernetes API failed transiently (--stale-if-error)",
+		"serviceAccount", key, "pastFreshness", late.Round(time.Second), "reason", mounterr.Bound(err.Error()))
 }
 
 // Stats returns the role cache's counters.

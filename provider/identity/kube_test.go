@@ -157,3 +157,81 @@ func TestNodeRegionErrors(t *testing.T) {
 		})
 	}
 }
+
+// testClock is a settable clock for the role cache.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// TestRoleServedFromCacheWhileTheAPIServerIsUnreachable: a service
+// account's role seen recently answers while the API server does not
+// (within StaleIfError); one never seen, or seen too long ago, fails with
+// a message saying the read is transient; a refusal is honoured at once.
+func TestRoleServedFromCacheWhileTheAPIServerIsUnreachable(t *testing.T) {
+	newKube := func(stale time.Duration) (*Kube, *flakyKube, *testClock) {
+		f := &flakyKube{}
+		clk := &testClock{t: time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC)}
+		k := NewKube(f, KubeConfig{Cache: true, SecretTTL: time.Minute, CacheSize: 8, Retry: fastKubeRetry, StaleIfError: stale, Clock: clk.now})
+		return k, f, clk
+	}
+	ctx := context.Background()
+	t.Run("recently seen", func(t *testing.T) {
+		k, f, clk := newKube(time.Hour)
+		if _, err := k.RoleARN(ctx, "pmp", "sa"); err != nil {
+			t.Fatal(err)
+		}
+		f.mu.Lock()
+		f.forever = errRefused
+		f.mu.Unlock()
+		clk.advance(30 * time.Minute)
+		role, err := k.RoleARN(ctx, "pmp", "sa")
+		if err != nil || role != testIdentity.RoleARN {
+			t.Fatalf("API server unreachable, role read 30m ago: %q, %v; want the cached role", role, err)
+		}
+		if s := k.Stats(); s.Stale != 1 {
+			t.Errorf("stats %+v, want one stale answer", s)
+		}
+		_, err = k.RoleARN(ctx, "pmp", "never-seen")
+		if mounterr.KindOf(err) != mounterr.Transient || !strings.Contains(err.Error(), "service account pmp/never-seen") || !strings.Contains(err.Error(), "this is transient") {
+			t.Errorf("never seen: %v; want a transient error naming the service account", err)
+		}
+		clk.advance(31 * time.Minute) // past freshness + StaleIfError
+		if _, err := k.RoleARN(ctx, "pmp", "sa"); mounterr.KindOf(err) != mounterr.Transient {
+			t.Errorf("role read over an hour past its window: %v; want the transient error", err)
+		}
+	})
+	t.Run("refusal", func(t *testing.T) {
+		k, f, clk := newKube(time.Hour)
+		k.RoleARN(ctx, "pmp", "sa")
+		f.mu.Lock()
+		f.failures = []error{apierrors.NewNotFound(schema.GroupResource{Resource: "serviceaccounts"}, "sa")}
+		f.forever = errRefused
+		f.mu.Unlock()
+		clk.advance(2 * time.Minute)
+		if _, err := k.RoleARN(ctx, "pmp", "sa"); mounterr.KindOf(err) != mounterr.NotFound {
+			t.Fatalf("deleted service account: %v; want NotFound", err)
+		}
+		if _, err := k.RoleARN(ctx, "pmp", "sa"); err == nil {
+			t.Fatal("after the deletion, an unreachable API server brought the role back")
+		}
+	})
+	t.Run("off", func(t *testing.T) {
+		k, f, clk := newKube(0)
+		k.RoleARN(ctx, "pmp", "sa")
+		f.mu.Lock()
+		f.forever = errRefused
+		f.mu.Unlock()
+		clk.advance(2 * time.Minute)
+		if _, err := k.RoleARN(ctx, "pmp", "sa"); mounterr.KindOf(err) != mounterr.Transient {
+			t.Fatalf("StaleIfError 0: %v; want the transient error", err)
+		}
+	})
+}

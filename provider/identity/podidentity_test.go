@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 )
 
@@ -76,7 +77,7 @@ var podIdentity = Identity{Source: PodIdentity, Namespace: "pmp", ServiceAccount
 func TestPodIdentityCredentials(t *testing.T) {
 	agent := newAgent(t)
 	api := &fakeSTS{}
-	c := NewCredentials(api, CredentialsConfig{Retry: fastRetry, RefreshLead: 5 * time.Minute, Cache: true, CacheSize: 8, Agent: NewAgent(agent.url(), "")})
+	c := NewCredentials(api, CredentialsConfig{Retry: agentRetry, RefreshLead: 5 * time.Minute, Cache: true, CacheSize: 8, Agent: NewAgent(agent.url(), "")})
 	ctx := context.Background()
 	creds, fresh, err := c.Get(ctx, podIdentity, "the-pod-identity-token")
 	if err != nil || !fresh {
@@ -128,7 +129,7 @@ func TestPodIdentityAddresses(t *testing.T) {
 			if tt.v4Down {
 				v4URL = unreachable(t)
 			}
-			c := NewCredentials(&fakeSTS{}, CredentialsConfig{Retry: fastRetry, Cache: true, CacheSize: 8, Agent: NewAgent(v4URL, v6.url())})
+			c := NewCredentials(&fakeSTS{}, CredentialsConfig{Retry: agentRetry, Cache: true, CacheSize: 8, Agent: NewAgent(v4URL, v6.url())})
 			id := podIdentity
 			id.Address = tt.addr
 			_, _, err := c.Get(context.Background(), id, "token")
@@ -216,7 +217,7 @@ func TestPodIdentityTokenGoesNowhereElse(t *testing.T) {
 	elsewhere := newAgent(t)
 	redirect := httptest.NewServer(http.RedirectHandler(elsewhere.url(), http.StatusTemporaryRedirect))
 	defer redirect.Close()
-	c := NewCredentials(&fakeSTS{}, CredentialsConfig{Retry: fastRetry, Agent: NewAgent(redirect.URL+"/v1/credentials", "")})
+	c := NewCredentials(&fakeSTS{}, CredentialsConfig{Retry: agentRetry, Agent: NewAgent(redirect.URL+"/v1/credentials", "")})
 	if _, _, err := c.Get(context.Background(), podIdentity, "token"); err == nil {
 		t.Error("Get succeeded through a redirect")
 	}
@@ -224,3 +225,8 @@ func TestPodIdentityTokenGoesNowhereElse(t *testing.T) {
 		t.Errorf("the redirect's target got the token %d times", n)
 	}
 }
+
+// agentRetry gives each call to a stand-in agent on loopback room for a
+// busy machine (fastRetry's 50ms attempts are not), and still fails an
+// unreachable one within a second.
+var agentRetry = awsretry.Policy{Budget: time.Second, AttemptTimeout: time.Second, BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond}

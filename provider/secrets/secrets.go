@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awscreds "github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"k8s.io/klog/v2"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
@@ -77,7 +78,23 @@ type Config struct {
 	// NegativeTTL is how long a 4xx refusal is remembered.
 	NegativeTTL time.Duration
 	CacheSize   int
+	// StaleIfError is how long past SecretTTL a fetched version is kept to
+	// be served, for the same identity, when fetching it again fails with
+	// an AWS outage (awsretry.Outage: throttling past the retries, 5xx, no
+	// answer), never for a refusal (4xx). Zero: never (strict).
+	StaleIfError time.Duration
+	// Jitter shortens each version's SecretTTL by a random fraction up to
+	// it (0.1: up to 10%), so nodes that fetched one secret together do
+	// not all fetch it again in the same second.
+	Jitter float64
+	// Clock is the cache's clock (tests); nil: time.Now.
+	Clock func() time.Time
 }
+
+// staleRetry is how often, while an outage has a stale version served,
+// Secrets Manager is tried again for it (in the background: Mounts get the
+// stale version at once).
+const staleRetry = 10 * time.Second
 
 // Fetcher fetches secrets, through the cache.
 type Fetcher struct {
@@ -90,7 +107,14 @@ type Fetcher struct {
 func NewFetcher(api API, cfg Config) *Fetcher {
 	f := &Fetcher{api: api, cfg: cfg}
 	if cfg.Cache {
-		f.cache = cache.New[*Secret](cfg.CacheSize)
+		f.cache = cache.NewWithOptions[*Secret](cfg.CacheSize, cache.Options{
+			Jitter:       cfg.Jitter,
+			StaleIfError: cfg.StaleIfError,
+			StaleIf:      stale,
+			StaleRetry:   min(staleRetry, cfg.SecretTTL),
+			OnStale:      logStale,
+			Now:          cfg.Clock,
+		})
 	}
 	return f
 }
@@ -113,10 +137,43 @@ func (f *Fetcher) Get(ctx context.Context, identityKey string, ref Ref, creds Cr
 		s, _, err := f.fetch(ctx, ref, creds)
 		return s, err
 	}
-	key := strings.Join([]string{identityKey, ref.Region, ref.ID, ref.VersionID, ref.VersionStage, ref.TTL.String()}, "\x00")
+	// The secret's own fields first, then the identity's key, so logStale
+	// can read them back.
+	key := strings.Join([]string{ref.Region, ref.ID, ref.VersionID, ref.VersionStage, ref.TTL.String(), identityKey}, "\x00")
 	return f.cache.Get(ctx, key, func(ctx context.Context) (*Secret, time.Duration, error) {
 		return f.fetch(ctx, ref, creds)
 	})
+}
+
+// stale reports whether a failed fetch may be answered with the last good
+// version: a transient failure that is AWS failing, not refusing. A bug's
+// failure (Internal) is not one.
+func stale(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true // the Mount's budget ended while a call was still trying
+	}
+	return mounterr.KindOf(err) == mounterr.Transient && awsretry.Outage(err)
+}
+
+// logStale says, once per outage and secret, that a version past its
+// freshness window is served: which secret, as whom, since when and why.
+// The error text names the call and AWS's reason, never a value or token.
+func logStale(key string, err error, late time.Duration) {
+	parts := strings.Split(key, "\x00")
+	if len(parts) < 5 {
+		return
+	}
+	kv := []any{"secret", parts[1], "region", parts[0]}
+	// identity.Key: source, role, namespace, service account, region,
+	// then the target role of a cross-account read.
+	if id := parts[5:]; len(id) >= 4 {
+		kv = append(kv, "role", id[1], "namespace", id[2], "serviceAccount", id[3])
+		if len(id) >= 6 && id[5] != "" {
+			kv = append(kv, "targetRole", id[5])
+		}
+	}
+	kv = append(kv, "pastFreshness", late.Round(time.Second), "reason", mounterr.Bound(err.Error()))
+	klog.InfoS("serving the last good version of a secret: fetching it again failed transiently (--stale-if-error)", kv...)
 }
 
 func (f *Fetcher) fetch(ctx context.Context, ref Ref, credentials Credentials) (*Secret, time.Duration, error) {

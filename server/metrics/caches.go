@@ -12,8 +12,8 @@ type Source func() map[string]cache.Stats
 // cacheCollector reads the caches' own counters at scrape time: the Mount
 // path pays nothing more for them than the atomic adds it already does.
 type cacheCollector struct {
-	src                                         Source
-	hits, misses, coalesced, evictions, entries *prometheus.Desc
+	src                                                Source
+	hits, misses, coalesced, evictions, entries, stale *prometheus.Desc
 }
 
 // RegisterCaches exposes the counters of src's caches on reg, labelled
@@ -29,6 +29,7 @@ func RegisterCaches(reg prometheus.Registerer, src Source) error {
 		coalesced: d("pmp_cache_coalesced_total", "Lookups that waited on a load already in flight instead of making their own call."),
 		evictions: d("pmp_cache_evictions_total", "Entries dropped because the cache was full (--cache-size)."),
 		entries:   d("pmp_cache_entries", "Entries held now."),
+		stale:     d("pmp_cache_stale_served_total", "Lookups answered with a value past its freshness window because refreshing it failed transiently (--stale-if-error)."),
 	})
 }
 
@@ -38,6 +39,7 @@ func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.coalesced
 	ch <- c.evictions
 	ch <- c.entries
+	ch <- c.stale
 }
 
 func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
@@ -47,5 +49,6 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.coalesced, prometheus.CounterValue, float64(s.Coalesced), name)
 		ch <- prometheus.MustNewConstMetric(c.evictions, prometheus.CounterValue, float64(s.Evictions), name)
 		ch <- prometheus.MustNewConstMetric(c.entries, prometheus.GaugeValue, float64(s.Entries), name)
+		ch <- prometheus.MustNewConstMetric(c.stale, prometheus.CounterValue, float64(s.Stale), name)
 	}
 }

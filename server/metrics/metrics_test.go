@@ -24,7 +24,7 @@ func TestCacheMetricsKeepTheirNamesAndLabels(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	if err := metrics.RegisterCaches(reg, func() map[string]cache.Stats {
 		return map[string]cache.Stats{
-			"secrets":     {Hits: 998, Misses: 2, Coalesced: 99, Evictions: 1, Entries: 3},
+			"secrets":     {Hits: 998, Misses: 2, Coalesced: 99, Evictions: 1, Entries: 3, Stale: 4},
 			"credentials": {Misses: 1, Entries: 1},
 		}
 	}); err != nil {
@@ -51,6 +51,10 @@ pmp_cache_hits_total{cache="secrets"} 998
 # TYPE pmp_cache_misses_total counter
 pmp_cache_misses_total{cache="credentials"} 1
 pmp_cache_misses_total{cache="secrets"} 2
+# HELP pmp_cache_stale_served_total Lookups answered with a value past its freshness window because refreshing it failed transiently (--stale-if-error).
+# TYPE pmp_cache_stale_served_total counter
+pmp_cache_stale_served_total{cache="credentials"} 0
+pmp_cache_stale_served_total{cache="secrets"} 4
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
 		t.Error(err)
