@@ -18,6 +18,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/apifake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/golden"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/kubeapi"
 )
@@ -170,7 +171,8 @@ func TestEachMistakeHasItsFinding(t *testing.T) {
 				w.aws.Front.Inject(awsemu.Fault{Operation: "sts:AssumeRoleWithWebIdentity", Status: 403, Code: "AccessDenied", Message: "Not authorized to perform sts:AssumeRoleWithWebIdentity"})
 			},
 			check: "sts", status: Error,
-			says: []string{"STS refused to let pmp/pmp-secrets-access assume role " + apifake.Role + " (AccessDenied)", "<issuer>:sub = system:serviceaccount:pmp:pmp-secrets-access"}},
+			says: []string{"STS refused to let pmp/pmp-secrets-access assume role " + apifake.Role + " (AccessDenied)", "<issuer>:sub = system:serviceaccount:pmp:pmp-secrets-access",
+				"pmp-secrets-provider policy --secret PMP-Production-Credentials --region eu-west-1 --account 123456789012 --namespace pmp --service-account pmp-secrets-access --oidc-issuer " + issuer.DefaultURL}},
 		{name: "a secret with a mis-cased key",
 			secret: `{"VCS": {"GithubAdminPat": "VALUE-SENTINEL-pat"}, "Email": {"SMTPPassword": "VALUE-SENTINEL-smtp"}}`,
 			check:  "secret[0]", status: Error, chain: true,
