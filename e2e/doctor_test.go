@@ -309,7 +309,7 @@ func TestDoctor(t *testing.T) {
 		if diff := cmp.Diff(wantFiles, got); diff != "" {
 			t.Errorf("the files doctor says a pod gets (-stored +doctor):\n%s", diff)
 		}
-		ns.checkREADMEDoctor(d.text, secret, role)
+		ns.checkREADME(readmeHealthy, d.text, secret, role)
 		// What exit 0 promises: the Deployment's pod starts with its files.
 		pod, took := ns.waitDeploymentPod(deploy, podStart)
 		t.Logf("the Deployment's pod %s Running after %s", pod.Name, took.Round(100*time.Millisecond))
@@ -359,7 +359,8 @@ func TestDoctor(t *testing.T) {
 		// The role trusts the PMP document's other spelling of the name.
 		role := ns.trustPolicy(subject(ns.name, "pmp-secret-access"))
 		ns.applyExamples(pmpExample{secret: secret, role: role, deployment: noReplicas})
-		d := ns.doctor(stored, "--deployment", exampleDeployment)
+		// By service account: the class is the namespace's only one.
+		d := ns.doctor(stored, "--service-account", exampleSA)
 		d.finding(t, "sts", doctor.Error,
 			"STS refused to let "+ns.name+"/"+exampleSA+" assume role "+role+" (AccessDenied)",
 			"<issuer>:sub = "+subject(ns.name, exampleSA),
@@ -367,6 +368,7 @@ func TestDoctor(t *testing.T) {
 		if d.step("secret[0]", doctor.OK) != nil {
 			t.Errorf("the secret was read although STS refused the role: %s", d.statuses())
 		}
+		ns.checkREADME(readmeTrust, d.text, secret, role)
 	})
 
 	t.Run("a secret with a mis-cased key", func(t *testing.T) {
@@ -406,14 +408,18 @@ func noReplicas(d *appsv1.Deployment) {
 	d.Spec.Replicas = &zero
 }
 
-// readmeDoctor is the README's doctor run on the local cluster.
-const readmeDoctor = "kubectl pmp doctor -n pmp --deployment " + exampleDeployment
+// The README's doctor runs on the local cluster: the examples' set-up, and
+// the trust policy naming the other spelling of the service account.
+const (
+	readmeHealthy = "kubectl pmp doctor -n pmp --deployment " + exampleDeployment
+	readmeTrust   = "kubectl pmp doctor -n pmp --service-account " + exampleSA
+)
 
-// checkREADMEDoctor checks, on the local cluster (PMP_E2E_CHECK_README=1),
-// that the README shows what doctor printed here, with the test's
+// checkREADME checks, on the local cluster (PMP_E2E_CHECK_README=1), that
+// the README shows what doctor printed here for cmd, with the test's
 // namespace, secret and role named as in the examples. Version ids differ
 // between runs.
-func (ns *testNS) checkREADMEDoctor(text, secret, role string) {
+func (ns *testNS) checkREADME(cmd, text, secret, role string) {
 	ns.t.Helper()
 	if !cfg.checkREADME {
 		return
@@ -423,16 +429,17 @@ func (ns *testNS) checkREADMEDoctor(text, secret, role string) {
 		ns.t.Fatal(err)
 	}
 	readme := string(b)
-	i := strings.Index(readme, "\n$ "+readmeDoctor+"\n")
+	i := strings.Index(readme, "\n$ "+cmd+"\n")
 	if i < 0 {
-		ns.t.Errorf("the README shows no run of %s", readmeDoctor)
+		ns.t.Errorf("the README shows no run of %s", cmd)
 		return
 	}
-	shown := readme[i+len("\n$ "+readmeDoctor+"\n"):]
+	shown := readme[i+len("\n$ "+cmd+"\n"):]
 	shown = shown[:strings.Index(shown, "```")]
 	version := regexp.MustCompile(`version [0-9a-f-]{36}`)
-	got := strings.NewReplacer(secret, "PMP-Production-Credentials", ns.name, "pmp", role, "arn:aws:iam::111122223333:role/PMP-SecretsManager-Role").Replace(text)
+	got := strings.NewReplacer(secret, "PMP-Production-Credentials", ns.name, "pmp", role, "arn:aws:iam::111122223333:role/PMP-SecretsManager-Role",
+		"--account 000000000000", "--account 111122223333").Replace(text)
 	if version.ReplaceAllString(shown, "version V") != version.ReplaceAllString(got, "version V") {
-		ns.t.Errorf("the README's run of %s is not what doctor prints on this cluster; it prints (names as in the examples):\n%s", readmeDoctor, got)
+		ns.t.Errorf("the README's run of %s is not what doctor prints on this cluster; it prints (names as in the examples):\n%s", cmd, got)
 	}
 }

@@ -75,7 +75,7 @@ func (d *Doctor) chain(ctx context.Context, t Target, req *params.Request, role,
 	}
 	creds, _, err := p.Credentials().Get(ctx, id, token)
 	if err != nil {
-		s.fail("sts", Error, "STS: "+err.Error(), d.trustFix(ctx, t, req, id))
+		s.fail("sts", Error, stsMessage(err), d.trustFix(ctx, t, req, id))
 		return
 	}
 	s.ok("sts", "STS lets %s/%s assume role %s with its token (AssumeRoleWithWebIdentity)", t.Namespace, t.ServiceAccount, role)
@@ -89,7 +89,7 @@ func (d *Doctor) chain(ctx context.Context, t Target, req *params.Request, role,
 		objCreds := p.PodCredentials(oid, token)
 		if oid.Region != id.Region {
 			if creds, _, err = objCreds.Get(ctx); err != nil {
-				s.fail("sts", Error, "STS: "+err.Error(), "")
+				s.fail("sts", Error, stsMessage(err), d.trustFix(ctx, t, req, oid))
 				mountable = false
 				continue
 			}
@@ -147,6 +147,15 @@ func (d *Doctor) trustFix(ctx context.Context, t Target, req *params.Request, id
 	return fmt.Sprintf("change the trust policy of role %s as the message says; this prints one bound to %s/%s:\n"+
 		"pmp-secrets-provider policy --secret %s --region %s --account %s --namespace %s --service-account %s --oidc-issuer %s",
 		id.RoleARN, t.Namespace, t.ServiceAccount, secret, id.Region, account, t.Namespace, t.ServiceAccount, issuer)
+}
+
+// stsMessage is the provider's message for an STS failure, which names
+// STS itself ("STS refused ..."), or says it is one.
+func stsMessage(err error) string {
+	if msg := err.Error(); strings.HasPrefix(msg, "STS") {
+		return msg
+	}
+	return "STS: " + err.Error()
 }
 
 func allARNs(objs []params.Object) bool {

@@ -52,9 +52,9 @@ are called with the service account's role, never your AWS identity. AWS
 settings (AWS_REGION, AWS_ENDPOINT_URL...) come from the environment, as for
 the provider.
 
-  doctor -n pmp --deployment pmp-deployment
+  doctor -n pmp --deployment pmp
   doctor -n pmp --service-account pmp-secrets-access --class pmp-credentials
-  kubectl pmp doctor -n pmp --deployment pmp-deployment`,
+  kubectl pmp doctor -n pmp --deployment pmp`,
 }
 
 // API is what doctor reads from the Kubernetes API; kubeapi.Client.
