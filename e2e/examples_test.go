@@ -118,67 +118,7 @@ func TestPMPExampleDeployment(t *testing.T) {
 	stored := sampleSecret("example")
 	stored["Email.SMTPPassword"] = "smtp-example" // the class syncs it into the Secret pmp-smtp
 	secret := ns.createSecret("", stored.json())
-	const (
-		exampleNS     = "pmp"
-		exampleSecret = "PMP-Production-Credentials"
-		roleKey       = "eks.amazonaws.com/role-arn"
-	)
-
-	var deploy *appsv1.Deployment
-	for _, f := range []string{"pmp-deployment.yaml", "pmp-secretproviderclass.yaml"} {
-		for _, u := range readManifests(t, filepath.Join(examplesDir, f)) {
-			if u.GetNamespace() != exampleNS {
-				t.Fatalf("%s: %s %s is in namespace %q, want %s", f, u.GetKind(), u.GetName(), u.GetNamespace(), exampleNS)
-			}
-			switch u.GetKind() {
-			case "ServiceAccount":
-				var sa corev1.ServiceAccount
-				fromUnstructured(t, u, &sa)
-				if sa.Annotations[roleKey] == "" {
-					t.Fatalf("%s: ServiceAccount %s has no %s", f, sa.Name, roleKey)
-				}
-				sa.Namespace, sa.Annotations[roleKey] = ns.name, cfg.roleARN
-				if _, err := kube.CoreV1().ServiceAccounts(ns.name).Create(ns.ctx, &sa, metav1.CreateOptions{}); err != nil {
-					t.Fatalf("create ServiceAccount %s: %v", sa.Name, err)
-				}
-			case "Deployment":
-				deploy = &appsv1.Deployment{}
-				fromUnstructured(t, u, deploy)
-				deploy.Namespace = ns.name
-				// busybox's sh ignores SIGTERM: without this the namespace's
-				// deletion waits out the default 30 s grace period.
-				grace := int64(1)
-				deploy.Spec.Template.Spec.TerminationGracePeriodSeconds = &grace
-				for i := range deploy.Spec.Template.Spec.Containers {
-					c := &deploy.Spec.Template.Spec.Containers[i]
-					c.Image, c.ImagePullPolicy = cfg.image, pullPolicy(cfg.image)
-				}
-				created, err := kube.AppsV1().Deployments(ns.name).Create(ns.ctx, deploy, metav1.CreateOptions{})
-				if err != nil {
-					t.Fatalf("create Deployment %s: %v", deploy.Name, err)
-				}
-				deploy = created
-			case "SecretProviderClass":
-				objects, _, _ := unstructured.NestedString(u.Object, "spec", "parameters", "objects")
-				if !strings.Contains(objects, exampleSecret) {
-					t.Fatalf("%s: class %s does not read %s", f, u.GetName(), exampleSecret)
-				}
-				_ = unstructured.SetNestedField(u.Object, strings.ReplaceAll(objects, exampleSecret, secret), "spec", "parameters", "objects")
-				if _, ok, _ := unstructured.NestedString(u.Object, "spec", "parameters", "region"); ok {
-					_ = unstructured.SetNestedField(u.Object, cfg.region, "spec", "parameters", "region")
-				}
-				u.SetNamespace(ns.name)
-				if _, err := dyn.Resource(spcGVR).Namespace(ns.name).Create(ns.ctx, u, metav1.CreateOptions{}); err != nil {
-					t.Fatalf("create SecretProviderClass %s: %v", u.GetName(), err)
-				}
-			default:
-				t.Fatalf("%s: a %s; this test knows only the ServiceAccount, Deployment and SecretProviderClass", f, u.GetKind())
-			}
-		}
-	}
-	if deploy == nil {
-		t.Fatal("examples/pmp-deployment.yaml has no Deployment")
-	}
+	deploy := ns.applyExamples(pmpExample{secret: secret})
 
 	pod, took := ns.waitDeploymentPod(deploy, podStart)
 	t.Logf("Deployment %s: pod %s Running on %s after %s", deploy.Name, pod.Name, pod.Spec.NodeName, took.Round(100*time.Millisecond))
@@ -229,6 +169,101 @@ func TestPMPExampleDeployment(t *testing.T) {
 	}); err != nil {
 		t.Errorf("the class's secretObjects: %v", err)
 	}
+}
+
+// pmpExample says what applyExamples changes in examples/pmp-deployment.yaml
+// and examples/pmp-secretproviderclass.yaml beyond what it always replaces
+// (the namespace, role, secret, region, image and grace period).
+type pmpExample struct {
+	secret string // the secret the class reads, instead of PMP-Production-Credentials
+	role   string // the service account's role; default cfg.roleARN
+	// Each edits its object, when set: a user's mistake.
+	serviceAccount func(*corev1.ServiceAccount)
+	deployment     func(*appsv1.Deployment)
+	objects        func(string) string // the class's objects parameter
+}
+
+// applyExamples creates the examples' ServiceAccount, Deployment and
+// SecretProviderClass in the namespace, as a user applies them, with the
+// test's namespace, role, secret, region and image (and a short
+// termination grace period), and returns the Deployment.
+func (ns *testNS) applyExamples(x pmpExample) *appsv1.Deployment {
+	ns.t.Helper()
+	if x.role == "" {
+		x.role = cfg.roleARN
+	}
+	const (
+		exampleNS     = "pmp"
+		exampleSecret = "PMP-Production-Credentials"
+		roleKey       = "eks.amazonaws.com/role-arn"
+	)
+
+	var deploy *appsv1.Deployment
+	for _, f := range []string{"pmp-deployment.yaml", "pmp-secretproviderclass.yaml"} {
+		for _, u := range readManifests(ns.t, filepath.Join(examplesDir, f)) {
+			if u.GetNamespace() != exampleNS {
+				ns.t.Fatalf("%s: %s %s is in namespace %q, want %s", f, u.GetKind(), u.GetName(), u.GetNamespace(), exampleNS)
+			}
+			switch u.GetKind() {
+			case "ServiceAccount":
+				var sa corev1.ServiceAccount
+				fromUnstructured(ns.t, u, &sa)
+				if sa.Annotations[roleKey] == "" {
+					ns.t.Fatalf("%s: ServiceAccount %s has no %s", f, sa.Name, roleKey)
+				}
+				sa.Namespace, sa.Annotations[roleKey] = ns.name, x.role
+				if x.serviceAccount != nil {
+					x.serviceAccount(&sa)
+				}
+				if _, err := kube.CoreV1().ServiceAccounts(ns.name).Create(ns.ctx, &sa, metav1.CreateOptions{}); err != nil {
+					ns.t.Fatalf("create ServiceAccount %s: %v", sa.Name, err)
+				}
+			case "Deployment":
+				deploy = &appsv1.Deployment{}
+				fromUnstructured(ns.t, u, deploy)
+				deploy.Namespace = ns.name
+				// busybox's sh ignores SIGTERM: without this the namespace's
+				// deletion waits out the default 30 s grace period.
+				grace := int64(1)
+				deploy.Spec.Template.Spec.TerminationGracePeriodSeconds = &grace
+				for i := range deploy.Spec.Template.Spec.Containers {
+					c := &deploy.Spec.Template.Spec.Containers[i]
+					c.Image, c.ImagePullPolicy = cfg.image, pullPolicy(cfg.image)
+				}
+				if x.deployment != nil {
+					x.deployment(deploy)
+				}
+				created, err := kube.AppsV1().Deployments(ns.name).Create(ns.ctx, deploy, metav1.CreateOptions{})
+				if err != nil {
+					ns.t.Fatalf("create Deployment %s: %v", deploy.Name, err)
+				}
+				deploy = created
+			case "SecretProviderClass":
+				objects, _, _ := unstructured.NestedString(u.Object, "spec", "parameters", "objects")
+				if !strings.Contains(objects, exampleSecret) {
+					ns.t.Fatalf("%s: class %s does not read %s", f, u.GetName(), exampleSecret)
+				}
+				objects = strings.ReplaceAll(objects, exampleSecret, x.secret)
+				if x.objects != nil {
+					objects = x.objects(objects)
+				}
+				_ = unstructured.SetNestedField(u.Object, objects, "spec", "parameters", "objects")
+				if _, ok, _ := unstructured.NestedString(u.Object, "spec", "parameters", "region"); ok {
+					_ = unstructured.SetNestedField(u.Object, cfg.region, "spec", "parameters", "region")
+				}
+				u.SetNamespace(ns.name)
+				if _, err := dyn.Resource(spcGVR).Namespace(ns.name).Create(ns.ctx, u, metav1.CreateOptions{}); err != nil {
+					ns.t.Fatalf("create SecretProviderClass %s: %v", u.GetName(), err)
+				}
+			default:
+				ns.t.Fatalf("%s: a %s; this test knows only the ServiceAccount, Deployment and SecretProviderClass", f, u.GetKind())
+			}
+		}
+	}
+	if deploy == nil {
+		ns.t.Fatal("examples/pmp-deployment.yaml has no Deployment")
+	}
+	return deploy
 }
 
 func fromUnstructured(t *testing.T, u *unstructured.Unstructured, into any) {

@@ -25,6 +25,7 @@ type env struct {
 	roleARN        string // put on the test service accounts
 	region         string
 	awsEndpoint    string // where the suite seeds and rotates secrets; empty = real AWS
+	awsFront       string // the AWS front's URL, which doctor's AWS calls go to; empty: awsEndpoint
 	frontControl   string // the AWS front's control URL; empty skips the fault tests
 	restartCmd     string // restarts the provider; empty skips the restart test
 	uninstallCmd   string // uninstalls the provider (helm uninstall); empty skips the uninstall test
@@ -37,7 +38,9 @@ type env struct {
 	kubeletLog     string
 	spcProvider    string // SecretProviderClass spec.provider
 	csiDriverName  string
-	noClusterEdits bool // skip the tests that edit the cluster-wide CSIDriver
+	noClusterEdits bool   // skip the tests that edit the cluster-wide CSIDriver
+	bin            string // the pmp-secrets-provider binary doctor runs as; empty: built from the checkout
+	checkREADME    bool   // the README's doctor run must be what doctor prints here
 }
 
 var (
@@ -62,6 +65,7 @@ func TestMain(m *testing.M) {
 		roleARN:        getenv("PMP_E2E_ROLE_ARN", "arn:aws:iam::000000000000:role/PMP-SecretsManager-Role"),
 		region:         getenv("PMP_E2E_AWS_REGION", "us-east-1"),
 		awsEndpoint:    os.Getenv("PMP_E2E_AWS_ENDPOINT"),
+		awsFront:       os.Getenv("PMP_E2E_AWS_FRONT_URL"),
 		frontControl:   os.Getenv("PMP_E2E_AWS_FRONT_CONTROL"),
 		restartCmd:     os.Getenv("PMP_E2E_PROVIDER_RESTART"),
 		uninstallCmd:   os.Getenv("PMP_E2E_PROVIDER_UNINSTALL"),
@@ -75,6 +79,8 @@ func TestMain(m *testing.M) {
 		spcProvider:    getenv("PMP_E2E_PROVIDER_NAME", "pmp"),
 		csiDriverName:  "secrets-store.csi.k8s.io",
 		noClusterEdits: os.Getenv("PMP_E2E_NO_CLUSTER_EDITS") == "1",
+		bin:            os.Getenv("PMP_E2E_BIN"),
+		checkREADME:    os.Getenv("PMP_E2E_CHECK_README") == "1",
 	}
 	if cfg.kubeconfig == "" {
 		fmt.Fprintln(os.Stderr, "e2e: PMP_E2E_KUBECONFIG is not set: run `make e2e`, or point it at a cluster with the driver and this provider installed (see e2e/README.md)")
@@ -100,6 +106,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	removeBuilt()
 	if left := namespacesGone(2 * time.Minute); len(left) > 0 {
 		fmt.Fprintf(os.Stderr, "e2e: namespaces not deleted 2 minutes after their tests: %v\n", left)
 		code = max(code, 1)

@@ -11,6 +11,8 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/doctor"
 )
 
 // mountFailure bounds how long a failing mount takes to show its event.
@@ -123,10 +125,11 @@ func csiDriverEdit(t *testing.T, edit func(*storagev1.CSIDriverSpec)) {
 }
 
 // TestCSIDriverWithoutTokenRequest: a CSIDriver installed without the
-// sts.amazonaws.com token request fails every mount with the fix.
-// Serial: it edits the cluster's CSIDriver.
+// sts.amazonaws.com token request fails every mount with the fix, and
+// doctor says so with the same fix. Serial: it edits the cluster's
+// CSIDriver (and restores it).
 func TestCSIDriverWithoutTokenRequest(t *testing.T) {
-	ns, _, secret := newPMPNamespace(t, "tok")
+	ns, stored, secret := newPMPNamespace(t, "tok")
 	ns.wholeSecretClass(secret)
 	csiDriverEdit(t, func(s *storagev1.CSIDriverSpec) {
 		s.TokenRequests = nil
@@ -134,6 +137,15 @@ func TestCSIDriverWithoutTokenRequest(t *testing.T) {
 	})
 	ns.readerPod("reader", "pmp", "pmp")
 	ns.assertFailedMount("reader", "tokenRequests", "sts.amazonaws.com")
+
+	d := ns.doctor(stored, "--service-account", "pmp", "--class", "pmp")
+	d.finding(t, "csidriver", doctor.Error,
+		"CSIDriver secrets-store.csi.k8s.io: it requests no service-account token for audience sts.amazonaws.com, so pods get no IRSA token and every Mount fails",
+		"tokenRequests: [{audience: sts.amazonaws.com}]", "--set tokenRequests[0].audience=sts.amazonaws.com")
+	// doctor requests its own token: the rest of the chain still runs.
+	if d.step("mount", doctor.OK) == nil {
+		t.Errorf("the IRSA chain did not run to the Mount: %s", d.statuses())
+	}
 }
 
 // TestTokenInVolumeAttributes: with serviceAccountTokenInSecrets: false (a

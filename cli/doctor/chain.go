@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -74,7 +75,7 @@ func (d *Doctor) chain(ctx context.Context, t Target, req *params.Request, role,
 	}
 	creds, _, err := p.Credentials().Get(ctx, id, token)
 	if err != nil {
-		s.fail("sts", Error, "STS: "+err.Error(), "change the role's trust policy as the message says; pmp-secrets-provider policy --oidc-issuer ... prints one")
+		s.fail("sts", Error, stsMessage(err), d.trustFix(ctx, t, req, id))
 		return
 	}
 	s.ok("sts", "STS lets %s/%s assume role %s with its token (AssumeRoleWithWebIdentity)", t.Namespace, t.ServiceAccount, role)
@@ -88,7 +89,7 @@ func (d *Doctor) chain(ctx context.Context, t Target, req *params.Request, role,
 		objCreds := p.PodCredentials(oid, token)
 		if oid.Region != id.Region {
 			if creds, _, err = objCreds.Get(ctx); err != nil {
-				s.fail("sts", Error, "STS: "+err.Error(), "")
+				s.fail("sts", Error, stsMessage(err), d.trustFix(ctx, t, req, oid))
 				mountable = false
 				continue
 			}
@@ -125,6 +126,41 @@ func (d *Doctor) chain(ctx context.Context, t Target, req *params.Request, role,
 		paths[i] = f.Path
 	}
 	s.ok("mount", "a pod of %s/%s mounting SecretProviderClass %s gets %d files: %s", t.Namespace, t.ServiceAccount, t.Class, len(paths), strings.Join(paths, ", "))
+}
+
+// trustFix is what to do when STS refuses the token: the policy command
+// that prints the trust policy bound to the service account, with this
+// cluster's issuer (from its OIDC discovery) and the role's account.
+func (d *Doctor) trustFix(ctx context.Context, t Target, req *params.Request, id identity.Identity) string {
+	issuer := "ISSUER_URL"
+	if b, err := d.Kube.OpenIDConfiguration(ctx); err == nil {
+		var disc struct {
+			Issuer string `json:"issuer"`
+		}
+		if json.Unmarshal(b, &disc) == nil && disc.Issuer != "" {
+			issuer = disc.Issuer
+		}
+	}
+	account := "ACCOUNT_ID"
+	if parts := strings.Split(id.RoleARN, ":"); len(parts) >= 6 && parts[4] != "" {
+		account = parts[4]
+	}
+	secret := "SECRET"
+	if len(req.Objects) > 0 {
+		secret = req.Objects[0].Name
+	}
+	return fmt.Sprintf("change the trust policy of role %s as the message says; this prints one bound to %s/%s:\n"+
+		"pmp-secrets-provider policy --secret %s --region %s --account %s --namespace %s --service-account %s --oidc-issuer %s",
+		id.RoleARN, t.Namespace, t.ServiceAccount, secret, id.Region, account, t.Namespace, t.ServiceAccount, issuer)
+}
+
+// stsMessage is the provider's message for an STS failure, which names
+// STS itself ("STS refused ..."), or says it is one.
+func stsMessage(err error) string {
+	if msg := err.Error(); strings.HasPrefix(msg, "STS") {
+		return msg
+	}
+	return "STS: " + err.Error()
 }
 
 func allARNs(objs []params.Object) bool {

@@ -103,15 +103,27 @@ func (d *Doctor) checkDaemonSets(ctx context.Context, s *steps) {
 		s.fail(check, Error, fmt.Sprintf("the driver runs (DaemonSet %s), but no provider DaemonSet was found (a container of image pmp-secrets-provider, or with --provider-name=%s)", ref(drivers[0].Metadata), d.ProviderName),
 			"install the provider as a DaemonSet beside the driver (README, Install outline), or name it with --provider-daemonset NAMESPACE/NAME")
 		return
-	case len(drivers) == 0:
-		s.fail(check, Error, fmt.Sprintf("the provider runs (DaemonSet %s), but no driver DaemonSet was found (a container with --provider-volume)", ref(providers[0].Metadata)),
-			"install the Secrets Store CSI Driver v1.6+ (helm chart secrets-store-csi-driver)")
-		return
 	}
-	driverNodes, err := d.podNodes(ctx, drivers[0], false)
-	if err != nil {
-		s.fail(check, Warning, "listing the driver's pods: "+apiReason(err), "")
-		return
+	var driverNodes map[string]bool
+	var driver string // where the driver runs, for the messages
+	if len(drivers) > 0 {
+		var err error
+		if driverNodes, err = d.podNodes(ctx, drivers[0], false); err != nil {
+			s.fail(check, Warning, "listing the driver's pods: "+apiReason(err), "")
+			return
+		}
+		driver = "DaemonSet " + ref(drivers[0].Metadata)
+	} else {
+		// A driver run some other way (a host process, a static pod of
+		// another name) is on the nodes whose CSINode lists it: where the
+		// kubelet sends the mounts.
+		driverNodes = d.registeredNodes(ctx)
+		if len(driverNodes) == 0 {
+			s.fail(check, Error, fmt.Sprintf("the provider runs (DaemonSet %s), but the driver does not: no DaemonSet has a container with --provider-volume and no node's CSINode lists %s", ref(providers[0].Metadata), DriverName),
+				"install the Secrets Store CSI Driver v1.6+ (helm chart secrets-store-csi-driver)")
+			return
+		}
+		driver = "not a DaemonSet here: nodes whose CSINode lists " + DriverName
 	}
 	provNodes, err := d.podNodes(ctx, providers[0], true)
 	if err != nil {
@@ -127,7 +139,11 @@ func (d *Doctor) checkDaemonSets(ctx context.Context, s *steps) {
 	sort.Strings(missing)
 	prov := providers[0]
 	if len(missing) == 0 {
-		s.ok(check, "the provider (DaemonSet %s) runs ready on all %d nodes of the driver (DaemonSet %s)", ref(prov.Metadata), len(driverNodes), ref(drivers[0].Metadata))
+		all := fmt.Sprintf("all %d nodes", len(driverNodes))
+		if len(driverNodes) == 1 {
+			all = "the one node"
+		}
+		s.ok(check, "the provider (DaemonSet %s) runs ready on %s of the driver (%s)", ref(prov.Metadata), all, driver)
 		return
 	}
 	msg := fmt.Sprintf("the provider (DaemonSet %s) has no ready pod on %d of the %d nodes the driver runs on: %s; pods there that mount a SecretProviderClass of provider %s wait in ContainerCreating",
@@ -159,6 +175,24 @@ func (d *Doctor) checkDaemonSets(ctx context.Context, s *steps) {
 	}
 	s.fail(check, Error, msg+"; its tolerations do not cover their taints",
 		fmt.Sprintf("add to the tolerations of DaemonSet %s (spec.template.spec.tolerations), as the driver's are:\n%s", ref(prov.Metadata), strings.Join(yaml, "\n")))
+}
+
+// registeredNodes are the nodes whose CSINode lists the driver; nil when
+// they cannot be read.
+func (d *Doctor) registeredNodes(ctx context.Context) map[string]bool {
+	var nodes list[csiNode]
+	if d.Kube.GetJSON(ctx, "/apis/storage.k8s.io/v1/csinodes", &nodes) != nil {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, n := range nodes.Items {
+		for _, drv := range n.Spec.Drivers {
+			if drv.Name == DriverName {
+				out[n.Metadata.Name] = true
+			}
+		}
+	}
+	return out
 }
 
 // podNodes are the nodes with a pod of ds (a ready one, if ready).

@@ -34,8 +34,9 @@ account (--service-account), in the order a pod's mount depends on it:
   csidriver            the CSIDriver secrets-store.csi.k8s.io requests tokens for
                        sts.amazonaws.com, with podInfoOnMount and requiresRepublish
                        (and serviceAccountTokenInSecrets on Kubernetes 1.35+)
-  daemonset            the provider runs, ready, on every node the driver runs on;
-                       if not, which taints its tolerations miss
+  daemonset            the provider runs, ready, on every node the driver runs on (its
+                       DaemonSet's, or the nodes whose CSINode lists it); if not, which
+                       taints its tolerations miss
   deployment           the workload's service account and SecretProviderClass
   secretproviderclass  it exists, names this provider and parses (the provider's parser)
   serviceaccount       it exists and carries eks.amazonaws.com/role-arn (not only the
@@ -51,9 +52,9 @@ are called with the service account's role, never your AWS identity. AWS
 settings (AWS_REGION, AWS_ENDPOINT_URL...) come from the environment, as for
 the provider.
 
-  doctor -n pmp --deployment pmp-deployment
+  doctor -n pmp --deployment pmp
   doctor -n pmp --service-account pmp-secrets-access --class pmp-credentials
-  kubectl pmp doctor -n pmp --deployment pmp-deployment`,
+  kubectl pmp doctor -n pmp --deployment pmp`,
 }
 
 // API is what doctor reads from the Kubernetes API; kubeapi.Client.

@@ -18,6 +18,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/apifake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/golden"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/kubeapi"
 )
@@ -170,7 +171,8 @@ func TestEachMistakeHasItsFinding(t *testing.T) {
 				w.aws.Front.Inject(awsemu.Fault{Operation: "sts:AssumeRoleWithWebIdentity", Status: 403, Code: "AccessDenied", Message: "Not authorized to perform sts:AssumeRoleWithWebIdentity"})
 			},
 			check: "sts", status: Error,
-			says: []string{"STS refused to let pmp/pmp-secrets-access assume role " + apifake.Role + " (AccessDenied)", "<issuer>:sub = system:serviceaccount:pmp:pmp-secrets-access"}},
+			says: []string{"STS refused to let pmp/pmp-secrets-access assume role " + apifake.Role + " (AccessDenied)", "<issuer>:sub = system:serviceaccount:pmp:pmp-secrets-access",
+				"pmp-secrets-provider policy --secret PMP-Production-Credentials --region eu-west-1 --account 123456789012 --namespace pmp --service-account pmp-secrets-access --oidc-issuer " + issuer.DefaultURL}},
 		{name: "a secret with a mis-cased key",
 			secret: `{"VCS": {"GithubAdminPat": "VALUE-SENTINEL-pat"}, "Email": {"SMTPPassword": "VALUE-SENTINEL-smtp"}}`,
 			check:  "secret[0]", status: Error, chain: true,
@@ -273,6 +275,42 @@ func TestNoDaemonSetsIsNotAProblem(t *testing.T) {
 	}
 	if res.Target.Class != "pmp-credentials" {
 		t.Errorf("the namespace's only class of the provider was not picked: %+v", res.Target)
+	}
+}
+
+// A driver that is not a DaemonSet (a host process, a static pod) is found
+// by the nodes whose CSINode lists it.
+func TestDriverNotADaemonSet(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		nodes  []string // CSINodes listing the driver
+		status Status
+		says   string
+	}{
+		{"registered on both nodes", []string{"node-1", "node-2"}, OK,
+			"runs ready on all 2 nodes of the driver (not a DaemonSet here: nodes whose CSINode lists secrets-store.csi.k8s.io)"},
+		{"registered on one node", []string{"node-1"}, OK, "runs ready on the one node of the driver"},
+		{"registered on a node without the provider", []string{"node-1", "node-3"}, Error, "has no ready pod on 1 of the 2 nodes the driver runs on: node-3"},
+		{"registered nowhere", nil, Error, "the driver does not: no DaemonSet has a container with --provider-volume and no node's CSINode lists secrets-store.csi.k8s.io"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, "")
+			w.api.Delete(apifake.DriverDaemonSet)
+			for _, n := range tc.nodes {
+				w.api.Put("/apis/storage.k8s.io/v1/csinodes/"+n, apifake.Obj{"metadata": apifake.Obj{"name": n},
+					"spec": apifake.Obj{"drivers": []apifake.Obj{{"name": "csi.other.example"}, {"name": "secrets-store.csi.k8s.io"}}}})
+			}
+			w.api.Put("/apis/storage.k8s.io/v1/csinodes/node-2x", apifake.Obj{"metadata": apifake.Obj{"name": "node-2x"},
+				"spec": apifake.Obj{"drivers": []apifake.Obj{{"name": "csi.other.example"}}}})
+			res := w.doctor(t).Check(context.Background(), ofDeployment)
+			s := step(res, "daemonset", tc.status)
+			if s == nil || !strings.Contains(s.Message, tc.says) {
+				t.Fatalf("want a daemonset step %s saying %q:\n%+v", tc.status, tc.says, res.Steps)
+			}
+			if tc.status == Error && s.Fix == "" {
+				t.Errorf("no fix: %s", s.Message)
+			}
+		})
 	}
 }
 

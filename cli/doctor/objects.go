@@ -28,6 +28,15 @@ type csiDriver struct {
 	} `json:"spec"`
 }
 
+type csiNode struct {
+	Metadata meta `json:"metadata"`
+	Spec     struct {
+		Drivers []struct {
+			Name string `json:"name"`
+		} `json:"drivers"`
+	} `json:"spec"`
+}
+
 type container struct {
 	Name    string   `json:"name"`
 	Image   string   `json:"image"`

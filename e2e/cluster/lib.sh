@@ -5,16 +5,20 @@ log() { printf '%s [cluster] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 # free_port prints a TCP port below the kernel's ephemeral range (so no
-# outgoing connection can hold it) that no socket uses, in any state.
+# outgoing connection can hold it) that no socket uses, in any state, and
+# that no earlier free_port of this cluster printed: they are kept in
+# $STATE/ports, since each PORT=$(free_port) runs in a subshell (a
+# variable would not remember them, and two servers got the same port).
 free_port() {
-  local p lo
+  local p lo taken=${STATE:?}/ports
+  touch "$taken"
   read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
   [ "$lo" -gt 12000 ] || lo=32768
   for _ in $(seq 1 200); do
     p=$(( 10000 + RANDOM % (lo - 10000) ))
-    case " ${PORTS_TAKEN:-} " in *" $p "*) continue ;; esac
+    grep -qx "$p" "$taken" && continue
     if ! ss -Htan "( sport = :$p or dport = :$p )" | grep -q .; then
-      PORTS_TAKEN="${PORTS_TAKEN:-} $p"
+      echo "$p" >>"$taken"
       echo "$p"; return 0
     fi
   done

@@ -185,29 +185,6 @@ start kube-apiserver "$CLUSTER_BIN/kube-apiserver" \
   --allow-privileged=true \
   --profiling=false
 
-# --- kube-controller-manager, kube-scheduler -------------------------------------
-# Only the controllers the suite's objects need: the default ServiceAccount
-# and kube-root-ca.crt of every namespace (serviceaccount,
-# serviceaccount-token, root-ca-certificate-publisher), namespaces that really
-# delete (namespace), DaemonSets and Deployments (daemonset, deployment,
-# replicaset), the pods of a deleted owner removed (garbage-collector: without
-# it helm uninstall leaves the DaemonSet's pod and its socket), and the
-# node's not-ready taint lifted once the kubelet reports Ready
-# (node-lifecycle: else a Deployment's pod stays Pending). Both retry until
-# the apiserver answers; --cert-dir keeps their serving certificates out of
-# /var/run/kubernetes.
-start kube-controller-manager "$CLUSTER_BIN/kube-controller-manager" \
-  --kubeconfig "$STATE/controller-manager.kubeconfig" \
-  --bind-address 127.0.0.1 --secure-port "$KCM_PORT" --cert-dir "$STATE/pki/controller-manager" \
-  --leader-elect=false --use-service-account-credentials=false \
-  --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
-  --controllers serviceaccount-controller,serviceaccount-token-controller,root-ca-certificate-publisher-controller,namespace-controller,daemonset-controller,deployment-controller,replicaset-controller,garbage-collector-controller,node-lifecycle-controller \
-  --profiling=false
-start kube-scheduler "$CLUSTER_BIN/kube-scheduler" \
-  --kubeconfig "$STATE/scheduler.kubeconfig" \
-  --bind-address 127.0.0.1 --secure-port "$SCHEDULER_PORT" --cert-dir "$STATE/pki/scheduler" \
-  --leader-elect=false --profiling=false
-
 # --- containerd ----------------------------------------------------------------
 mount --bind "$STATE/run-containerd" /run/containerd
 echo /run/containerd >>"$STATE/mounts"
@@ -267,6 +244,30 @@ log "containerd ready, images imported ($(elapsed))"
 WAIT_PROC=kube-apiserver wait_for "kube-apiserver /readyz" 60 curl -sf --cacert "$pki/ca.crt" --cert "$pki/admin.crt" \
   --key "$pki/admin.key" "https://127.0.0.1:$API_PORT/readyz"
 log "kube-apiserver ready ($(elapsed))"
+
+# --- kube-controller-manager, kube-scheduler -------------------------------------
+# Only the controllers the suite's objects need: the default ServiceAccount
+# and kube-root-ca.crt of every namespace (serviceaccount,
+# serviceaccount-token, root-ca-certificate-publisher), namespaces that really
+# delete (namespace), DaemonSets and Deployments (daemonset, deployment,
+# replicaset), the pods of a deleted owner removed (garbage-collector: without
+# it helm uninstall leaves the DaemonSet's pod and its socket), and the
+# node's not-ready taint lifted once the kubelet reports Ready
+# (node-lifecycle: else a Deployment's pod stays Pending). They start once
+# the apiserver is ready: the controller-manager waits only about 20 s for
+# its /healthz and then exits, which a busy machine outlasted. --cert-dir
+# keeps their serving certificates out of /var/run/kubernetes.
+start kube-controller-manager "$CLUSTER_BIN/kube-controller-manager" \
+  --kubeconfig "$STATE/controller-manager.kubeconfig" \
+  --bind-address 127.0.0.1 --secure-port "$KCM_PORT" --cert-dir "$STATE/pki/controller-manager" \
+  --leader-elect=false --use-service-account-credentials=false \
+  --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
+  --controllers serviceaccount-controller,serviceaccount-token-controller,root-ca-certificate-publisher-controller,namespace-controller,daemonset-controller,deployment-controller,replicaset-controller,garbage-collector-controller,node-lifecycle-controller \
+  --profiling=false
+start kube-scheduler "$CLUSTER_BIN/kube-scheduler" \
+  --kubeconfig "$STATE/scheduler.kubeconfig" \
+  --bind-address 127.0.0.1 --secure-port "$SCHEDULER_PORT" --cert-dir "$STATE/pki/scheduler" \
+  --leader-elect=false --profiling=false
 # /healthz is always allowed without credentials; -k: their serving
 # certificates are self-signed into --cert-dir.
 WAIT_PROC=kube-controller-manager wait_for "kube-controller-manager /healthz" 60 \
@@ -390,6 +391,7 @@ export PMP_E2E_CHART_MANIFESTS='$STATE/chart/*.yaml'
 export PMP_E2E_IMAGE=pmp-e2e.local/busybox:e2e
 export PMP_E2E_NODE=$NODE
 export PMP_E2E_ROTATION_POLL=$ROTATION_POLL
+export PMP_E2E_CHECK_README=1
 PMP_HELM_BIN=$HELM_BIN
 EOF
 

@@ -26,7 +26,7 @@ type controlFault struct {
 //	                 "delay": "2s", "probability": 0.05}
 //	DELETE /faults  clears every fault
 //	POST   /trust   {"role": "arn:...", "subjects": ["system:serviceaccount:NS:SA"]} enforces a trust policy
-//	DELETE /trust   stops enforcing trust policies
+//	DELETE /trust   stops enforcing trust policies (?role=ARN: that role's only)
 func (f *Front) ControlHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /counts", func(w http.ResponseWriter, _ *http.Request) {
@@ -83,8 +83,12 @@ func (f *Front) ControlHandler() http.Handler {
 		f.SetTrust(t)
 		w.WriteHeader(http.StatusNoContent)
 	})
-	mux.HandleFunc("DELETE /trust", func(w http.ResponseWriter, _ *http.Request) {
-		f.ClearTrust()
+	mux.HandleFunc("DELETE /trust", func(w http.ResponseWriter, r *http.Request) {
+		if role := r.URL.Query().Get("role"); role != "" {
+			f.RemoveTrust(role)
+		} else {
+			f.ClearTrust()
+		}
 		w.WriteHeader(http.StatusNoContent)
 	})
 	return mux

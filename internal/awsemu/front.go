@@ -156,6 +156,13 @@ func (f *Front) SetTrust(t Trust) {
 	f.trust[t.Role] = t
 }
 
+// RemoveTrust stops enforcing role's trust policy; the others stay.
+func (f *Front) RemoveTrust(role string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.trust, role)
+}
+
 // ClearTrust stops enforcing trust policies.
 func (f *Front) ClearTrust() {
 	f.mu.Lock()

@@ -206,6 +206,19 @@ func TestTrustPolicies(t *testing.T) {
 	if status, _ := assume(t, srv, role, pmpToken); status != 403 {
 		t.Errorf("after POST /trust naming other: %d, want 403", status)
 	}
+	// DELETE /trust?role= removes that role's policy only.
+	const other = "arn:aws:iam::123456789012:role/other"
+	f.SetTrust(Trust{Role: other, Subjects: []string{"system:serviceaccount:pmp:pmp-sa"}})
+	req, _ := http.NewRequest("DELETE", ctl.URL+"/trust?role="+url.QueryEscape(role), nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE /trust?role= = %v, %v", resp, err)
+	}
+	if status, _ := assume(t, srv, role, copycat); status != 200 {
+		t.Errorf("after DELETE /trust?role=%s: %d, want 200 (no policy)", role, status)
+	}
+	if status, _ := assume(t, srv, other, copycat); status != 403 {
+		t.Errorf("the other role's policy after DELETE /trust?role=%s: %d, want 403", role, status)
+	}
 }
 
 func TestDelayedFaultsAndSlowForwards(t *testing.T) {
