@@ -139,10 +139,15 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 				"objects entry %s: with it the volume's files would be over %d bytes, too close to the driver's 4 MiB message limit: select fewer keys, or mount the objects in several volumes",
 				obj.Name, MaxResponseBytes)
 		}
-		res.Files = slices.Grow(res.Files, len(out))
+		if len(req.Objects) == 1 {
+			// The usual Mount: its files as the selection keeps them (read
+			// only, shared), not copied.
+			res.Files = out
+		} else {
+			res.Files = append(res.Files, out...)
+		}
 		res.Versions = slices.Grow(res.Versions, len(out))
 		for _, f := range out {
-			res.Files = append(res.Files, f)
 			res.Versions = append(res.Versions, Version{ID: f.Path, Version: secret.VersionID})
 		}
 	}
@@ -153,8 +158,12 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		return res, mounterr.New(mounterr.NotFound,
 			"SecretProviderClass %q selects no credential with a value: fill in the secret's values, or set keepEmpty: true to mount empty ones", req.SecretProviderClass)
 	}
-	slices.SortFunc(res.Files, func(a, b files.File) int { return strings.Compare(a.Path, b.Path) })
-	slices.SortFunc(res.Versions, func(a, b Version) int { return strings.Compare(a.ID, b.ID) })
+	// One object's files come sorted (secrets.Select); several objects'
+	// are sorted here.
+	if !slices.IsSortedFunc(res.Files, func(a, b files.File) int { return strings.Compare(a.Path, b.Path) }) {
+		slices.SortFunc(res.Files, func(a, b files.File) int { return strings.Compare(a.Path, b.Path) })
+		slices.SortFunc(res.Versions, func(a, b Version) int { return strings.Compare(a.ID, b.ID) })
+	}
 	return res, nil
 }
 

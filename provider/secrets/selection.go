@@ -1,6 +1,7 @@
 package secrets
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -17,8 +18,8 @@ type selected struct {
 	err   error
 }
 
-// Select returns the files of the flattened value for sel, built once per
-// secret version and selection: every republish of every pod that mounts
+// Select returns the files of the flattened value for sel, sorted by path,
+// built once per secret version and selection: every republish of every pod that mounts
 // this version the same way shares them. The files and their contents are
 // shared and must not be modified. It fails as Entries does, or as
 // files.Select does.
@@ -35,6 +36,8 @@ func (s *Secret) Select(sel files.Selection) ([]files.File, error) {
 		return got.files, got.err
 	}
 	out, err := files.Select(entries, sel)
+	// Sorted by path once here, so a Mount of one object need not sort.
+	slices.SortFunc(out, func(a, b files.File) int { return strings.Compare(a.Path, b.Path) })
 	s.selMu.Lock()
 	if s.selections == nil {
 		s.selections = make(map[string]selected, 1)
