@@ -28,6 +28,12 @@ type Config struct {
 	provider.Options
 }
 
+// DefaultCacheMaxBytes is --cache-max-bytes' default: with the cached
+// secrets' bytes at most this, the provider's heap (about twice what it
+// holds, with Go's default GC) and its base of about 25 MiB stay well under
+// the chart's 128 MiB memory limit.
+const DefaultCacheMaxBytes = 32 << 20
+
 // parseFlags builds the Config from args. klog's flags (-v, ...) are
 // registered on the same set. A bad value fails here, at start-up.
 func parseFlags(args []string, stderr io.Writer) (Config, error) {
@@ -46,6 +52,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.DurationVar(&c.SecretTTL, "secret-ttl", 2*time.Minute, "freshness window: how long a fetched secret version is served before one call refreshes it")
 	fs.DurationVar(&c.NegativeTTL, "negative-ttl", 10*time.Second, "how long an AWS refusal (4xx: denied, not found) is remembered per identity and secret")
 	fs.IntVar(&c.CacheSize, "cache-size", 1024, "most secrets (and credentials) kept; least recently used go first")
+	fs.Int64Var(&c.CacheMaxBytes, "cache-max-bytes", DefaultCacheMaxBytes, "most bytes of cached secrets (values, flattened and selected, estimated) kept; least recently used go first; 0: --cache-size only")
 	fs.DurationVar(&c.RetryBudget, "retry-budget", awsretry.DefaultPolicy.Budget, "how long one Mount retries transient AWS failures (throttling, 5xx, network) before failing; keep well under the kubelet's 2m")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "host:port serving /metrics (Prometheus), /healthz (the socket answers a gRPC health check) and /readyz (and AWS configuration loaded); empty: off")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "loopback host:port serving Go's pprof profiles under /debug/pprof/ (e.g. 127.0.0.1:6060; reach it with kubectl port-forward); empty: off")
@@ -78,6 +85,9 @@ func (c Config) validate() error {
 	}
 	if c.NegativeTTL < 0 {
 		errs = append(errs, errors.New("--negative-ttl must not be negative"))
+	}
+	if c.CacheMaxBytes < 0 {
+		errs = append(errs, errors.New("--cache-max-bytes must not be negative (0: no bound in bytes)"))
 	}
 	if c.CacheSize < 1 {
 		errs = append(errs, errors.New("--cache-size must be at least 1"))

@@ -19,7 +19,7 @@ func TestParseFlagsDefaults(t *testing.T) {
 		ProviderDir: "/var/run/secrets-store-csi-providers", ProviderName: "pmp", LogFormat: "text",
 		Options: provider.Options{
 			TokenAudience: "sts.amazonaws.com", NodeName: "ip-10-0-0-1.eu-west-1.compute.internal", Cache: true,
-			SecretTTL: 2 * time.Minute, NegativeTTL: 10 * time.Second, CacheSize: 1024, RetryBudget: 30 * time.Second,
+			SecretTTL: 2 * time.Minute, NegativeTTL: 10 * time.Second, CacheSize: 1024, CacheMaxBytes: 32 << 20, RetryBudget: 30 * time.Second,
 		},
 	}
 	if c != want {
@@ -38,6 +38,7 @@ func TestParseFlagsRejectsBadValues(t *testing.T) {
 		{"zero window with caching on", []string{"--secret-ttl", "0"}, "--cache=false"},
 		{"retry budget past the kubelet's deadline", []string{"--retry-budget", "3m"}, "2m"},
 		{"empty audience", []string{"--token-audience", ""}, "--token-audience"},
+		{"negative cache bytes", []string{"--cache-max-bytes", "-1"}, "--cache-max-bytes"},
 		{"stray argument", []string{"serve"}, "unexpected arguments"},
 		{"unknown flag", []string{"--region", "eu-west-1"}, "flag provided but not defined"},
 		{"pprof on every interface", []string{"--pprof-addr", ":6060"}, "--pprof-addr \":6060\" listens on every interface"},

@@ -22,6 +22,8 @@ import (
 // Stats are a cache's counters since it was made.
 type Stats struct {
 	Hits, Misses, Coalesced, Evictions, Entries int64
+	// Bytes is the entries' estimated size, with LimitBytes.
+	Bytes int64
 }
 
 // Cache maps keys to values of type V, each with its own expiry.
@@ -35,6 +37,11 @@ type Cache[V any] struct {
 	loading map[string]*call[V]
 
 	hits, misses, coalesced, evictions atomic.Int64
+
+	// Bytes bound (LimitBytes): zero maxBytes is none.
+	maxBytes int64
+	sizeOf   func(key string, value V) int64
+	bytes    int64
 }
 
 type entry[V any] struct {
@@ -42,6 +49,7 @@ type entry[V any] struct {
 	value   V
 	err     error
 	expires time.Time
+	size    int64
 }
 
 type call[V any] struct {
@@ -62,6 +70,14 @@ func New[V any](max int) *Cache[V] {
 		items:   map[string]*list.Element{},
 		loading: map[string]*call[V]{},
 	}
+}
+
+// LimitBytes bounds the cache in bytes as well as in entries: sizeOf
+// estimates what an entry holds (negative entries count their key only),
+// and the least recently used entries go while the total is over
+// maxBytes, the newest one always kept. Call it before the cache is used.
+func (c *Cache[V]) LimitBytes(maxBytes int64, sizeOf func(key string, value V) int64) {
+	c.maxBytes, c.sizeOf = maxBytes, sizeOf
 }
 
 // Loader loads the value for a key. It returns the value, or an error, and
@@ -190,11 +206,11 @@ func (c *Cache[V]) Forget(key string) {
 // Stats returns the counters.
 func (c *Cache[V]) Stats() Stats {
 	c.mu.Lock()
-	n := int64(c.order.Len())
+	n, b := int64(c.order.Len()), c.bytes
 	c.mu.Unlock()
 	return Stats{
 		Hits: c.hits.Load(), Misses: c.misses.Load(), Coalesced: c.coalesced.Load(),
-		Evictions: c.evictions.Load(), Entries: n,
+		Evictions: c.evictions.Load(), Entries: n, Bytes: b,
 	}
 }
 
@@ -202,14 +218,24 @@ func (c *Cache[V]) addLocked(key string, value V, err error, expires time.Time) 
 	if el, ok := c.items[key]; ok {
 		c.removeLocked(el)
 	}
-	c.items[key] = c.order.PushFront(&entry[V]{key: key, value: value, err: err, expires: expires})
-	for c.order.Len() > c.max {
+	e := &entry[V]{key: key, value: value, err: err, expires: expires}
+	if c.sizeOf != nil {
+		e.size = int64(len(key))
+		if err == nil {
+			e.size = c.sizeOf(key, value)
+		}
+		c.bytes += e.size
+	}
+	c.items[key] = c.order.PushFront(e)
+	for c.order.Len() > c.max || (c.maxBytes > 0 && c.bytes > c.maxBytes && c.order.Len() > 1) {
 		c.removeLocked(c.order.Back())
 		c.evictions.Add(1)
 	}
 }
 
 func (c *Cache[V]) removeLocked(el *list.Element) {
-	delete(c.items, el.Value.(*entry[V]).key)
+	e := el.Value.(*entry[V])
+	c.bytes -= e.size
+	delete(c.items, e.key)
 	c.order.Remove(el)
 }

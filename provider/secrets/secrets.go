@@ -76,6 +76,9 @@ type Config struct {
 	// NegativeTTL is how long a 4xx refusal is remembered.
 	NegativeTTL time.Duration
 	CacheSize   int
+	// CacheMaxBytes bounds the cached secrets' estimated bytes (Size) as
+	// well; zero: entries only.
+	CacheMaxBytes int64
 }
 
 // Fetcher fetches secrets, through the cache.
@@ -90,6 +93,9 @@ func NewFetcher(api API, cfg Config) *Fetcher {
 	f := &Fetcher{api: api, cfg: cfg}
 	if cfg.Cache {
 		f.cache = cache.New[*Secret](cfg.CacheSize)
+		if cfg.CacheMaxBytes > 0 {
+			f.cache.LimitBytes(cfg.CacheMaxBytes, func(key string, s *Secret) int64 { return int64(len(key)) + s.Size() })
+		}
 	}
 	return f
 }
@@ -176,7 +182,30 @@ func (f *Fetcher) fetch(ctx context.Context, ref Ref, credentials Credentials) (
 			ref.ID, len(s.Value), MaxValueBytes)
 		return nil, err.Kind.NegativeTTL(f.cfg.NegativeTTL), err
 	}
+	// Flattened now, outside the cache's lock, so that Size counts it.
+	_, _ = s.Entries()
 	return s, f.cfg.SecretTTL, nil
+}
+
+// Per-item overheads in Size: a Secret with its maps and locks, an entry
+// (string and slice headers), a selected file (its File and headers).
+const (
+	secretOverhead = 512
+	entryOverhead  = 64
+	fileOverhead   = 96
+)
+
+// Size estimates the bytes s holds: its value, its flattened entries and
+// one selection of files of them (a selection's contents share the
+// entries' bytes; its paths are counted again), for the cache's bound in
+// bytes. s is flattened if it was not yet.
+func (s *Secret) Size() int64 {
+	entries, _ := s.Entries()
+	n := secretOverhead + len(s.ARN) + len(s.Name) + len(s.VersionID) + len(s.Value)
+	for _, e := range entries {
+		n += entryOverhead + len(e.Name) + len(e.Value) + fileOverhead + len(e.Name)
+	}
+	return int64(n)
 }
 
 // getValue calls GetSecretValue with creds, retrying transient failures.
