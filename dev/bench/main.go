@@ -38,6 +38,7 @@ type options struct {
 	duration   time.Duration // per throughput scenario
 	longMounts int
 	cold       int
+	identities int
 	pods       int
 	rounds     int
 	window     time.Duration // freshness window of the republish and rotation scenarios
@@ -64,13 +65,14 @@ func main() {
 	fs.DurationVar(&o.duration, "duration", 3*time.Second, "how long each target serves Mounts in each throughput scenario (1, 8, 32 callers), in turns with the others")
 	fs.IntVar(&o.longMounts, "long", 100000, "cached mounts in the long run (RSS and fd check)")
 	fs.IntVar(&o.cold, "cold", 200, "distinct identities (namespace/service account) in the cold scenario")
+	fs.IntVar(&o.identities, "identities", 1000, "distinct identities (namespace/service account) cached in the identities scenario (RSS per cached identity)")
 	fs.IntVar(&o.pods, "pods", 100, "pods of one service account in the republish and rotation scenarios")
 	fs.IntVar(&o.rounds, "rounds", 10, "republish rounds")
 	fs.DurationVar(&o.window, "window", time.Second, "--secret-ttl (freshness window) of the republish and rotation scenarios; rounds come every half window, as the kubelet's ~1 min sync does against the 2 min default")
 	fs.IntVar(&o.providerV, "provider-v", 0, "the provider's -v log level (2 logs one line per Mount)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (binaries, logs)")
 	fs.StringVar(&o.baseline, "baseline", "", "also run the provider built from this git revision (caching on) in the steady and long scenarios, as \"baseline\": a before/after figure from the same run")
-	only := fs.String("only", "", "run only the scenarios matching this regexp (cold, republish, burst, denied, steady1, steady8, steady32, rotation, long); targets of the others are not checked")
+	only := fs.String("only", "", "run only the scenarios matching this regexp (cold, republish, burst, denied, steady1, steady8, steady32, rotation, long, identities); targets of the others are not checked")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return
@@ -99,7 +101,7 @@ func main() {
 		}
 	}
 	if o.duration <= 0 || o.duration > 5*time.Minute || o.longMounts < 1 || o.longMounts > 10_000_000 ||
-		o.cold < 1 || o.cold > 100_000 || o.pods < 1 || o.pods > 100_000 || o.rounds < 1 || o.rounds > 1000 ||
+		o.cold < 1 || o.cold > 100_000 || o.identities < 1 || o.identities > 100_000 || o.pods < 1 || o.pods > 100_000 || o.rounds < 1 || o.rounds > 1000 ||
 		o.window < 100*time.Millisecond || o.window > time.Minute {
 		fmt.Fprintln(os.Stderr, "bench: a flag is out of range (see -h)")
 		os.Exit(2)

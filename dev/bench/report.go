@@ -41,6 +41,7 @@ func run(o options, command string) (int, error) {
 		{"steady32", func() error { return b.throughput(32) }},
 		{"rotation", b.rotation},
 		{"long", b.long},
+		{"identities", b.identities},
 	}
 	for _, step := range steps {
 		if o.only != nil && !o.only.MatchString(step.name) {

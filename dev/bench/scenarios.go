@@ -365,6 +365,43 @@ func (b *bench) long() error {
 	return nil
 }
 
+// identities: many distinct identities (namespace/service account), each
+// mounted once so that each has its role, credentials and secret cached,
+// then once more from the caches: what each cached identity costs in
+// memory, and whether the caches kept them all.
+func (b *bench) identities() error {
+	name := fmt.Sprintf("identities %d", b.o.identities)
+	pods := make([]pod, b.o.identities)
+	for i := range pods {
+		pods[i] = newPod(fmt.Sprintf("team-%d", i), fmt.Sprintf("pmp-%d", i), i)
+	}
+	_, err := b.measure(name, cached, defaultTTL, 8, func(p *proc, r *row) error {
+		r.res.add(run1(p.client, load{pods: pods, callers: 8, count: len(pods), check: checkFiles(b.secret.get)}))
+		filled, err := readProc(p.pid())
+		if err != nil {
+			return err
+		}
+		before, err := b.e.awsCounts()
+		if err != nil {
+			return err
+		}
+		r.res.add(run1(p.client, load{pods: pods, callers: 8, count: len(pods), check: checkFiles(b.secret.get)}))
+		after, err := b.e.awsCounts()
+		if err != nil {
+			return err
+		}
+		var again int64
+		for k, v := range after {
+			again += v - before[k]
+		}
+		per := float64(filled.RSS-r.start.RSS) / float64(len(pods))
+		r.note = fmt.Sprintf("each identity mounted once (its role, credentials and secret cached), then once more: RSS %s MiB at start, %s MiB with %d identities cached: %.1f KiB per identity; the second round made %d AWS calls (0: every identity still cached); first Mounts are paced by the provider's Kubernetes client (50 requests/s, burst 100, not settable by flag)",
+			mib(r.start.RSS), mib(filled.RSS), len(pods), per/1024, again)
+		return nil
+	})
+	return err
+}
+
 // withBaseline is ts, plus the baseline provider when there is one.
 func (b *bench) withBaseline(ts ...target) []target {
 	if b.o.baseline == "" {
