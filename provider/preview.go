@@ -17,5 +17,6 @@ func ObjectFiles(obj params.Object, value []byte, mode fs.FileMode, translation 
 	if obj.Mode != 0 {
 		mode = obj.Mode
 	}
-	return objectFiles(obj, &secrets.Secret{Name: obj.Name, Value: value}, mode, translation)
+	out, _, err := objectFiles(obj, &secrets.Secret{Name: obj.Name, Value: value}, mode, translation)
+	return out, err
 }

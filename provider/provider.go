@@ -67,6 +67,11 @@ type Result struct {
 	Versions []Version
 	// Identity is who the secrets were read as, for logs.
 	Identity identity.Identity
+	// Memo, when not nil, is the slot of the cached selection these files
+	// and versions are exactly (a Mount of one object, not decoded): the
+	// server keeps the response it builds from them there. Every Mount
+	// with the same Memo returns the same files and versions.
+	Memo *secrets.Memo
 }
 
 // Mount resolves the pod's identity, fetches every object and builds the
@@ -77,7 +82,7 @@ func (p *Provider) Mount(ctx context.Context, req *params.Request) (*Result, err
 	defer cancel()
 	res, err := p.mount(ctx, req)
 	if err != nil && res != nil {
-		res.Files, res.Versions = nil, nil
+		res.Files, res.Versions, res.Memo = nil, nil, nil
 	}
 	return res, err
 }
@@ -120,7 +125,7 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		if obj.Mode != 0 {
 			mode = obj.Mode
 		}
-		out, err := objectFiles(obj, secret, mode, req.PathTranslation)
+		out, memo, err := objectFiles(obj, secret, mode, req.PathTranslation)
 		if err != nil {
 			return res, err
 		}
@@ -142,7 +147,7 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		if len(req.Objects) == 1 {
 			// The usual Mount: its files as the selection keeps them (read
 			// only, shared), not copied.
-			res.Files = out
+			res.Files, res.Memo = out, memo
 		} else {
 			res.Files = append(res.Files, out...)
 		}
@@ -227,38 +232,45 @@ func (p *Provider) region(ctx context.Context, req *params.Request) (string, err
 	return r, err // a transient API failure stays transient: the kubelet retries
 }
 
-// objectFiles builds one object's files from its secret.
-func objectFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode, translation string) ([]files.File, error) {
+// objectFiles builds one object's files from its secret, with the Memo of
+// the cached selection when the files are exactly its files.
+func objectFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode, translation string) ([]files.File, *secrets.Memo, error) {
 	if obj.Flatten == params.FlattenOff {
-		return whole(obj, s, mode, translation)
+		out, err := whole(obj, s, mode, translation)
+		return out, nil, err
 	}
 	entries, err := s.Entries()
 	if errors.Is(err, flatten.ErrNotObject) {
 		if obj.Flatten == params.FlattenAuto && len(obj.Keys) == 0 && !obj.StrictKeys {
-			return whole(obj, s, mode, translation)
+			out, err := whole(obj, s, mode, translation)
+			return out, nil, err
 		}
-		return nil, mounterr.New(mounterr.Invalid,
+		return nil, nil, mounterr.New(mounterr.Invalid,
 			"objects entry %s splits secret %s into keys (flatten: true, keys or strictKeys), but %v: store a JSON object such as the PMP template, or set flatten: false and remove keys and strictKeys",
 			obj.Name, s.Name, err)
 	}
 	if errors.Is(err, flatten.ErrInvalidJSON) {
-		return nil, mounterr.New(mounterr.Invalid, "secret %s: %v: fix the JSON, or set flatten: false to mount the value as one file", s.Name, err)
+		return nil, nil, mounterr.New(mounterr.Invalid, "secret %s: %v: fix the JSON, or set flatten: false to mount the value as one file", s.Name, err)
 	}
 	if err != nil {
-		return nil, mounterr.New(mounterr.Invalid, "secret %s cannot be split into files: %v", s.Name, err)
+		return nil, nil, mounterr.New(mounterr.Invalid, "secret %s cannot be split into files: %v", s.Name, err)
 	}
 	if err := strictKeys(obj, s, entries); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out, err := s.Select(files.Selection{Dir: obj.Alias, Keys: obj.Keys, Layout: obj.Layout, KeepEmpty: obj.KeepEmpty, Mode: mode})
+	out, memo, err := s.SelectMemo(files.Selection{Dir: obj.Alias, Keys: obj.Keys, Layout: obj.Layout, KeepEmpty: obj.KeepEmpty, Mode: mode})
 	var noMatch *files.NoMatchError
 	switch {
 	case errors.As(err, &noMatch):
-		return nil, mounterr.New(mounterr.NotFound, "secret %s: %v (empty values count as missing unless keepEmpty: true)", s.Name, err)
+		return nil, nil, mounterr.New(mounterr.NotFound, "secret %s: %v (empty values count as missing unless keepEmpty: true)", s.Name, err)
 	case err != nil:
-		return nil, mounterr.New(mounterr.Invalid, "secret %s: %v", s.Name, err)
+		return nil, nil, mounterr.New(mounterr.Invalid, "secret %s: %v", s.Name, err)
 	}
-	return decodeFiles(obj, s, out)
+	if obj.Decode != params.DecodeNone {
+		out, err := decodeFiles(obj, s, out)
+		return out, nil, err
+	}
+	return out, memo, nil
 }
 
 func whole(obj params.Object, s *secrets.Secret, mode fs.FileMode, translation string) ([]files.File, error) {

@@ -188,11 +188,12 @@ func (f *Fetcher) fetch(ctx context.Context, ref Ref, credentials Credentials) (
 }
 
 // Per-item overheads in Size: a Secret with its maps and locks, an entry
-// (string and slice headers), a selected file (its File and headers).
+// (string and slice headers), a selected file (its File and headers, and
+// its file and version in the response the server keeps in the Memo).
 const (
-	secretOverhead = 512
+	secretOverhead = 1024
 	entryOverhead  = 64
-	fileOverhead   = 96
+	fileOverhead   = 320
 )
 
 // Size estimates the bytes s holds: its value, its flattened entries and
