@@ -36,6 +36,17 @@ type row struct {
 	// identity); they are not counted as errors of the provider.
 	refusals bool
 	note     string
+	// cpu is the provider's CPU time while it served the scenario's
+	// Mounts (throughput scenarios only).
+	cpu time.Duration
+}
+
+// cpuPerMount is the provider's CPU time per Mount, 0 when not measured.
+func (r *row) cpuPerMount() time.Duration {
+	if r.cpu <= 0 || r.res.mounts == 0 {
+		return 0
+	}
+	return r.cpu / time.Duration(r.res.mounts)
 }
 
 func (r *row) awsTotal() int64 {
@@ -130,8 +141,8 @@ func (b *bench) measure(name string, t target, ttl time.Duration, callers int, b
 }
 
 func (b *bench) logRow(r *row) {
-	fmt.Fprintf(os.Stderr, "bench: %-22s %-9s %7d mounts %9.0f/s  p50 %s  p99 %s  AWS %d  errors %d  peak RSS %s MiB\n",
-		r.scenario, r.target, r.res.mounts, r.res.rate(), fmtDur(r.res.percentile(50)), fmtDur(r.res.percentile(99)), r.awsTotal(), r.res.errors, mib(r.end.HWM))
+	fmt.Fprintf(os.Stderr, "bench: %-22s %-9s %7d mounts %9.0f/s  p50 %s  p99 %s  AWS %d  errors %d  peak RSS %s MiB  CPU/mount %.0f µs\n",
+		r.scenario, r.target, r.res.mounts, r.res.rate(), fmtDur(r.res.percentile(50)), fmtDur(r.res.percentile(99)), r.awsTotal(), r.res.errors, mib(r.end.HWM), float64(r.cpuPerMount())/1e3)
 }
 
 var allTargets = []target{cached, uncached, null}
@@ -242,7 +253,16 @@ func (b *bench) throughput(callers int) error {
 				return err
 			}
 			b.e.kube.take()
+			cpu0, err := readProc(procs[i].pid())
+			if err != nil {
+				return err
+			}
 			rows[i].res.add(run1(procs[i].client, load{pods: pods, callers: callers, dur: b.o.duration / throughputSlices}))
+			cpu1, err := readProc(procs[i].pid())
+			if err != nil {
+				return err
+			}
+			rows[i].cpu += cpu1.CPU - cpu0.CPU
 			after, err := b.e.awsCounts()
 			if err != nil {
 				return err
