@@ -2,6 +2,7 @@ package params
 
 import (
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -87,20 +88,28 @@ func (sc *jsonScanner) str(owned bool) (string, bool) {
 
 // escaped reads the rest of a string that has an escape at j, the
 // unescaped text from start to j read already; the result is always a new
-// string.
+// string, of one allocation no larger than the escaped text.
 func (sc *jsonScanner) escaped(start, j int) (string, bool) {
-	b := make([]byte, j-start, len(sc.s)-start)
-	copy(b, sc.s[start:j])
+	end := j
+	for end < len(sc.s) && sc.s[end] != '"' {
+		if sc.s[end] == '\\' {
+			end++
+		}
+		end++
+	}
+	var b strings.Builder
+	b.Grow(end - start) // unescaping only shortens
+	b.WriteString(sc.s[start:j])
 	for j < len(sc.s) {
 		c := sc.s[j]
 		switch {
 		case c == '"':
 			sc.i = j + 1
-			return string(b), true
+			return b.String(), true
 		case c < 0x20 || c >= utf8.RuneSelf:
 			return "", false
 		case c != '\\':
-			b = append(b, c)
+			b.WriteByte(c)
 			j++
 			continue
 		}
@@ -109,17 +118,17 @@ func (sc *jsonScanner) escaped(start, j int) (string, bool) {
 		}
 		switch e := sc.s[j+1]; e {
 		case '"', '\\', '/':
-			b = append(b, e)
+			b.WriteByte(e)
 		case 'b':
-			b = append(b, '\b')
+			b.WriteByte('\b')
 		case 'f':
-			b = append(b, '\f')
+			b.WriteByte('\f')
 		case 'n':
-			b = append(b, '\n')
+			b.WriteByte('\n')
 		case 'r':
-			b = append(b, '\r')
+			b.WriteByte('\r')
 		case 't':
-			b = append(b, '\t')
+			b.WriteByte('\t')
 		case 'u':
 			if j+6 > len(sc.s) {
 				return "", false
@@ -130,7 +139,7 @@ func (sc *jsonScanner) escaped(start, j int) (string, bool) {
 			if err != nil || (r >= 0xd800 && r <= 0xdfff) {
 				return "", false
 			}
-			b = utf8.AppendRune(b, rune(r))
+			b.WriteRune(rune(r))
 			j += 6
 			continue
 		default:
