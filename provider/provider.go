@@ -63,7 +63,9 @@ type Version struct {
 
 // Result is a successful Mount.
 type Result struct {
-	Files    []files.File
+	Files []files.File
+	// Versions are the files' versions; nil when Memo is done: the
+	// response built from them is kept there.
 	Versions []Version
 	// Identity is who the secrets were read as, for logs.
 	Identity identity.Identity
@@ -148,6 +150,9 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 			// The usual Mount: its files as the selection keeps them (read
 			// only, shared), not copied.
 			res.Files, res.Memo = out, memo
+			if memo != nil && memo.Done() {
+				continue // the response for these files is built: no versions needed
+			}
 		} else {
 			res.Files = append(res.Files, out...)
 		}

@@ -984,8 +984,13 @@ func TestMountMemo(t *testing.T) {
 	if first.Memo == nil {
 		t.Fatal("a Mount of one object has no Memo")
 	}
-	if again := mount("pmp", "pmp-secrets-access", one); again.Memo != first.Memo {
-		t.Error("a republish of the same identity and selection has another Memo")
+	if again := mount("pmp", "pmp-secrets-access", one); again.Memo != first.Memo || len(again.Versions) != len(again.Files) {
+		t.Errorf("a republish of the same identity and selection has another Memo, or %d versions for %d files", len(again.Versions), len(again.Files))
+	}
+	first.Memo.Do(func() any { return "the response" }) // as the server does
+	if again := mount("pmp", "pmp-secrets-access", one); again.Memo != first.Memo || again.Versions != nil || len(again.Files) != 2 {
+		t.Errorf("a republish once the response is kept: %d files, %d versions, same Memo %v; want 2 files, no versions, the same Memo",
+			len(again.Files), len(again.Versions), again.Memo == first.Memo)
 	}
 	if other := mount("other", "copycat", one); other.Memo == first.Memo {
 		t.Error("another identity shares the Memo")

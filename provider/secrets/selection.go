@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/files"
 )
@@ -26,13 +27,17 @@ type selected struct {
 type Memo struct {
 	once sync.Once
 	v    any
+	done atomic.Bool
 }
 
 // Do returns the value, computing it with f the first time.
 func (m *Memo) Do(f func() any) any {
-	m.once.Do(func() { m.v = f() })
+	m.once.Do(func() { m.v = f(); m.done.Store(true) })
 	return m.v
 }
+
+// Done reports whether the value has been computed.
+func (m *Memo) Done() bool { return m.done.Load() }
 
 // Select returns the files of the flattened value for sel, sorted by path,
 // built once per secret version and selection: every republish of every pod that mounts
