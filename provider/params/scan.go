@@ -70,6 +70,12 @@ func (sc *jsonScanner) str(owned bool) (string, bool) {
 	}
 	start := sc.i + 1
 	for j := start; j < len(sc.s); j++ {
+		for j < len(sc.s) && plain[sc.s[j]] { // most of a string: a tight loop
+			j++
+		}
+		if j == len(sc.s) {
+			break
+		}
 		switch c := sc.s[j]; {
 		case c == '"':
 			sc.i = j + 1
@@ -101,17 +107,21 @@ func (sc *jsonScanner) escaped(start, j int) (string, bool) {
 	b.Grow(end - start) // unescaping only shortens
 	b.WriteString(sc.s[start:j])
 	for j < len(sc.s) {
-		c := sc.s[j]
-		switch {
+		if plain[sc.s[j]] { // a run of plain bytes, copied at once
+			k := j + 1
+			for k < len(sc.s) && plain[sc.s[k]] {
+				k++
+			}
+			b.WriteString(sc.s[j:k])
+			j = k
+			continue
+		}
+		switch c := sc.s[j]; {
 		case c == '"':
 			sc.i = j + 1
 			return b.String(), true
-		case c < 0x20 || c >= utf8.RuneSelf:
+		case c != '\\': // a control character or a non-ASCII byte
 			return "", false
-		case c != '\\':
-			b.WriteByte(c)
-			j++
-			continue
 		}
 		if j+1 >= len(sc.s) {
 			return "", false
@@ -149,6 +159,15 @@ func (sc *jsonScanner) escaped(start, j int) (string, bool) {
 	}
 	return "", false
 }
+
+// plain are the bytes a string holds as they are: not '"', '\\', a
+// control character or a non-ASCII byte.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // attributes are the Mount attributes parse reads, and whether the
 // pathTranslation parameter was set.
