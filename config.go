@@ -37,6 +37,12 @@ type Config struct {
 	provider.Options
 }
 
+// DefaultCacheMaxBytes is --cache-max-bytes' default: with the cached
+// secrets' bytes at most this, the provider's heap (about twice what it
+// holds, with Go's default GC) and its base of about 25 MiB stay well under
+// the chart's 128 MiB memory limit.
+const DefaultCacheMaxBytes = 32 << 20
+
 // parseFlags builds the Config from args. klog's flags (-v, ...) are
 // registered on the same set. A bad value fails here, at start-up.
 func parseFlags(args []string, stderr io.Writer) (Config, error) {
@@ -55,6 +61,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.DurationVar(&c.SecretTTL, "secret-ttl", 30*time.Second, "freshness window: how long a fetched secret version is served before one call refreshes it")
 	fs.DurationVar(&c.NegativeTTL, "negative-ttl", 10*time.Second, "how long an AWS refusal (4xx: denied, not found) is remembered per identity and secret")
 	fs.IntVar(&c.CacheSize, "cache-size", 1024, "most secrets (and credentials) kept; least recently used go first")
+	fs.Int64Var(&c.CacheMaxBytes, "cache-max-bytes", DefaultCacheMaxBytes, "most bytes of cached secrets (values, flattened and selected, estimated) kept; least recently used go first; 0: --cache-size only")
 	fs.DurationVar(&c.RetryBudget, "retry-budget", awsretry.DefaultPolicy.Budget, "how long one Mount retries transient AWS failures (throttling, 5xx, network) before failing; keep well under the kubelet's 2m")
 	fs.DurationVar(&c.AWSCallTimeout, "aws-call-timeout", awsretry.DefaultPolicy.AttemptTimeout, "how long one AWS call (one attempt) may take before it is abandoned and retried, so a hung connection cannot eat the whole --retry-budget (which also bounds it)")
 	fs.DurationVar(&c.StaleIfError, "stale-if-error", time.Hour, "how long past --secret-ttl a secret (and a service account's role) is still served to the same identity when refreshing it fails transiently (AWS or the API server down or throttling); never for a refusal (4xx); 0: off, fail instead")
@@ -107,6 +114,9 @@ func (c Config) validate() error {
 	}
 	if c.NegativeTTL < 0 {
 		errs = append(errs, errors.New("--negative-ttl must not be negative"))
+	}
+	if c.CacheMaxBytes < 0 {
+		errs = append(errs, errors.New("--cache-max-bytes must not be negative (0: no bound in bytes)"))
 	}
 	if c.CacheSize < 1 {
 		errs = append(errs, errors.New("--cache-size must be at least 1"))

@@ -20,7 +20,7 @@ func TestParseFlagsDefaults(t *testing.T) {
 		KubeQPS: 50, KubeBurst: 100,
 		Options: provider.Options{
 			TokenAudience: "sts.amazonaws.com", NodeName: "ip-10-0-0-1.eu-west-1.compute.internal", Cache: true,
-			SecretTTL: 30 * time.Second, NegativeTTL: 10 * time.Second, CacheSize: 1024, RetryBudget: 30 * time.Second,
+			SecretTTL: 30 * time.Second, NegativeTTL: 10 * time.Second, CacheSize: 1024, CacheMaxBytes: 32 << 20, RetryBudget: 30 * time.Second,
 			// The agent's link-local addresses: only the flags name them.
 			PodIdentityAgentURL: "http://169.254.170.23/v1/credentials", PodIdentityAgentURLIPv6: "http://[fd00:ec2::23]/v1/credentials",
 			AWSCallTimeout: 5 * time.Second, StaleIfError: time.Hour,
@@ -46,6 +46,7 @@ func TestParseFlagsRejectsBadValues(t *testing.T) {
 		{"stale for days", []string{"--stale-if-error", "72h"}, "--stale-if-error 72h0m0s must be between 0 (off) and 24h"},
 		{"negative grace", []string{"--shutdown-grace", "-1s"}, "--shutdown-grace"},
 		{"empty audience", []string{"--token-audience", ""}, "--token-audience"},
+		{"negative cache bytes", []string{"--cache-max-bytes", "-1"}, "--cache-max-bytes"},
 		{"stray argument", []string{"serve"}, "unexpected arguments"},
 		{"unknown flag", []string{"--region", "eu-west-1"}, "flag provided but not defined"},
 		{"pprof on every interface", []string{"--pprof-addr", ":6060"}, "--pprof-addr \":6060\" listens on every interface"},

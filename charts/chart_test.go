@@ -179,7 +179,7 @@ func TestDefaults(t *testing.T) {
 	}
 	wantArgs := []string{
 		"--provider-dir=" + providerDir, "--provider-name=pmp", "--token-audience=sts.amazonaws.com",
-		"--secret-ttl=30s", "--negative-ttl=10s", "--cache-size=1024", "--cache=true", "--retry-budget=30s",
+		"--secret-ttl=30s", "--negative-ttl=10s", "--cache-size=1024", "--cache-max-bytes=33554432", "--cache=true", "--retry-budget=30s",
 		"--qps=50", "--burst=100", "--pod-identity-agent-url=http://169.254.170.23/v1/credentials",
 		"--pod-identity-agent-url-ipv6=http://[fd00:ec2::23]/v1/credentials",
 		"--aws-call-timeout=5s", "--stale-if-error=1h", "--metrics-addr=:8096", "--log-format=text", "-v=0",
@@ -338,6 +338,7 @@ secretTTL: 5m
 negativeTTL: 0s
 cache: false
 cacheSize: 4096
+cacheMaxBytes: 67108864
 retryBudget: 20s
 qps: 7.5
 burst: 15
@@ -390,7 +391,7 @@ func TestNonDefault(t *testing.T) {
 	}
 	wantArgs := []string{
 		"--provider-dir=" + providerDir, "--provider-name=pmp", "--token-audience=sts.amazonaws.com",
-		"--secret-ttl=5m", "--negative-ttl=0s", "--cache-size=4096", "--cache=false", "--retry-budget=20s",
+		"--secret-ttl=5m", "--negative-ttl=0s", "--cache-size=4096", "--cache-max-bytes=67108864", "--cache=false", "--retry-budget=20s",
 		"--qps=7.5", "--burst=15", "--pod-identity-agent-url=http://127.0.0.1:2703/v1/credentials", "--pod-identity-agent-url-ipv6=",
 		"--aws-call-timeout=2s", "--stale-if-error=0s", "--metrics-addr=127.0.0.1:9100", "--log-format=json", "-v=2",
 		"--token-audience=pmp.example", // extraArgs last: a later flag wins
@@ -530,6 +531,7 @@ func TestSchemaRefuses(t *testing.T) {
 		{"misspelled nested value", []string{"--set", "metrics.serviceMonitr.enabled=true"}, "'serviceMonitr' not allowed"},
 		{"misspelled env field", []string{"--set", "env[0].name=HTTPS_PROXY", "--set", "env[0].valu=http://p:3128"}, "'valu' not allowed"},
 		{"string for a number", []string{"--set", "cacheSize=many"}, "/cacheSize"},
+		{"negative cache bytes", []string{"--set", "cacheMaxBytes=-1"}, "/cacheMaxBytes"},
 		{"string for a boolean", []string{"--set-string", "cache=false"}, "/cache"},
 		{"not a duration", []string{"--set", "secretTTL=5 minutes"}, "/secretTTL"},
 		{"duration without unit", []string{"--set", "retryBudget=30"}, "/retryBudget"},

@@ -40,6 +40,10 @@ type Options struct {
 	NegativeTTL time.Duration
 	// CacheSize bounds each cache's entries.
 	CacheSize int
+	// CacheMaxBytes bounds the secrets cache's estimated bytes as well
+	// (secrets.Secret.Size); zero: entries only. Credentials and roles are
+	// small and of fixed size: CacheSize bounds them.
+	CacheMaxBytes int64
 	// RetryBudget bounds a whole Mount, retries of transient AWS failures
 	// included; zero: awsretry.DefaultPolicy's.
 	RetryBudget time.Duration
@@ -202,7 +206,7 @@ func NewFromAPIs(apis APIs, o Options) *Provider {
 	}
 	fetchConfig := secrets.Config{
 		Retry: policy, Cache: o.Cache, SecretTTL: o.SecretTTL, NegativeTTL: o.NegativeTTL, CacheSize: o.CacheSize,
-		StaleIfError: o.StaleIfError, Jitter: refreshJitter,
+		StaleIfError: o.StaleIfError, Jitter: refreshJitter, CacheMaxBytes: o.CacheMaxBytes,
 	}
 	return &Provider{
 		retryBudget:   policy.Budget,

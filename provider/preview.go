@@ -20,7 +20,7 @@ func ObjectFiles(obj params.Object, value []byte, mode fs.FileMode, translation 
 		mode = obj.Mode
 	}
 	s := &secrets.Secret{Name: obj.Name, Value: value}
-	out, err := objectFiles(obj, s, mode, translation)
+	out, _, err := objectFiles(obj, s, mode, translation)
 	if err != nil {
 		return nil, err
 	}

@@ -66,10 +66,17 @@ type Version struct {
 
 // Result is a successful Mount.
 type Result struct {
-	Files    []files.File
+	Files []files.File
+	// Versions are the files' versions; nil when Memo is done: the
+	// response built from them is kept there.
 	Versions []Version
 	// Identity is who the secrets were read as, for logs.
 	Identity identity.Identity
+	// Memo, when not nil, is the slot of the cached selection these files
+	// and versions are exactly (a Mount of one object, not decoded): the
+	// server keeps the response it builds from them there. Every Mount
+	// with the same Memo returns the same files and versions.
+	Memo *secrets.Memo
 }
 
 // Mount resolves the pod's identity, fetches every object and builds the
@@ -87,7 +94,7 @@ func (p *Provider) Mount(ctx context.Context, req *params.Request) (*Result, err
 			p.retryBudget)}
 	}
 	if err != nil && res != nil {
-		res.Files, res.Versions = nil, nil
+		res.Files, res.Versions, res.Memo = nil, nil, nil
 	}
 	return res, err
 }
@@ -152,7 +159,7 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		if obj.Mode != 0 {
 			mode = obj.Mode
 		}
-		out, err := objectFiles(obj, secret, mode, req.PathTranslation)
+		out, memo, err := objectFiles(obj, secret, mode, req.PathTranslation)
 		if err != nil {
 			return res, err
 		}
@@ -162,6 +169,7 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		}
 		if len(selected) > 0 {
 			out = append(slices.Clip(out), selected...) // out may be shared by the secret's selections
+			memo = nil                                  // the selection's response lacks the jmesPath files
 		}
 		p.warnUnknownKeys(obj, secret)
 		for _, f := range out {
@@ -178,10 +186,18 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 				"objects entry %s: with it the volume's files would be over %d bytes, too close to the driver's 4 MiB message limit: select fewer keys, or mount the objects in several volumes",
 				obj.Name, MaxResponseBytes)
 		}
-		res.Files = slices.Grow(res.Files, len(out))
+		if len(req.Objects) == 1 {
+			// The usual Mount: its files as the selection keeps them (read
+			// only, shared), not copied.
+			res.Files, res.Memo = out, memo
+			if memo != nil && memo.Done() {
+				continue // the response for these files is built: no versions needed
+			}
+		} else {
+			res.Files = append(res.Files, out...)
+		}
 		res.Versions = slices.Grow(res.Versions, len(out))
 		for _, f := range out {
-			res.Files = append(res.Files, f)
 			res.Versions = append(res.Versions, Version{ID: f.Path, Version: secret.VersionID})
 		}
 	}
@@ -192,8 +208,12 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		return res, mounterr.New(mounterr.NotFound,
 			"SecretProviderClass %q selects no credential with a value: fill in the secret's values, or set keepEmpty: true to mount empty ones", req.SecretProviderClass)
 	}
-	slices.SortFunc(res.Files, func(a, b files.File) int { return strings.Compare(a.Path, b.Path) })
-	slices.SortFunc(res.Versions, func(a, b Version) int { return strings.Compare(a.ID, b.ID) })
+	// One object's files come sorted (secrets.Select); several objects'
+	// are sorted here.
+	if !slices.IsSortedFunc(res.Files, func(a, b files.File) int { return strings.Compare(a.Path, b.Path) }) {
+		slices.SortFunc(res.Files, func(a, b files.File) int { return strings.Compare(a.Path, b.Path) })
+		slices.SortFunc(res.Versions, func(a, b Version) int { return strings.Compare(a.ID, b.ID) })
+	}
 	return res, nil
 }
 
@@ -268,38 +288,45 @@ func (p *Provider) region(ctx context.Context, req *params.Request) (string, err
 	return r, err // a transient API failure stays transient: the kubelet retries
 }
 
-// objectFiles builds one object's files from its secret.
-func objectFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode, translation string) ([]files.File, error) {
+// objectFiles builds one object's files from its secret, with the Memo of
+// the cached selection when the files are exactly its files.
+func objectFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode, translation string) ([]files.File, *secrets.Memo, error) {
 	if obj.Flatten == params.FlattenOff {
-		return whole(obj, s, mode, translation)
+		out, err := whole(obj, s, mode, translation)
+		return out, nil, err
 	}
 	entries, err := s.Entries()
 	if errors.Is(err, flatten.ErrNotObject) {
 		if obj.Flatten == params.FlattenAuto && len(obj.Keys) == 0 && !obj.StrictKeys {
-			return whole(obj, s, mode, translation)
+			out, err := whole(obj, s, mode, translation)
+			return out, nil, err
 		}
-		return nil, mounterr.New(mounterr.Invalid,
+		return nil, nil, mounterr.New(mounterr.Invalid,
 			"objects entry %s splits %s %s into keys (flatten: true, keys or strictKeys), but %v: store a JSON object such as the PMP template, or set flatten: false and remove keys and strictKeys",
 			obj.Name, noun(obj), s.Name, err)
 	}
 	if errors.Is(err, flatten.ErrInvalidJSON) {
-		return nil, mounterr.New(mounterr.Invalid, "%s %s: %v: fix the JSON, or set flatten: false to mount the value as one file", noun(obj), s.Name, err)
+		return nil, nil, mounterr.New(mounterr.Invalid, "%s %s: %v: fix the JSON, or set flatten: false to mount the value as one file", noun(obj), s.Name, err)
 	}
 	if err != nil {
-		return nil, mounterr.New(mounterr.Invalid, "%s %s cannot be split into files: %v", noun(obj), s.Name, err)
+		return nil, nil, mounterr.New(mounterr.Invalid, "%s %s cannot be split into files: %v", noun(obj), s.Name, err)
 	}
 	if err := strictKeys(obj, s, entries); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out, err := s.Select(files.Selection{Dir: obj.Alias, Keys: obj.Keys, Layout: obj.Layout, KeepEmpty: obj.KeepEmpty, Mode: mode})
+	out, memo, err := s.SelectMemo(files.Selection{Dir: obj.Alias, Keys: obj.Keys, Layout: obj.Layout, KeepEmpty: obj.KeepEmpty, Mode: mode})
 	var noMatch *files.NoMatchError
 	switch {
 	case errors.As(err, &noMatch):
-		return nil, mounterr.New(mounterr.NotFound, "%s %s: %v (empty values count as missing unless keepEmpty: true)", noun(obj), s.Name, err)
+		return nil, nil, mounterr.New(mounterr.NotFound, "%s %s: %v (empty values count as missing unless keepEmpty: true)", noun(obj), s.Name, err)
 	case err != nil:
-		return nil, mounterr.New(mounterr.Invalid, "%s %s: %v", noun(obj), s.Name, err)
+		return nil, nil, mounterr.New(mounterr.Invalid, "%s %s: %v", noun(obj), s.Name, err)
 	}
-	return decodeFiles(obj, s, out)
+	if obj.Decode != params.DecodeNone {
+		out, err := decodeFiles(obj, s, out)
+		return out, nil, err
+	}
+	return out, memo, nil
 }
 
 func whole(obj params.Object, s *secrets.Secret, mode fs.FileMode, translation string) ([]files.File, error) {

@@ -35,9 +35,12 @@ func BenchmarkMountCached(b *testing.B) {
 		})}},
 	}
 	ctx := context.Background()
-	if _, err := p.Mount(ctx, req); err != nil {
+	first, err := p.Mount(ctx, req)
+	if err != nil {
 		b.Fatal(err)
 	}
+	first.Memo.Do(func() any { return struct{}{} }) // the server keeps its response there
+
 	b.ReportAllocs()
 	for b.Loop() {
 		res, err := p.Mount(ctx, req)

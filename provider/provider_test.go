@@ -1030,3 +1030,47 @@ func TestMountReadsEachObjectAsItsRole(t *testing.T) {
 		t.Errorf("Secrets Manager calls (-want +got):\n%s", diff)
 	}
 }
+
+// TestMountMemo: the server shares one response among the Mounts that
+// return exactly one cached selection's files: those of one identity, one
+// secret version and one way of mounting it. Any other Mount has its own
+// (a Memo shared across identities would serve one pod another's files).
+func TestMountMemo(t *testing.T) {
+	e := edges{region: "eu-west-1", sts: &fakeSTS{}, sm: &fakeSM{versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: pmpDoc}}}}
+	p := newProvider(e, testOptions)
+	mount := func(ns, sa, objects string) *provider.Result {
+		t.Helper()
+		r := pmpReq(objects)
+		r.Namespace, r.ServiceAccount = ns, sa
+		res, err := p.Mount(context.Background(), parse(t, r))
+		if err != nil {
+			t.Fatalf("Mount as %s/%s of %q: %v", ns, sa, objects, err)
+		}
+		return res
+	}
+	const one = "- objectName: PMP-Production-Credentials"
+	first := mount("pmp", "pmp-secrets-access", one)
+	if first.Memo == nil {
+		t.Fatal("a Mount of one object has no Memo")
+	}
+	if again := mount("pmp", "pmp-secrets-access", one); again.Memo != first.Memo || len(again.Versions) != len(again.Files) {
+		t.Errorf("a republish of the same identity and selection has another Memo, or %d versions for %d files", len(again.Versions), len(again.Files))
+	}
+	first.Memo.Do(func() any { return "the response" }) // as the server does
+	if again := mount("pmp", "pmp-secrets-access", one); again.Memo != first.Memo || again.Versions != nil || len(again.Files) != 2 {
+		t.Errorf("a republish once the response is kept: %d files, %d versions, same Memo %v; want 2 files, no versions, the same Memo",
+			len(again.Files), len(again.Versions), again.Memo == first.Memo)
+	}
+	if other := mount("other", "copycat", one); other.Memo == first.Memo {
+		t.Error("another identity shares the Memo")
+	}
+	if alias := mount("pmp", "pmp-secrets-access", one+"\n  objectAlias: pmp"); alias.Memo == nil || alias.Memo == first.Memo {
+		t.Error("another selection shares the Memo (or has none)")
+	}
+	if two := mount("pmp", "pmp-secrets-access", one+"\n  objectAlias: a\n"+one+"\n  objectAlias: b"); two.Memo != nil {
+		t.Error("a Mount of two objects has a Memo")
+	}
+	if whole := mount("pmp", "pmp-secrets-access", one+"\n  flatten: false"); whole.Memo != nil {
+		t.Error("a whole-value Mount has a Memo")
+	}
+}

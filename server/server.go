@@ -63,20 +63,13 @@ func (s *Server) Mount(ctx context.Context, in *v1alpha1.MountRequest) (*v1alpha
 	if err != nil {
 		return nil, s.fail(start, req, res, err)
 	}
-	out := &v1alpha1.MountResponse{
-		Files:         make([]*v1alpha1.File, len(res.Files)),
-		ObjectVersion: make([]*v1alpha1.ObjectVersion, len(res.Versions)),
-	}
-	// One allocation for all files and one for all versions, not one each.
-	files := make([]v1alpha1.File, len(res.Files))
-	for i, f := range res.Files {
-		files[i].Path, files[i].Mode, files[i].Contents = f.Path, int32(f.Mode.Perm()), f.Contents
-		out.Files[i] = &files[i]
-	}
-	versions := make([]v1alpha1.ObjectVersion, len(res.Versions))
-	for i, v := range res.Versions {
-		versions[i].Id, versions[i].Version = v.ID, v.Version
-		out.ObjectVersion[i] = &versions[i]
+	var out *v1alpha1.MountResponse
+	if res.Memo != nil {
+		// The same files as every Mount of this cached selection: one
+		// response built for all of them (gRPC only reads it).
+		out = res.Memo.Do(func() any { return response(res) }).(*v1alpha1.MountResponse)
+	} else {
+		out = response(res)
 	}
 	elapsed := time.Since(start)
 	s.Metrics.Done(elapsed, metrics.ResultOK, codes.OK)
@@ -112,4 +105,24 @@ func (s *Server) fail(start time.Time, req *params.Request, res *provider.Result
 	msg := mounterr.Bound(err.Error())
 	klog.ErrorS(errors.New(msg), "mount failed", kv...)
 	return status.Error(code, msg)
+}
+
+// response is the driver's answer for res.
+func response(res *provider.Result) *v1alpha1.MountResponse {
+	out := &v1alpha1.MountResponse{
+		Files:         make([]*v1alpha1.File, len(res.Files)),
+		ObjectVersion: make([]*v1alpha1.ObjectVersion, len(res.Versions)),
+	}
+	// One allocation for all files and one for all versions, not one each.
+	files := make([]v1alpha1.File, len(res.Files))
+	for i, f := range res.Files {
+		files[i].Path, files[i].Mode, files[i].Contents = f.Path, int32(f.Mode.Perm()), f.Contents
+		out.Files[i] = &files[i]
+	}
+	versions := make([]v1alpha1.ObjectVersion, len(res.Versions))
+	for i, v := range res.Versions {
+		versions[i].Id, versions[i].Version = v.ID, v.Version
+		out.ObjectVersion[i] = &versions[i]
+	}
+	return out
 }

@@ -425,6 +425,8 @@ func (p *proc) stop() {
 type procStats struct {
 	RSS, HWM int64 // bytes: current and peak resident set
 	FDs      int
+	// CPU is the process's user and system time so far.
+	CPU time.Duration
 }
 
 func readProc(pid int) (procStats, error) {
@@ -449,6 +451,18 @@ func readProc(pid int) (procStats, error) {
 			s.RSS = kb << 10
 		} else {
 			s.HWM = kb << 10
+		}
+	}
+	// utime and stime, fields 14 and 15 of /proc/PID/stat, in clock ticks
+	// of 1/100 s (USER_HZ on Linux); the fields after the command name
+	// (which may hold spaces) start after its closing parenthesis.
+	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		if i := bytes.LastIndexByte(stat, ')'); i >= 0 {
+			if f := strings.Fields(string(stat[i+1:])); len(f) > 12 {
+				u, _ := strconv.ParseInt(f[11], 10, 64)
+				st, _ := strconv.ParseInt(f[12], 10, 64)
+				s.CPU = time.Duration(u+st) * 10 * time.Millisecond
+			}
 		}
 	}
 	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))

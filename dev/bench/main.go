@@ -38,6 +38,7 @@ type options struct {
 	duration   time.Duration // per throughput scenario
 	longMounts int
 	cold       int
+	identities int
 	pods       int
 	rounds     int
 	window     time.Duration // freshness window of the republish and rotation scenarios
@@ -67,6 +68,7 @@ func main() {
 	fs.DurationVar(&o.duration, "duration", 3*time.Second, "how long each target serves Mounts in each throughput scenario (1, 8, 32 callers), in turns with the others")
 	fs.IntVar(&o.longMounts, "long", 100000, "cached mounts in the long run (RSS and fd check)")
 	fs.IntVar(&o.cold, "cold", 200, "distinct identities (namespace/service account) in the cold scenario")
+	fs.IntVar(&o.identities, "identities", 1000, "distinct identities (namespace/service account) cached in the identities scenario (RSS per cached identity)")
 	fs.IntVar(&o.pods, "pods", 100, "pods of one service account in the republish and rotation scenarios")
 	fs.IntVar(&o.rounds, "rounds", 10, "republish rounds")
 	fs.DurationVar(&o.window, "window", time.Second, "--secret-ttl (freshness window) of the republish and rotation scenarios; rounds come every half window, as the kubelet's ~1 min sync does against the 2 min default")
@@ -75,7 +77,7 @@ func main() {
 	fs.StringVar(&o.baseline, "baseline", "", "also run the provider built from this git revision (caching on) in the steady and long scenarios, as \"baseline\": a before/after figure from the same run")
 	fs.IntVar(&o.latencyScale, "latency-scale", 50, "the rotation-latency table runs in scaled time: this many real seconds per second")
 	fs.IntVar(&o.latencyRotations, "latency-rotations", 4, "rotations per cell of the rotation-latency table (-quick: 2)")
-	only := fs.String("only", "", "run only the scenarios matching this regexp (cold, republish, burst, denied, steady1, steady8, steady32, rotation, long, latency); targets of the others are not checked")
+	only := fs.String("only", "", "run only the scenarios matching this regexp (cold, republish, burst, denied, steady1, steady8, steady32, rotation, long, identities, latency); targets of the others are not checked")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return
@@ -107,7 +109,7 @@ func main() {
 		}
 	}
 	if o.duration <= 0 || o.duration > 5*time.Minute || o.longMounts < 1 || o.longMounts > 10_000_000 ||
-		o.cold < 1 || o.cold > 100_000 || o.pods < 1 || o.pods > 100_000 || o.rounds < 1 || o.rounds > 1000 ||
+		o.cold < 1 || o.cold > 100_000 || o.identities < 1 || o.identities > 100_000 || o.pods < 1 || o.pods > 100_000 || o.rounds < 1 || o.rounds > 1000 ||
 		o.window < 100*time.Millisecond || o.window > time.Minute ||
 		o.latencyScale < 1 || o.latencyScale > 1000 || o.latencyRotations < 1 || o.latencyRotations > 100 {
 		fmt.Fprintln(os.Stderr, "bench: a flag is out of range (see -h)")

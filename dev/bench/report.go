@@ -41,6 +41,7 @@ func run(o options, command string) (int, error) {
 		{"steady32", func() error { return b.throughput(32) }},
 		{"rotation", b.rotation},
 		{"long", b.long},
+		{"identities", b.identities},
 		{"latency", b.latencyTable},
 	}
 	for _, step := range steps {
@@ -99,10 +100,15 @@ func (b *bench) targets() []targetResult {
 			"%d calls (%s) over %d windows of %s = %.1f per window; caching off: %d calls",
 			r.awsTotal(), fmtCalls(r.aws), r.windows, b.o.window, per, off.awsTotal())
 	}
-	if c, n := b.find("steady 8", cached), b.find("steady 8", null); c != nil && n != nil {
+	for _, callers := range []string{"8", "32"} {
+		c, n := b.find("steady "+callers+" ", cached), b.find("steady "+callers+" ", null)
+		if c == nil || n == nil {
+			continue
+		}
 		ratio := c.res.rate() / n.res.rate()
-		add("cached Mount throughput at 8 callers >= 50% of the null provider's", ratio >= 0.5,
-			"%.0f vs %.0f mounts/s = %.0f%%", c.res.rate(), n.res.rate(), 100*ratio)
+		add("cached Mount throughput at "+callers+" callers >= 80% of the null provider's", ratio >= 0.8,
+			"%.0f vs %.0f mounts/s = %.0f%%; provider CPU per Mount %.0f vs %.0f µs", c.res.rate(), n.res.rate(), 100*ratio,
+			float64(c.cpuPerMount())/1e3, float64(n.cpuPerMount())/1e3)
 	}
 	if c := b.find("steady 1 ", cached); c != nil {
 		p50 := c.res.percentile(50)
@@ -213,8 +219,8 @@ func (b *bench) ratios(sb *strings.Builder) {
 	if b.o.baseline != "" {
 		base = fmt.Sprintf(" cached / baseline (%s) throughput | baseline / cached peak RSS |", b.o.baseline)
 	}
-	sb.WriteString("| scenario | cached / null throughput | cached / cache-off throughput | cache-off / cached AWS calls | cache-off / cached p50 |" + base + "\n")
-	sb.WriteString("|---|--:|--:|--:|--:|" + strings.Repeat("--:|", strings.Count(base, "|")) + "\n")
+	sb.WriteString("| scenario | cached / null throughput | null / cached provider CPU per Mount | cached / cache-off throughput | cache-off / cached AWS calls | cache-off / cached p50 |" + base + "\n")
+	sb.WriteString("|---|--:|--:|--:|--:|--:|" + strings.Repeat("--:|", strings.Count(base, "|")) + "\n")
 	seen := map[string]bool{}
 	for _, r := range b.rows {
 		if seen[r.scenario] || r.target != cached {
@@ -230,9 +236,12 @@ func (b *bench) ratios(sb *strings.Builder) {
 			}
 			return fmt.Sprintf("%.2f%s", num/den, suffix)
 		}
-		vsNull, vsOff, calls, p50 := "-", "-", "-", "-"
+		vsNull, cpu, vsOff, calls, p50 := "-", "-", "-", "-", "-"
 		if n := b.find(r.scenario, null); n != nil {
 			vsNull = cell(r.res.rate(), n.res.rate(), "")
+			if c := r.cpuPerMount(); c > 0 && n.cpuPerMount() > 0 {
+				cpu = fmt.Sprintf("%.2f (%.0f vs %.0f µs)", float64(n.cpuPerMount())/float64(c), float64(n.cpuPerMount())/1e3, float64(c)/1e3)
+			}
 		}
 		if off := b.find(r.scenario, uncached); off != nil {
 			vsOff = cell(r.res.rate(), off.res.rate(), "x")
@@ -242,7 +251,7 @@ func (b *bench) ratios(sb *strings.Builder) {
 		if vsNull == "-" && vsOff == "-" && b.find(r.scenario, baseline) == nil {
 			continue // nothing to compare with
 		}
-		fmt.Fprintf(sb, "| %s | %s | %s | %s | %s |", r.scenario, vsNull, vsOff, calls, p50)
+		fmt.Fprintf(sb, "| %s | %s | %s | %s | %s | %s |", r.scenario, vsNull, cpu, vsOff, calls, p50)
 		if b.o.baseline != "" {
 			vsBase, rss := "-", "-"
 			if bl := b.find(r.scenario, baseline); bl != nil {

@@ -36,6 +36,17 @@ type row struct {
 	// identity); they are not counted as errors of the provider.
 	refusals bool
 	note     string
+	// cpu is the provider's CPU time while it served the scenario's
+	// Mounts (throughput scenarios only).
+	cpu time.Duration
+}
+
+// cpuPerMount is the provider's CPU time per Mount, 0 when not measured.
+func (r *row) cpuPerMount() time.Duration {
+	if r.cpu <= 0 || r.res.mounts == 0 {
+		return 0
+	}
+	return r.cpu / time.Duration(r.res.mounts)
 }
 
 func (r *row) awsTotal() int64 {
@@ -132,8 +143,8 @@ func (b *bench) measure(name string, t target, ttl time.Duration, callers int, b
 }
 
 func (b *bench) logRow(r *row) {
-	fmt.Fprintf(os.Stderr, "bench: %-22s %-9s %7d mounts %9.0f/s  p50 %s  p99 %s  AWS %d  errors %d  peak RSS %s MiB\n",
-		r.scenario, r.target, r.res.mounts, r.res.rate(), fmtDur(r.res.percentile(50)), fmtDur(r.res.percentile(99)), r.awsTotal(), r.res.errors, mib(r.end.HWM))
+	fmt.Fprintf(os.Stderr, "bench: %-22s %-9s %7d mounts %9.0f/s  p50 %s  p99 %s  AWS %d  errors %d  peak RSS %s MiB  CPU/mount %.0f µs\n",
+		r.scenario, r.target, r.res.mounts, r.res.rate(), fmtDur(r.res.percentile(50)), fmtDur(r.res.percentile(99)), r.awsTotal(), r.res.errors, mib(r.end.HWM), float64(r.cpuPerMount())/1e3)
 }
 
 var allTargets = []target{cached, uncached, null}
@@ -244,7 +255,16 @@ func (b *bench) throughput(callers int) error {
 				return err
 			}
 			b.e.kube.take()
+			cpu0, err := readProc(procs[i].pid())
+			if err != nil {
+				return err
+			}
 			rows[i].res.add(run1(procs[i].client, load{pods: pods, callers: callers, dur: b.o.duration / throughputSlices}))
+			cpu1, err := readProc(procs[i].pid())
+			if err != nil {
+				return err
+			}
+			rows[i].cpu += cpu1.CPU - cpu0.CPU
 			after, err := b.e.awsCounts()
 			if err != nil {
 				return err
@@ -365,6 +385,43 @@ func (b *bench) long() error {
 			mib(r.start.RSS), r.start.FDs, strings.Join(series, ", "), mib(r.end.RSS), mib(r.end.HWM), r.end.FDs)
 	}
 	return nil
+}
+
+// identities: many distinct identities (namespace/service account), each
+// mounted once so that each has its role, credentials and secret cached,
+// then once more from the caches: what each cached identity costs in
+// memory, and whether the caches kept them all.
+func (b *bench) identities() error {
+	name := fmt.Sprintf("identities %d", b.o.identities)
+	pods := make([]pod, b.o.identities)
+	for i := range pods {
+		pods[i] = newPod(fmt.Sprintf("team-%d", i), fmt.Sprintf("pmp-%d", i), i)
+	}
+	_, err := b.measure(name, cached, defaultTTL, 8, func(p *proc, r *row) error {
+		r.res.add(run1(p.client, load{pods: pods, callers: 8, count: len(pods), check: checkFiles(b.secret.get)}))
+		filled, err := readProc(p.pid())
+		if err != nil {
+			return err
+		}
+		before, err := b.e.awsCounts()
+		if err != nil {
+			return err
+		}
+		r.res.add(run1(p.client, load{pods: pods, callers: 8, count: len(pods), check: checkFiles(b.secret.get)}))
+		after, err := b.e.awsCounts()
+		if err != nil {
+			return err
+		}
+		var again int64
+		for k, v := range after {
+			again += v - before[k]
+		}
+		per := float64(filled.RSS-r.start.RSS) / float64(len(pods))
+		r.note = fmt.Sprintf("each identity mounted once (its role, credentials and secret cached), then once more: RSS %s MiB at start, %s MiB with %d identities cached: %.1f KiB per identity; the second round made %d AWS calls (0: every identity still cached); first Mounts are paced by the provider's Kubernetes client (50 requests/s, burst 100, not settable by flag)",
+			mib(r.start.RSS), mib(filled.RSS), len(pods), per/1024, again)
+		return nil
+	})
+	return err
 }
 
 // withBaseline is ts, plus the baseline provider when there is one.

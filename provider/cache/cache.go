@@ -33,6 +33,8 @@ type Stats struct {
 	// Stale are lookups answered with a value past its freshness because
 	// loading it again failed transiently (Options.StaleIfError).
 	Stale int64
+	// Bytes is the entries' estimated size, with LimitBytes.
+	Bytes int64
 }
 
 // Options tune a cache beyond its size. The zero value is a plain cache.
@@ -76,6 +78,11 @@ type Cache[V any] struct {
 	loading map[string]*call[V]
 
 	hits, misses, coalesced, evictions, stale atomic.Int64
+
+	// Bytes bound (LimitBytes): zero maxBytes is none.
+	maxBytes int64
+	sizeOf   func(key string, value V) int64
+	bytes    int64
 }
 
 type entry[V any] struct {
@@ -90,6 +97,7 @@ type entry[V any] struct {
 	// staling says the value answers stale: loading it failed since its
 	// freshness ended.
 	staling bool
+	size    int64
 }
 
 type call[V any] struct {
@@ -127,6 +135,14 @@ func NewWithOptions[V any](size int, o Options) *Cache[V] {
 		items:   map[string]*list.Element{},
 		loading: map[string]*call[V]{},
 	}
+}
+
+// LimitBytes bounds the cache in bytes as well as in entries: sizeOf
+// estimates what an entry holds (negative entries count their key only),
+// and the least recently used entries go while the total is over
+// maxBytes, the newest one always kept. Call it before the cache is used.
+func (c *Cache[V]) LimitBytes(maxBytes int64, sizeOf func(key string, value V) int64) {
+	c.maxBytes, c.sizeOf = maxBytes, sizeOf
 }
 
 // Loader loads the value for a key. It returns the value, or an error, and
@@ -350,11 +366,11 @@ func (c *Cache[V]) Forget(key string) {
 // Stats returns the counters.
 func (c *Cache[V]) Stats() Stats {
 	c.mu.Lock()
-	n := int64(c.order.Len())
+	n, b := int64(c.order.Len()), c.bytes
 	c.mu.Unlock()
 	return Stats{
 		Hits: c.hits.Load(), Misses: c.misses.Load(), Coalesced: c.coalesced.Load(),
-		Evictions: c.evictions.Load(), Entries: n, Stale: c.stale.Load(),
+		Evictions: c.evictions.Load(), Entries: n, Stale: c.stale.Load(), Bytes: b,
 	}
 }
 
@@ -366,15 +382,24 @@ func (c *Cache[V]) addLocked(key string, value V, err error, expires time.Time) 
 	if err == nil && c.opts.StaleIfError > 0 {
 		e.staleUntil = expires.Add(c.opts.StaleIfError)
 	}
+	if c.sizeOf != nil {
+		e.size = int64(len(key))
+		if err == nil {
+			e.size = c.sizeOf(key, value)
+		}
+		c.bytes += e.size
+	}
 	c.items[key] = c.order.PushFront(e)
-	for c.order.Len() > c.max {
+	for c.order.Len() > c.max || (c.maxBytes > 0 && c.bytes > c.maxBytes && c.order.Len() > 1) {
 		c.removeLocked(c.order.Back())
 		c.evictions.Add(1)
 	}
 }
 
 func (c *Cache[V]) removeLocked(el *list.Element) {
-	delete(c.items, el.Value.(*entry[V]).key)
+	e := el.Value.(*entry[V])
+	c.bytes -= e.size
+	delete(c.items, e.key)
 	c.order.Remove(el)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -212,6 +213,42 @@ func TestLRUEviction(t *testing.T) {
 	}
 	if _, ok := c.Peek("a"); ok {
 		t.Error("a should have been evicted after b came back")
+	}
+}
+
+func TestLimitBytes(t *testing.T) {
+	c, _ := newCache(100)
+	c.LimitBytes(100, func(_ string, v string) int64 { return int64(len(v)) })
+	var l loader
+	get := func(key string, size int) {
+		t.Helper()
+		if _, err := c.Get(context.Background(), key, l.fn(strings.Repeat("x", size), time.Hour, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get("a", 40)
+	get("b", 40)
+	get("a", 0)  // a hit: b is now the least recently used
+	get("c", 40) // 120 bytes: b goes
+	cached := map[string]bool{}
+	for _, k := range []string{"a", "b", "c"} {
+		_, cached[k] = c.Peek(k)
+	}
+	if diff := cmp.Diff(map[string]bool{"a": true, "b": false, "c": true}, cached); diff != "" {
+		t.Errorf("cached keys (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(Stats{Hits: 1, Misses: 3, Evictions: 1, Entries: 2, Bytes: 80}, c.Stats()); diff != "" {
+		t.Errorf("Stats() (-want +got):\n%s", diff)
+	}
+	// One entry over the bound is kept alone: the Mount that loaded it is
+	// served from it, and its replicas' republishes too.
+	get("d", 500)
+	if diff := cmp.Diff(Stats{Hits: 1, Misses: 4, Evictions: 3, Entries: 1, Bytes: 500}, c.Stats()); diff != "" {
+		t.Errorf("Stats() after a large entry (-want +got):\n%s", diff)
+	}
+	c.Forget("d")
+	if got := c.Stats().Bytes; got != 0 {
+		t.Errorf("Bytes after Forget = %d, want 0", got)
 	}
 }
 

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/flatten"
@@ -106,20 +106,20 @@ func Whole(name string, value []byte, mode fs.FileMode) (File, error) {
 // CheckVolume reports two files with the same path, or a file whose path is
 // also a directory of another (possible with nested layout), naming both.
 func CheckVolume(files []File) error {
-	paths := make([]string, len(files))
-	for i, f := range files {
-		paths[i] = f.Path
+	byPath := func(a, b File) int { return strings.Compare(a.Path, b.Path) }
+	// The usual volume (one object's selection) comes sorted: no copy.
+	if !slices.IsSortedFunc(files, byPath) {
+		files = slices.Clone(files)
+		slices.SortFunc(files, byPath)
 	}
-	sort.Strings(paths)
-	for i := 1; i < len(paths); i++ {
-		prev, cur := paths[i-1], paths[i]
-		if prev == cur {
-			return fmt.Errorf("two objects or keys produce the same file %q: give one an objectAlias or narrow its keys", cur)
+	for i := 1; i < len(files); i++ {
+		if files[i-1].Path == files[i].Path {
+			return fmt.Errorf("two objects or keys produce the same file %q: give one an objectAlias or narrow its keys", files[i].Path)
 		}
 	}
 	nested := false
-	for _, p := range paths {
-		if strings.Contains(p, "/") {
+	for _, f := range files {
+		if strings.Contains(f.Path, "/") {
 			nested = true
 			break
 		}
@@ -127,14 +127,14 @@ func CheckVolume(files []File) error {
 	if !nested { // no file is in a directory, so none can be another's directory
 		return nil
 	}
-	set := make(map[string]bool, len(paths))
-	for _, p := range paths {
-		set[p] = true
+	set := make(map[string]bool, len(files))
+	for _, f := range files {
+		set[f.Path] = true
 	}
-	for _, p := range paths {
-		for dir := path.Dir(p); dir != "."; dir = path.Dir(dir) {
+	for _, f := range files {
+		for dir := path.Dir(f.Path); dir != "."; dir = path.Dir(dir) {
 			if set[dir] {
-				return fmt.Errorf("%q is both a file and the directory of %q: use layout dotted or rename one key", dir, p)
+				return fmt.Errorf("%q is both a file and the directory of %q: use layout dotted or rename one key", dir, f.Path)
 			}
 		}
 	}

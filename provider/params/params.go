@@ -111,6 +111,9 @@ func pathTranslationOK(t string) bool {
 
 var regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
 
+// paramFailoverRegion is ASCP's failoverRegion, refused (not yet built).
+const paramFailoverRegion = "failoverRegion"
+
 // Parse validates a Mount request. attributesJSON and secretsJSON are the
 // request's JSON maps, permissionJSON its JSON file mode. All problems are
 // reported together in one mounterr.Invalid error.
@@ -120,14 +123,14 @@ func Parse(attributesJSON, secretsJSON, permissionJSON string) (*Request, error)
 
 // parse is Parse with the objects parameter parsed by objectsOf.
 func parse(attributesJSON, secretsJSON, permissionJSON string, objectsOf func(string) ([]Object, []error)) (*Request, error) {
-	var attrs map[string]string
-	if err := json.Unmarshal([]byte(attributesJSON), &attrs); err != nil {
-		return nil, mounterr.New(mounterr.Invalid, "mount request attributes are not a JSON map of strings (is this a secrets-store-csi-driver request?)")
+	attrs, err := decodeAttributes(attributesJSON)
+	if err != nil {
+		return nil, err
 	}
-	var secrets map[string]string
+	var secretTokens string
 	if strings.TrimSpace(secretsJSON) != "" {
-		if err := json.Unmarshal([]byte(secretsJSON), &secrets); err != nil {
-			return nil, mounterr.New(mounterr.Invalid, "mount request secrets are not a JSON map of strings")
+		if secretTokens, err = decodeSecrets(secretsJSON); err != nil {
+			return nil, err
 		}
 	}
 
@@ -136,13 +139,13 @@ func parse(attributesJSON, secretsJSON, permissionJSON string, objectsOf func(st
 
 	req := &Request{
 		Pod: Pod{
-			Name:           attrs[AttrPodName],
-			Namespace:      attrs[AttrPodNamespace],
-			UID:            attrs[AttrPodUID],
-			ServiceAccount: attrs[AttrServiceAccount],
+			Name:           attrs.podName,
+			Namespace:      attrs.podNamespace,
+			UID:            attrs.podUID,
+			ServiceAccount: attrs.serviceAccount,
 		},
-		SecretProviderClass: attrs[AttrSPC],
-		Region:              strings.TrimSpace(attrs[ParamRegion]),
+		SecretProviderClass: attrs.spc,
+		Region:              strings.TrimSpace(attrs.region),
 	}
 	if req.Pod.Name == "" || req.Pod.Namespace == "" || req.Pod.ServiceAccount == "" {
 		add("the driver sent no pod name, namespace or service account: set podInfoOnMount: true on the CSIDriver secrets-store.csi.k8s.io")
@@ -152,7 +155,7 @@ func parse(attributesJSON, secretsJSON, permissionJSON string, objectsOf func(st
 	}
 
 	req.PathTranslation = DefaultPathTranslation
-	switch t, set := attrs[ParamPathTranslation]; {
+	switch t, set := attrs.pathTranslation, attrs.pathTranslationSet; {
 	case !set || t == "True":
 	case t == "False":
 		req.PathTranslation = ""
@@ -162,7 +165,7 @@ func parse(attributesJSON, secretsJSON, permissionJSON string, objectsOf func(st
 		add(`parameter pathTranslation %q is not "False", "True" or one character that can be in a file name (not / . or a control character), e.g. "_"`, t)
 	}
 
-	parseIdentityParams(attrs, req, add)
+	parseIdentityParams(attrs.more, req, add)
 
 	mode, err := parsePermission(permissionJSON)
 	if err != nil {
@@ -170,7 +173,7 @@ func parse(attributesJSON, secretsJSON, permissionJSON string, objectsOf func(st
 	}
 	req.Mode = mode
 
-	tokens, err := parseTokens(attrs[AttrTokens], secrets[AttrTokens])
+	tokens, err := parseTokens(attrs.tokens, secretTokens)
 	if err != nil {
 		add("%v", err)
 	}
@@ -178,11 +181,11 @@ func parse(attributesJSON, secretsJSON, permissionJSON string, objectsOf func(st
 
 	// ASCP's failover, which this provider does not have yet, is refused,
 	// not ignored: a class must not mount as if it had a failover region.
-	if v := strings.TrimSpace(attrs["failoverRegion"]); v != "" {
+	if v := strings.TrimSpace(attrs.more[paramFailoverRegion]); v != "" {
 		add("parameter failoverRegion %q is not supported yet: remove it; objects are read from region only", v)
 	}
 
-	switch c := strings.TrimSpace(attrs[ParamASCPCompat]); c {
+	switch c := strings.TrimSpace(attrs.more[ParamASCPCompat]); c {
 	case "", "false", "False":
 	case "true", "True":
 		req.ASCPCompat = true
@@ -190,7 +193,7 @@ func parse(attributesJSON, secretsJSON, permissionJSON string, objectsOf func(st
 		add(`parameter ascpCompat %q is not "true" or "false"`, c)
 	}
 
-	objects, errs := objectsOf(attrs[ParamObjects])
+	objects, errs := objectsOf(attrs.objects)
 	for _, e := range errs {
 		add("%v", e)
 	}
@@ -211,6 +214,37 @@ func parse(attributesJSON, secretsJSON, permissionJSON string, objectsOf func(st
 	return req, nil
 }
 
+// decodeAttributes decodes the request's attributes, a JSON map of
+// strings.
+func decodeAttributes(attributesJSON string) (attributes, error) {
+	if a, ok := scanAttributes(attributesJSON); ok {
+		return a, nil
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(attributesJSON), &m); err != nil {
+		return attributes{}, mounterr.New(mounterr.Invalid, "mount request attributes are not a JSON map of strings (is this a secrets-store-csi-driver request?)")
+	}
+	var a attributes
+	for k, v := range m {
+		a.set(k, v)
+	}
+	return a, nil
+}
+
+// decodeSecrets decodes the request's secrets, a JSON map of strings, and
+// returns the token map the driver puts there with the CSIDriver's
+// serviceAccountTokenInSecrets.
+func decodeSecrets(secretsJSON string) (string, error) {
+	if strings.TrimSpace(secretsJSON) == "null" { // the driver's usual secrets
+		return "", nil
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(secretsJSON), &m); err != nil {
+		return "", mounterr.New(mounterr.Invalid, "mount request secrets are not a JSON map of strings")
+	}
+	return m[AttrTokens], nil
+}
+
 func invalidMessage(spc string, problems []string) string {
 	where := "SecretProviderClass"
 	if spc != "" {
@@ -229,6 +263,11 @@ func parsePermission(s string) (fs.FileMode, error) {
 	}
 	// The driver sends json.Marshal(os.FileMode), a decimal number, which
 	// some versions wrap in quotes.
+	if s[0] >= '1' && s[0] <= '9' { // the usual "420", as JSON reads it
+		if n, err := strconv.ParseUint(s, 10, 32); err == nil && n <= 0o777 {
+			return fs.FileMode(n), nil
+		}
+	}
 	var raw any
 	if err := json.Unmarshal([]byte(s), &raw); err != nil {
 		return DefaultMode, fmt.Errorf("mount request permission %q is not JSON", s)
@@ -259,27 +298,44 @@ func parsePermission(s string) (fs.FileMode, error) {
 // CSIDriver's serviceAccountTokenInSecrets, from the secrets.
 func parseTokens(fromAttrs, fromSecrets string) (map[string]Token, error) {
 	out := map[string]Token{}
+	var buf [2]tokenEntry
 	for _, raw := range []string{fromSecrets, fromAttrs} {
 		if raw == "" {
 			continue
 		}
-		var m map[string]struct {
-			Token               string `json:"token"`
-			ExpirationTimestamp string `json:"expirationTimestamp"`
+		entries, ok := scanTokens(raw, buf[:0])
+		if !ok {
+			var err error
+			if entries, err = decodeTokens(raw); err != nil {
+				return out, err
+			}
 		}
-		if err := json.Unmarshal([]byte(raw), &m); err != nil {
-			return out, errors.New("the driver's " + AttrTokens + " value is not a JSON map of audience to token")
-		}
-		for aud, t := range m {
-			if _, seen := out[aud]; seen || t.Token == "" {
+		for _, t := range entries {
+			if _, seen := out[t.audience]; seen || t.token == "" {
 				continue
 			}
-			tok := Token{Value: t.Token}
-			if ts, err := time.Parse(time.RFC3339, t.ExpirationTimestamp); err == nil {
+			tok := Token{Value: t.token}
+			if ts, err := time.Parse(time.RFC3339, t.expires); err == nil {
 				tok.Expires = ts
 			}
-			out[aud] = tok
+			out[t.audience] = tok
 		}
 	}
 	return out, nil
+}
+
+// decodeTokens decodes a token map with encoding/json.
+func decodeTokens(raw string) ([]tokenEntry, error) {
+	var m map[string]struct {
+		Token               string `json:"token"`
+		ExpirationTimestamp string `json:"expirationTimestamp"`
+	}
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		return nil, errors.New("the driver's " + AttrTokens + " value is not a JSON map of audience to token")
+	}
+	entries := make([]tokenEntry, 0, len(m))
+	for aud, t := range m {
+		entries = append(entries, tokenEntry{audience: aud, token: t.Token, expires: t.ExpirationTimestamp})
+	}
+	return entries, nil
 }

@@ -89,6 +89,9 @@ type Config struct {
 	Jitter float64
 	// Clock is the cache's clock (tests); nil: time.Now.
 	Clock func() time.Time
+	// CacheMaxBytes bounds the cached secrets' estimated bytes (Size) as
+	// well; zero: entries only.
+	CacheMaxBytes int64
 }
 
 // staleRetry is how often, while an outage has a stale version served,
@@ -115,6 +118,9 @@ func NewFetcher(api API, cfg Config) *Fetcher {
 			OnStale:      logStale,
 			Now:          cfg.Clock,
 		})
+		if cfg.CacheMaxBytes > 0 {
+			f.cache.LimitBytes(cfg.CacheMaxBytes, func(key string, s *Secret) int64 { return int64(len(key)) + s.Size() })
+		}
 	}
 	return f
 }
@@ -217,10 +223,34 @@ func (f *Fetcher) fetch(ctx context.Context, ref Ref, credentials Credentials) (
 			ref.ID, len(s.Value), MaxValueBytes)
 		return nil, err.Kind.NegativeTTL(f.cfg.NegativeTTL), err
 	}
+	// Flattened now, outside the cache's lock, so that Size counts it.
+	_, _ = s.Entries()
 	if ref.TTL > 0 {
 		return s, ref.TTL, nil
 	}
 	return s, f.cfg.SecretTTL, nil
+}
+
+// Per-item overheads in Size: a Secret with its maps and locks, an entry
+// (string and slice headers), a selected file (its File and headers, and
+// its file and version in the response the server keeps in the Memo).
+const (
+	secretOverhead = 1024
+	entryOverhead  = 64
+	fileOverhead   = 320
+)
+
+// Size estimates the bytes s holds: its value, its flattened entries and
+// one selection of files of them (a selection's contents share the
+// entries' bytes; its paths are counted again), for the cache's bound in
+// bytes. s is flattened if it was not yet.
+func (s *Secret) Size() int64 {
+	entries, _ := s.Entries()
+	n := secretOverhead + len(s.ARN) + len(s.Name) + len(s.VersionID) + len(s.Value)
+	for _, e := range entries {
+		n += entryOverhead + len(e.Name) + len(e.Value) + fileOverhead + len(e.Name)
+	}
+	return int64(n)
 }
 
 // getErrors is how Secrets Manager failures read in the pod's events:

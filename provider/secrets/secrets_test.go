@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -324,5 +325,31 @@ func TestObjectWindow(t *testing.T) {
 	}
 	if api.calls != 2 {
 		t.Errorf("two windows of one secret cost %d GetSecretValue calls, want 2 (one entry each)", api.calls)
+	}
+}
+
+// TestCacheMaxBytes: with room in bytes for one secret of an identity,
+// a second identity's fetch pushes the first out, however many entries
+// --cache-size allows.
+func TestCacheMaxBytes(t *testing.T) {
+	doc := `{"VCS":{"BitbucketProjectAdminPAT":"` + strings.Repeat("v", 4000) + `","GithubAdminPAT":"x"}}`
+	api := &fakeSM{out: &secretsmanager.GetSecretValueOutput{Name: aws.String("pmp"), VersionId: aws.String("v1"), SecretString: aws.String(doc)}}
+	f := NewFetcher(api, Config{Retry: fastRetry, Cache: true, SecretTTL: time.Hour, CacheSize: 1024, CacheMaxBytes: 12000})
+	ref := Ref{ID: "pmp", Region: "eu-west-1"}
+	for _, identity := range []string{"a", "a", "b", "b", "a"} {
+		s, err := f.Get(context.Background(), identity, ref, cachedCreds())
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The value, its entries and their files: more than twice the value.
+		if got := s.Size(); got < 2*int64(len(doc)) {
+			t.Fatalf("Size() = %d, want at least twice the %d-byte value", got, len(doc))
+		}
+	}
+	if api.calls != 3 {
+		t.Errorf("GetSecretValue called %d times, want 3 (a, b, then a again: one secret fits)", api.calls)
+	}
+	if st := f.Stats(); st.Entries != 1 || st.Bytes > 12000 || st.Bytes == 0 {
+		t.Errorf("Stats() = %+v, want 1 entry of at most 12000 bytes", st)
 	}
 }

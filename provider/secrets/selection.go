@@ -1,8 +1,11 @@
 package secrets
 
 import (
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/files"
 )
@@ -14,27 +17,54 @@ const maxSelections = 8
 
 type selected struct {
 	files []files.File
+	memo  *Memo
 	err   error
 }
 
-// Select returns the files of the flattened value for sel, built once per
-// secret version and selection: every republish of every pod that mounts
+// Memo keeps one value derived from a selection's files, computed once
+// and dropped with the selection: the server keeps there the response it
+// builds from them, shared by every Mount that returns exactly these files.
+type Memo struct {
+	once sync.Once
+	v    any
+	done atomic.Bool
+}
+
+// Do returns the value, computing it with f the first time.
+func (m *Memo) Do(f func() any) any {
+	m.once.Do(func() { m.v = f(); m.done.Store(true) })
+	return m.v
+}
+
+// Done reports whether the value has been computed.
+func (m *Memo) Done() bool { return m.done.Load() }
+
+// Select returns the files of the flattened value for sel, sorted by path,
+// built once per secret version and selection: every republish of every pod that mounts
 // this version the same way shares them. The files and their contents are
 // shared and must not be modified. It fails as Entries does, or as
 // files.Select does.
 func (s *Secret) Select(sel files.Selection) ([]files.File, error) {
+	out, _, err := s.SelectMemo(sel)
+	return out, err
+}
+
+// SelectMemo is Select, with the selection's Memo.
+func (s *Secret) SelectMemo(sel files.Selection) ([]files.File, *Memo, error) {
 	entries, err := s.Entries()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	key := selectionKey(sel)
 	s.selMu.Lock()
 	got, ok := s.selections[key]
 	s.selMu.Unlock()
 	if ok {
-		return got.files, got.err
+		return got.files, got.memo, got.err
 	}
 	out, err := files.Select(entries, sel)
+	// Sorted by path once here, so a Mount of one object need not sort.
+	slices.SortFunc(out, func(a, b files.File) int { return strings.Compare(a.Path, b.Path) })
 	s.selMu.Lock()
 	if s.selections == nil {
 		s.selections = make(map[string]selected, 1)
@@ -45,9 +75,10 @@ func (s *Secret) Select(sel files.Selection) ([]files.File, error) {
 			break
 		}
 	}
-	s.selections[key] = selected{files: out, err: err}
+	got = selected{files: out, memo: &Memo{}, err: err}
+	s.selections[key] = got
 	s.selMu.Unlock()
-	return out, err
+	return got.files, got.memo, got.err
 }
 
 // selectionKey is every field of sel, unambiguously: patterns cannot hold
