@@ -113,8 +113,8 @@ func NewFetcher(api API, cfg Config) *Fetcher {
 		f.cache = cache.NewWithOptions[*Secret](cfg.CacheSize, cache.Options{
 			Jitter:       cfg.Jitter,
 			StaleIfError: cfg.StaleIfError,
-			StaleIf:      stale,
-			StaleRetry:   min(staleRetry, cfg.SecretTTL),
+			StaleIf:      Stale,
+			StaleRetry:   StaleRetry(cfg.SecretTTL),
 			OnStale:      logStale,
 			Now:          cfg.Clock,
 		})
@@ -151,10 +151,15 @@ func (f *Fetcher) Get(ctx context.Context, identityKey string, ref Ref, creds Cr
 	})
 }
 
-// stale reports whether a failed fetch may be answered with the last good
+// StaleRetry is how long a stale version answers at once before a load
+// tries AWS again, for a freshness window of ttl.
+func StaleRetry(ttl time.Duration) time.Duration { return min(staleRetry, ttl) }
+
+// Stale reports whether a failed fetch may be answered with the last good
 // version: a transient failure that is AWS failing, not refusing. A bug's
-// failure (Internal) is not one.
-func stale(err error) bool {
+// failure (Internal) is not one. Parameter Store fetches follow the same
+// rule.
+func Stale(err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return true // the Mount's budget ended while a call was still trying
 	}

@@ -22,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"k8s.io/klog/v2"
+
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
@@ -88,7 +90,16 @@ type batch map[string]*secrets.Secret
 func NewFetcher(api API, cfg Config) *Fetcher {
 	f := &Fetcher{api: api, cfg: cfg}
 	if cfg.Cache {
-		f.cache = cache.New[batch](cfg.CacheSize)
+		// As secrets: jittered freshness, and the last good answer of a
+		// batch served to the same identity through an outage.
+		f.cache = cache.NewWithOptions[batch](cfg.CacheSize, cache.Options{
+			Jitter:       cfg.Jitter,
+			StaleIfError: cfg.StaleIfError,
+			StaleIf:      secrets.Stale,
+			StaleRetry:   secrets.StaleRetry(cfg.SecretTTL),
+			OnStale:      logStale,
+			Now:          cfg.Clock,
+		})
 	}
 	return f
 }
@@ -123,7 +134,9 @@ func (f *Fetcher) Get(ctx context.Context, identityKey, region string, ttl time.
 		if f.cache == nil {
 			b, _, err = f.fetch(ctx, region, names, ttl, creds)
 		} else {
-			key := identityKey + "\x00" + region + "\x00" + ttl.String() + "\x00" + strings.Join(names, "\x00")
+			// The batch's own fields first, then the identity's key, so
+			// logStale can read them back.
+			key := region + "\x00" + ttl.String() + "\x00" + strings.Join(names, ",") + "\x00" + identityKey
 			b, err = f.cache.Get(ctx, key, func(ctx context.Context) (batch, time.Duration, error) {
 				return f.fetch(ctx, region, names, ttl, creds)
 			})
@@ -286,4 +299,21 @@ func partition(region string) string {
 		return "aws-us-gov"
 	}
 	return "aws"
+}
+
+// logStale says, once per outage and batch, that parameters past their
+// freshness window are served: which, as whom, since when and why. The
+// error text names the call and AWS's reason, never a value or token.
+func logStale(key string, err error, late time.Duration) {
+	parts := strings.Split(key, "\x00")
+	if len(parts) < 3 {
+		return
+	}
+	kv := []any{"parameters", parts[2], "region", parts[0]}
+	// identity.Key: source, role, namespace, service account, ...
+	if id := parts[3:]; len(id) >= 4 {
+		kv = append(kv, "role", id[1], "namespace", id[2], "serviceAccount", id[3])
+	}
+	kv = append(kv, "pastFreshness", late.Round(time.Second), "reason", mounterr.Bound(err.Error()))
+	klog.InfoS("serving the last good values of parameters: fetching them again failed transiently (--stale-if-error)", kv...)
 }

@@ -250,3 +250,49 @@ func TestGetRenewsRevokedCredentials(t *testing.T) {
 		t.Errorf("value %q after %d renewals, want x after 1", got[ssm.Ref{Name: "/app/db"}].Value, creds.renew)
 	}
 }
+
+// TestStaleIfError: past their window, parameters are served to the same
+// identity while Parameter Store fails with an outage, as secrets are;
+// another identity, and a refusal, get the failure.
+func TestStaleIfError(t *testing.T) {
+	a := awsemu.Start(t)
+	client := awsssm.New(awsssm.Options{Region: region, BaseEndpoint: aws.String(a.Endpoint), Retryer: aws.NopRetryer{}})
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	f := ssm.NewFetcher(client, ssm.Config{Retry: fastRetry, Cache: true, SecretTTL: time.Minute, NegativeTTL: 10 * time.Second,
+		CacheSize: 64, StaleIfError: time.Hour, Clock: clock})
+	e := &env{aws: a, f: f}
+	e.put(t, "/app/db", types.ParameterTypeSecureString, "value-1")
+	refs := []ssm.Ref{{Name: "/app/db"}}
+	if _, err := f.Get(context.Background(), "identity-a", region, 0, refs, &staticCreds{}); err != nil {
+		t.Fatal(err)
+	}
+	advance(2 * time.Minute)
+	a.Front.Inject(awsemu.Fault{Operation: awsemu.OpGetParameters, Status: 503, Code: "ServiceUnavailable", Message: "down"})
+	got, err := f.Get(context.Background(), "identity-a", region, 0, refs, &staticCreds{})
+	if err != nil || string(got[refs[0]].Value) != "value-1" {
+		t.Fatalf("during the outage: %v; want the last good value", err)
+	}
+	if _, err := f.Get(context.Background(), "identity-b", region, 0, refs, &staticCreds{}); err == nil {
+		t.Error("another identity got the stale value")
+	}
+	if st := f.Stats(); st.Stale == 0 {
+		t.Errorf("Stats().Stale = %d, want the stale answer counted", st.Stale)
+	}
+	a.Front.Clear()
+	advance(time.Minute)
+	a.Front.Inject(awsemu.Fault{Operation: awsemu.OpGetParameters, Status: 400, Code: "AccessDeniedException", Message: "no"})
+	// While the outage was on, a lookup answers at once and the load runs
+	// in the background: the refusal it gets drops the stale value.
+	refused := false
+	for i := 0; i < 100 && !refused; i++ {
+		_, err := f.Get(context.Background(), "identity-a", region, 0, refs, &staticCreds{})
+		refused = err != nil
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !refused {
+		t.Error("a refusal did not end the stale answers")
+	}
+}
