@@ -396,7 +396,7 @@ func TestDoctor(t *testing.T) {
 			objects: func(o string) string { return strings.Replace(o, "filePermission:", "filePermision:", 1) }})
 		d := ns.doctor(stored, "--deployment", exampleDeployment)
 		d.finding(t, "secretproviderclass", doctor.Error,
-			`SecretProviderClass "`+exampleClass+`": objects[0] (`+secret+`): unknown field "filePermision" (known fields: `,
+			`SecretProviderClass "`+exampleClass+`": objects[0] (`+secret+`): unknown field "filePermision": did you mean filePermission? (known fields: `,
 			"kubectl -n "+ns.name+" edit secretproviderclass "+exampleClass)
 	})
 }
