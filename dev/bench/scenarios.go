@@ -417,7 +417,7 @@ func (b *bench) identities() error {
 			again += v - before[k]
 		}
 		per := float64(filled.RSS-r.start.RSS) / float64(len(pods))
-		r.note = fmt.Sprintf("each identity mounted once (its role, credentials and secret cached), then once more: RSS %s MiB at start, %s MiB with %d identities cached: %.1f KiB per identity; the second round made %d AWS calls (0: every identity still cached); first Mounts are paced by the provider's Kubernetes client (50 requests/s, burst 100, not settable by flag)",
+		r.note = fmt.Sprintf("each identity mounted once (its role, credentials and secret cached), then once more: RSS %s MiB at start, %s MiB with %d identities cached: %.1f KiB per identity; the second round made %d AWS calls (0: every identity still cached); first Mounts are paced by the provider's Kubernetes client (--qps 50, --burst 100, its defaults)",
 			mib(r.start.RSS), mib(filled.RSS), len(pods), per/1024, again)
 		return nil
 	})
