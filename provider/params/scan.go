@@ -43,6 +43,27 @@ func (sc *jsonScanner) next(c byte) bool {
 	return false
 }
 
+// members reads the members of an object whose '{' was just read, up to
+// and with its '}': each key and its ':', then member, which reads the
+// value. False when the text is not such an object or member declines.
+func (sc *jsonScanner) members(member func(key string) bool) bool {
+	if sc.next('}') {
+		return true
+	}
+	for {
+		key, ok := sc.str(false)
+		if !ok || !sc.next(':') || !member(key) {
+			return false
+		}
+		if sc.next('}') {
+			return true
+		}
+		if !sc.next(',') {
+			return false
+		}
+	}
+}
+
 // end reports whether only whitespace is left.
 func (sc *jsonScanner) end() bool {
 	sc.space()
@@ -232,30 +253,15 @@ func scanAttributes(s string) (a attributes, ok bool) {
 	if sc.null() {
 		return a, sc.end()
 	}
-	if !sc.next('{') {
-		return a, false
-	}
-	if sc.next('}') {
-		return a, sc.end()
-	}
-	for {
-		key, ok := sc.str(false)
-		if !ok || !sc.next(':') {
-			return a, false
-		}
+	ok = sc.next('{') && sc.members(func(key string) bool {
 		// Only the values kept are copied; an escaped one is a copy already.
 		value, ok := sc.str(wanted(key))
-		if !ok {
-			return a, false
+		if ok {
+			a.set(key, value)
 		}
-		a.set(key, value)
-		if sc.next('}') {
-			return a, sc.end()
-		}
-		if !sc.next(',') {
-			return a, false
-		}
-	}
+		return ok
+	})
+	return a, ok && sc.end()
 }
 
 // tokenEntry is one audience's entry of the driver's token map.
@@ -272,52 +278,28 @@ func scanTokens(s string, dst []tokenEntry) ([]tokenEntry, bool) {
 	if sc.null() {
 		return dst, sc.end()
 	}
-	if !sc.next('{') {
-		return dst, false
-	}
-	if sc.next('}') {
-		return dst, sc.end()
-	}
-	for {
-		aud, ok := sc.str(false)
-		if !ok || !sc.next(':') || !sc.next('{') {
-			return dst, false
-		}
+	ok := sc.next('{') && sc.members(func(aud string) bool {
 		e := tokenEntry{audience: aud}
-		if !sc.next('}') {
-			for {
-				field, ok := sc.str(false)
-				if !ok || !sc.next(':') {
-					return dst, false
-				}
-				value, ok := sc.str(false)
-				if !ok {
-					return dst, false
-				}
-				switch field {
-				case "token":
-					e.token = value
-				case "expirationTimestamp":
-					e.expires = value
-				default:
-					return dst, false
-				}
-				if sc.next('}') {
-					break
-				}
-				if !sc.next(',') {
-					return dst, false
-				}
+		ok := sc.next('{') && sc.members(func(field string) bool {
+			value, ok := sc.str(false)
+			switch {
+			case !ok:
+				return false
+			case field == "token":
+				e.token = value
+			case field == "expirationTimestamp":
+				e.expires = value
+			default:
+				return false
 			}
+			return true
+		})
+		if ok {
+			dst = putToken(dst, e)
 		}
-		dst = putToken(dst, e)
-		if sc.next('}') {
-			return dst, sc.end()
-		}
-		if !sc.next(',') {
-			return dst, false
-		}
-	}
+		return ok
+	})
+	return dst, ok && sc.end()
 }
 
 // putToken appends e to dst, or replaces dst's entry of e's audience.
