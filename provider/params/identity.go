@@ -100,15 +100,7 @@ func parseAssumeRole(get func(field string) (any, bool), what string) (AssumeRol
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	str := func(field string) string {
 		v, ok := get(field)
-		if !ok {
-			return ""
-		}
-		s, ok := v.(string)
-		if !ok {
-			bad("%s%s must be a string: put the value in quotes", what, field)
-			return ""
-		}
-		return strings.TrimSpace(s)
+		return stringOf(v, ok, what+field, bad)
 	}
 	a.RoleARN = str(ParamAssumeRoleARN)
 	if a.RoleARN != "" && !identity.ValidRoleARN(a.RoleARN) {

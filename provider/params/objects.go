@@ -289,16 +289,7 @@ func parseObject(raw map[string]any) (Object, []error) {
 
 	str := func(field string) string {
 		v, ok := m[field]
-		if !ok || v == nil {
-			return ""
-		}
-		s, ok := v.(string)
-		if !ok {
-			// YAML reads 0400 or 1 unquoted as numbers, true as a boolean.
-			bad("%s must be a string: put the value in quotes", field)
-			return ""
-		}
-		return strings.TrimSpace(s)
+		return stringOf(v, ok && v != nil, field, bad)
 	}
 	boolean := func(field string) (value, set bool) {
 		v, ok := m[field]
@@ -525,21 +516,28 @@ func fileMode(p, field string, bad func(string, ...any)) fs.FileMode {
 	return 0
 }
 
+// stringOf is a field's value, trimmed: "" when it is not present; a value
+// that is not a string is a problem, reported to bad naming name (YAML reads
+// 0400 or 1 unquoted as numbers, true as a boolean).
+func stringOf(v any, present bool, name string, bad func(format string, args ...any)) string {
+	if !present {
+		return ""
+	}
+	s, ok := v.(string)
+	if !ok {
+		bad("%s must be a string: put the value in quotes", name)
+		return ""
+	}
+	return strings.TrimSpace(s)
+}
+
 // parseJMESPath reads entry i of an object's jmesPath field.
 func parseJMESPath(i int, raw map[string]any, objBad func(string, ...any)) JMESPath {
 	bad := func(format string, args ...any) { objBad("jmesPath[%d]: "+format, append([]any{i}, args...)...) }
 	m := canonical(raw, jmesPathFields, bad)
 	str := func(field string) string {
 		v, ok := m[field]
-		if !ok || v == nil {
-			return ""
-		}
-		s, ok := v.(string)
-		if !ok {
-			bad("%s must be a string: put the value in quotes", field)
-			return ""
-		}
-		return strings.TrimSpace(s)
+		return stringOf(v, ok && v != nil, field, bad)
 	}
 	var j JMESPath
 	if p := str("path"); p == "" {
