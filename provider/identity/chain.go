@@ -79,14 +79,7 @@ func (c *Credentials) assumeRole(ctx context.Context, id Identity, base aws.Cred
 	if out.Credentials == nil || out.Credentials.AccessKeyId == nil || out.Credentials.Expiration == nil {
 		return aws.Credentials{}, 0, mounterr.New(mounterr.Internal, "STS answered AssumeRole for role %s without credentials", id.Target.RoleARN)
 	}
-	creds := aws.Credentials{
-		AccessKeyID:     aws.ToString(out.Credentials.AccessKeyId),
-		SecretAccessKey: aws.ToString(out.Credentials.SecretAccessKey),
-		SessionToken:    aws.ToString(out.Credentials.SessionToken),
-		Source:          "pmp-secrets-provider/AssumeRole",
-		CanExpire:       true,
-		Expires:         *out.Credentials.Expiration,
-	}
+	creds := credentialsOf(out.Credentials, "pmp-secrets-provider/AssumeRole")
 	return creds, time.Until(creds.Expires) - c.refreshLead, nil
 }
 

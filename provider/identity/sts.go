@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
@@ -127,15 +128,21 @@ func (c *Credentials) assume(ctx context.Context, id Identity, token string) (aw
 	if out.Credentials == nil || out.Credentials.AccessKeyId == nil || out.Credentials.Expiration == nil {
 		return aws.Credentials{}, 0, mounterr.New(mounterr.Internal, "STS answered AssumeRoleWithWebIdentity for role %s without credentials", id.RoleARN)
 	}
-	creds := aws.Credentials{
-		AccessKeyID:     aws.ToString(out.Credentials.AccessKeyId),
-		SecretAccessKey: aws.ToString(out.Credentials.SecretAccessKey),
-		SessionToken:    aws.ToString(out.Credentials.SessionToken),
-		Source:          "pmp-secrets-provider/AssumeRoleWithWebIdentity",
-		CanExpire:       true,
-		Expires:         *out.Credentials.Expiration,
-	}
+	creds := credentialsOf(out.Credentials, "pmp-secrets-provider/AssumeRoleWithWebIdentity")
 	return creds, time.Until(creds.Expires) - c.refreshLead, nil
+}
+
+// credentialsOf are the SDK's credentials of an STS answer; source names
+// the call.
+func credentialsOf(c *types.Credentials, source string) aws.Credentials {
+	return aws.Credentials{
+		AccessKeyID:     aws.ToString(c.AccessKeyId),
+		SecretAccessKey: aws.ToString(c.SecretAccessKey),
+		SessionToken:    aws.ToString(c.SessionToken),
+		Source:          source,
+		CanExpire:       true,
+		Expires:         *c.Expiration,
+	}
 }
 
 // stsErrors is how STS failures read in the pod's events: what was
