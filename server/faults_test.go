@@ -74,6 +74,11 @@ func TestStaleIfErrorServesTheLastGoodValueThroughAnOutage(t *testing.T) {
 			if n := strings.Count(out, "serving the last good version of a secret"); n != 1 {
 				t.Errorf("the stale secret is logged %d times, want once per outage:\n%s", n, out)
 			}
+			for _, w := range []string{`secret="PMP-Production-Credentials"`, `namespace="pmp"`, `serviceAccount="pmp-secrets-access"`} {
+				if !strings.Contains(out, w) {
+					t.Errorf("the stale log line does not say %s:\n%s", w, out)
+				}
+			}
 			if strings.Contains(out, "VALUE-SENTINEL") || leaksToken(out) {
 				t.Error("the log holds a secret value or a token")
 			}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/cmdline"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/report"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 )
 
 // Command is the subcommand's description.
@@ -224,7 +225,7 @@ func Build(in Input) Result {
 			Message: "no account: the policy names " + PlaceholderAccount,
 			Fix:     "pass --account (aws sts get-caller-identity --query Account --output text)"})
 	}
-	part := partition(region)
+	part := identity.Partition(region)
 	resource := in.Secret
 	if !strings.HasPrefix(in.Secret, "arn:") {
 		// "?" matches one character: the random suffix of the ARN, and
@@ -263,17 +264,6 @@ func Build(in Input) Result {
 	return res
 }
 
-// partition is the AWS partition of a region.
-func partition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
-}
-
 func writeText(w io.Writer, in Input, res Result) {
 	fmt.Fprintln(w, "# Permission policy of the role: read this one secret.")
 	fmt.Fprintln(w, "# aws iam put-role-policy --role-name ROLE --policy-name pmp-secret --policy-document file://permission-policy.json")
@@ -284,7 +274,7 @@ func writeText(w io.Writer, in Input, res Result) {
 		_ = report.WriteJSON(w, res.TrustPolicy)
 		fmt.Fprintf(w, "\n# Then annotate the service account (not the Deployment) with the role:\n")
 		fmt.Fprintf(w, "# kubectl annotate serviceaccount -n %s %s eks.amazonaws.com/role-arn=arn:%s:iam::%s:role/ROLE\n",
-			in.Namespace, in.ServiceAccount, partition(or(in.Region, PlaceholderRegion)), or(in.Account, PlaceholderAccount))
+			in.Namespace, in.ServiceAccount, identity.Partition(or(in.Region, PlaceholderRegion)), or(in.Account, PlaceholderAccount))
 	}
 	if len(res.Findings) > 0 {
 		fmt.Fprintf(w, "\n%s:\n", report.Summary(res.Findings))

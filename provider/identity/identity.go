@@ -86,6 +86,34 @@ func (i Identity) Key() string {
 		i.Target.RoleARN, i.Target.ExternalID, strconv.FormatInt(int64(i.Target.Duration/time.Second), 10)}, "\x00")
 }
 
+// KeyLogFields are the log key/values of an identity's Key, for a line
+// that has only the Key (a cache's): its role, namespace, service account
+// and, for a cross-account read, the target role. Nothing for a string
+// that is not a Key.
+func KeyLogFields(key string) []any {
+	p := strings.Split(key, "\x00")
+	if len(p) != 8 {
+		return nil
+	}
+	kv := []any{"role", p[1], "namespace", p[2], "serviceAccount", p[3]}
+	if p[5] != "" {
+		kv = append(kv, "targetRole", p[5])
+	}
+	return kv
+}
+
+// Partition is the AWS partition of a region, for the ARNs that messages
+// and policies name.
+func Partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
+}
+
 // Own is the pod's own identity, without its Target.
 func (i Identity) Own() Identity {
 	i.Target = Target{}

@@ -20,6 +20,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/flatten"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 )
 
@@ -170,19 +171,11 @@ func Stale(err error) bool {
 // freshness window is served: which secret, as whom, since when and why.
 // The error text names the call and AWS's reason, never a value or token.
 func logStale(key string, err error, late time.Duration) {
-	parts := strings.Split(key, "\x00")
-	if len(parts) < 5 {
+	parts := strings.SplitN(key, "\x00", 6)
+	if len(parts) < 6 {
 		return
 	}
-	kv := []any{"secret", parts[1], "region", parts[0]}
-	// identity.Key: source, role, namespace, service account, region,
-	// then the target role of a cross-account read.
-	if id := parts[5:]; len(id) >= 4 {
-		kv = append(kv, "role", id[1], "namespace", id[2], "serviceAccount", id[3])
-		if len(id) >= 6 && id[5] != "" {
-			kv = append(kv, "targetRole", id[5])
-		}
-	}
+	kv := append([]any{"secret", parts[1], "region", parts[0]}, identity.KeyLogFields(parts[5])...)
 	kv = append(kv, "pastFreshness", late.Round(time.Second), "reason", mounterr.Bound(err.Error()))
 	klog.InfoS("serving the last good version of a secret: fetching it again failed transiently (--stale-if-error)", kv...)
 }

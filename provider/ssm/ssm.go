@@ -26,6 +26,7 @@ import (
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
 )
@@ -285,35 +286,20 @@ func resources(c call) string {
 			out[i] = n
 			continue
 		}
-		out[i] = "arn:" + partition(c.region) + ":ssm:" + c.region + ":ACCOUNT_ID:parameter/" + strings.TrimPrefix(n, "/")
+		out[i] = "arn:" + identity.Partition(c.region) + ":ssm:" + c.region + ":ACCOUNT_ID:parameter/" + strings.TrimPrefix(n, "/")
 	}
 	return strings.Join(slices.Compact(out), ", ")
-}
-
-// partition is the AWS partition of a region, for the ARNs a message names.
-func partition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
 }
 
 // logStale says, once per outage and batch, that parameters past their
 // freshness window are served: which, as whom, since when and why. The
 // error text names the call and AWS's reason, never a value or token.
 func logStale(key string, err error, late time.Duration) {
-	parts := strings.Split(key, "\x00")
-	if len(parts) < 3 {
+	parts := strings.SplitN(key, "\x00", 4)
+	if len(parts) < 4 {
 		return
 	}
-	kv := []any{"parameters", parts[2], "region", parts[0]}
-	// identity.Key: source, role, namespace, service account, ...
-	if id := parts[3:]; len(id) >= 4 {
-		kv = append(kv, "role", id[1], "namespace", id[2], "serviceAccount", id[3])
-	}
+	kv := append([]any{"parameters", parts[2], "region", parts[0]}, identity.KeyLogFields(parts[3])...)
 	kv = append(kv, "pastFreshness", late.Round(time.Second), "reason", mounterr.Bound(err.Error()))
 	klog.InfoS("serving the last good values of parameters: fetching them again failed transiently (--stale-if-error)", kv...)
 }
