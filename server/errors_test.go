@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
@@ -220,14 +221,25 @@ func runErrorCase(t *testing.T, e *env, tc errorCase) {
 		defer e.aws.Front.Clear()
 	}
 	resp, err := e.mount(tc.req())
+	checkRefused(t, resp, err, tc.code, tc.want)
+}
+
+// checkRefused: a Mount that must fail did, with code and a message that
+// holds every one of want, no files, nothing of a value or token, and not
+// one of the codes that leave a half-made volume.
+func checkRefused(t *testing.T, resp *v1alpha1.MountResponse, err error, code codes.Code, want []string) {
+	t.Helper()
 	if err == nil {
-		t.Fatalf("Mount succeeded with %d files, want %s", len(resp.GetFiles()), tc.code)
+		t.Fatalf("Mount succeeded with %d files, want %s", len(resp.GetFiles()), code)
 	}
-	st, _ := status.FromError(err)
-	if st.Code() != tc.code {
-		t.Errorf("code = %s, want %s (message: %s)", st.Code(), tc.code, st.Message())
+	if n := len(resp.GetFiles()); n != 0 {
+		t.Errorf("a refused Mount returned %d files", n)
 	}
-	for _, w := range tc.want {
+	st := status.Convert(err)
+	if st.Code() != code {
+		t.Errorf("code = %s, want %s (message: %s)", st.Code(), code, st.Message())
+	}
+	for _, w := range want {
 		if !strings.Contains(st.Message(), w) {
 			t.Errorf("message lacks %q:\n%s", w, st.Message())
 		}
