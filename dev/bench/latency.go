@@ -38,14 +38,12 @@ const (
 type latencyRow struct {
 	window      time.Duration // 0: cache off
 	pods        int
-	rotations   int
 	worst, mean time.Duration // from the rotation to the last pod seeing it
 	gsv, sts    int64         // counted by the front
 	hours       float64       // real hours the cell ran
 	errors      int
 	firstErr    string
 	unconfirmed int // rotations some pod never saw before the next one
-	republishes int
 }
 
 func (r latencyRow) perHour(n int64) float64 { return float64(n) / r.hours }
@@ -125,7 +123,6 @@ func (b *bench) latencyCell(window time.Duration, n int) (latencyRow, error) {
 		}
 		mu.Lock()
 		seen[i] = v
-		row.republishes++
 		mu.Unlock()
 	}
 	// Every pod mounts once, then republishes on its own period.
@@ -198,7 +195,6 @@ func (b *bench) latencyCell(window time.Duration, n int) (latencyRow, error) {
 		return row, err
 	}
 	row.gsv, row.sts = counts["secretsmanager:GetSecretValue"], counts["sts:AssumeRoleWithWebIdentity"]
-	row.rotations = len(lat)
 	var sum time.Duration
 	for _, l := range lat {
 		sum += l

@@ -164,6 +164,12 @@ func (b *bench) targets() []targetResult {
 			first = r.scenario + " (" + string(r.target) + "): " + r.res.firstErr
 		}
 	}
+	for _, r := range b.latency {
+		errs += r.errors
+		if first == "" && r.firstErr != "" {
+			first = fmt.Sprintf("latency %s, %d pods: %s", windowName(r.window), r.pods, r.firstErr)
+		}
+	}
 	fig := fmt.Sprintf("%d failed or wrong mounts", errs)
 	if first != "" {
 		fig += "; first: " + first
