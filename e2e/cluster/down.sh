@@ -24,7 +24,7 @@ stop() {
   local name pid pids=()
   for name in "$@"; do
     while read -r pid; do
-      if kill -0 "$pid" 2>/dev/null && [ "$(ps -o sid= -p "$pid" | tr -d ' ')" = "$pid" ]; then
+      if running "$pid"; then
         kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
       fi
     done < <(awk -v n="$name" '$1 == n { print $2 }' "$STATE/pids")

@@ -25,6 +25,12 @@ free_port() {
   die "no free port found"
 }
 
+# running PID: PID is alive and still the session leader start made it
+# (not a recycled number).
+running() {
+  kill -0 "$1" 2>/dev/null && [ "$(ps -o sid= -p "$1" | tr -d ' ')" = "$1" ]
+}
+
 # start NAME CMD... runs CMD in its own session, logs to $STATE/logs/NAME.log
 # and records "NAME PID" in $STATE/pids so that down.sh stops exactly it.
 start() {

@@ -48,7 +48,7 @@ if mountpoint -q /run/containerd; then
     die "/run/containerd is a mount point not made by e2e/cluster/up.sh; unmount it first"
   alive=0
   while read -r _ pid; do
-    if kill -0 "$pid" 2>/dev/null && [ "$(ps -o sid= -p "$pid" | tr -d ' ')" = "$pid" ]; then alive=1; fi
+    if running "$pid"; then alive=1; fi
   done <"$other/pids"
   [ "$alive" = 0 ] ||
     die "another e2e cluster runs (state $other); wait for it or stop it: e2e/cluster/down.sh $other"
