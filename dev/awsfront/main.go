@@ -1,6 +1,7 @@
 // Command awsfront runs the AWS emulator front as its own process, for the
-// e2e suite and the benchmark harness: it forwards to --upstream, counts
-// calls and injects faults, and serves its control API on --control.
+// e2e suite and the benchmark harness: it forwards to --upstream (and calls
+// signed for a region of --route to that region's emulator), counts calls
+// and injects faults, and serves its control API on --control.
 package main
 
 import (
@@ -13,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,6 +33,11 @@ func run() error {
 	control := flag.String("control", "127.0.0.1:0", "address of the control API")
 	upstream := flag.String("upstream", "", "the emulator's URL, e.g. http://127.0.0.1:4566")
 	addrFile := flag.String("addr-file", "", "write \"<listen-url> <control-url>\" here once serving")
+	var routes []string
+	flag.Func("route", "REGION=URL: calls signed for REGION go to the emulator at URL (repeatable; one kumo per region)", func(v string) error {
+		routes = append(routes, v)
+		return nil
+	})
 	flag.Parse()
 	if *upstream == "" {
 		return errors.New("--upstream is required")
@@ -40,6 +47,14 @@ func run() error {
 		return fmt.Errorf("--upstream: %w", err)
 	}
 	front := awsemu.NewFront(up)
+	for _, r := range routes {
+		region, target, ok := strings.Cut(r, "=")
+		u, err := url.Parse(target)
+		if !ok || region == "" || err != nil || u.Host == "" {
+			return fmt.Errorf("--route %q: want REGION=URL, e.g. us-west-2=http://127.0.0.1:4567", r)
+		}
+		front.Route(region, u)
+	}
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

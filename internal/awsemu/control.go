@@ -20,18 +20,22 @@ type controlFault struct {
 // ControlHandler serves the front's control API, for processes that run the
 // front in another process (the e2e suite, the benchmark harness):
 //
-//	GET    /counts  -> {"sts:AssumeRoleWithWebIdentity": 3, ...}
+//	GET    /counts  -> {"sts:AssumeRoleWithWebIdentity": 3, ...} (?region=R: calls signed for R only)
 //	DELETE /counts  resets the counts
 //	POST   /faults  {"operation": "...", "status": 503, "code": "...", "for": "10s", "times": 0,
-//	                 "delay": "2s", "probability": 0.05}
+//	                 "delay": "2s", "probability": 0.05, "region": "us-east-1"}
 //	DELETE /faults  clears every fault
 //	POST   /trust   {"role": "arn:...", "subjects": ["system:serviceaccount:NS:SA"]} enforces a trust policy
 //	DELETE /trust   stops enforcing trust policies (?role=ARN: that role's only)
 func (f *Front) ControlHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /counts", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /counts", func(w http.ResponseWriter, r *http.Request) {
+		counts := f.Counts()
+		if r.URL.Query().Has("region") {
+			counts = f.RegionCounts(r.URL.Query().Get("region"))
+		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(f.Counts())
+		_ = json.NewEncoder(w).Encode(counts)
 	})
 	mux.HandleFunc("DELETE /counts", func(w http.ResponseWriter, _ *http.Request) {
 		f.ResetCounts()

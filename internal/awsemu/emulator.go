@@ -43,8 +43,13 @@ func Binary() (string, error) {
 }
 
 // StartEmulator starts the emulator on a free 127.0.0.1 port, retrying on another
-// port if the chosen one was taken meanwhile.
-func StartEmulator() (*Emulator, error) {
+// port if the chosen one was taken meanwhile. Its ARNs name the region of
+// AWS_DEFAULT_REGION, else us-east-1.
+func StartEmulator() (*Emulator, error) { return StartEmulatorIn("") }
+
+// StartEmulatorIn is StartEmulator for an emulator of region: kumo serves
+// one region per process, and its ARNs name it.
+func StartEmulatorIn(region string) (*Emulator, error) {
 	bin, err := Binary()
 	if err != nil {
 		return nil, err
@@ -58,6 +63,9 @@ func StartEmulator() (*Emulator, error) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cmd := exec.CommandContext(ctx, bin, "--host", "127.0.0.1", "--port", fmt.Sprint(port))
 		cmd.Env = append(os.Environ(), "KUMO_DATA_DIR=")
+		if region != "" {
+			cmd.Env = append(cmd.Env, "AWS_DEFAULT_REGION="+region)
+		}
 		var logs bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {

@@ -55,11 +55,41 @@ func Start(t testing.TB) *AWS {
 	return &AWS{Endpoint: srv.URL, EmulatorEndpoint: emu.Endpoint, Front: front, Admin: AdminClient(emu.Endpoint), SSM: SSMClient(emu.Endpoint), srv: srv}
 }
 
+// Region is a second region's emulator behind the same front.
+type Region struct {
+	Name string
+	// EmulatorEndpoint is this region's kumo, bypassing the front.
+	EmulatorEndpoint string
+	// Admin and SSM seed this region's secrets and parameters, straight
+	// to its emulator.
+	Admin *secretsmanager.Client
+	SSM   *ssm.Client
+}
+
+// AddRegion starts another kumo for region, stopped when the test ends,
+// and has the front send it every call signed for region: a secret
+// created through Admin exists in that region only, with an ARN that
+// names it, as a replica in a failover region does.
+func (a *AWS) AddRegion(t testing.TB, region string) *Region {
+	t.Helper()
+	emu, err := StartEmulatorIn(region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emu.Stop)
+	up, _ := url.Parse(emu.Endpoint)
+	a.Front.Route(region, up)
+	return &Region{Name: region, EmulatorEndpoint: emu.Endpoint, Admin: AdminClientIn(emu.Endpoint, region), SSM: SSMClientIn(emu.Endpoint, region)}
+}
+
 // AdminClient is a Secrets Manager client with dummy credentials for
 // seeding and rotating secrets in the emulator at endpoint.
-func AdminClient(endpoint string) *secretsmanager.Client {
+func AdminClient(endpoint string) *secretsmanager.Client { return AdminClientIn(endpoint, "us-east-1") }
+
+// AdminClientIn is AdminClient signing for region.
+func AdminClientIn(endpoint, region string) *secretsmanager.Client {
 	return secretsmanager.New(secretsmanager.Options{
-		Region:       "us-east-1",
+		Region:       region,
 		BaseEndpoint: aws.String(endpoint),
 		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
 	})
@@ -67,9 +97,12 @@ func AdminClient(endpoint string) *secretsmanager.Client {
 
 // SSMClient is a Parameter Store client with dummy credentials for seeding
 // parameters in the emulator at endpoint.
-func SSMClient(endpoint string) *ssm.Client {
+func SSMClient(endpoint string) *ssm.Client { return SSMClientIn(endpoint, "us-east-1") }
+
+// SSMClientIn is SSMClient signing for region.
+func SSMClientIn(endpoint, region string) *ssm.Client {
 	return ssm.New(ssm.Options{
-		Region:       "us-east-1",
+		Region:       region,
 		BaseEndpoint: aws.String(endpoint),
 		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
 	})

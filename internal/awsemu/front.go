@@ -52,6 +52,9 @@ type Fault struct {
 	// it matches, at random (0.05: one in twenty); zero means every call.
 	// A call it lets pass is matched against the faults after it.
 	Probability float64 `json:"probability,omitempty"`
+	// Region limits the fault to calls signed for one region (an outage of
+	// us-east-1 while us-west-2 answers); empty matches every region.
+	Region string `json:"region,omitempty"`
 }
 
 // Hang is a Delay long enough that no client waits it out.
@@ -70,16 +73,20 @@ type Trust struct {
 }
 
 // Front forwards to an upstream AWS endpoint, counting and injecting faults.
+// With Route, calls signed for another region go to that region's own
+// upstream: one emulator per region, as AWS has one service per region.
 type Front struct {
-	proxy    *httputil.ReverseProxy
-	upstream *url.URL
-	now      func() time.Time
+	home route
+	now  func() time.Time
 
 	mu     sync.Mutex
+	routes map[string]route // by signing region; others go home
 	counts map[string]int64
-	faults []*Fault
-	trust  map[string]Trust      // by role ARN
-	forms  map[string]url.Values // last query-protocol form per operation
+	// regionCounts are counts by signing region, then "service:Action".
+	regionCounts map[string]map[string]int64
+	faults       []*Fault
+	trust        map[string]Trust      // by role ARN
+	forms        map[string]url.Values // last query-protocol form per operation
 	// paramVersions are Parameter Store versions served in the
 	// emulator's place (ssm.go), by parameter name.
 	paramVersions map[string][]ParameterVersion
@@ -88,12 +95,59 @@ type Front struct {
 // NewFront returns a front that forwards to upstream.
 func NewFront(upstream *url.URL) *Front {
 	return &Front{
-		proxy:    httputil.NewSingleHostReverseProxy(upstream),
-		upstream: upstream,
-		now:      time.Now,
-		counts:   map[string]int64{},
-		forms:    map[string]url.Values{},
+		home:         newRoute(upstream),
+		now:          time.Now,
+		counts:       map[string]int64{},
+		regionCounts: map[string]map[string]int64{},
+		forms:        map[string]url.Values{},
 	}
+}
+
+// route is one upstream emulator.
+type route struct {
+	proxy    *httputil.ReverseProxy
+	upstream *url.URL
+}
+
+func newRoute(upstream *url.URL) route {
+	return route{proxy: httputil.NewSingleHostReverseProxy(upstream), upstream: upstream}
+}
+
+// Route sends calls signed for region to upstream instead of the front's
+// own upstream.
+func (f *Front) Route(region string, upstream *url.URL) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.routes == nil {
+		f.routes = map[string]route{}
+	}
+	f.routes[region] = newRoute(upstream)
+}
+
+func (f *Front) routeFor(region string) route {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if rt, ok := f.routes[region]; ok {
+		return rt
+	}
+	return f.home
+}
+
+// signingRegion is the region a SigV4 request is signed for, from the
+// credential scope of its Authorization header
+// ("Credential=AKID/20261202/us-west-2/secretsmanager/aws4_request");
+// empty when it is not signed.
+func signingRegion(r *http.Request) string {
+	_, scope, ok := strings.Cut(r.Header.Get("Authorization"), "Credential=")
+	if !ok {
+		return ""
+	}
+	scope, _, _ = strings.Cut(scope, ",")
+	parts := strings.Split(scope, "/")
+	if len(parts) != 5 {
+		return ""
+	}
+	return parts[2]
 }
 
 // ServeHTTP counts the call, then answers with a matching fault or forwards.
@@ -108,7 +162,9 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.forms[op.String()] = form
 		f.mu.Unlock()
 	}
-	if fault := f.record(op.String()); fault != nil {
+	region := signingRegion(r)
+	rt := f.routeFor(region)
+	if fault := f.record(op.String(), region); fault != nil {
 		if fault.Delay > 0 {
 			// Read the body first: only then does the server notice a
 			// client that gives up, and end r's context.
@@ -131,7 +187,7 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if op.String() == OpGetParameters {
-		f.getParameters(w, r, op)
+		f.getParameters(w, r, op, rt.upstream)
 		return
 	}
 	if op.String() == "sts:AssumeRoleWithWebIdentity" {
@@ -140,7 +196,7 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	f.proxy.ServeHTTP(w, r)
+	rt.proxy.ServeHTTP(w, r)
 }
 
 // SetTrust makes the front enforce t for t.Role, replacing any before.
@@ -224,17 +280,25 @@ func tokenClaims(token string) (claims, bool) {
 	return c, true
 }
 
-// record counts op and returns the fault to answer with, if any.
-func (f *Front) record(op string) *Fault {
+// record counts op, signed for region, and returns the fault to answer
+// with, if any.
+func (f *Front) record(op, region string) *Fault {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.counts[op]++
+	if f.regionCounts[region] == nil {
+		f.regionCounts[region] = map[string]int64{}
+	}
+	f.regionCounts[region][op]++
 	now := f.now()
 	for i, fl := range f.faults {
 		if !fl.Until.IsZero() && now.After(fl.Until) {
 			continue
 		}
 		if fl.Operation != "" && fl.Operation != op {
+			continue
+		}
+		if fl.Region != "" && fl.Region != region {
 			continue
 		}
 		if fl.Probability > 0 && rand.Float64() >= fl.Probability {
@@ -292,6 +356,26 @@ func (f *Front) Count(op string) int64 {
 	return f.counts[op]
 }
 
+// CountIn returns the calls seen so far for one "service:Action" signed
+// for region.
+func (f *Front) CountIn(region, op string) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.regionCounts[region][op]
+}
+
+// RegionCounts returns the calls seen so far signed for region, by
+// "service:Action".
+func (f *Front) RegionCounts(region string) map[string]int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[string]int64, len(f.regionCounts[region]))
+	for k, v := range f.regionCounts[region] {
+		out[k] = v
+	}
+	return out
+}
+
 // Total returns all calls seen so far.
 func (f *Front) Total() int64 {
 	f.mu.Lock()
@@ -308,6 +392,7 @@ func (f *Front) ResetCounts() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.counts = map[string]int64{}
+	f.regionCounts = map[string]map[string]int64{}
 }
 
 // Operations returns the operation names seen so far, sorted.

@@ -272,3 +272,52 @@ func TestProbabilityFaultsSomeCalls(t *testing.T) {
 		t.Errorf("%d of 400 calls failed, %d forwarded; want about 100 failed, the rest forwarded", failed, *forwarded)
 	}
 }
+
+// signed is a Secrets Manager call signed for region, as the SDK signs it.
+func signed(t *testing.T, srv *httptest.Server, region string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest("POST", srv.URL, strings.NewReader("{}"))
+	req.Header.Set("X-Amz-Target", "secretsmanager.GetSecretValue")
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKID/20261202/"+region+"/secretsmanager/aws4_request, SignedHeaders=host, Signature=00")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func TestRoutesBySigningRegion(t *testing.T) {
+	f, srv, home := newTestFront(t)
+	west := 0
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { west++ }))
+	t.Cleanup(up.Close)
+	u, _ := url.Parse(up.URL)
+	f.Route("us-west-2", u)
+
+	signed(t, srv, "us-east-1").Body.Close()
+	signed(t, srv, "us-west-2").Body.Close()
+	signed(t, srv, "us-west-2").Body.Close()
+	call(t, srv, "secretsmanager:GetSecretValue").Body.Close() // unsigned: home
+	if *home != 2 || west != 2 {
+		t.Errorf("home upstream got %d calls, us-west-2's got %d; want 2 and 2", *home, west)
+	}
+	if got := f.CountIn("us-west-2", "secretsmanager:GetSecretValue"); got != 2 {
+		t.Errorf("CountIn(us-west-2) = %d, want 2", got)
+	}
+	if got := f.Count("secretsmanager:GetSecretValue"); got != 4 {
+		t.Errorf("Count = %d, want all 4 regions' calls", got)
+	}
+
+	// An outage of one region: the other still answers.
+	f.Inject(Fault{Region: "us-east-1", Status: 503, Code: "ServiceUnavailable"})
+	if resp := signed(t, srv, "us-east-1"); resp.StatusCode != 503 {
+		t.Errorf("us-east-1 during its outage: status %d, want 503", resp.StatusCode)
+	}
+	if resp := signed(t, srv, "us-west-2"); resp.StatusCode != 200 || west != 3 {
+		t.Errorf("us-west-2 during us-east-1's outage: status %d, forwarded %d; want 200 and 3", resp.StatusCode, west)
+	}
+	f.ResetCounts()
+	if got := f.RegionCounts("us-west-2"); len(got) != 0 {
+		t.Errorf("after ResetCounts, us-west-2's counts = %v", got)
+	}
+}

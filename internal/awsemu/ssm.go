@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,7 +87,7 @@ func splitSelector(n string) (name, selector string) {
 
 // getParameters answers GetParameters: the names limit as AWS enforces
 // it, selectors from the front's versions, the rest from kumo.
-func (f *Front) getParameters(w http.ResponseWriter, r *http.Request, op operation) {
+func (f *Front) getParameters(w http.ResponseWriter, r *http.Request, op operation, upstream *url.URL) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -101,6 +102,10 @@ func (f *Front) getParameters(w http.ResponseWriter, r *http.Request, op operati
 		writeFault(w, op, &Fault{Status: http.StatusBadRequest, Code: "ValidationException",
 			Message: fmt.Sprintf("1 validation error detected: Value at 'names' failed to satisfy constraint: Member must have length less than or equal to %d", maxGetParametersNames)})
 		return
+	}
+	arnRegion := signingRegion(r)
+	if arnRegion == "" {
+		arnRegion = "us-east-1"
 	}
 	var out getParametersOut
 	var plain []string
@@ -121,14 +126,14 @@ func (f *Front) getParameters(w http.ResponseWriter, r *http.Request, op operati
 			v = "(encrypted)"
 		}
 		out.Parameters = append(out.Parameters, parameterOut{
-			ARN:  "arn:aws:ssm:us-east-1:000000000000:parameter/" + strings.TrimPrefix(name, "/"),
+			ARN:  "arn:aws:ssm:" + arnRegion + ":000000000000:parameter/" + strings.TrimPrefix(name, "/"),
 			Name: name, Selector: ":" + sel, Type: p.Type, Value: v, Version: p.Version,
 			DataType: "text", LastModifiedDate: float64(time.Now().Unix()),
 		})
 	}
 	f.mu.Unlock()
 	if len(plain) > 0 {
-		up, status, err := f.forwardGetParameters(r, getParametersIn{Names: plain, WithDecryption: in.WithDecryption})
+		up, status, err := f.forwardGetParameters(r, upstream, getParametersIn{Names: plain, WithDecryption: in.WithDecryption})
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
@@ -170,11 +175,12 @@ func (f *Front) parameterVersionLocked(name, sel string) (ParameterVersion, bool
 	return ParameterVersion{}, false
 }
 
-// forwardGetParameters asks kumo for the names without a selector. kumo
-// does not check signatures, so the rewritten body needs none.
-func (f *Front) forwardGetParameters(r *http.Request, in getParametersIn) ([]byte, int, error) {
+// forwardGetParameters asks kumo (the region's upstream) for the names
+// without a selector. kumo does not check signatures, so the rewritten
+// body needs none.
+func (f *Front) forwardGetParameters(r *http.Request, upstream *url.URL, in getParametersIn) ([]byte, int, error) {
 	b, _ := json.Marshal(in)
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, f.upstream.String()+"/", bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, upstream.String()+"/", bytes.NewReader(b))
 	if err != nil {
 		return nil, 0, err
 	}
