@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -120,8 +121,8 @@ func agentTransient(err error) bool {
 // fromAgent returns id's credentials from the agent.
 func (c *Credentials) fromAgent(ctx context.Context, id Identity, token string) (aws.Credentials, time.Duration, error) {
 	if !c.agent.serves(id.Address) {
-		return aws.Credentials{}, 0, mounterr.New(mounterr.Invalid,
-			"the SecretProviderClass sets usePodIdentity, but the provider has no EKS Pod Identity Agent address for preferredAddressType %s: set --pod-identity-agent-url (and --pod-identity-agent-url-ipv6), or use IRSA", addressName(id.Address))
+		return aws.Credentials{}, 0, &mounterr.Error{Kind: mounterr.Invalid, Err: &AgentError{Fault: AgentNoAddress}, Msg: fmt.Sprintf(
+			"the SecretProviderClass sets usePodIdentity, but the provider has no EKS Pod Identity Agent address for preferredAddressType %s: set --pod-identity-agent-url (and --pod-identity-agent-url-ipv6), or use IRSA", addressName(id.Address))}
 	}
 	var creds aws.Credentials
 	var url string
@@ -135,10 +136,84 @@ func (c *Credentials) fromAgent(ctx context.Context, id Identity, token string) 
 		return aws.Credentials{}, merr.Kind.NegativeTTL(c.negativeTTL), merr
 	}
 	if creds.AccessKeyID == "" || !creds.CanExpire {
-		return aws.Credentials{}, 0, mounterr.New(mounterr.Internal, "the EKS Pod Identity Agent at %s answered for %s/%s without credentials or their expiry", url, id.Namespace, id.ServiceAccount)
+		return aws.Credentials{}, 0, &mounterr.Error{Kind: mounterr.Internal, Err: &AgentError{Fault: AgentFailing, URL: url}, Msg: fmt.Sprintf(
+			"the EKS Pod Identity Agent at %s answered for %s/%s without credentials or their expiry", url, id.Namespace, id.ServiceAccount)}
 	}
 	creds.Source = "pmp-secrets-provider/EKSPodIdentity"
 	return creds, time.Until(creds.Expires) - c.refreshLead, nil
+}
+
+// AgentFault is which link of the EKS Pod Identity chain broke when the
+// agent gave no credentials: what the pod's event, and doctor, tell the
+// user to fix.
+type AgentFault int
+
+const (
+	// AgentFailing: the agent answered 5xx or 429, or an answer without
+	// credentials.
+	AgentFailing AgentFault = iota
+	// AgentNoAddress: the provider has no agent URL for the
+	// SecretProviderClass's preferredAddressType.
+	AgentNoAddress
+	// AgentUnreachable: nothing answered at the agent's address
+	// (connection refused, no route, timeout): the eks-pod-identity-agent
+	// add-on does not run on the node.
+	AgentUnreachable
+	// AgentNoAssociation: the agent refused the service account (a 4xx
+	// but those of the token): it has no EKS Pod Identity association, or
+	// the agent may not use it.
+	AgentNoAssociation
+	// AgentTokenRefused: the agent refused the pod's token as invalid or
+	// expired (EKS Auth's InvalidTokenException, ExpiredTokenException).
+	AgentTokenRefused
+)
+
+// AgentError is why the EKS Pod Identity Agent gave no credentials: the
+// cause of the mounterr.Error a Pod Identity Credentials.Get returns.
+type AgentError struct {
+	Fault AgentFault
+	// URL is the address asked last; empty for AgentNoAddress.
+	URL string
+	// Err is the agent's answer or the failure to reach it.
+	Err error
+}
+
+func (e *AgentError) Error() string {
+	var dial *net.OpError
+	switch {
+	case e.Err == nil:
+		return "no EKS Pod Identity Agent address"
+	case e.Fault == AgentUnreachable && errors.As(e.Err, &dial):
+		return dial.Error() // "dial tcp ADDRESS: connect: connection refused"
+	}
+	return agentReason(e.Err)
+}
+
+func (e *AgentError) Unwrap() error { return e.Err }
+
+// agentTokenCodes are the codes with which EKS Auth, through the agent,
+// refuses the pod's token itself.
+var agentTokenCodes = []string{"InvalidTokenException", "ExpiredTokenException"}
+
+// agentFault classifies a failure of asking the agent.
+func agentFault(err error) AgentFault {
+	var ex *awsretry.ExhaustedError
+	if errors.As(err, &ex) {
+		err = ex.Last
+	}
+	var send *smithyhttp.RequestSendError
+	var status interface{ HTTPStatusCode() int }
+	var apiErr smithy.APIError
+	switch {
+	case errors.As(err, &send):
+		return AgentUnreachable
+	case errors.As(err, &status) && status.HTTPStatusCode() >= 400 && status.HTTPStatusCode() < 500 && status.HTTPStatusCode() != http.StatusTooManyRequests:
+		if errors.As(err, &apiErr) && slices.Contains(agentTokenCodes, apiErr.ErrorCode()) {
+			return AgentTokenRefused
+		}
+		return AgentNoAssociation
+	}
+	return AgentFailing
 }
 
 func addressName(a AddressType) string {
@@ -154,19 +229,25 @@ func addressName(a AddressType) string {
 // agentError is how an agent failure reads in the pod's events.
 func agentError(id Identity, url string, err error) *mounterr.Error {
 	who := id.Namespace + "/" + id.ServiceAccount
+	cause := &AgentError{Fault: agentFault(err), URL: url, Err: err}
+	switch cause.Fault {
+	case AgentNoAssociation:
+		return &mounterr.Error{Kind: mounterr.Denied, Err: cause, Msg: fmt.Sprintf(
+			"the EKS Pod Identity Agent at %s refused the credentials of service account %s (%s): create an EKS Pod Identity association for it (aws eks create-pod-identity-association --cluster-name CLUSTER --namespace %s --service-account %s --role-arn ROLE_ARN) whose role trusts pods.eks.amazonaws.com with sts:AssumeRole and sts:TagSession",
+			url, who, agentReason(err), id.Namespace, id.ServiceAccount)}
+	case AgentTokenRefused:
+		return &mounterr.Error{Kind: mounterr.Unauthenticated, Err: cause, Msg: fmt.Sprintf(
+			"the EKS Pod Identity Agent at %s refused the service account token of %s (%s): it takes only tokens of its own EKS cluster for audience %s, which the kubelet issues (tokenRequests of the CSIDriver secrets-store.csi.k8s.io)",
+			url, who, agentReason(err), PodIdentityAudience)}
+	}
 	var ex *awsretry.ExhaustedError
 	if errors.As(err, &ex) {
-		return &mounterr.Error{Kind: mounterr.Transient, Err: err, Msg: fmt.Sprintf(
+		return &mounterr.Error{Kind: mounterr.Transient, Err: cause, Msg: fmt.Sprintf(
 			"the EKS Pod Identity Agent at %s kept failing for %s (%s); this is transient: the kubelet retries the mount. Check that the eks-pod-identity-agent add-on runs on this node",
 			url, ex.Elapsed.Round(time.Second), agentReason(ex.Last))}
 	}
-	var status interface{ HTTPStatusCode() int }
-	if errors.As(err, &status) && status.HTTPStatusCode() >= 400 && status.HTTPStatusCode() < 500 {
-		return &mounterr.Error{Kind: mounterr.Denied, Err: err, Msg: fmt.Sprintf(
-			"the EKS Pod Identity Agent at %s refused the credentials of service account %s (%s): create an EKS Pod Identity association for it (aws eks create-pod-identity-association --cluster-name CLUSTER --namespace %s --service-account %s --role-arn ROLE_ARN) whose role trusts pods.eks.amazonaws.com with sts:AssumeRole and sts:TagSession",
-			url, who, agentReason(err), id.Namespace, id.ServiceAccount)}
-	}
-	return mounterr.Wrap(mounterr.Transient, err, "asking the EKS Pod Identity Agent at %s for the credentials of %s failed (transient; the kubelet retries)", url, who)
+	return &mounterr.Error{Kind: mounterr.Transient, Err: cause, Msg: fmt.Sprintf(
+		"asking the EKS Pod Identity Agent at %s for the credentials of %s failed (transient; the kubelet retries): %v", url, who, err)}
 }
 
 // agentReason is the agent's HTTP status, code and message, or the

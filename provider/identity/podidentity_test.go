@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -21,7 +22,8 @@ type agentStandIn struct {
 	*httptest.Server
 	mu     sync.Mutex
 	tokens []string
-	status []int // answered in turn, then 200
+	status []int  // answered in turn, then 200
+	code   string // of the errors; empty: AccessDeniedException
 }
 
 func newAgent(t *testing.T, status ...int) *agentStandIn {
@@ -34,14 +36,18 @@ func newAgent(t *testing.T, status ...int) *agentStandIn {
 			st, a.status = a.status[0], a.status[1:]
 		}
 		n := len(a.tokens)
+		code := a.code
 		a.mu.Unlock()
+		if code == "" {
+			code = "AccessDeniedException"
+		}
 		w.Header().Set("Content-Type", "application/json")
 		if r.URL.Path != "/v1/credentials" || r.Method != http.MethodGet {
 			st = http.StatusNotFound
 		}
 		w.WriteHeader(st)
 		if st != http.StatusOK {
-			_ = json.NewEncoder(w).Encode(map[string]string{"code": "AccessDeniedException", "message": "no association for the service account"})
+			_ = json.NewEncoder(w).Encode(map[string]string{"code": code, "message": "no association for the service account"})
 			return
 		}
 		_ = json.NewEncoder(w).Encode(map[string]any{
@@ -153,34 +159,46 @@ func TestPodIdentityErrors(t *testing.T) {
 	tests := []struct {
 		name      string
 		status    []int
+		code      string
 		agent     func(t *testing.T, url string) *Agent
 		addr      AddressType
 		wantKind  mounterr.Kind
+		wantFault AgentFault
 		wantMsg   []string
 		wantCalls int
 	}{
-		{name: "no association", status: []int{400}, wantKind: mounterr.Denied, wantCalls: 1, wantMsg: []string{
+		{name: "no association", status: []int{400}, wantKind: mounterr.Denied, wantFault: AgentNoAssociation, wantCalls: 1, wantMsg: []string{
 			"refused the credentials of service account pmp/pmp-sa (HTTP 400 AccessDeniedException: no association for the service account)",
 			"aws eks create-pod-identity-association --cluster-name CLUSTER --namespace pmp --service-account pmp-sa --role-arn ROLE_ARN",
 		}},
-		{name: "forbidden", status: []int{403}, wantKind: mounterr.Denied, wantCalls: 1, wantMsg: []string{"HTTP 403"}},
+		{name: "forbidden", status: []int{403}, wantKind: mounterr.Denied, wantFault: AgentNoAssociation, wantCalls: 1, wantMsg: []string{"HTTP 403"}},
+		{name: "the token refused", status: []int{400}, code: "InvalidTokenException", wantKind: mounterr.Unauthenticated, wantFault: AgentTokenRefused, wantCalls: 1,
+			wantMsg: []string{"refused the service account token of pmp/pmp-sa (HTTP 400 InvalidTokenException", "audience pods.eks.amazonaws.com"}},
+		{name: "the token expired", status: []int{400}, code: "ExpiredTokenException", wantKind: mounterr.Unauthenticated, wantFault: AgentTokenRefused, wantCalls: 1},
 		{name: "a 5xx is retried", status: []int{500, 503}, wantCalls: 3},
 		{name: "a 429 is retried", status: []int{429}, wantCalls: 2},
 		{name: "5xx past the budget", status: []int{500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500},
-			wantKind: mounterr.Transient, wantMsg: []string{"kept failing for", "HTTP 500", "eks-pod-identity-agent add-on"}},
-		{name: "no agent address", agent: func(*testing.T, string) *Agent { return nil }, wantKind: mounterr.Invalid,
+			wantKind: mounterr.Transient, wantFault: AgentFailing, wantMsg: []string{"kept failing for", "HTTP 500", "eks-pod-identity-agent add-on"}},
+		{name: "nothing listens", agent: func(t *testing.T, _ string) *Agent { return NewAgent(unreachable(t), "") },
+			wantKind: mounterr.Transient, wantFault: AgentUnreachable, wantMsg: []string{"eks-pod-identity-agent add-on"}},
+		{name: "no agent address", agent: func(*testing.T, string) *Agent { return nil }, wantKind: mounterr.Invalid, wantFault: AgentNoAddress,
 			wantMsg: []string{"usePodIdentity", "--pod-identity-agent-url"}},
-		{name: "no IPv6 address for ipv6", agent: func(_ *testing.T, u string) *Agent { return NewAgent(u, "") }, addr: AddressIPv6, wantKind: mounterr.Invalid,
+		{name: "no IPv6 address for ipv6", agent: func(_ *testing.T, u string) *Agent { return NewAgent(u, "") }, addr: AddressIPv6, wantKind: mounterr.Invalid, wantFault: AgentNoAddress,
 			wantMsg: []string{"preferredAddressType ipv6", "--pod-identity-agent-url-ipv6"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := newAgent(t, tt.status...)
+			a.code = tt.code
 			agent := NewAgent(a.url(), "")
 			if tt.agent != nil {
 				agent = tt.agent(t, a.url())
 			}
-			c := NewCredentials(&fakeSTS{}, CredentialsConfig{Retry: fastRetry, Cache: true, CacheSize: 8, Agent: agent})
+			retry := fastRetry
+			if tt.wantFault == AgentUnreachable {
+				retry = agentRetry
+			}
+			c := NewCredentials(&fakeSTS{}, CredentialsConfig{Retry: retry, Cache: true, CacheSize: 8, Agent: agent})
 			id := podIdentity
 			id.Address = tt.addr
 			_, _, err := c.Get(context.Background(), id, "secret-token-value")
@@ -194,6 +212,10 @@ func TestPodIdentityErrors(t *testing.T) {
 				}
 				if got := mounterr.KindOf(err); got != tt.wantKind {
 					t.Errorf("kind = %s, want %s (%v)", got, tt.wantKind, err)
+				}
+				var ae *AgentError
+				if !errors.As(err, &ae) || ae.Fault != tt.wantFault {
+					t.Errorf("cause = %#v, want an AgentError of fault %d (%v)", ae, tt.wantFault, err)
 				}
 				for _, w := range tt.wantMsg {
 					if !strings.Contains(err.Error(), w) {
