@@ -32,7 +32,7 @@ type paramKey struct {
 
 // paramKeyOf is obj's key; base is the pod's identity.
 func paramKeyOf(req *params.Request, base identity.Identity, obj params.Object) paramKey {
-	g := paramGroup{region: base.Region, target: target(req, obj), ttl: obj.SecretTTL}
+	g := paramGroup{region: base.Region, target: Target(req, obj), ttl: obj.SecretTTL}
 	if obj.Region != "" {
 		g.region = obj.Region // an ARN names its own region
 	}

@@ -144,7 +144,7 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		if obj.Region != "" {
 			id.Region = obj.Region // an ARN names its own region
 		}
-		id.Target = target(req, obj)
+		id.Target = Target(req, obj)
 		var secret *secrets.Secret
 		if obj.Type == params.SSMParameter {
 			secret = parameters[paramKeyOf(req, res.Identity, obj)]
@@ -217,9 +217,9 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 	return res, nil
 }
 
-// target is the role obj is read as, assumed with the pod's own
+// Target is the role obj is read as, assumed with the pod's own
 // credentials: the object's assumeRoleArn, else the SecretProviderClass's.
-func target(req *params.Request, obj params.Object) identity.Target {
+func Target(req *params.Request, obj params.Object) identity.Target {
 	a := obj.AssumeRole
 	if a.RoleARN == "" {
 		a = req.AssumeRole
