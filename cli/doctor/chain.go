@@ -23,22 +23,21 @@ import (
 )
 
 // tokenTTL is how long doctor's service-account token lasts: it is used
-// for one STS call.
+// for one exchange (STS or the agent) and doctor's Mount.
 const tokenTTL = 10 * time.Minute
 
-// requestToken asks the API server for a token of the service account with
-// the audience STS accepts, as the kubelet does for the pod. The token is
-// never printed.
-func (d *Doctor) requestToken(ctx context.Context, t Target, s *steps) string {
+// requestToken asks the API server for a token of the service account for
+// audience, as the kubelet does for the pod. The token is never printed.
+func (d *Doctor) requestToken(ctx context.Context, t Target, audience string, s *steps) string {
 	const check = "token"
 	var tr tokenRequest
 	tr.APIVersion, tr.Kind = "authentication.k8s.io/v1", "TokenRequest"
-	tr.Spec.Audiences = []string{d.Audience}
+	tr.Spec.Audiences = []string{audience}
 	tr.Spec.ExpirationSeconds = int64(tokenTTL / time.Second)
 	err := d.Kube.PostJSON(ctx, "/api/v1"+d.nsPath(t.Namespace)+"/serviceaccounts/"+url.PathEscape(t.ServiceAccount)+"/token", tr, &tr)
 	switch {
 	case apierrors.IsForbidden(err):
-		s.fail(check, Error, fmt.Sprintf("you may not request tokens for service account %s/%s (%s), so doctor cannot test the IRSA chain", t.Namespace, t.ServiceAccount, apiReason(err)),
+		s.fail(check, Error, fmt.Sprintf("you may not request tokens for service account %s/%s (%s), so doctor cannot test its credential chain", t.Namespace, t.ServiceAccount, apiReason(err)),
 			"run doctor as a user allowed to create serviceaccounts/token in "+t.Namespace+" (kubectl auth can-i create serviceaccounts/token -n "+t.Namespace+")")
 		return ""
 	case err != nil:
@@ -48,51 +47,88 @@ func (d *Doctor) requestToken(ctx context.Context, t Target, s *steps) string {
 		s.fail(check, Error, "the API server answered the TokenRequest without a token", "")
 		return ""
 	}
-	s.ok(check, "the API server issues service account %s/%s a token for audience %s (as the kubelet does for its pods)", t.Namespace, t.ServiceAccount, d.Audience)
+	s.ok(check, "the API server issues service account %s/%s a token for audience %s (as the kubelet does for its pods)", t.Namespace, t.ServiceAccount, audience)
 	return tr.Status.Token
 }
 
-// chain runs the IRSA chain exactly as the provider would for a pod of the
-// service account: STS AssumeRoleWithWebIdentity with the token,
-// DescribeSecret and GetSecretValue as the role, the Mount itself through
-// the provider's own pipeline, and validate on each secret.
-func (d *Doctor) chain(ctx context.Context, t Target, req *params.Request, role, token string, s *steps) {
-	p := provider.New(d.AWS, d.Kube, provider.Options{
-		TokenAudience: d.Audience, Cache: true, SecretTTL: time.Minute, CacheSize: 16, RetryBudget: 10 * time.Second,
-	})
+// audience is the token audience of the pod's own identity.
+func (d *Doctor) audience(own identity.Identity) string {
+	if own.Source == identity.PodIdentity {
+		return identity.PodIdentityAudience
+	}
+	return d.Audience
+}
+
+// agentURLs are the EKS Pod Identity Agent's addresses the provider asks
+// (Pod Identity only).
+type agentURLs struct{ v4, v6 agentURL }
+
+// chain runs the credential chain exactly as the provider would for a pod
+// of the service account: its own credentials (IRSA: STS
+// AssumeRoleWithWebIdentity with the token; Pod Identity: the EKS Pod
+// Identity Agent), the cross-account roles of assumeRoleArn,
+// DescribeSecret and GetSecretValue as the role each object is read as,
+// the Mount itself through the provider's own pipeline, and validate on
+// each secret. agent is nil for IRSA.
+func (d *Doctor) chain(ctx context.Context, t Target, req *params.Request, own identity.Identity, agent *agentURLs, token string, s *steps) {
+	opts := provider.Options{TokenAudience: d.Audience, Cache: true, SecretTTL: time.Minute, CacheSize: 16, RetryBudget: d.RetryBudget}
+	if opts.RetryBudget == 0 {
+		opts.RetryBudget = 10 * time.Second
+	}
+	first := "sts"
+	if agent != nil {
+		opts.PodIdentityAgentURL, opts.PodIdentityAgentURLIPv6 = agent.v4.url, agent.v6.url
+		first = "agent"
+	}
+	p := provider.New(d.AWS, d.Kube, opts)
 	region := req.Region
 	if region == "" {
 		region = d.AWS.Region
 	}
 	if region == "" && !allARNs(req.Objects) {
-		s.fail("sts", Error, "no AWS region: the SecretProviderClass sets none and doctor has no AWS_REGION (the provider would fall back to its own AWS_REGION, then its node's topology.kubernetes.io/region label)",
+		s.fail(first, Error, "no AWS region: the SecretProviderClass sets none and doctor has no AWS_REGION (the provider would fall back to its own AWS_REGION, then its node's topology.kubernetes.io/region label)",
 			"pass --region, set parameters.region in the SecretProviderClass, or export AWS_REGION")
 		return
 	}
-	id := identity.Identity{RoleARN: role, Namespace: t.Namespace, ServiceAccount: t.ServiceAccount, Region: region}
-	if id.Region == "" {
-		id.Region = req.Objects[0].Region
+	own.Region = region
+	if own.Region == "" {
+		own.Region = req.Objects[0].Region
 	}
-	creds, _, err := p.Credentials().Get(ctx, id, token)
-	if err != nil {
-		s.fail("sts", Error, stsMessage(err), d.trustFix(ctx, t, req, id))
+	if _, _, err := p.Credentials().Get(ctx, own, token); err != nil {
+		d.ownFinding(ctx, t, req, own, agent, err, s)
 		return
 	}
-	s.ok("sts", "STS lets %s/%s assume role %s with its token (AssumeRoleWithWebIdentity)", t.Namespace, t.ServiceAccount, role)
+	if agent != nil {
+		s.ok("agent", "the EKS Pod Identity Agent (%s) gives service account %s/%s the credentials of its Pod Identity association's role",
+			urlList(asked(req.AddressType, agent.v4, agent.v6)), t.Namespace, t.ServiceAccount)
+	} else {
+		s.ok("sts", "STS lets %s/%s assume role %s with its token (AssumeRoleWithWebIdentity)", t.Namespace, t.ServiceAccount, own.RoleARN)
+	}
 
 	mountable := true
+	assumed := map[string]bool{} // the cross-account roles checked, by key
 	for i, obj := range req.Objects {
-		oid := id
+		oid := own
 		if obj.Region != "" {
 			oid.Region = obj.Region
 		}
+		oid.Target = provider.Target(req, obj)
+		// Cached when in own's region: no second exchange.
+		if _, _, err := p.Credentials().Get(ctx, oid.Own(), token); err != nil {
+			d.ownFinding(ctx, t, req, oid.Own(), agent, err, s)
+			mountable = false
+			continue
+		}
+		if oid.Target.RoleARN != "" && !d.assume(ctx, p, t, oid, token, assumed, s) {
+			mountable = false
+			continue
+		}
 		objCreds := p.PodCredentials(oid, token)
-		if oid.Region != id.Region {
-			if creds, _, err = objCreds.Get(ctx); err != nil {
-				s.fail("sts", Error, stsMessage(err), d.trustFix(ctx, t, req, oid))
-				mountable = false
-				continue
-			}
+		creds, _, err := objCreds.Get(ctx)
+		if err != nil {
+			s.fail(first, Error, stsMessage(err), "the message says what to change")
+			mountable = false
+			continue
 		}
 		check := fmt.Sprintf("secret[%d]", i)
 		if obj.Type == params.SSMParameter {
@@ -107,16 +143,16 @@ func (d *Doctor) chain(ctx context.Context, t Target, req *params.Request, role,
 			mountable = false
 			continue
 		}
-		s.ok(check, "role %s reads secret %s (GetSecretValue, version %s)", role, obj.Name, secret.VersionID)
+		s.ok(check, "%s reads secret %s (GetSecretValue, version %s)", reader(oid), obj.Name, secret.VersionID)
 		if obj.Flatten != params.FlattenOff {
 			d.validateSecret(check, obj.Name, secret.Value, s)
 		}
 	}
 	if !mountable {
-		s.skip("mount", "the Mount would fail on the secret above")
+		s.skip("mount", "the Mount would fail on the link above")
 		return
 	}
-	res, err := p.Mount(ctx, d.mountRequest(t, req, token))
+	res, err := p.Mount(ctx, d.mountRequest(t, req, d.audience(own), token))
 	if err != nil {
 		s.fail("mount", Error, "the Mount fails as the pod's would: "+err.Error(), "the message says what to change")
 		return
@@ -126,6 +162,50 @@ func (d *Doctor) chain(ctx context.Context, t Target, req *params.Request, role,
 		paths[i] = f.Path
 	}
 	s.ok("mount", "a pod of %s/%s mounting SecretProviderClass %s gets %d files: %s", t.Namespace, t.ServiceAccount, t.Class, len(paths), strings.Join(paths, ", "))
+}
+
+// ownFinding reports a failure to get the pod's own credentials: STS's
+// refusal (IRSA) or the agent's (Pod Identity).
+func (d *Doctor) ownFinding(ctx context.Context, t Target, req *params.Request, own identity.Identity, agent *agentURLs, err error, s *steps) {
+	if agent != nil {
+		d.agentFinding(ctx, t, req, agent.v4, agent.v6, err, s)
+		return
+	}
+	s.fail("sts", Error, stsMessage(err), d.trustFix(ctx, t, req, own))
+}
+
+// assume checks, once per cross-account role, that the pod's own
+// identity may assume it (sts:AssumeRole, the role's trust policy).
+func (d *Doctor) assume(ctx context.Context, p *provider.Provider, t Target, id identity.Identity, token string, assumed map[string]bool, s *steps) bool {
+	ok, seen := assumed[id.Key()]
+	if seen {
+		return ok
+	}
+	_, _, err := p.Credentials().Get(ctx, id, token)
+	assumed[id.Key()] = err == nil
+	external := ""
+	if id.Target.ExternalID != "" {
+		external = " with its external ID"
+	}
+	if err != nil {
+		s.fail("assumerole", Error, stsMessage(err),
+			fmt.Sprintf("change the trust policy of role %s (in its account: aws iam update-assume-role-policy --role-name NAME --policy-document file://trust.json), or the permission policy of %s, as the message says; or fix assumeRoleArn, assumeRoleExternalId, assumeRoleDurationSeconds",
+				id.Target.RoleARN, id.Principal()))
+		return false
+	}
+	s.ok("assumerole", "STS lets %s (the identity of %s/%s) assume role %s%s (assumeRoleArn, sts:AssumeRole)", id.Principal(), t.Namespace, t.ServiceAccount, id.Target.RoleARN, external)
+	return true
+}
+
+// reader names the role id reads secrets as, for messages.
+func reader(id identity.Identity) string {
+	switch {
+	case id.Target.RoleARN != "":
+		return "role " + id.Target.RoleARN
+	case id.Source == identity.PodIdentity:
+		return id.Principal()
+	}
+	return "role " + id.RoleARN
 }
 
 // trustFix is what to do when STS refuses the token: the policy command
@@ -227,10 +307,10 @@ func setSummary(doc validate.Document) string {
 // mountRequest is the Mount the driver would send for a pod of the
 // service account (with the token in the attributes, as without
 // serviceAccountTokenInSecrets).
-func (d *Doctor) mountRequest(t Target, class *params.Request, token string) *params.Request {
+func (d *Doctor) mountRequest(t Target, class *params.Request, audience, token string) *params.Request {
 	req := *class
 	req.Pod = params.Pod{Name: "pmp-doctor", Namespace: t.Namespace, ServiceAccount: t.ServiceAccount}
 	req.SecretProviderClass = t.Class
-	req.Tokens = map[string]params.Token{d.Audience: {Value: token, Expires: time.Now().Add(tokenTTL)}}
+	req.Tokens = map[string]params.Token{audience: {Value: token, Expires: time.Now().Add(tokenTTL)}}
 	return &req
 }

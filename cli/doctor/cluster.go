@@ -11,22 +11,25 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 )
 
 // DriverName is the Secrets Store CSI Driver's CSIDriver object.
 const DriverName = "secrets-store.csi.k8s.io"
 
-// checkCSIDriver checks the CSIDriver object: the token request IRSA
-// needs, pod info, rotation, and tokens kept out of volume attributes
-// where the cluster can.
-func (d *Doctor) checkCSIDriver(ctx context.Context, s *steps) {
+// checkCSIDriver checks the CSIDriver object: the token request for the
+// audience the class's identity needs (IRSA's, or Pod Identity's), pod
+// info, rotation, and tokens kept out of volume attributes where the
+// cluster can.
+func (d *Doctor) checkCSIDriver(ctx context.Context, audience string, s *steps) {
 	const check = "csidriver"
 	var drv csiDriver
 	err := d.Kube.GetJSON(ctx, "/apis/storage.k8s.io/v1/csidrivers/"+DriverName, &drv)
 	switch {
 	case apierrors.IsNotFound(err):
 		s.fail(check, Error, "there is no CSIDriver "+DriverName+": the Secrets Store CSI Driver is not installed",
-			"install the driver (v1.6+) with its chart: helm install csi-secrets-store secrets-store-csi-driver/secrets-store-csi-driver -n kube-system --set tokenRequests[0].audience="+d.Audience+" --set enableSecretRotation=true")
+			"install the driver (v1.6+) with its chart: helm install csi-secrets-store secrets-store-csi-driver/secrets-store-csi-driver -n kube-system --set tokenRequests[0].audience="+audience+" --set enableSecretRotation=true")
 		return
 	case err != nil:
 		s.fail(check, Error, "reading CSIDriver "+DriverName+": "+apiReason(err), "")
@@ -35,11 +38,19 @@ func (d *Doctor) checkCSIDriver(ctx context.Context, s *steps) {
 	var problems, fixes []string
 	hasAudience := false
 	for _, tr := range drv.Spec.TokenRequests {
-		hasAudience = hasAudience || tr.Audience == d.Audience
+		hasAudience = hasAudience || tr.Audience == audience
 	}
 	if !hasAudience {
-		problems = append(problems, fmt.Sprintf("it requests no service-account token for audience %s, so pods get no IRSA token and every Mount fails", d.Audience))
-		fixes = append(fixes, "tokenRequests: [{audience: "+d.Audience+"}]  (helm: --set tokenRequests[0].audience="+d.Audience+")")
+		kind := "IRSA"
+		if audience == identity.PodIdentityAudience {
+			kind = "EKS Pod Identity"
+		}
+		problems = append(problems, fmt.Sprintf("it requests no service-account token for audience %s, so pods get no %s token and every Mount fails", audience, kind))
+		fix := "tokenRequests: [{audience: " + audience + "}]  (helm: --set tokenRequests[0].audience=" + audience + ")"
+		if n := len(drv.Spec.TokenRequests); n > 0 {
+			fix = fmt.Sprintf("add {audience: %s} to tokenRequests, keeping those there  (helm: --set tokenRequests[%d].audience=%s)", audience, n, audience)
+		}
+		fixes = append(fixes, fix)
 	}
 	if drv.Spec.PodInfoOnMount == nil || !*drv.Spec.PodInfoOnMount {
 		problems = append(problems, "podInfoOnMount is not true, so Mounts do not say which pod and service account they are for")
@@ -62,7 +73,7 @@ func (d *Doctor) checkCSIDriver(ctx context.Context, s *steps) {
 			"set in the CSIDriver's spec (kubectl edit csidriver "+DriverName+", or the driver chart's values):\n"+strings.Join(fixes, "\n"))
 		return
 	}
-	s.ok(check, "CSIDriver %s requests tokens for %s, with podInfoOnMount and requiresRepublish", DriverName, d.Audience)
+	s.ok(check, "CSIDriver %s requests tokens for %s, with podInfoOnMount and requiresRepublish", DriverName, audience)
 }
 
 // minor is the cluster's Kubernetes minor version, 0 when unknown.
@@ -77,12 +88,13 @@ func (d *Doctor) minor(ctx context.Context) int {
 
 // checkDaemonSets checks that the provider runs, ready, on every node the
 // driver runs on, and when it does not, whether its tolerations are why.
-func (d *Doctor) checkDaemonSets(ctx context.Context, s *steps) {
+// It returns the provider's DaemonSet, nil when there is none.
+func (d *Doctor) checkDaemonSets(ctx context.Context, s *steps) *daemonSet {
 	const check = "daemonset"
 	var all list[daemonSet]
 	if err := d.Kube.GetJSON(ctx, "/apis/apps/v1/daemonsets", &all); err != nil {
 		s.fail(check, Warning, "listing DaemonSets: "+apiReason(err), "run doctor as a user who may list daemonsets, pods and nodes")
-		return
+		return nil
 	}
 	var drivers, providers []daemonSet
 	for _, ds := range all.Items {
@@ -98,19 +110,20 @@ func (d *Doctor) checkDaemonSets(ctx context.Context, s *steps) {
 	switch {
 	case len(drivers) == 0 && len(providers) == 0:
 		s.skip(check, "neither the driver nor the provider runs as a DaemonSet here (looked for a container with --provider-volume, and the image pmp-secrets-provider)")
-		return
+		return nil
 	case len(providers) == 0:
 		s.fail(check, Error, fmt.Sprintf("the driver runs (DaemonSet %s), but no provider DaemonSet was found (a container of image pmp-secrets-provider, or with --provider-name=%s)", ref(drivers[0].Metadata), d.ProviderName),
 			"install the provider as a DaemonSet beside the driver (README, Install outline), or name it with --provider-daemonset NAMESPACE/NAME")
-		return
+		return nil
 	}
+	prov := &providers[0]
 	var driverNodes map[string]bool
 	var driver string // where the driver runs, for the messages
 	if len(drivers) > 0 {
 		var err error
 		if driverNodes, err = d.podNodes(ctx, drivers[0], false); err != nil {
 			s.fail(check, Warning, "listing the driver's pods: "+apiReason(err), "")
-			return
+			return prov
 		}
 		driver = "DaemonSet " + ref(drivers[0].Metadata)
 	} else {
@@ -121,14 +134,14 @@ func (d *Doctor) checkDaemonSets(ctx context.Context, s *steps) {
 		if len(driverNodes) == 0 {
 			s.fail(check, Error, fmt.Sprintf("the provider runs (DaemonSet %s), but the driver does not: no DaemonSet has a container with --provider-volume and no node's CSINode lists %s", ref(providers[0].Metadata), DriverName),
 				"install the Secrets Store CSI Driver v1.6+ (helm chart secrets-store-csi-driver)")
-			return
+			return prov
 		}
 		driver = "not a DaemonSet here: nodes whose CSINode lists " + DriverName
 	}
 	provNodes, err := d.podNodes(ctx, providers[0], true)
 	if err != nil {
 		s.fail(check, Warning, "listing the provider's pods: "+apiReason(err), "")
-		return
+		return prov
 	}
 	var missing []string
 	for n := range driverNodes {
@@ -137,14 +150,13 @@ func (d *Doctor) checkDaemonSets(ctx context.Context, s *steps) {
 		}
 	}
 	sort.Strings(missing)
-	prov := providers[0]
 	if len(missing) == 0 {
 		all := fmt.Sprintf("all %d nodes", len(driverNodes))
 		if len(driverNodes) == 1 {
 			all = "the one node"
 		}
 		s.ok(check, "the provider (DaemonSet %s) runs ready on %s of the driver (%s)", ref(prov.Metadata), all, driver)
-		return
+		return prov
 	}
 	msg := fmt.Sprintf("the provider (DaemonSet %s) has no ready pod on %d of the %d nodes the driver runs on: %s; pods there that mount a SecretProviderClass of provider %s wait in ContainerCreating",
 		ref(prov.Metadata), len(missing), len(driverNodes), strings.Join(missing, ", "), d.ProviderName)
@@ -163,7 +175,7 @@ func (d *Doctor) checkDaemonSets(ctx context.Context, s *steps) {
 	if len(untolerated) == 0 {
 		s.fail(check, Error, msg, fmt.Sprintf("see why: kubectl -n %s get pods -o wide -l %s; kubectl -n %s describe daemonset %s",
 			prov.Metadata.Namespace, selector(prov.Spec.Selector.MatchLabels), prov.Metadata.Namespace, prov.Metadata.Name))
-		return
+		return prov
 	}
 	var yaml []string
 	for _, t := range untolerated {
@@ -175,6 +187,7 @@ func (d *Doctor) checkDaemonSets(ctx context.Context, s *steps) {
 	}
 	s.fail(check, Error, msg+"; its tolerations do not cover their taints",
 		fmt.Sprintf("add to the tolerations of DaemonSet %s (spec.template.spec.tolerations), as the driver's are:\n%s", ref(prov.Metadata), strings.Join(yaml, "\n")))
+	return prov
 }
 
 // registeredNodes are the nodes whose CSINode lists the driver; nil when

@@ -1,9 +1,11 @@
 // Package doctor is the doctor subcommand: it checks a live cluster's PMP
 // set-up for one workload or service account, from the CSIDriver object to
-// the files its pods get, and proves the IRSA chain end to end exactly as
-// the provider runs it (a service-account token for sts.amazonaws.com,
-// AssumeRoleWithWebIdentity, DescribeSecret and GetSecretValue as the
-// role, the provider's own Mount pipeline, validate on the secret). Every
+// the files its pods get, and proves the credential chain end to end
+// exactly as the provider runs it: a service-account token for the class's
+// identity, then IRSA's AssumeRoleWithWebIdentity or the EKS Pod Identity
+// Agent, the cross-account AssumeRole of assumeRoleArn, DescribeSecret and
+// GetSecretValue as the role, the provider's own Mount pipeline, validate
+// on the secret. Every
 // finding says what is wrong and what to change. It reads the Kubernetes
 // API with plain REST calls (provider/kubeapi), never the typed clientset,
 // and never prints a token or a value.
@@ -11,9 +13,11 @@ package doctor
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"k8s.io/client-go/tools/clientcmd"
@@ -22,7 +26,9 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/cmdline"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/report"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/kubeapi"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 )
 
 // Command is the subcommand's description.
@@ -32,17 +38,23 @@ var Command = cmdline.Command{
 account (--service-account), in the order a pod's mount depends on it:
 
   csidriver            the CSIDriver secrets-store.csi.k8s.io requests tokens for
-                       sts.amazonaws.com, with podInfoOnMount and requiresRepublish
+                       sts.amazonaws.com (pods.eks.amazonaws.com for a class with
+                       usePodIdentity), with podInfoOnMount and requiresRepublish
                        (and serviceAccountTokenInSecrets on Kubernetes 1.35+)
   daemonset            the provider runs, ready, on every node the driver runs on (its
                        DaemonSet's, or the nodes whose CSINode lists it); if not, which
                        taints its tolerations miss
   deployment           the workload's service account and SecretProviderClass
   secretproviderclass  it exists, names this provider and parses (the provider's parser)
-  serviceaccount       it exists and carries eks.amazonaws.com/role-arn (not only the
-                       Deployment, as in the PMP document)
-  token                a token for the service account, audience sts.amazonaws.com
-  sts                  AssumeRoleWithWebIdentity with it (the role's trust policy)
+  serviceaccount       it exists and, for IRSA, carries eks.amazonaws.com/role-arn (not
+                       only the Deployment, as in the PMP document)
+  token                a token for the service account, for the audience above
+  sts                  IRSA: AssumeRoleWithWebIdentity with it (the role's trust policy)
+  agent                EKS Pod Identity: the agent at the provider's address for the
+                       class's preferredAddressType gives the service account
+                       credentials (its Pod Identity association)
+  assumerole           assumeRoleArn: sts:AssumeRole of each cross-account role with
+                       those credentials (the target role's trust policy)
   secret[N]            DescribeSecret and GetSecretValue as the role; validate
   mount                the Mount, through the provider's own pipeline: the files
 
@@ -50,7 +62,10 @@ It uses your kubeconfig (--kubeconfig, $KUBECONFIG, ~/.kube/config) and needs
 to read those objects and create serviceaccounts/token; STS and Secrets Manager
 are called with the service account's role, never your AWS identity. AWS
 settings (AWS_REGION, AWS_ENDPOINT_URL...) come from the environment, as for
-the provider.
+the provider. The EKS Pod Identity Agent answers only inside the cluster (each
+node's link-local address, read from the provider DaemonSet's
+--pod-identity-agent-url flags): check a Pod Identity class from a pod of the
+cluster or a node.
 
   doctor -n pmp --deployment pmp
   doctor -n pmp --service-account pmp-secrets-access --class pmp-credentials
@@ -77,6 +92,14 @@ type Doctor struct {
 	// ProviderDaemonSet is NAMESPACE/NAME of the provider's DaemonSet;
 	// empty: found by its image.
 	ProviderDaemonSet string
+	// PodIdentityAgentURL and PodIdentityAgentURLIPv6 are the EKS Pod
+	// Identity Agent's addresses, as the provider's flags of those names;
+	// nil: the provider DaemonSet's flags, else their defaults.
+	PodIdentityAgentURL, PodIdentityAgentURLIPv6 *string
+	// RetryBudget is how long a link that fails transiently (an agent that
+	// does not answer, STS or Secrets Manager 5xx) is retried, as the
+	// provider's --retry-budget; zero: 10 seconds.
+	RetryBudget time.Duration
 }
 
 // Result is what doctor prints (--output json).
@@ -89,25 +112,51 @@ type Result struct {
 // Check runs every check for t, in order; a check whose input failed is
 // skipped.
 func (d *Doctor) Check(ctx context.Context, t Target) Result {
+	// The workload and its class are read first, as the CSIDriver's token
+	// request depends on the class (IRSA or Pod Identity), and reported
+	// after the cluster's checks, in the order a Mount depends on them.
+	var workload steps
+	dep, ok := d.resolveDeployment(ctx, &t, &workload)
+	var req *params.Request
+	podIdentity := false
+	if ok {
+		req, podIdentity = d.checkClass(ctx, &t, &workload)
+	}
+	own := identity.Identity{Namespace: t.Namespace, ServiceAccount: t.ServiceAccount}
+	if podIdentity {
+		own.Source = identity.PodIdentity
+		if req != nil {
+			own.Address = req.AddressType
+		}
+	}
 	var s steps
-	d.checkCSIDriver(ctx, &s)
-	d.checkDaemonSets(ctx, &s)
-	dep, ok := d.resolveDeployment(ctx, &t, &s)
+	d.checkCSIDriver(ctx, d.audience(own), &s)
+	prov := d.checkDaemonSets(ctx, &s)
+	s = append(s, workload...)
 	if !ok {
 		s.skip("chain", "no service account to check")
 		return result(t, s)
 	}
-	req := d.checkClass(ctx, &t, &s)
-	role := d.checkServiceAccount(ctx, t, dep, &s)
-	if req == nil || role == "" {
+	role, exists := d.checkServiceAccount(ctx, t, dep, podIdentity, &s)
+	switch {
+	case podIdentity && (req == nil || !exists):
+		s.skip("chain", "the EKS Pod Identity chain needs the SecretProviderClass and the service account (above)")
+		return result(t, s)
+	case !podIdentity && (req == nil || role == ""):
 		s.skip("chain", "the IRSA chain needs the SecretProviderClass and the service account's role (above)")
 		return result(t, s)
 	}
-	token := d.requestToken(ctx, t, &s)
+	own.RoleARN = role
+	var agent *agentURLs
+	if podIdentity {
+		agent = &agentURLs{}
+		agent.v4, agent.v6 = d.agentAddresses(prov)
+	}
+	token := d.requestToken(ctx, t, d.audience(own), &s)
 	if token == "" {
 		return result(t, s)
 	}
-	d.chain(ctx, t, req, role, token, &s)
+	d.chain(ctx, t, req, own, agent, token, &s)
 	return result(t, s)
 }
 
@@ -131,6 +180,8 @@ func Run(ctx context.Context, env cmdline.Env, args []string) int {
 	fs.StringVar(&d.Audience, "token-audience", "sts.amazonaws.com", "the provider's --token-audience")
 	fs.StringVar(&d.ProviderName, "provider-name", "pmp", "the provider's --provider-name")
 	fs.StringVar(&d.ProviderDaemonSet, "provider-daemonset", "", "NAMESPACE/NAME of the provider's DaemonSet (default: found by its image)")
+	agentV4 := fs.String(flagAgentIPv4, "", "the EKS Pod Identity Agent's IPv4 URL, for a class with usePodIdentity (default: the provider DaemonSet's --"+flagAgentIPv4+", else "+identity.DefaultAgentIPv4URL+")")
+	agentV6 := fs.String(flagAgentIPv6, "", "its IPv6 URL (default: the provider DaemonSet's --"+flagAgentIPv6+", else "+identity.DefaultAgentIPv6URL+")")
 	output := cmdline.OutputFlag(fs)
 	rest, code, done := env.Parse(Command, fs, args)
 	if done {
@@ -139,6 +190,14 @@ func Run(ctx context.Context, env cmdline.Env, args []string) int {
 	if len(rest) > 0 {
 		return env.Usage(Command.Name, "unexpected arguments %q", rest)
 	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case flagAgentIPv4:
+			d.PodIdentityAgentURL = agentV4
+		case flagAgentIPv6:
+			d.PodIdentityAgentURLIPv6 = agentV6
+		}
+	})
 	if t.Deployment == "" && t.ServiceAccount == "" {
 		return env.Usage(Command.Name, "name the workload: --deployment NAME or --service-account NAME")
 	}

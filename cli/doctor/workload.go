@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -78,15 +79,17 @@ func (d *Doctor) resolveDeployment(ctx context.Context, t *Target, s *steps) (*d
 }
 
 // checkClass reads and parses the SecretProviderClass with the provider's
-// own parser. Nil: the chain cannot run.
-func (d *Doctor) checkClass(ctx context.Context, t *Target, s *steps) *params.Request {
+// own parser. Nil: the chain cannot run. podIdentity: the class sets
+// usePodIdentity (read from its parameters when it does not parse, so the
+// service account is checked for the chain that applies).
+func (d *Doctor) checkClass(ctx context.Context, t *Target, s *steps) (req *params.Request, podIdentity bool) {
 	const check = "secretproviderclass"
 	base := "/apis/secrets-store.csi.x-k8s.io/v1" + d.nsPath(t.Namespace) + "/secretproviderclasses"
 	if t.Class == "" {
 		var all list[spclass.SecretProviderClass]
 		if err := d.Kube.GetJSON(ctx, base, &all); err != nil {
 			s.fail(check, Error, "listing SecretProviderClasses in "+t.Namespace+": "+apiReason(err), "name it with --class")
-			return nil
+			return nil, false
 		}
 		var ours []string
 		for _, c := range all.Items {
@@ -97,7 +100,7 @@ func (d *Doctor) checkClass(ctx context.Context, t *Target, s *steps) *params.Re
 		if len(ours) != 1 {
 			s.fail(check, Error, fmt.Sprintf("namespace %s has %d SecretProviderClasses of provider %s (%s): doctor does not know which to check", t.Namespace, len(ours), d.ProviderName, strings.Join(ours, ", ")),
 				"name it with --class, or check a workload with --deployment")
-			return nil
+			return nil, false
 		}
 		t.Class = ours[0]
 	}
@@ -112,30 +115,38 @@ func (d *Doctor) checkClass(ctx context.Context, t *Target, s *steps) *params.Re
 		}
 		s.fail(check, Error, fmt.Sprintf("there is no SecretProviderClass %s/%s%s: pods that mount it wait in ContainerCreating", t.Namespace, t.Class, hint(pmp.SuggestAmong(t.Class, names))),
 			fmt.Sprintf("kubectl -n %s get secretproviderclasses; fix the volume's secretProviderClass or create the class (examples/pmp-secretproviderclass.yaml)", t.Namespace))
-		return nil
+		return nil, false
 	}
 	if err != nil {
 		s.fail(check, Error, fmt.Sprintf("reading SecretProviderClass %s/%s: %s", t.Namespace, t.Class, apiReason(err)), "")
-		return nil
+		return nil, false
 	}
 	if c.Spec.Provider != d.ProviderName {
 		s.fail(check, Error, fmt.Sprintf("SecretProviderClass %s/%s has spec.provider %q, so the driver sends its Mounts to another provider", t.Namespace, t.Class, c.Spec.Provider),
 			"set spec.provider: "+d.ProviderName)
-		return nil
+		return nil, false
 	}
-	req, err := c.Request()
+	req, err = c.Request()
 	if err != nil {
 		s.fail(check, Error, err.Error(), "fix the named field: kubectl -n "+t.Namespace+" edit secretproviderclass "+t.Class+" (the README's parameter table lists the fields)")
-		return nil
+		// As the provider's parser reads it (strconv.ParseBool).
+		podIdentity, _ = strconv.ParseBool(strings.TrimSpace(c.Spec.Parameters[params.ParamUsePodIdentity]))
+		return nil, podIdentity
 	}
-	s.ok(check, "SecretProviderClass %s/%s names provider %s and parses: objects %s", t.Namespace, t.Class, d.ProviderName, strings.Join(req.ObjectNames(), ", "))
-	return req
+	via := ""
+	if req.PodIdentity {
+		via = fmt.Sprintf(", with EKS Pod Identity (preferredAddressType %s)", addressTypeName(req.AddressType))
+	}
+	s.ok(check, "SecretProviderClass %s/%s names provider %s and parses: objects %s%s", t.Namespace, t.Class, d.ProviderName, strings.Join(req.ObjectNames(), ", "), via)
+	return req, req.PodIdentity
 }
 
-// checkServiceAccount checks that the service account exists and carries
-// the role annotation, and says so when it is on the Deployment instead
-// (the PMP document's example). It returns the role, "" when there is none.
-func (d *Doctor) checkServiceAccount(ctx context.Context, t Target, dep *deployment, s *steps) string {
+// checkServiceAccount checks that the service account exists and, for
+// IRSA, carries the role annotation, and says so when it is on the
+// Deployment instead (the PMP document's example). It returns the role,
+// "" when there is none (always with Pod Identity, whose association
+// names the role), and whether the service account exists.
+func (d *Doctor) checkServiceAccount(ctx context.Context, t Target, dep *deployment, podIdentity bool, s *steps) (role string, exists bool) {
 	const check = "serviceaccount"
 	base := "/api/v1" + d.nsPath(t.Namespace) + "/serviceaccounts"
 	var sa serviceAccount
@@ -148,18 +159,27 @@ func (d *Doctor) checkServiceAccount(ctx context.Context, t Target, dep *deploym
 			names = append(names, x.Metadata.Name)
 		}
 		sugg := pmp.SuggestAmong(t.ServiceAccount, names)
-		fix := fmt.Sprintf("create it: kubectl -n %s create serviceaccount %s (then annotate it with the role)", t.Namespace, t.ServiceAccount)
+		then := "then annotate it with the role"
+		if podIdentity {
+			then = "then create its EKS Pod Identity association"
+		}
+		fix := fmt.Sprintf("create it: kubectl -n %s create serviceaccount %s (%s)", t.Namespace, t.ServiceAccount, then)
 		if len(sugg) > 0 {
 			fix = fmt.Sprintf("use the existing one: serviceAccountName: %s in the pod template (the PMP document spells it two ways: pmp-secrets-access and pmp-secret-access), or %s", sugg[0], fix)
 		}
 		s.fail(check, Error, fmt.Sprintf("there is no service account %s/%s%s: pods that use it are not created", t.Namespace, t.ServiceAccount, hint(sugg)), fix)
-		return ""
+		return "", false
 	}
 	if err != nil {
 		s.fail(check, Error, fmt.Sprintf("reading service account %s/%s: %s", t.Namespace, t.ServiceAccount, apiReason(err)), "")
-		return ""
+		return "", false
 	}
-	role := strings.TrimSpace(sa.Metadata.Annotations[identity.RoleAnnotation])
+	if podIdentity {
+		s.ok(check, "service account %s/%s exists; with usePodIdentity its IAM role is the one of its EKS Pod Identity association (no %s annotation is read)",
+			t.Namespace, t.ServiceAccount, identity.RoleAnnotation)
+		return "", true
+	}
+	role = strings.TrimSpace(sa.Metadata.Annotations[identity.RoleAnnotation])
 	switch {
 	case role == "":
 		where, value := d.annotatedDeployment(ctx, t, dep)
@@ -167,18 +187,18 @@ func (d *Doctor) checkServiceAccount(ctx context.Context, t Target, dep *deploym
 			s.fail(check, Error, fmt.Sprintf("service account %s/%s has no %s annotation; it is on %s instead (as in the PMP document's example), where IRSA never reads it",
 				t.Namespace, t.ServiceAccount, identity.RoleAnnotation, where),
 				fmt.Sprintf("kubectl -n %s annotate serviceaccount %s %s=%s\n(and remove it from the Deployment)", t.Namespace, t.ServiceAccount, identity.RoleAnnotation, value))
-			return ""
+			return "", true
 		}
 		s.fail(check, Error, fmt.Sprintf("service account %s/%s has no %s annotation: the provider cannot tell which IAM role its pods read secrets as", t.Namespace, t.ServiceAccount, identity.RoleAnnotation),
 			fmt.Sprintf("kubectl -n %s annotate serviceaccount %s %s=arn:aws:iam::ACCOUNT_ID:role/PMP-SecretsManager-Role", t.Namespace, t.ServiceAccount, identity.RoleAnnotation))
-		return ""
+		return "", true
 	case !identity.ValidRoleARN(role):
 		s.fail(check, Error, fmt.Sprintf("service account %s/%s: annotation %s %q is not an IAM role ARN", t.Namespace, t.ServiceAccount, identity.RoleAnnotation, role),
 			fmt.Sprintf("kubectl -n %s annotate --overwrite serviceaccount %s %s=arn:aws:iam::ACCOUNT_ID:role/ROLE_NAME", t.Namespace, t.ServiceAccount, identity.RoleAnnotation))
-		return ""
+		return "", true
 	}
 	s.ok(check, "service account %s/%s is annotated with role %s", t.Namespace, t.ServiceAccount, role)
-	return role
+	return role, true
 }
 
 // annotatedDeployment finds the role annotation on a Deployment that runs
