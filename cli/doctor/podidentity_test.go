@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -69,17 +68,6 @@ func putAgentDaemonSet(w *world, ready map[string]bool) {
 	for n, r := range ready {
 		w.api.Put("/api/v1/namespaces/kube-system/pods/eks-pod-identity-agent-"+n, apifake.Pod("kube-system", "eks-pod-identity-agent-"+n, "eks-pod-identity-agent", n, r))
 	}
-}
-
-// closedURL is an agent URL on loopback where nothing listens.
-func closedURL(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := "http://" + ln.Addr().String() + "/v1/credentials"
-	ln.Close()
-	return u
 }
 
 // refusingAgent answers every credentials request with status and code:
@@ -158,7 +146,7 @@ func TestEachPodIdentityMistakeHasItsFinding(t *testing.T) {
 				"pods.eks.amazonaws.com sts:AssumeRole and sts:TagSession", "eks-auth:AssumeRoleForPodIdentity"}},
 		{name: "the agent add-on is not installed",
 			break_: func(t *testing.T, w *world, _ *podagent.Agent, d *Doctor) {
-				u := closedURL(t)
+				u := podagent.UnreachableURL(t)
 				d.PodIdentityAgentURL = &u
 			},
 			check: "agent", status: Error,
@@ -167,14 +155,14 @@ func TestEachPodIdentityMistakeHasItsFinding(t *testing.T) {
 				"aws eks create-addon --cluster-name CLUSTER --addon-name eks-pod-identity-agent"}},
 		{name: "the agent add-on is not running on a node",
 			break_: func(t *testing.T, w *world, _ *podagent.Agent, _ *Doctor) {
-				w.api.Put(apifake.ProviderDaemonSet, providerWithArgs("--pod-identity-agent-url="+closedURL(t)))
+				w.api.Put(apifake.ProviderDaemonSet, providerWithArgs("--pod-identity-agent-url="+podagent.UnreachableURL(t)))
 				putAgentDaemonSet(w, map[string]bool{"node-1": true, "node-2": false})
 			},
 			check: "agent", status: Error,
 			says: []string{"the EKS Pod Identity Agent add-on is not running on node node-2", "kubectl -n kube-system get pods -o wide -l app=eks-pod-identity-agent"}},
 		{name: "the agent runs but doctor cannot reach it",
 			break_: func(t *testing.T, w *world, _ *podagent.Agent, _ *Doctor) {
-				w.api.Put(apifake.ProviderDaemonSet, providerWithArgs("--pod-identity-agent-url="+closedURL(t)))
+				w.api.Put(apifake.ProviderDaemonSet, providerWithArgs("--pod-identity-agent-url="+podagent.UnreachableURL(t)))
 				putAgentDaemonSet(w, map[string]bool{"node-1": true, "node-2": true})
 			},
 			check: "agent", status: Error,
@@ -318,7 +306,7 @@ func TestCrossAccountChain(t *testing.T) {
 // provider DaemonSet's.
 func TestRunWithAgentURL(t *testing.T) {
 	w, agent := podIdentityWorld(t)
-	w.api.Put(apifake.ProviderDaemonSet, providerWithArgs("--pod-identity-agent-url="+closedURL(t)))
+	w.api.Put(apifake.ProviderDaemonSet, providerWithArgs("--pod-identity-agent-url="+podagent.UnreachableURL(t)))
 	var out, errb bytes.Buffer
 	code := Run(context.Background(), cmdline.Env{Prog: "kubectl pmp", Stdout: &out, Stderr: &errb},
 		[]string{"--kubeconfig", w.api.Kubeconfig(t), "--deployment", "pmp-deployment", "--pod-identity-agent-url", agent.URL, "--output", "json"})

@@ -16,6 +16,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -60,6 +61,19 @@ func Start(t testing.TB, stsEndpoint string) *Agent {
 	t.Cleanup(srv.Close)
 	a.URL = srv.URL + "/v1/credentials"
 	return a
+}
+
+// UnreachableURL is an agent credentials URL on loopback where nothing
+// listens: an agent that is not running.
+func UnreachableURL(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := "http://" + ln.Addr().String() + "/v1/credentials"
+	ln.Close()
+	return u
 }
 
 // Associate is an EKS Pod Identity association: pods of the service

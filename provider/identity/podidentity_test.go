@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/podagent"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 )
@@ -65,17 +65,6 @@ func (a *agentStandIn) Tokens() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return append([]string(nil), a.tokens...)
-}
-
-// unreachable is a loopback URL nothing listens on.
-func unreachable(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := "http://" + ln.Addr().String() + "/v1/credentials"
-	ln.Close()
-	return u
 }
 
 var podIdentity = Identity{Source: PodIdentity, Namespace: "pmp", ServiceAccount: "pmp-sa", Region: "eu-west-1"}
@@ -133,7 +122,7 @@ func TestPodIdentityAddresses(t *testing.T) {
 			v4, v6 := newAgent(t), newAgent(t)
 			v4URL := v4.url()
 			if tt.v4Down {
-				v4URL = unreachable(t)
+				v4URL = podagent.UnreachableURL(t)
 			}
 			c := NewCredentials(&fakeSTS{}, CredentialsConfig{Retry: agentRetry, Cache: true, CacheSize: 8, Agent: NewAgent(v4URL, v6.url())})
 			id := podIdentity
@@ -179,7 +168,7 @@ func TestPodIdentityErrors(t *testing.T) {
 		{name: "a 429 is retried", status: []int{429}, wantCalls: 2},
 		{name: "5xx past the budget", status: []int{500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500},
 			wantKind: mounterr.Transient, wantFault: AgentFailing, wantMsg: []string{"kept failing for", "HTTP 500", "eks-pod-identity-agent add-on"}},
-		{name: "nothing listens", agent: func(t *testing.T, _ string) *Agent { return NewAgent(unreachable(t), "") },
+		{name: "nothing listens", agent: func(t *testing.T, _ string) *Agent { return NewAgent(podagent.UnreachableURL(t), "") },
 			wantKind: mounterr.Transient, wantFault: AgentUnreachable, wantMsg: []string{"eks-pod-identity-agent add-on"}},
 		{name: "no agent address", agent: func(*testing.T, string) *Agent { return nil }, wantKind: mounterr.Invalid, wantFault: AgentNoAddress,
 			wantMsg: []string{"usePodIdentity", "--pod-identity-agent-url"}},
