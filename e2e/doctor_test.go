@@ -22,8 +22,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/doctor"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/podagent"
 )
 
 // built is the binary doctor runs as, built once per run from the checkout
@@ -441,5 +443,53 @@ func (ns *testNS) checkREADME(cmd, text, secret, role string) {
 		"--account 000000000000", "--account 111122223333").Replace(text)
 	if version.ReplaceAllString(shown, "version V") != version.ReplaceAllString(got, "version V") {
 		ns.t.Errorf("the README's run of %s is not what doctor prints on this cluster; it prints (names as in the examples):\n%s", cmd, got)
+	}
+}
+
+// TestDoctorPodIdentity: doctor on the examples' set-up switched to EKS
+// Pod Identity (usePodIdentity: "true", the service account's role
+// annotation removed, the CSIDriver requesting pods.eks.amazonaws.com
+// tokens too), against a stand-in EKS Pod Identity Agent (internal/podagent,
+// on loopback in the test's process, its credentials the emulator's; doctor
+// pointed at it with --pod-identity-agent-url, the IPv6 one empty, so
+// nothing goes to the agent's link-local addresses). Without an association
+// for the service account, the agent check names the command that creates
+// one; with it, exit 0 and the chain runs through the agent to the Mount,
+// with no IRSA check. Serial: it edits the cluster's CSIDriver.
+func TestDoctorPodIdentity(t *testing.T) {
+	if cfg.awsEndpoint == "" {
+		t.Skip("the stand-in agent's credentials come from the AWS emulator (PMP_E2E_AWS_ENDPOINT)")
+	}
+	csiDriverEdit(t, func(s *storagev1.CSIDriverSpec) {
+		s.TokenRequests = append(s.TokenRequests, storagev1.TokenRequest{Audience: podagent.Audience})
+	})
+	agent := podagent.Start(t, cfg.awsEndpoint)
+	ns := newNS(t)
+	stored := sampleSecret("podid")
+	secret := ns.createSecret("", stored.json())
+	ns.applyExamples(pmpExample{secret: secret, deployment: noReplicas, parameters: map[string]string{"usePodIdentity": "true"},
+		serviceAccount: func(sa *corev1.ServiceAccount) { delete(sa.Annotations, "eks.amazonaws.com/role-arn") }})
+	args := []string{"--deployment", exampleDeployment, "--pod-identity-agent-url", agent.URL, "--pod-identity-agent-url-ipv6="}
+
+	d := ns.doctor(stored, args...)
+	d.finding(t, "agent", doctor.Error,
+		"the EKS Pod Identity Agent at "+agent.URL+" refused service account "+ns.name+"/"+exampleSA,
+		"aws eks create-pod-identity-association --cluster-name CLUSTER --namespace "+ns.name+" --service-account "+exampleSA+" --role-arn ROLE_ARN")
+
+	agent.Associate(ns.name, exampleSA, cfg.roleARN)
+	d = ns.doctor(stored, args...)
+	want := "csidriver ok, daemonset ok, deployment ok, secretproviderclass ok, serviceaccount ok, token ok, agent ok, secret[0] ok, secret[0] ok, secret[0] ok, mount ok"
+	if d.code != 0 || d.statuses() != want {
+		t.Fatalf("exit %d, %s: %s, want exit 0, every check ok:\n%s", d.code, d.res.Summary, d.statuses(), d.text)
+	}
+	for check, says := range map[string]string{
+		"csidriver": "requests tokens for " + podagent.Audience,
+		"token":     "service account " + ns.name + "/" + exampleSA + " a token for audience " + podagent.Audience,
+		"agent":     agent.URL + " from doctor's --pod-identity-agent-url",
+		"mount":     "a pod of " + ns.name + "/" + exampleSA + " mounting SecretProviderClass " + exampleClass + " gets ",
+	} {
+		if m := d.step(check, doctor.OK).Message; !strings.Contains(m, says) {
+			t.Errorf("%s: %q does not say %q", check, m, says)
+		}
 	}
 }

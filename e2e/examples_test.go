@@ -181,6 +181,7 @@ type pmpExample struct {
 	serviceAccount func(*corev1.ServiceAccount)
 	deployment     func(*appsv1.Deployment)
 	objects        func(string) string // the class's objects parameter
+	parameters     map[string]string   // more class parameters (usePodIdentity)
 }
 
 // applyExamples creates the examples' ServiceAccount, Deployment and
@@ -248,6 +249,9 @@ func (ns *testNS) applyExamples(x pmpExample) *appsv1.Deployment {
 					objects = x.objects(objects)
 				}
 				_ = unstructured.SetNestedField(u.Object, objects, "spec", "parameters", "objects")
+				for k, v := range x.parameters {
+					_ = unstructured.SetNestedField(u.Object, v, "spec", "parameters", k)
+				}
 				if _, ok, _ := unstructured.NestedString(u.Object, "spec", "parameters", "region"); ok {
 					_ = unstructured.SetNestedField(u.Object, cfg.region, "spec", "parameters", "region")
 				}
