@@ -466,6 +466,8 @@ func TestDoctorPodIdentity(t *testing.T) {
 	agent := podagent.Start(t, cfg.awsEndpoint)
 	ns := newNS(t)
 	stored := sampleSecret("podid")
+	// The sample's trailing line break is a mistake validate warns about.
+	stored["VCS.GithubEnterpriseClientSecret"] = "line one\nline two"
 	secret := ns.createSecret("", stored.json())
 	ns.applyExamples(pmpExample{secret: secret, deployment: noReplicas, parameters: map[string]string{"usePodIdentity": "true"},
 		serviceAccount: func(sa *corev1.ServiceAccount) { delete(sa.Annotations, "eks.amazonaws.com/role-arn") }})
