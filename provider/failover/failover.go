@@ -68,8 +68,8 @@ type Regions struct {
 }
 
 type downRegion struct {
-	until time.Time
-	err   error
+	at, until time.Time
+	err       error
 }
 
 // maxFailing bounds Regions.failing: past it, an outage may be logged again.
@@ -100,7 +100,8 @@ func Version(region, version string) string { return region + "/" + version }
 // value kept for an outage (--stale-if-error) may answer it.
 func Do[V any](ctx context.Context, r *Regions, rd Read[V]) (V, time.Duration, error) {
 	var zero V
-	primaryErr, remembered := r.isDown(rd.Primary.Region)
+	primaryErr, ago := r.isDown(rd.Primary.Region)
+	remembered := primaryErr != nil
 	if primaryErr == nil {
 		pctx, cancel := ctx, context.CancelFunc(func() {})
 		if d, ok := ctx.Deadline(); ok {
@@ -122,7 +123,7 @@ func Do[V any](ctx context.Context, r *Regions, rd Read[V]) (V, time.Duration, e
 	if err != nil {
 		since := ""
 		if remembered {
-			since = fmt.Sprintf(" (found within the last %s, so not asked again yet)", rd.Window)
+			since = fmt.Sprintf(" (found out %s ago, so not asked again yet)", ago.Round(time.Millisecond))
 		}
 		return zero, 0, &mounterr.Error{Kind: mounterr.Transient, Err: primaryErr, Msg: fmt.Sprintf(
 			"%s could not be read in either region: in its region %s%s: %v; in the failover region %s: %v",
@@ -133,24 +134,27 @@ func Do[V any](ctx context.Context, r *Regions, rd Read[V]) (V, time.Duration, e
 	return v, min(ttl, rd.Window), nil
 }
 
-// isDown returns the outage of region remembered now, if any.
-func (r *Regions) isDown(region string) (error, bool) {
+// isDown returns the outage of region remembered now, if any, and how
+// long ago it was found.
+func (r *Regions) isDown(region string) (error, time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	o, ok := r.down[region]
 	if !ok {
-		return nil, false
+		return nil, 0
 	}
-	if !r.now().Before(o.until) {
+	now := r.now()
+	if !now.Before(o.until) {
 		delete(r.down, region)
-		return nil, false
+		return nil, 0
 	}
-	return o.err, true
+	return o.err, now.Sub(o.at)
 }
 
 func (r *Regions) markDown(region string, err error, window time.Duration) {
 	r.mu.Lock()
-	r.down[region] = downRegion{until: r.now().Add(window), err: err}
+	now := r.now()
+	r.down[region] = downRegion{at: now, until: now.Add(window), err: err}
 	r.mu.Unlock()
 }
 
