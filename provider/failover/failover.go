@@ -105,7 +105,7 @@ func Do[V any](ctx context.Context, r *Regions, rd Read[V]) (V, time.Duration, e
 	if primaryErr == nil {
 		pctx, cancel := ctx, context.CancelFunc(func() {})
 		if d, ok := ctx.Deadline(); ok {
-			pctx, cancel = context.WithDeadline(ctx, r.now().Add(d.Sub(r.now())/2))
+			pctx, cancel = context.WithTimeout(ctx, time.Until(d)/2) // a context's clock is the real one
 		}
 		v, ttl, err := rd.Primary.Load(pctx)
 		cancel()
