@@ -12,7 +12,6 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"k8s.io/klog/v2"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
@@ -150,19 +149,8 @@ func TestFailoverServesWhileThePrimaryIsOut(t *testing.T) {
 			if got := promtest.Value(t, e.reg, "pmp_failover_served_total", "service", "Secrets Manager"); got != 1 {
 				t.Errorf("pmp_failover_served_total{service=Secrets Manager} = %v, want 1", got)
 			}
-			klog.Flush()
-			out := logs.String()
-			if n := strings.Count(out, "the failover region serves secret PMP-Production-Credentials"); n != 1 {
-				t.Errorf("the failover is logged %d times, want once:\n%s", n, out)
-			}
-			for _, w := range []string{`region="us-east-1"`, `failoverRegion="us-west-2"`, `namespace="pmp"`, `serviceAccount="pmp-secrets-access"`, `reason=`} {
-				if !strings.Contains(out, w) {
-					t.Errorf("the failover log line does not say %s:\n%s", w, out)
-				}
-			}
-			if strings.Contains(out, "VALUE-SENTINEL") || leaksToken(out) {
-				t.Error("the log holds a secret value or a token")
-			}
+			loggedOnce(t, logs, "the failover region serves secret PMP-Production-Credentials",
+				`region="us-east-1"`, `failoverRegion="us-west-2"`, `namespace="pmp"`, `serviceAccount="pmp-secrets-access"`, `reason=`)
 		})
 	}
 }
@@ -269,12 +257,18 @@ func TestFailoverBothRegionsDown(t *testing.T) {
 			}
 		}
 	})
-	t.Run("stale-if-error", func(t *testing.T) {
+	// staleEnv holds a value the primary served, past its 1s freshness,
+	// kept an hour for an outage.
+	staleEnv := func(t *testing.T) *failoverEnv {
 		e := newFailoverEnv(t, func(o *provider.Options) { o.SecretTTL, o.StaleIfError = time.Second, time.Hour })
 		if _, err := e.mount(failoverReq("- objectName: PMP-Production-Credentials")); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(1100 * time.Millisecond) // the freshness window ends
+		return e
+	}
+	t.Run("stale-if-error", func(t *testing.T) {
+		e := staleEnv(t)
 		down(e)
 		resp, err := e.mount(failoverReq("- objectName: PMP-Production-Credentials"))
 		if err != nil {
@@ -288,11 +282,7 @@ func TestFailoverBothRegionsDown(t *testing.T) {
 		}
 	})
 	t.Run("the failover region answers: no stale value", func(t *testing.T) {
-		e := newFailoverEnv(t, func(o *provider.Options) { o.SecretTTL, o.StaleIfError = time.Second, time.Hour })
-		if _, err := e.mount(failoverReq("- objectName: PMP-Production-Credentials")); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(1100 * time.Millisecond)
+		e := staleEnv(t)
 		e.regionOutage(primaryRegion, getSecretValue, awsemu.Fault{Status: 503, Code: "ServiceUnavailable"})
 		resp, err := e.mount(failoverReq("- objectName: PMP-Production-Credentials"))
 		if err != nil {
@@ -423,5 +413,24 @@ func TestFailoverKeepsIdentitiesApart(t *testing.T) {
 	}
 	if got := e.aws.Front.CountIn(failoverRegion, getSecretValue); got != 2 {
 		t.Errorf("%d GetSecretValue in the failover region, want 2: the other identity reads it as itself", got)
+	}
+}
+
+// TestFailoverRegionOfTheProvider: with no region parameter, the objects
+// are read in the provider's AWS_REGION; a failoverRegion equal to it is
+// refused at Mount time, for secrets and parameters alike.
+func TestFailoverRegionOfTheProvider(t *testing.T) {
+	e := newFailoverEnv(t)
+	for _, objects := range []string{"- objectName: PMP-Production-Credentials", "- {objectName: /pmp/db/password, objectType: ssmparameter}"} {
+		r := pmpReq(objects)
+		r.Parameters["failoverRegion"] = testRegion
+		_, err := e.mount(r)
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "is read in region eu-west-1 (the provider's AWS_REGION") ||
+			!strings.Contains(err.Error(), "which is the failoverRegion") {
+			t.Errorf("%s: %v; want InvalidArgument naming the region and the failoverRegion", objects, err)
+		}
+	}
+	if got := e.aws.Front.Total(); got != 0 {
+		t.Errorf("%d AWS calls for a refused Mount", got)
 	}
 }

@@ -100,7 +100,7 @@ func Version(region, version string) string { return region + "/" + version }
 // value kept for an outage (--stale-if-error) may answer it.
 func Do[V any](ctx context.Context, r *Regions, rd Read[V]) (V, time.Duration, error) {
 	var zero V
-	primaryErr, ago := r.isDown(rd.Primary.Region)
+	ago, primaryErr := r.isDown(rd.Primary.Region)
 	remembered := primaryErr != nil
 	if primaryErr == nil {
 		pctx, cancel := ctx, context.CancelFunc(func() {})
@@ -136,19 +136,19 @@ func Do[V any](ctx context.Context, r *Regions, rd Read[V]) (V, time.Duration, e
 
 // isDown returns the outage of region remembered now, if any, and how
 // long ago it was found.
-func (r *Regions) isDown(region string) (error, time.Duration) {
+func (r *Regions) isDown(region string) (time.Duration, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	o, ok := r.down[region]
 	if !ok {
-		return nil, 0
+		return 0, nil
 	}
 	now := r.now()
 	if !now.Before(o.until) {
 		delete(r.down, region)
-		return nil, 0
+		return 0, nil
 	}
-	return o.err, now.Sub(o.at)
+	return now.Sub(o.at), o.err
 }
 
 func (r *Regions) markDown(region string, err error, window time.Duration) {

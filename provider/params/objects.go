@@ -476,32 +476,28 @@ func parseObject(raw map[string]any) (Object, []error) {
 // checkName checks the name or ARN of an object of type t, written in
 // field, and returns the region an ARN names ("" for a name).
 func checkName(t ObjectType, name, field string, bad func(string, ...any)) string {
-	switch {
-	case t == SSMParameter && strings.HasPrefix(name, "arn:"):
-		arn, ok := parseSSMARN(name)
+	if strings.HasPrefix(name, "arn:") {
+		parse, form := parseARN, "a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)"
+		if t == SSMParameter {
+			parse, form = parseSSMARN, "a Parameter Store parameter ARN (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME)"
+		}
+		arn, ok := parse(name)
 		switch {
 		case !ok:
-			bad("%s %q is not a Parameter Store parameter ARN (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME)", field, name)
+			bad("%s %q is not %s", field, name, form)
 		case !regionRE.MatchString(arn.region):
+			// Held to the region parameter's rule: a mistyped region would
+			// otherwise show up only at mount time, as an unreachable
+			// endpoint.
 			bad("%s %q names the region %q, which is not an AWS region name such as eu-west-1", field, name, arn.region)
 		}
 		return arn.region
+	}
+	switch {
 	case t == SSMParameter && strings.Contains(name, ":"):
 		bad("%s %q holds ':': select a version with objectVersion (a number) or objectVersionLabel, not name:version", field, name)
 	case t == SSMParameter && (!ssmNameRE.MatchString(name) || len(name) > maxSSMName):
 		bad("%s %q is not a Parameter Store parameter name (1-1011 of A-Z a-z 0-9 . - _ and / for hierarchies)", field, name)
-	case strings.HasPrefix(name, "arn:"):
-		arn, ok := parseARN(name)
-		switch {
-		case !ok:
-			bad("%s %q is not a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)", field, name)
-		case !regionRE.MatchString(arn.region):
-			// Held to the region parameter's rule: a mistyped region would
-			// otherwise show up only at mount time, as an unreachable
-			// STS or Secrets Manager endpoint.
-			bad("%s %q names the region %q, which is not an AWS region name such as eu-west-1", field, name, arn.region)
-		}
-		return arn.region
 	case t == SecretsManager && !secretNameRE.MatchString(name):
 		bad("%s %q is not a Secrets Manager secret name (1-512 of A-Z a-z 0-9 / _ + = . @ -)", field, name)
 	}
