@@ -105,8 +105,7 @@ const (
 // fails, with a final code saying the failure is transient.
 func (b *bench) outage() error {
 	pods := podsOf("outage", "pmp-secrets-access", b.o.pods)
-	// Long enough for a few failed Mounts in turn with it off.
-	during := max(2*outageRetryBudget, 2*b.o.window)
+	during := b.outageFor()
 	for _, kind := range []struct {
 		name  string
 		fault frontFault
@@ -153,6 +152,10 @@ func (b *bench) outage() error {
 	}
 	return nil
 }
+
+// outageFor is how long the outage scenarios mount: long enough for a few
+// failed Mounts in turn with --stale-if-error off.
+func (b *bench) outageFor() time.Duration { return max(2*outageRetryBudget, 2*b.o.window) }
 
 // finalCodes reports whether every failure of res has a gRPC code the
 // kubelet takes as final.
@@ -240,7 +243,7 @@ func (b *bench) faultMarkdown(sb *strings.Builder) {
 	fmt.Fprintf(sb, "\"faults\": %d Mounts at once of %d identities (two pods each, each identity with a secret of its own), from cold, while the front fails about 5%% of AWS calls at random: 503 (2%%), ThrottlingException (1.5%%), 500 (1%%), and calls held past --aws-call-timeout %s (0.5%%). "+
 		"\"outage\": %d pods of one identity have the secret cached; then every AWS call answers 503 (5xx) or is accepted and never answered (hung), the freshness window (%s) passes and 8 callers mount for %s, with --stale-if-error at its default (1h) and off (0), --retry-budget %s and --aws-call-timeout %s. "+
 		"AWS calls are counted by the front, failed ones included; retries and stale answers are the provider's own pmp_aws_retries_total and pmp_cache_stale_served_total{cache=\"secrets\"}.\n\n",
-		faultMounts, faultIdentities, faultCallTimeout, b.o.pods, b.o.window, max(2*outageRetryBudget, 2*b.o.window), outageRetryBudget, outageCallTimeout)
+		faultMounts, faultIdentities, faultCallTimeout, b.o.pods, b.o.window, b.outageFor(), outageRetryBudget, outageCallTimeout)
 	sb.WriteString("| scenario | provider | mounts | succeeded | failed, by final gRPC code | saying transient | wrong contents | mounts/s | p50 | p99 | max | AWS calls (by operation) | retries | stale answers |\n")
 	sb.WriteString("|---|---|--:|--:|---|--:|--:|--:|--:|--:|--:|---|--:|--:|\n")
 	for _, r := range rows {
