@@ -40,6 +40,10 @@ lint: ## gofmt, go vet and staticcheck (pinned in tools/lint).
 	$$(tools/build.sh staticcheck) $(PKGS)
 	$$(tools/build.sh staticcheck) -tags e2e ./e2e/...
 
+.PHONY: vulncheck
+vulncheck: ## Scan the module and its Go release for known vulnerabilities: pinned govulncheck, against the database pinned in tools/vulndb (no network).
+	$$(tools/build.sh govulncheck) -db file://$$(tools/build.sh vulndb) $(PKGS)
+
 .PHONY: fuzz
 fuzz: ## Run every fuzz target (each func Fuzz* in a _test.go) for FUZZTIME.
 	@set -e; for f in $$(git grep -l '^func Fuzz' -- '*_test.go'); do \

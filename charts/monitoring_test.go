@@ -148,7 +148,7 @@ func TestDashboardLoadsThroughTheSidecar(t *testing.T) {
 		}
 	}
 	exprs, _ := d.queries()
-	for _, want := range []string{"pmp_mounts_total", "pmp_mount_duration_seconds_bucket", "pmp_aws_requests_total", "pmp_cache_hits_total", "pmp_mounts_in_flight"} {
+	for _, want := range []string{"pmp_mounts_total", "pmp_mount_duration_seconds_bucket", "pmp_aws_requests_total", "pmp_cache_hits_total", "pmp_mounts_in_flight", "pmp_cache_stale_served_total"} {
 		if !slices.ContainsFunc(exprs, func(e string) bool { return strings.Contains(e, want) }) {
 			t.Errorf("no panel reads %s", want)
 		}
@@ -187,9 +187,11 @@ func TestSelectors(t *testing.T) {
 
 // TestMonitoringAgainstARealPrometheus runs Debian's Prometheus (loopback, its own data
 // directory, 1s scrapes and rule evaluations) against the provider built from this tree,
-// serving Mounts from the AWS emulator under load with faults, and checks that every query
-// of the dashboard returns data, every series the dashboard and the alerts read exists, and
-// every rule evaluates without error.
+// serving Mounts from the AWS emulator under load with faults and a short Secrets Manager
+// outage, and checks that every query of the dashboard returns data, every series the
+// dashboard and the alerts read exists, every rule evaluates without error, and the
+// condition of the stale-values alert holds after the outage (the provider served the
+// cached secret stale, with its default --stale-if-error).
 func TestMonitoringAgainstARealPrometheus(t *testing.T) {
 	prometheus := prometheusTool(t, "PROMETHEUS_BIN", "prometheus")
 	a := awsemu.Start(t)
@@ -251,7 +253,9 @@ scrape_configs:
 
 	// Load: pods of one identity (mostly cached republishes, a fetch every second), a pod
 	// whose service account has no role (denied), a secret that does not exist (not found),
-	// and AWS throttling and 5xx now and then (retries, error codes).
+	// AWS throttling and 5xx now and then (retries, error codes), and once the secret is
+	// cached, Secrets Manager failing every call for longer than the retry budget (stale
+	// answers).
 	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -289,7 +293,10 @@ scrape_configs:
 	wg.Go(func() {
 		tick := time.NewTicker(time.Second)
 		defer tick.Stop()
-		for loadCtx.Err() == nil {
+		for i := 0; loadCtx.Err() == nil; i++ {
+			if i == 2 { // the secret has been fetched: an outage past --retry-budget
+				a.Front.Inject(awsemu.Fault{Operation: "secretsmanager:GetSecretValue", Status: 503, Code: "ServiceUnavailable", Until: time.Now().Add(4 * time.Second)})
+			}
 			a.Front.Inject(awsemu.Fault{Operation: "secretsmanager:GetSecretValue", Status: 400, Code: "ThrottlingException", Times: 2})
 			a.Front.Inject(awsemu.Fault{Operation: "secretsmanager:GetSecretValue", Status: 503, Code: "ServiceUnavailable", Times: 1})
 			select {
@@ -318,13 +325,21 @@ scrape_configs:
 		}
 	}
 	readYAML(t, rulesFile, &ruleFile)
-	nRules := 0
+	nRules, staleAlert := 0, ""
 	for _, g := range ruleFile.Groups {
 		for _, r := range g.Rules {
 			nRules++
 			checks = append(checks, selectors(r.Expr)...)
+			if r.Alert == "PMPServingStaleValues" {
+				staleAlert = strings.TrimSpace(r.Expr)
+			}
 		}
 	}
+	if staleAlert == "" {
+		t.Fatal("the rules have no PMPServingStaleValues")
+	}
+	// Its condition holds (the series it reads exist and rose) once the outage is on.
+	checks = append(checks, staleAlert)
 	slices.Sort(checks)
 	checks = slices.Compact(checks)
 

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsssm "github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"k8s.io/klog/v2"
@@ -127,8 +130,16 @@ func TestLogsNeverContainSecretsOrTokens(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) { runErrorCase(t, newEnv(t), tc) })
 	}
 	faultPaths(t, e)
+	stalePaths(t)
 	klog.Flush()
 	out := logs.String()
+	// The stale lines name the secret or parameters and the identity: they
+	// must be in what is scanned.
+	for _, line := range []string{"serving the last good version of a secret", "serving the last good values of parameters"} {
+		if !strings.Contains(out, line) {
+			t.Errorf("no %q line in the logs: the stale path was not scanned", line)
+		}
+	}
 
 	if leaksToken(out) {
 		t.Error("logs contain a pod's service-account token")
@@ -145,19 +156,25 @@ func TestLogsNeverContainSecretsOrTokens(t *testing.T) {
 		t.Errorf("logs contain STS credentials (%s...)", m[:8])
 	}
 	// One line per Mount with who, what and how it went.
-	okLines := 0
+	okLines, staleLines := 0, 0
 	for _, line := range strings.Split(out, "\n") {
 		if strings.Contains(line, `"mount"`) && strings.Contains(line, `result="ok"`) {
-			okLines++
-			for _, k := range []string{`pod="pmp/pmp-0"`, `serviceAccount="pmp-secrets-access"`, `role="arn:aws:iam::`, `objects=["PMP-Production-Credentials"]`, "duration=", "files=30"} {
+			what := []string{`objects=["PMP-Production-Credentials"]`, "files=30"}
+			if strings.Contains(line, "/pmp/db/password") { // stalePaths'
+				staleLines++
+				what = []string{`objects=["PMP-Production-Credentials","/pmp/db/password"]`, "files=31"}
+			} else {
+				okLines++
+			}
+			for _, k := range append([]string{`pod="pmp/pmp-0"`, `serviceAccount="pmp-secrets-access"`, `role="arn:aws:iam::`, "duration="}, what...) {
 				if !strings.Contains(line, k) {
 					t.Errorf("mount line lacks %s: %s", k, line)
 				}
 			}
 		}
 	}
-	if okLines != 4 { // the three above, and the one that renewed rejected credentials
-		t.Errorf("%d successful mount lines, want 4", okLines)
+	if okLines != 4 || staleLines != 2 { // the three above, the one that renewed rejected credentials; stalePaths' two
+		t.Errorf("%d and %d successful mount lines, want 4 and 2", okLines, staleLines)
 	}
 	if n := strings.Count(out, `"mount failed"`); n < len(errorCases()) {
 		t.Errorf("%d failed-mount lines, want at least %d", n, len(errorCases()))
@@ -205,5 +222,38 @@ func faultPaths(t *testing.T, e *env) {
 	}
 	if _, err := serveMounter(t, longErrorMounter{n: 10_000}).Mount(ctx, pmpReq("- objectName: x").Build()); err == nil {
 		t.Error("long error: Mount succeeded")
+	}
+}
+
+// stalePaths serves a secret and a Parameter Store parameter stale through
+// an AWS outage (--stale-if-error), so the lines saying so (provider/secrets
+// and provider/ssm logStale) are logged.
+func stalePaths(t *testing.T) {
+	t.Helper()
+	e := newEnv(t, func(o *provider.Options) {
+		// Fresh for a nanosecond: every Mount after the first refreshes.
+		o.SecretTTL, o.StaleIfError, o.RetryBudget, o.AWSCallTimeout = 1, time.Hour, time.Second, 300*time.Millisecond
+	})
+	doc, _ := pmpTemplate(secretValue)
+	e.putSecret("PMP-Production-Credentials", doc)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := e.aws.SSM.PutParameter(ctx, &awsssm.PutParameterInput{Name: aws.String("/pmp/db/password"), Type: ssmtypes.ParameterTypeSecureString,
+		Value: aws.String("VALUE-SENTINEL-parameter-5e2a"), Overwrite: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	objects := "- objectName: PMP-Production-Credentials\n- objectName: /pmp/db/password\n  objectType: ssmparameter\n  objectAlias: db-password"
+	if _, err := e.mount(pmpReq(objects)); err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []string{"secretsmanager:GetSecretValue", awsemu.OpGetParameters} {
+		e.aws.Front.Inject(awsemu.Fault{Operation: op, Status: 503, Code: "ServiceUnavailable", Until: time.Now().Add(time.Hour)})
+	}
+	resp, err := e.mount(pmpReq(objects))
+	if err != nil {
+		t.Fatalf("Mount during the outage: %v; want the last good values", err)
+	}
+	if got := filesOf(resp)["db-password"]; got != "VALUE-SENTINEL-parameter-5e2a" {
+		t.Errorf("the parameter during the outage: %d bytes, want the last good value", len(got))
 	}
 }

@@ -10,6 +10,9 @@
 #   tools/build.sh cluster     # -> $CACHE/cluster-<hash>/, holding kube-apiserver,
 #                              #    kube-controller-manager, kube-scheduler,
 #                              #    kubelet (v1.36.3), secrets-store-csi-driver (v1.6.1)
+#   tools/build.sh vulndb      # -> $CACHE/vulndb-<hash>/, the Go vulnerability database
+#                              #    (govulncheck -db file://...) written by golang.org/x/vulndb's
+#                              #    cmd/indexdb from the reports of the commit pinned in tools/vulndb
 set -euo pipefail
 
 name=${1:?usage: tools/build.sh <tool>}
@@ -29,8 +32,30 @@ case "$name" in
       ldflags+=" -X helm.sh/helm/v3/$p.k8sVersionMajor=1 -X helm.sh/helm/v3/$p.k8sVersionMinor=$(echo "$kv" | cut -d. -f2)"
     done ;;
   cluster) dir=tools/cluster ;;
-  *) echo "tools/build.sh: unknown tool $name (known: kumo, staticcheck, govulncheck, helm, cluster)" >&2; exit 2 ;;
+  indexdb) dir=tools/vulndb; pkg=golang.org/x/vulndb/cmd/indexdb ;;
+  vulndb) dir=tools/vulndb ;;
+  *) echo "tools/build.sh: unknown tool $name (known: kumo, staticcheck, govulncheck, helm, cluster, vulndb)" >&2; exit 2 ;;
 esac
+
+if [ "$name" = vulndb ]; then
+  # The module golang.org/x/vulndb holds every report as an OSV file in data/osv; indexdb
+  # writes them with the indexes govulncheck reads (index/db.json, modules.json, vulns.json,
+  # ID/GO-*.json, each also gzipped). Its "modified" times are zero: the published database
+  # takes them from git history, which a module has not; govulncheck matches by version
+  # ranges, not by time.
+  hash=$(cat "$root/$dir/go.mod" "$root/$dir/go.sum" | sha256sum | cut -c1-12)
+  out="$cache/vulndb-$hash"
+  if [ ! -f "$out/.complete" ]; then
+    indexdb=$("$0" indexdb)
+    src=$(cd "$root/$dir" && go mod download golang.org/x/vulndb && go list -m -f '{{.Dir}}' golang.org/x/vulndb)
+    rm -rf "$out" "$out.tmp"
+    "$indexdb" -vulns "$src/data/osv" -out "$out.tmp"
+    mv "$out.tmp" "$out"
+    touch "$out/.complete"
+  fi
+  echo "$out"
+  exit 0
+fi
 
 if [ "$name" = cluster ]; then
   # Keyed by the module files and the driver's mlog shim it is built with.
@@ -53,7 +78,11 @@ if [ "$name" = cluster ]; then
   exit 0
 fi
 
-hash=$({ cat "$root/$dir/go.mod" "$root/$dir/go.sum"; [ -z "${ldflags:-}" ] || echo "$ldflags"; } | sha256sum | cut -c1-12)
+# govulncheck type-checks the standard library of the go command it runs with, which only a
+# build by the same Go release can: its binary is keyed by that release too (GOTOOLCHAIN).
+release=
+if [ "$name" = govulncheck ]; then release=$(cd "$root/$dir" && go env GOVERSION); fi
+hash=$({ cat "$root/$dir/go.mod" "$root/$dir/go.sum"; [ -z "${ldflags:-}" ] || echo "$ldflags"; [ -z "$release" ] || echo "$release"; } | sha256sum | cut -c1-12)
 bin="$cache/bin/$name-$hash"
 if [ ! -x "$bin" ]; then
   mkdir -p "$cache/bin"

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -189,18 +190,22 @@ func (e *env) resetCounts() error {
 	return nil
 }
 
-// putSecret stores a new version straight in the emulator (not through
-// the front, so it is not counted) and returns its version id.
-func (e *env) putSecret(value string) (string, error) {
+// putSecret stores a new version of the PMP secret straight in the
+// emulator (not through the front, so it is not counted) and returns its
+// version id.
+func (e *env) putSecret(value string) (string, error) { return e.putNamed(secretName, value) }
+
+// putNamed stores a new version of secret name, creating it if need be.
+func (e *env) putNamed(name, value string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	put, err := e.admin.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(secretName), SecretString: aws.String(value)})
+	put, err := e.admin.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String(value)})
 	if err == nil {
 		return aws.ToString(put.VersionId), nil
 	}
-	out, cerr := e.admin.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(secretName), SecretString: aws.String(value)})
+	out, cerr := e.admin.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)})
 	if cerr != nil {
-		return "", fmt.Errorf("storing %s: put: %v; create: %v", secretName, err, cerr)
+		return "", fmt.Errorf("storing %s: put: %v; create: %v", name, err, cerr)
 	}
 	return aws.ToString(out.VersionId), nil
 }
@@ -323,6 +328,10 @@ const (
 	null     target = "null"
 	// baseline is the provider built from -baseline, caching on.
 	baseline target = "baseline"
+	// staleOn and staleOff are the provider, caching on, with
+	// --stale-if-error at its default and off (the outage scenarios).
+	staleOn  target = "stale-if-error 1h"
+	staleOff target = "stale-if-error 0"
 )
 
 // proc is a running provider (real or null) and the driver's connection.
@@ -330,13 +339,15 @@ type proc struct {
 	cmd    *exec.Cmd
 	done   chan struct{}
 	dir    string
+	log    string
 	conn   *grpc.ClientConn
 	client v1alpha1.CSIDriverProviderClient
 }
 
 // startProvider starts a provider process for t with freshness window ttl
-// and connects to its socket as the driver does.
-func (e *env) startProvider(t target, ttl time.Duration, name string) (*proc, error) {
+// (and extra flags, after the harness's own: a later flag wins) and
+// connects to its socket as the driver does.
+func (e *env) startProvider(t target, ttl time.Duration, name string, extra ...string) (*proc, error) {
 	// Unix socket paths are limited to 108 bytes: a short directory.
 	dir, err := os.MkdirTemp("", "pmpb")
 	if err != nil {
@@ -357,8 +368,10 @@ func (e *env) startProvider(t target, ttl time.Duration, name string) (*proc, er
 			"--provider-dir", dir, "--provider-name", "pmp", "--kubeconfig", e.kubeconfig,
 			"--secret-ttl", ttl.String(), "--cache="+strconv.FormatBool(t != uncached),
 			"--retry-budget", "10s", "-v", strconv.Itoa(e.providerV),
-			// Metrics served, as in production (the chart always sets it); nothing scrapes.
+			// Metrics served, as in production (the chart always sets it);
+			// only the outage scenarios read them (metric).
 			"--metrics-addr", "127.0.0.1:0")
+		cmd.Args = append(cmd.Args, extra...)
 		cmd.Env = childEnv([]string{"AWS_REGION=" + region, "AWS_ENDPOINT_URL=" + e.frontURL, "AWS_EC2_METADATA_DISABLED=true"})
 	}
 	log, err := os.Create(filepath.Join(e.tmp, fmt.Sprintf("provider-%s-%s.log", strings.ReplaceAll(string(t), " ", "-"), name)))
@@ -370,7 +383,7 @@ func (e *env) startProvider(t target, ttl time.Duration, name string) (*proc, er
 		log.Close()
 		return nil, fmt.Errorf("starting the %s provider: %w", t, err)
 	}
-	p.cmd = cmd
+	p.cmd, p.log = cmd, log.Name()
 	go func() { _ = cmd.Wait(); log.Close(); close(p.done) }()
 
 	deadline := time.Now().Add(30 * time.Second)
@@ -512,8 +525,31 @@ func (e *env) buildBaseline(rev string) error {
 
 // fault makes the front answer op with an AWS error until clearFaults.
 func (e *env) fault(op string, status int, code string) error {
-	body := fmt.Sprintf(`{"operation":%q,"status":%d,"code":%q,"message":"injected by the benchmark"}`, op, status, code)
-	resp, err := e.http.Post(e.controlURL+"/faults", "application/json", strings.NewReader(body))
+	return e.inject(frontFault{Operation: op, Status: status, Code: code})
+}
+
+// frontFault is a fault as the front's control API takes it
+// (awsemu.ControlHandler): an AWS error, a delay, or both, for one
+// operation or all, for every call or a fraction of them.
+type frontFault struct {
+	Operation   string  `json:"operation,omitempty"`
+	Status      int     `json:"status,omitempty"`
+	Code        string  `json:"code,omitempty"`
+	Message     string  `json:"message,omitempty"`
+	Delay       string  `json:"delay,omitempty"`
+	Probability float64 `json:"probability,omitempty"`
+}
+
+// inject adds f to the front's faults until clearFaults.
+func (e *env) inject(f frontFault) error {
+	if f.Status != 0 && f.Message == "" {
+		f.Message = "injected by the benchmark"
+	}
+	body, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	resp, err := e.http.Post(e.controlURL+"/faults", "application/json", bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -532,4 +568,63 @@ func (e *env) clearFaults() error {
 	}
 	resp.Body.Close()
 	return nil
+}
+
+// metricsAddrRE reads the provider's metrics address (--metrics-addr
+// 127.0.0.1:0 picks a free port) from the line it logs when it serves.
+var metricsAddrRE = regexp.MustCompile(`"serving HTTP" flag="--metrics-addr" addr="([^"]+)"`)
+
+// metric scrapes the provider's /metrics and returns the sum of the
+// samples of name whose labels hold every one of labels (`cache="secrets"`),
+// zero when there is none.
+func (e *env) metric(p *proc, name string, labels ...string) (float64, error) {
+	b, err := os.ReadFile(p.log)
+	if err != nil {
+		return 0, err
+	}
+	m := metricsAddrRE.FindSubmatch(b)
+	if m == nil {
+		return 0, errors.New("the provider logged no metrics address")
+	}
+	resp, err := e.http.Get("http://" + string(m[1]) + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var sum float64
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		// name{labels} value: label values may hold spaces, the value not.
+		line := sc.Text()
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 || strings.HasPrefix(line, "#") {
+			continue
+		}
+		series, value := line[:i], line[i+1:]
+		metric, labelSet, _ := strings.Cut(series, "{")
+		if metric != name || !containsAll(labelSet, labels) {
+			continue
+		}
+		v, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", series, err)
+		}
+		sum += v
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	// No sample is zero: a labelled counter has no series before its
+	// first count.
+	return sum, nil
+}
+
+func containsAll(s string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
@@ -35,12 +37,18 @@ var tokenIssuer = issuer.New()
 // audience. Each pod has its own token, bound to it as the kubelet's are,
 // valid for the longest run.
 func newPod(namespace, serviceAccount string, i int) pod {
+	return newPodOf(namespace, serviceAccount, i, objectsParam)
+}
+
+// newPodOf is newPod with a SecretProviderClass objects parameter of its
+// own.
+func newPodOf(namespace, serviceAccount string, i int, objects string) pod {
 	uid := fmt.Sprintf("0b0e3c1e-0000-4000-8000-%012d", i)
 	name := fmt.Sprintf("pmp-%d", i)
 	return pod{req: driverreq.Request{
 		PodName: name, Namespace: namespace, PodUID: uid, ServiceAccount: serviceAccount,
 		SecretProviderClass: "pmp-credentials",
-		Parameters:          map[string]string{"region": region, "objects": objectsParam},
+		Parameters:          map[string]string{"region": region, "objects": objects},
 		Token: tokenIssuer.Sign(issuer.Token{
 			Namespace: namespace, ServiceAccount: serviceAccount, PodName: name, PodUID: uid, Expiry: time.Now().Add(6 * time.Hour),
 		}),
@@ -76,6 +84,12 @@ type loadResult struct {
 	firstErr       string
 	elapsed        time.Duration
 	lat            []time.Duration
+	// wrong are the errors that were answers failing the check (wrong
+	// contents); the others are failed Mounts, counted by their gRPC code
+	// in codes. transient are the failed Mounts whose message says the
+	// failure is transient.
+	wrong, transient int
+	codes            map[codes.Code]int
 }
 
 func (r *loadResult) add(o loadResult) {
@@ -86,7 +100,18 @@ func (r *loadResult) add(o loadResult) {
 	}
 	r.elapsed += o.elapsed
 	r.lat = append(r.lat, o.lat...)
+	r.wrong += o.wrong
+	r.transient += o.transient
+	for c, n := range o.codes {
+		if r.codes == nil {
+			r.codes = map[codes.Code]int{}
+		}
+		r.codes[c] += n
+	}
 }
+
+// failed is the Mounts that failed (not the wrong answers).
+func (r *loadResult) failed() int { return r.errors - r.wrong }
 
 func (r *loadResult) rate() float64 {
 	if r.elapsed <= 0 {
@@ -120,8 +145,9 @@ func run1(client v1alpha1.CSIDriverProviderClient, l load) loadResult {
 		go func() {
 			defer wg.Done()
 			lat := make([]time.Duration, 0, 1024)
-			var errs int
+			var errs, wrong, transient int
 			var first string
+			byCode := map[codes.Code]int{}
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= limit || (l.dur > 0 && time.Now().After(deadline)) {
@@ -134,8 +160,16 @@ func run1(client v1alpha1.CSIDriverProviderClient, l load) loadResult {
 				d := time.Since(t0)
 				cancel()
 				lat = append(lat, d)
+				if s, ok := status.FromError(err); err != nil && ok {
+					byCode[s.Code()]++
+					if strings.Contains(s.Message(), "transient") {
+						transient++
+					}
+				}
 				if err == nil && l.check != nil {
-					err = l.check(p, resp)
+					if err = l.check(p, resp); err != nil {
+						wrong++
+					}
 				}
 				if err != nil {
 					errs++
@@ -151,6 +185,7 @@ func run1(client v1alpha1.CSIDriverProviderClient, l load) loadResult {
 			mu.Lock()
 			res.mounts += len(lat)
 			res.errors += errs
+			res.add(loadResult{wrong: wrong, transient: transient, codes: byCode})
 			if res.firstErr == "" {
 				res.firstErr = first
 			}

@@ -42,6 +42,8 @@ func run(o options, command string) (int, error) {
 		{"rotation", b.rotation},
 		{"long", b.long},
 		{"identities", b.identities},
+		{"faults", b.faults},
+		{"outage", b.outage},
 		{"latency", b.latencyTable},
 	}
 	for _, step := range steps {
@@ -154,9 +156,10 @@ func (b *bench) targets() []targetResult {
 				ours*50 <= theirs, "%.0f vs %.0f calls/h = %.0fx", ours, theirs, theirs/ours)
 		}
 	}
+	b.faultTargets(add)
 	errs, first := 0, ""
 	for _, r := range b.rows {
-		if r.refusals {
+		if r.failing {
 			continue
 		}
 		errs += r.res.errors
@@ -306,6 +309,7 @@ the 2 cores with the provider.
 	sb.WriteString("- AWS calls: STS = sts:AssumeRoleWithWebIdentity, GSV = secretsmanager:GetSecretValue, counted by the front. Steady scenarios count after their warm-up round.\n")
 	sb.WriteString("\n## Ratios (same run)\n\n")
 	b.ratios(&sb)
+	b.faultMarkdown(&sb)
 	b.latencyMarkdown(&sb)
 	sb.WriteString("\n## Targets\n\n| target | measured | result |\n|---|---|---|\n")
 	for _, t := range targets {

@@ -32,10 +32,16 @@ type row struct {
 	// afterOK and afterPods: pods that got the new version once the
 	// window had passed after a rotation, out of all (rotation only).
 	afterOK, afterPods int
-	// refusals: the scenario expects every Mount to fail (a refused
-	// identity); they are not counted as errors of the provider.
-	refusals bool
-	note     string
+	// failing: the scenario expects Mounts to fail (a refused identity,
+	// injected AWS faults, an outage with --stale-if-error off); its own
+	// target checks how, and they are not counted as errors of the
+	// provider in "every Mount succeeds".
+	failing bool
+	// stale and retries are the provider's pmp_cache_stale_served_total
+	// (secrets) and pmp_aws_retries_total at the end (fault and outage
+	// scenarios only).
+	stale, retries float64
+	note           string
 	// cpu is the provider's CPU time while it served the scenario's
 	// Mounts (throughput scenarios only).
 	cpu time.Duration
@@ -111,7 +117,12 @@ func (b *bench) rotate() error {
 // row's AWS and Kubernetes calls and process figures. body may set
 // r.start itself (after a warm-up); otherwise it is taken before body.
 func (b *bench) measure(name string, t target, ttl time.Duration, callers int, body func(p *proc, r *row) error) (*row, error) {
-	p, err := b.e.startProvider(t, ttl, name)
+	return b.measureWith(name, t, ttl, callers, nil, body)
+}
+
+// measureWith is measure with extra provider flags.
+func (b *bench) measureWith(name string, t target, ttl time.Duration, callers int, extra []string, body func(p *proc, r *row) error) (*row, error) {
+	p, err := b.e.startProvider(t, ttl, name, extra...)
 	if err != nil {
 		return nil, err
 	}
@@ -487,7 +498,7 @@ func (b *bench) denied() error {
 		_, err := b.measure(name, t, defaultTTL, 8, func(p *proc, r *row) error {
 			res := run1(p.client, load{pods: pods, callers: 8, count: b.o.pods})
 			// Every Mount must fail, with the refusal: a success would be a bug.
-			r.refusals = true
+			r.failing = true
 			r.res = res
 			code, _, _ := strings.Cut(res.firstErr, ":")
 			r.note = fmt.Sprintf("one pod whose role may not read the secret (AccessDeniedException) mounting %d times within the provider's default --negative-ttl (10s): %d of %d refused, code %s",

@@ -295,10 +295,12 @@ func (c *Cache[V]) run(ctx context.Context, key string, cl *call[V], load Loader
 		c.addLocked(key, value, err, c.now().Add(ttl))
 	}
 	c.mu.Unlock()
-	close(cl.done)
+	// Before the waiting callers go on: a Mount answered stale has been
+	// logged as such when it returns.
 	if first && c.opts.OnStale != nil {
 		c.opts.OnStale(key, err, late)
 	}
+	close(cl.done)
 }
 
 // load runs the loader, turning a panic into a *PanicError for every
