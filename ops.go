@@ -64,10 +64,13 @@ func startOps(cfg Config) (_ *ops, err error) {
 	return o, nil
 }
 
-// loaded exposes p's caches and marks the AWS configuration loaded.
+// loaded exposes p's caches and failover counts and marks the AWS configuration loaded.
 func (o *ops) loaded(p *provider.Provider) error {
 	if err := metrics.RegisterCaches(o.reg, p.CacheStats); err != nil {
 		return fmt.Errorf("registering cache metrics: %w", err)
+	}
+	if err := metrics.RegisterFailover(o.reg, p.FailoverServed); err != nil {
+		return fmt.Errorf("registering failover metrics: %w", err)
 	}
 	o.health.ConfigLoaded()
 	return nil

@@ -66,11 +66,15 @@ func TestASCPExampleMountsASCPsFiles(t *testing.T) {
 	if !req.ASCPCompat {
 		t.Error("ascpCompat is not on")
 	}
+	if req.FailoverRegion != "eu-central-1" {
+		t.Errorf("failoverRegion = %q", req.FailoverRegion)
+	}
 	values := map[string]string{
 		"/app/db/password": "s3cret",
 		"/app/flags":       "beta,dark-mode",
 		"/app/db/config":   `{"host":"db.internal","port":5432}`,
 		"MySecret":         `{"username":"app","db-creds":{"password":"hunter2"}}`,
+		"arn:aws:secretsmanager:eu-west-1:111122223333:secret:MyReplicatedSecret-AbCdEf": "replicated-value",
 	}
 	type file struct {
 		Mode     fs.FileMode
@@ -95,6 +99,7 @@ func TestASCPExampleMountsASCPsFiles(t *testing.T) {
 		"MySecret":         {0o644, values["MySecret"]},
 		"dbusername":       {0o644, "app"},
 		"dbpassword":       {0o400, "hunter2"},
+		"replicated":       {0o644, "replicated-value"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("files (-want +got):\n%s", diff)

@@ -21,22 +21,30 @@ type paramGroup struct {
 	region string
 	target identity.Target
 	ttl    time.Duration
+	// failover is the failoverRegion, empty without one.
+	failover string
 }
 
 // paramKey is one Parameter Store object of a Mount: a parameter version
-// in its group.
+// in its group, and with a failover region, its replica there.
 type paramKey struct {
-	group paramGroup
-	ref   ssm.Ref
+	group   paramGroup
+	ref     ssm.Ref
+	replica ssm.Ref
 }
 
 // paramKeyOf is obj's key; base is the pod's identity.
 func paramKeyOf(req *params.Request, base identity.Identity, obj params.Object) paramKey {
-	g := paramGroup{region: base.Region, target: target(req, obj), ttl: obj.SecretTTL}
+	g := paramGroup{region: base.Region, target: target(req, obj), ttl: obj.SecretTTL, failover: req.FailoverRegion}
 	if obj.Region != "" {
 		g.region = obj.Region // an ARN names its own region
 	}
-	return paramKey{g, ssmRef(obj)}
+	k := paramKey{group: g, ref: ssmRef(obj)}
+	if g.failover != "" {
+		name, version, label := obj.InFailover()
+		k.replica = ssm.Ref{Name: name, Version: version, Label: label}
+	}
+	return k
 }
 
 func ssmRef(obj params.Object) ssm.Ref {
@@ -48,16 +56,29 @@ func ssmRef(obj params.Object) ssm.Ref {
 // as the batch size allows, instead of one call per object.
 func (p *Provider) parameters(ctx context.Context, req *params.Request, base identity.Identity, token string) (map[paramKey]*secrets.Secret, error) {
 	byGroup := map[paramGroup][]ssm.Ref{}
+	// replicas are, with a failover region, each group's refs' replicas
+	// there, in the order of its refs.
+	var replicas map[paramGroup][]ssm.Ref
 	var groups []paramGroup
-	for _, obj := range req.Objects {
+	for i := range req.Objects {
+		obj := &req.Objects[i]
 		if obj.Type != params.SSMParameter {
 			continue
 		}
-		k := paramKeyOf(req, base, obj)
+		k := paramKeyOf(req, base, *obj)
 		if _, seen := byGroup[k.group]; !seen {
 			groups = append(groups, k.group)
 		}
 		byGroup[k.group] = append(byGroup[k.group], k.ref)
+		if k.group.failover != "" {
+			if err := sameRegion(req, obj, k.group.region); err != nil {
+				return nil, err
+			}
+			if replicas == nil {
+				replicas = map[paramGroup][]ssm.Ref{}
+			}
+			replicas[k.group] = append(replicas[k.group], k.replica)
+		}
 	}
 	if len(groups) == 0 {
 		return nil, nil
@@ -66,12 +87,30 @@ func (p *Provider) parameters(ctx context.Context, req *params.Request, base ide
 	for _, g := range groups {
 		id := base
 		id.Region, id.Target = g.region, g.target
-		got, err := p.ssm.Get(ctx, id.Key(), g.region, g.ttl, byGroup[g], podCredentials{c: p.credentials, id: id, token: token})
+		creds := podCredentials{c: p.credentials, id: id, token: token}
+		if g.failover != "" {
+			replicaID := id
+			replicaID.Region = g.failover
+			pairs := make([]ssm.Pair, len(byGroup[g]))
+			for i, ref := range byGroup[g] {
+				pairs[i] = ssm.Pair{Primary: ref, Failover: replicas[g][i]}
+			}
+			got, err := p.ssm.GetFailover(ctx, id.Key(), g.region, g.ttl, pairs, creds,
+				ssm.Replicas{Region: g.failover, Credentials: podCredentials{c: p.credentials, id: replicaID, token: token}})
+			if err != nil {
+				return nil, err
+			}
+			for pair, s := range got {
+				out[paramKey{g, pair.Primary, pair.Failover}] = s
+			}
+			continue
+		}
+		got, err := p.ssm.Get(ctx, id.Key(), g.region, g.ttl, byGroup[g], creds)
 		if err != nil {
 			return nil, err
 		}
 		for ref, s := range got {
-			out[paramKey{g, ref}] = s
+			out[paramKey{group: g, ref: ref}] = s
 		}
 	}
 	return out, nil

@@ -151,7 +151,12 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		} else {
 			creds := podCredentials{c: p.credentials, id: id, token: token.Value}
 			ref := secrets.Ref{ID: obj.Name, VersionID: obj.Version, VersionStage: obj.VersionLabel, Region: id.Region, TTL: obj.SecretTTL}
-			if secret, err = p.fetcher.Get(ctx, id.Key(), ref, creds); err != nil {
+			if req.FailoverRegion != "" {
+				secret, err = p.secretWithFailover(ctx, req, &obj, id, token.Value, ref)
+			} else {
+				secret, err = p.fetcher.Get(ctx, id.Key(), ref, creds)
+			}
+			if err != nil {
 				return res, err
 			}
 		}
@@ -217,6 +222,32 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 	return res, nil
 }
 
+// secretWithFailover reads obj, a secret, in id's region, and in the
+// failoverRegion, as id there (its own STS), when id's region is out.
+func (p *Provider) secretWithFailover(ctx context.Context, req *params.Request, obj *params.Object, id identity.Identity, token string, ref secrets.Ref) (*secrets.Secret, error) {
+	if err := sameRegion(req, obj, id.Region); err != nil {
+		return nil, err
+	}
+	replicaID := id
+	replicaID.Region = req.FailoverRegion
+	name, version, label := obj.InFailover()
+	replica := secrets.Replica{Region: req.FailoverRegion, ID: name, VersionID: version, VersionStage: label}
+	return p.fetcher.GetFailover(ctx, id.Key(), ref, podCredentials{c: p.credentials, id: id, token: token},
+		replica, podCredentials{c: p.credentials, id: replicaID, token: token})
+}
+
+// sameRegion refuses an object read in region when region is the
+// failoverRegion: a region the Mount found (AWS_REGION, the node's
+// label), not one the SecretProviderClass names (params refuses those).
+func sameRegion(req *params.Request, obj *params.Object, region string) error {
+	if region != req.FailoverRegion {
+		return nil
+	}
+	return mounterr.New(mounterr.Invalid,
+		"objects entry %s is read in region %s (the provider's AWS_REGION or the node's topology.kubernetes.io/region label), which is the failoverRegion: set the SecretProviderClass parameter region to the objects' primary region, or name another failoverRegion",
+		obj.Name, region)
+}
+
 // target is the role obj is read as, assumed with the pod's own
 // credentials: the object's assumeRoleArn, else the SecretProviderClass's.
 func target(req *params.Request, obj params.Object) identity.Target {
@@ -270,6 +301,13 @@ func (p *Provider) CacheStats() map[string]cache.Stats {
 		"credentials": p.credentials.Stats(),
 		"roles":       p.kube.Stats(),
 	}
+}
+
+// FailoverServed returns, by service ("Secrets Manager", "SSM"), how many
+// reads of objects with a failoverRegion the failover region served
+// because the object's own region was out.
+func (p *Provider) FailoverServed() map[string]int64 {
+	return map[string]int64{"Secrets Manager": p.fetcher.FailoverServed(), "SSM": p.ssm.FailoverServed()}
 }
 
 func (p *Provider) region(ctx context.Context, req *params.Request) (string, error) {

@@ -156,6 +156,41 @@ func badInputs() []badInput {
 			code:  codes.InvalidArgument,
 			want:  []string{"objectVersion", "control character"},
 		},
+		{
+			input: "`failoverRegion` equal to `region`",
+			req:   withFailover(pmp, "eu-west-1"),
+			code:  codes.InvalidArgument,
+			want:  []string{`parameter failoverRegion "eu-west-1" is the region itself`, "name another region"},
+		},
+		{
+			input: "`failoverObject` without `failoverRegion`",
+			req:   objects(pmp + "\n  failoverObject: {objectName: PMP-Replica}"),
+			code:  codes.InvalidArgument,
+			want:  []string{"failoverObject is read in the failoverRegion", "add the parameter failoverRegion"},
+		},
+		{
+			input: "an ARN `objectName` with `failoverRegion` and no `failoverObject`",
+			req:   withFailover("- objectName: arn:aws:secretsmanager:eu-west-1:123456789012:secret:PMP-Production-Credentials-AbCdEf", "us-west-2"),
+			code:  codes.InvalidArgument,
+			want:  []string{"objectName is an ARN, which names its region eu-west-1", "add failoverObject"},
+		},
+		{
+			input: "a `failoverObject` ARN outside the `failoverRegion`",
+			req: withFailover(pmp+"\n  failoverObject: {objectName: 'arn:aws:secretsmanager:eu-central-1:123456789012:secret:PMP-Production-Credentials-AbCdEf'}",
+				"us-west-2"),
+			code: codes.InvalidArgument,
+			want: []string{"names the region eu-central-1, not the failoverRegion us-west-2"},
+		},
+	}
+}
+
+// withFailover is a Mount of objs in region eu-west-1 with failoverRegion
+// failover.
+func withFailover(objs, failover string) func() *v1alpha1.MountRequest {
+	return func() *v1alpha1.MountRequest {
+		r := pmpReq(objs)
+		r.Parameters["region"], r.Parameters["failoverRegion"] = "eu-west-1", failover
+		return r.Build()
 	}
 }
 

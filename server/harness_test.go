@@ -107,6 +107,9 @@ func startProvider(t *testing.T, a *awsemu.AWS, opts ...envOption) *env {
 	if err := metrics.RegisterCaches(reg, p.CacheStats); err != nil {
 		t.Fatal(err)
 	}
+	if err := metrics.RegisterFailover(reg, p.FailoverServed); err != nil {
+		t.Fatal(err)
+	}
 
 	// Unix socket paths are limited to 108 bytes: keep the directory short.
 	dir, err := os.MkdirTemp("", "pmp")

@@ -58,6 +58,25 @@ func captureLogs(t *testing.T) *syncBuffer {
 	return buf
 }
 
+// loggedOnce checks that the captured logs say line exactly once, with
+// each of fields, and hold no secret value or token.
+func loggedOnce(t *testing.T, logs *syncBuffer, line string, fields ...string) {
+	t.Helper()
+	klog.Flush()
+	out := logs.String()
+	if n := strings.Count(out, line); n != 1 {
+		t.Errorf("%q is logged %d times, want once:\n%s", line, n, out)
+	}
+	for _, w := range fields {
+		if !strings.Contains(out, w) {
+			t.Errorf("the log line %q does not say %s:\n%s", line, w, out)
+		}
+	}
+	if strings.Contains(out, "VALUE-SENTINEL") || leaksToken(out) {
+		t.Error("the log holds a secret value or a token")
+	}
+}
+
 var stsSecretRE = regexp.MustCompile(`ASIA[0-9a-fA-F]{12,}`)
 
 // leaksToken reports whether s holds any token testIssuer or testForger

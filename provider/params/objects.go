@@ -3,7 +3,6 @@ package params
 import (
 	"fmt"
 	"io/fs"
-	"maps"
 	"path"
 	"regexp"
 	"sort"
@@ -89,6 +88,36 @@ type Object struct {
 	// JMESPath are the files selected from the JSON value by expressions,
 	// written beside the object's own files.
 	JMESPath []JMESPath
+	// Failover is the object's failoverObject: how it is named in the
+	// SecretProviderClass's failoverRegion.
+	Failover FailoverObject
+}
+
+// FailoverObject is an object's failoverObject (ASCP's): the object as it
+// is read in the failoverRegion. An empty field is the object's own.
+type FailoverObject struct {
+	// Name is the name or ARN in the failover region.
+	Name string
+	// Version and VersionLabel, when either is set, replace the object's
+	// objectVersion and objectVersionLabel in the failover region.
+	Version, VersionLabel string
+	// Region is the region in Name when Name is an ARN.
+	Region string
+	// Set says the object has a failoverObject field.
+	Set bool
+}
+
+// InFailover is the name, version and label obj is read as in the
+// failover region: its failoverObject's, else its own.
+func (o *Object) InFailover() (name, version, label string) {
+	name, version, label = o.Name, o.Version, o.VersionLabel
+	if o.Failover.Name != "" {
+		name = o.Failover.Name
+	}
+	if o.Failover.Version != "" || o.Failover.VersionLabel != "" {
+		version, label = o.Failover.Version, o.Failover.VersionLabel
+	}
+	return name, version, label
 }
 
 // MinSecretTTL and MaxSecretTTL bound an object's secretTTL.
@@ -137,11 +166,14 @@ func (o Object) FileName(translation string) string {
 var knownFields = []string{
 	"objectName", "objectAlias", "objectType", "objectVersion", "objectVersionLabel",
 	"filePermission", "decode", "flatten", "keys", "layout", "keepEmpty", "strictKeys", "jmesPath", "secretTTL",
-	ParamAssumeRoleARN, ParamAssumeRoleExternalID, ParamAssumeRoleDuration,
+	ParamAssumeRoleARN, ParamAssumeRoleExternalID, ParamAssumeRoleDuration, "failoverObject",
 }
 
 // jmesPathFields are the fields of a jmesPath entry.
 var jmesPathFields = []string{"path", "objectAlias", "filePermission"}
+
+// failoverObjectFields are the fields of a failoverObject, ASCP's.
+var failoverObjectFields = []string{"objectName", "objectVersion", "objectVersionLabel"}
 
 // objectTypes are the values of objectType: ASCP's, and ssm for short.
 var objectTypes = []string{"secretsmanager", "ssmparameter", "ssm"}
@@ -275,16 +307,6 @@ func parseObject(raw map[string]any) (Object, []error) {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
-	for k := range raw {
-		if strings.EqualFold(k, "failoverObject") {
-			// ASCP's; refused rather than ignored, so a class never reads
-			// as if it had a failover it does not have.
-			bad("failoverObject (ASCP's failover) is not supported yet: remove it; the object is read from its own region only")
-			raw = maps.Clone(raw)
-			delete(raw, k)
-			break
-		}
-	}
 	m := canonical(raw, knownFields, bad)
 
 	str := func(field string) string {
@@ -326,55 +348,12 @@ func parseObject(raw map[string]any) (Object, []error) {
 		bad("objectName is required: the parameter's name (e.g. /app/db/password) or ARN")
 	case o.Name == "":
 		bad("objectName is required: the secret's name (e.g. PMP-Production-Credentials) or ARN")
-	case o.Type == SSMParameter && strings.HasPrefix(o.Name, "arn:"):
-		arn, ok := parseSSMARN(o.Name)
-		switch {
-		case !ok:
-			bad("objectName %q is not a Parameter Store parameter ARN (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME)", o.Name)
-		case !regionRE.MatchString(arn.region):
-			bad("objectName %q names the region %q, which is not an AWS region name such as eu-west-1", o.Name, arn.region)
-		}
-		o.Region = arn.region
-	case o.Type == SSMParameter && strings.Contains(o.Name, ":"):
-		bad("objectName %q holds ':': select a version with objectVersion (a number) or objectVersionLabel, not name:version", o.Name)
-	case o.Type == SSMParameter && (!ssmNameRE.MatchString(o.Name) || len(o.Name) > maxSSMName):
-		bad("objectName %q is not a Parameter Store parameter name (1-1011 of A-Z a-z 0-9 . - _ and / for hierarchies)", o.Name)
-	case strings.HasPrefix(o.Name, "arn:"):
-		arn, ok := parseARN(o.Name)
-		switch {
-		case !ok:
-			bad("objectName %q is not a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)", o.Name)
-		case !regionRE.MatchString(arn.region):
-			// Held to the region parameter's rule: a mistyped region would
-			// otherwise show up only at mount time, as an unreachable
-			// STS or Secrets Manager endpoint.
-			bad("objectName %q names the region %q, which is not an AWS region name such as eu-west-1", o.Name, arn.region)
-		}
-		o.Region = arn.region
-	case !secretNameRE.MatchString(o.Name):
-		bad("objectName %q is not a Secrets Manager secret name (1-512 of A-Z a-z 0-9 / _ + = . @ -)", o.Name)
+	default:
+		o.Region = checkName(o.Type, o.Name, "objectName", bad)
 	}
 
-	o.Version = str("objectVersion")
-	o.VersionLabel = str("objectVersionLabel")
-	// A control character would make the caches' keys, which join these
-	// with NUL bytes, ambiguous, and break the text of events.
-	for field, v := range map[string]string{"objectVersion": o.Version, "objectVersionLabel": o.VersionLabel} {
-		if r, ok := controlChar(v); ok {
-			bad("%s %s contains the control character %U: a version id or staging label is printable text", field, mounterr.Quote(v), r)
-		}
-	}
-	if o.Version != "" && o.VersionLabel != "" {
-		bad("set objectVersion or objectVersionLabel, not both")
-	}
-	if o.Type == SSMParameter {
-		if o.Version != "" && !ssmVerRE.MatchString(o.Version) {
-			bad("objectVersion %s of a parameter is not a version number such as \"3\"", mounterr.Quote(o.Version))
-		}
-		if o.VersionLabel != "" && !ssmLabelRE.MatchString(o.VersionLabel) {
-			bad("objectVersionLabel %s is not a Parameter Store label (1-100 of A-Z a-z 0-9 . - _, not starting with a digit)", mounterr.Quote(o.VersionLabel))
-		}
-	}
+	o.Version, o.VersionLabel = str("objectVersion"), str("objectVersionLabel")
+	checkVersion(o.Type, o.Version, o.VersionLabel, bad)
 
 	o.Alias = str("objectAlias")
 	if o.Alias != "" {
@@ -476,6 +455,10 @@ func parseObject(raw map[string]any) (Object, []error) {
 		}
 	}
 
+	if v, ok := m["failoverObject"]; ok && v != nil {
+		o.Failover = parseFailoverObject(o.Type, v, bad)
+	}
+
 	if o.Flatten == FlattenOff {
 		if len(o.Keys) > 0 {
 			bad("keys selects keys of a flattened value: remove keys or flatten: false")
@@ -488,6 +471,102 @@ func parseObject(raw map[string]any) (Object, []error) {
 		}
 	}
 	return o, errs
+}
+
+// checkName checks the name or ARN of an object of type t, written in
+// field, and returns the region an ARN names ("" for a name).
+func checkName(t ObjectType, name, field string, bad func(string, ...any)) string {
+	if strings.HasPrefix(name, "arn:") {
+		parse, form := parseARN, "a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)"
+		if t == SSMParameter {
+			parse, form = parseSSMARN, "a Parameter Store parameter ARN (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME)"
+		}
+		arn, ok := parse(name)
+		switch {
+		case !ok:
+			bad("%s %q is not %s", field, name, form)
+		case !regionRE.MatchString(arn.region):
+			// Held to the region parameter's rule: a mistyped region would
+			// otherwise show up only at mount time, as an unreachable
+			// endpoint.
+			bad("%s %q names the region %q, which is not an AWS region name such as eu-west-1", field, name, arn.region)
+		}
+		return arn.region
+	}
+	switch {
+	case t == SSMParameter && strings.Contains(name, ":"):
+		bad("%s %q holds ':': select a version with objectVersion (a number) or objectVersionLabel, not name:version", field, name)
+	case t == SSMParameter && (!ssmNameRE.MatchString(name) || len(name) > maxSSMName):
+		bad("%s %q is not a Parameter Store parameter name (1-1011 of A-Z a-z 0-9 . - _ and / for hierarchies)", field, name)
+	case t == SecretsManager && !secretNameRE.MatchString(name):
+		bad("%s %q is not a Secrets Manager secret name (1-512 of A-Z a-z 0-9 / _ + = . @ -)", field, name)
+	}
+	return ""
+}
+
+// checkVersion checks an object's objectVersion and objectVersionLabel (or
+// its failoverObject's), for an object of type t.
+func checkVersion(t ObjectType, version, label string, bad func(string, ...any)) {
+	// A control character would make the caches' keys, which join these
+	// with NUL bytes, ambiguous, and break the text of events.
+	for field, v := range map[string]string{"objectVersion": version, "objectVersionLabel": label} {
+		if r, ok := controlChar(v); ok {
+			bad("%s %s contains the control character %U: a version id or staging label is printable text", field, mounterr.Quote(v), r)
+		}
+	}
+	if version != "" && label != "" {
+		bad("set objectVersion or objectVersionLabel, not both")
+	}
+	if t == SSMParameter {
+		if version != "" && !ssmVerRE.MatchString(version) {
+			bad("objectVersion %s of a parameter is not a version number such as \"3\"", mounterr.Quote(version))
+		}
+		if label != "" && !ssmLabelRE.MatchString(label) {
+			bad("objectVersionLabel %s is not a Parameter Store label (1-100 of A-Z a-z 0-9 . - _, not starting with a digit)", mounterr.Quote(label))
+		}
+	}
+}
+
+// parseFailoverObject reads an object's failoverObject field, of an
+// object of type t.
+func parseFailoverObject(t ObjectType, v any, objBad func(string, ...any)) FailoverObject {
+	bad := func(format string, args ...any) { objBad("failoverObject: "+format, args...) }
+	f := FailoverObject{Set: true}
+	raw, ok := v.(map[string]any)
+	if !ok {
+		bad("must be a map such as {objectName: arn:aws:secretsmanager:us-west-2:ACCOUNT:secret:NAME}")
+		return f
+	}
+	m := canonical(raw, failoverObjectFields, bad)
+	str := func(field string) string {
+		v, ok := m[field]
+		return stringOf(v, ok && v != nil, field, bad)
+	}
+	if f.Name = str("objectName"); f.Name != "" {
+		f.Region = checkName(t, f.Name, "objectName", bad)
+	}
+	f.Version, f.VersionLabel = str("objectVersion"), str("objectVersionLabel")
+	checkVersion(t, f.Version, f.VersionLabel, bad)
+	return f
+}
+
+// failoverProblems are the problems of obj's failover, with the
+// SecretProviderClass's failoverRegion (empty: none).
+func failoverProblems(o *Object, failoverRegion string) []string {
+	var out []string
+	switch {
+	case failoverRegion == "" && o.Failover.Set:
+		out = append(out, "failoverObject is read in the failoverRegion, which the SecretProviderClass does not set: add the parameter failoverRegion, or remove failoverObject")
+	case failoverRegion == "":
+	case o.Region == failoverRegion:
+		out = append(out, fmt.Sprintf("objectName names the failoverRegion %s itself: name the object in its primary region, and its replica in failoverObject", failoverRegion))
+	case o.Region != "" && o.Failover.Name == "":
+		out = append(out, fmt.Sprintf("objectName is an ARN, which names its region %s: with failoverRegion, add failoverObject: {objectName: ...}, the ARN of its replica in %s (or its name there)", o.Region, failoverRegion))
+	}
+	if failoverRegion != "" && o.Failover.Region != "" && o.Failover.Region != failoverRegion {
+		out = append(out, fmt.Sprintf("failoverObject objectName %q names the region %s, not the failoverRegion %s: name the replica in %s", o.Failover.Name, o.Failover.Region, failoverRegion, failoverRegion))
+	}
+	return out
 }
 
 // controlChar returns the first control character in s (C0, DEL, C1).

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/files"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/jmes"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 )
 
 const pmpARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:PMP-Production-Credentials-AbCdEf"
@@ -236,7 +237,7 @@ func TestParseObjectsErrors(t *testing.T) {
 		{name: "layout without flattening", raw: "- {objectName: a, flatten: false, layout: dotted}",
 			want: []string{"layout applies to flattened values: remove layout or flatten: false"}},
 		{name: "a typo in a field name", raw: "- objetName: PMP-Production-Credentials",
-			want: []string{`objects[0]: unknown field "objetName": did you mean objectName? (known fields: objectName, objectAlias, objectType, objectVersion, objectVersionLabel, filePermission, decode, flatten, keys, layout, keepEmpty, strictKeys, jmesPath, secretTTL, assumeRoleArn, assumeRoleExternalId, assumeRoleDurationSeconds)`,
+			want: []string{`objects[0]: unknown field "objetName": did you mean objectName? (known fields: objectName, objectAlias, objectType, objectVersion, objectVersionLabel, filePermission, decode, flatten, keys, layout, keepEmpty, strictKeys, jmesPath, secretTTL, assumeRoleArn, assumeRoleExternalId, assumeRoleDurationSeconds, failoverObject)`,
 				"objects[0]: objectName is required"}},
 		{name: "unknown fields, sorted", raw: "- {objectName: a, zeta: 1, alpha: 2, path: x}",
 			want: []string{`unknown field "alpha"`, `unknown field "path"`, `unknown field "zeta"`}},
@@ -404,8 +405,16 @@ func TestParseObjectsASCPErrors(t *testing.T) {
 			want: []string{"is not a Parameter Store parameter name"}},
 		{name: "a secret ARN as a parameter", raw: "- {objectName: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:x', objectType: ssmparameter}",
 			want: []string{"is not a Parameter Store parameter ARN"}},
-		{name: "failoverObject is refused, not ignored", raw: "- {objectName: a, failoverObject: {objectName: b}}",
-			want: []string{"failoverObject (ASCP's failover) is not supported yet"}},
+		{name: "a typo in a failoverObject field", raw: "- {objectName: a, failoverObject: {objectNam: b}}",
+			want: []string{`objects[0] (a): failoverObject: unknown field "objectNam": did you mean objectName? (known fields: objectName, objectVersion, objectVersionLabel)`}},
+		{name: "failoverObject not a map", raw: "- {objectName: a, failoverObject: b}",
+			want: []string{"failoverObject: must be a map such as {objectName: "}},
+		{name: "failoverObject with a parameter ARN for a secret", raw: "- {objectName: a, failoverObject: {objectName: 'arn:aws:ssm:us-west-2:123456789012:parameter/a'}}",
+			want: []string{"failoverObject: objectName \"arn:aws:ssm:us-west-2:123456789012:parameter/a\" is not a Secrets Manager secret ARN"}},
+		{name: "failoverObject with version and label", raw: "- {objectName: a, failoverObject: {objectVersion: v, objectVersionLabel: AWSPREVIOUS}}",
+			want: []string{"failoverObject: set objectVersion or objectVersionLabel, not both"}},
+		{name: "failoverObject of a parameter with a bad version", raw: "- {objectName: /a, objectType: ssm, failoverObject: {objectName: /b, objectVersion: x}}",
+			want: []string{`failoverObject: objectVersion "x" of a parameter is not a version number`}},
 		{name: "objectType values are not case-insensitive", raw: "- {objectName: a, objectType: SSM}",
 			want: []string{`objectType "SSM" is not supported: use one of secretsmanager, ssmparameter, ssm`}},
 	}
@@ -425,5 +434,59 @@ func TestParseObjectsASCPErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestParseFailover(t *testing.T) {
+	const arnWest = "arn:aws:secretsmanager:us-west-2:123456789012:secret:PMP-Production-Credentials-AbCdEf"
+	raw := attrs(t, map[string]string{ParamRegion: "us-east-1", ParamFailoverRegion: "us-west-2", ParamObjects: `
+- objectName: arn:aws:secretsmanager:us-east-1:123456789012:secret:PMP-Production-Credentials-AbCdEf
+  objectAlias: pmp
+  FailoverObject: {ObjectName: ` + arnWest + `}
+- {objectName: PMP-b, objectVersionLabel: AWSCURRENT, failoverObject: {objectVersionLabel: AWSPENDING}}
+- {objectName: /app/db, objectType: ssmparameter, objectVersion: "3", failoverObject: {objectName: /app/db-west}}
+- {objectName: PMP-c}
+`})
+	req, err := Parse(raw, "", "420")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.FailoverRegion != "us-west-2" {
+		t.Errorf("FailoverRegion = %q", req.FailoverRegion)
+	}
+	type read struct{ name, version, label string }
+	want := []read{{arnWest, "", ""}, {"PMP-b", "", "AWSPENDING"}, {"/app/db-west", "3", ""}, {"PMP-c", "", ""}}
+	for i, w := range want {
+		name, version, label := req.Objects[i].InFailover()
+		if got := (read{name, version, label}); got != w {
+			t.Errorf("objects[%d] in the failover region: %+v, want %+v", i, got, w)
+		}
+	}
+	if r := req.Objects[0].Failover.Region; r != "us-west-2" {
+		t.Errorf("objects[0] failoverObject region %q, want us-west-2", r)
+	}
+	if req.Objects[3].Failover.Set {
+		t.Error("objects[3] has no failoverObject but reads as having one")
+	}
+}
+
+func TestParseFailoverReportsEveryProblemAtOnce(t *testing.T) {
+	raw := attrs(t, map[string]string{ParamFailoverRegion: "us-west-2", ParamObjects: `
+- {objectName: "arn:aws:secretsmanager:us-east-1:123456789012:secret:a"}
+- {objectName: b, failoverObject: {objectName: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:b", objectVersion: v, objectVersionLabel: l}}
+`})
+	_, err := Parse(raw, "", "420")
+	if mounterr.KindOf(err) != mounterr.Invalid {
+		t.Fatalf("Parse() = %v, want Invalid", err)
+	}
+	for _, w := range []string{
+		"has 3 problems",
+		"objects[0] (arn:aws:secretsmanager:us-east-1:123456789012:secret:a): objectName is an ARN, which names its region us-east-1",
+		"objects[1] (b): failoverObject: set objectVersion or objectVersionLabel, not both",
+		"objects[1] (b): failoverObject objectName \"arn:aws:secretsmanager:eu-west-1:123456789012:secret:b\" names the region eu-west-1, not the failoverRegion us-west-2",
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q\nwant it to contain %q", err, w)
+		}
 	}
 }

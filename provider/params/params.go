@@ -34,6 +34,10 @@ const (
 const (
 	ParamObjects = "objects"
 	ParamRegion  = "region"
+	// ParamFailoverRegion is ASCP's: the region every object is read
+	// from when its own region is out (5xx, throttling past the retries,
+	// no answer), never when it refuses (4xx).
+	ParamFailoverRegion = "failoverRegion"
 	// ParamPathTranslation is ASCP's: "False", "True" or one character.
 	ParamPathTranslation = "pathTranslation"
 	// ParamASCPCompat "true" mounts the files the official AWS provider
@@ -70,6 +74,9 @@ type Request struct {
 	SecretProviderClass string
 	// Region is the SecretProviderClass region parameter, empty when unset.
 	Region string
+	// FailoverRegion is the failoverRegion parameter, empty when unset:
+	// where the objects are read when their own region is out.
+	FailoverRegion string
 	// PathTranslation replaces '/' in the file name of an object mounted
 	// whole; empty ("False") keeps the slashes as directories.
 	PathTranslation string
@@ -110,9 +117,6 @@ func pathTranslationOK(t string) bool {
 }
 
 var regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
-
-// paramFailoverRegion is ASCP's failoverRegion, refused (not yet built).
-const paramFailoverRegion = "failoverRegion"
 
 // Parse validates a Mount request. attributesJSON and secretsJSON are the
 // request's JSON maps, permissionJSON its JSON file mode. All problems are
@@ -179,10 +183,13 @@ func parse(attributesJSON, secretsJSON, permissionJSON string, objectsOf func(st
 	}
 	req.Tokens = tokens
 
-	// ASCP's failover, which this provider does not have yet, is refused,
-	// not ignored: a class must not mount as if it had a failover region.
-	if v := strings.TrimSpace(attrs.more[paramFailoverRegion]); v != "" {
-		add("parameter failoverRegion %q is not supported yet: remove it; objects are read from region only", v)
+	req.FailoverRegion = strings.TrimSpace(attrs.more[ParamFailoverRegion])
+	switch fr := req.FailoverRegion; {
+	case fr == "":
+	case !regionRE.MatchString(fr):
+		add("parameter failoverRegion %q is not an AWS region name such as eu-west-1", fr)
+	case fr == req.Region:
+		add("parameter failoverRegion %q is the region itself: name another region, which holds a replica of the objects, or remove failoverRegion", fr)
 	}
 
 	switch c := strings.TrimSpace(attrs.more[ParamASCPCompat]); c {
@@ -196,6 +203,13 @@ func parse(attributesJSON, secretsJSON, permissionJSON string, objectsOf func(st
 	objects, errs := objectsOf(attrs.objects)
 	for _, e := range errs {
 		add("%v", e)
+	}
+	for i := range objects {
+		if o := &objects[i]; req.FailoverRegion != "" || o.Failover.Set {
+			for _, p := range failoverProblems(o, req.FailoverRegion) {
+				add("objects[%d] (%s): %s", i, o.Name, p)
+			}
+		}
 	}
 	if req.ASCPCompat {
 		// As ASCP mounts it: the whole value, unless the object asks for

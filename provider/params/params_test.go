@@ -290,8 +290,21 @@ func TestParseErrors(t *testing.T) {
 			want: `~mount request permission "rw-r--r--" is not JSON`},
 		{name: "permission a boolean", attributes: attrs(t, withTokens), permission: "true",
 			want: "~is not a file mode"},
-		{name: "failoverRegion is refused, not ignored", attributes: attrs(t, map[string]string{"failoverRegion": "us-east-1"}), permission: "420",
-			want: `~parameter failoverRegion "us-east-1" is not supported yet`},
+		{name: "failoverRegion not a region", attributes: attrs(t, map[string]string{ParamFailoverRegion: "us-west"}), permission: "420",
+			want: `~parameter failoverRegion "us-west" is not an AWS region name`},
+		{name: "failoverRegion the region itself", attributes: attrs(t, map[string]string{ParamRegion: "us-east-1", ParamFailoverRegion: "us-east-1"}), permission: "420",
+			want: `~parameter failoverRegion "us-east-1" is the region itself`},
+		{name: "failoverObject without failoverRegion", attributes: attrs(t, map[string]string{ParamObjects: "- {objectName: a, objectAlias: a, failoverObject: {objectName: b}}"}), permission: "420",
+			want: `~objects[0] (a): failoverObject is read in the failoverRegion, which the SecretProviderClass does not set`},
+		{name: "an ARN object with failoverRegion and no failoverObject", attributes: attrs(t, map[string]string{ParamFailoverRegion: "us-west-2",
+			ParamObjects: "- objectName: arn:aws:secretsmanager:us-east-1:123456789012:secret:a"}), permission: "420",
+			want: `~objectName is an ARN, which names its region us-east-1: with failoverRegion, add failoverObject`},
+		{name: "a failoverObject ARN in another region", attributes: attrs(t, map[string]string{ParamFailoverRegion: "us-west-2",
+			ParamObjects: "- {objectName: a, failoverObject: {objectName: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:a'}}"}), permission: "420",
+			want: `~names the region eu-west-1, not the failoverRegion us-west-2`},
+		{name: "an ARN object in the failoverRegion", attributes: attrs(t, map[string]string{ParamFailoverRegion: "us-west-2",
+			ParamObjects: "- {objectName: 'arn:aws:ssm:us-west-2:123456789012:parameter/a', failoverObject: {objectName: /a}}"}), permission: "420",
+			want: `~objectName names the failoverRegion us-west-2 itself`},
 		{name: "ascpCompat not a boolean", attributes: attrs(t, map[string]string{ParamASCPCompat: "yes"}), permission: "420",
 			want: `~parameter ascpCompat "yes" is not "true" or "false"`},
 		{name: "tokens in attributes not JSON", attributes: attrs(t, map[string]string{AttrTokens: `{"sts.amazonaws.com":{"token":"` + jwt + `"`}), permission: "420",
@@ -310,7 +323,7 @@ func TestParseErrors(t *testing.T) {
 				`parameter region "Ireland" is not an AWS region name such as eu-west-1; ` +
 				"mount request permission 010000 is outside 0001-0777; " +
 				`objects[0] (PMP-a): layout "tree" is not dotted or nested; ` +
-				`objects[1]: unknown field "objetName": did you mean objectName? (known fields: objectName, objectAlias, objectType, objectVersion, objectVersionLabel, filePermission, decode, flatten, keys, layout, keepEmpty, strictKeys, jmesPath, secretTTL, assumeRoleArn, assumeRoleExternalId, assumeRoleDurationSeconds); ` +
+				`objects[1]: unknown field "objetName": did you mean objectName? (known fields: objectName, objectAlias, objectType, objectVersion, objectVersionLabel, filePermission, decode, flatten, keys, layout, keepEmpty, strictKeys, jmesPath, secretTTL, assumeRoleArn, assumeRoleExternalId, assumeRoleDurationSeconds, failoverObject); ` +
 				"objects[1]: objectName is required: the secret's name (e.g. PMP-Production-Credentials) or ARN"},
 	}
 	for _, tt := range tests {

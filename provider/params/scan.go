@@ -225,7 +225,7 @@ func (a *attributes) set(key, value string) {
 	case ParamPathTranslation:
 		a.pathTranslation, a.pathTranslationSet = value, true
 	case ParamUsePodIdentity, ParamPreferredAddressType, ParamAssumeRoleARN, ParamAssumeRoleExternalID,
-		ParamAssumeRoleDuration, ParamASCPCompat, paramFailoverRegion:
+		ParamAssumeRoleDuration, ParamASCPCompat, ParamFailoverRegion:
 		if a.more == nil {
 			a.more = map[string]string{}
 		}
@@ -238,7 +238,7 @@ func wanted(key string) bool {
 	switch key {
 	case AttrPodName, AttrPodNamespace, AttrPodUID, AttrServiceAccount, AttrTokens, AttrSPC, ParamRegion, ParamObjects, ParamPathTranslation,
 		ParamUsePodIdentity, ParamPreferredAddressType, ParamAssumeRoleARN, ParamAssumeRoleExternalID,
-		ParamAssumeRoleDuration, ParamASCPCompat, paramFailoverRegion:
+		ParamAssumeRoleDuration, ParamASCPCompat, ParamFailoverRegion:
 		return true
 	}
 	return false

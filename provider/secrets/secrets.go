@@ -19,6 +19,7 @@ import (
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/failover"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/flatten"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
@@ -105,11 +106,14 @@ type Fetcher struct {
 	api   API
 	cfg   Config
 	cache *cache.Cache[*Secret]
+	// regions are the outages of the primary regions of secrets that have
+	// a failover region (GetFailover).
+	regions *failover.Regions
 }
 
 // NewFetcher returns a fetcher over api.
 func NewFetcher(api API, cfg Config) *Fetcher {
-	f := &Fetcher{api: api, cfg: cfg}
+	f := &Fetcher{api: api, cfg: cfg, regions: failover.New("Secrets Manager", Stale, cfg.Clock)}
 	if cfg.Cache {
 		f.cache = cache.NewWithOptions[*Secret](cfg.CacheSize, cache.Options{
 			Jitter:       cfg.Jitter,
@@ -144,12 +148,65 @@ func (f *Fetcher) Get(ctx context.Context, identityKey string, ref Ref, creds Cr
 		s, _, err := f.fetch(ctx, ref, creds)
 		return s, err
 	}
-	// The secret's own fields first, then the identity's key, so logStale
-	// can read them back.
-	key := strings.Join([]string{ref.Region, ref.ID, ref.VersionID, ref.VersionStage, ref.TTL.String(), identityKey}, "\x00")
-	return f.cache.Get(ctx, key, func(ctx context.Context) (*Secret, time.Duration, error) {
+	return f.cache.Get(ctx, secretKey(ref, identityKey), func(ctx context.Context) (*Secret, time.Duration, error) {
 		return f.fetch(ctx, ref, creds)
 	})
+}
+
+// Replica is a secret as it is read in a failover region: ASCP's
+// failoverRegion, with its failoverObject's name, version and label.
+type Replica struct {
+	Region, ID, VersionID, VersionStage string
+}
+
+// GetFailover is Get for a secret that has a failover region: read from
+// ref's region, and from the replica's, with replicaCreds (the identity's
+// credentials in that region, from its own STS), when ref's region is out
+// (failover.Do). The secret's VersionID names the region that served it
+// (failover.Version). It is kept per (identity, secret, replica); a
+// version the replica's region served only for StaleRetry.
+func (f *Fetcher) GetFailover(ctx context.Context, identityKey string, ref Ref, creds Credentials, replica Replica, replicaCreds Credentials) (*Secret, error) {
+	ttl := ref.TTL
+	if ttl <= 0 {
+		ttl = f.cfg.SecretTTL
+	}
+	primaryKey := secretKey(ref, identityKey)
+	key := failover.Key([]string{replica.Region, replica.ID, replica.VersionID, replica.VersionStage}, primaryKey)
+	replicaRef := Ref{ID: replica.ID, VersionID: replica.VersionID, VersionStage: replica.VersionStage, Region: replica.Region, TTL: ref.TTL}
+	load := func(ctx context.Context) (*Secret, time.Duration, error) {
+		return failover.Do(ctx, f.regions, failover.Read[*Secret]{
+			Key: key, What: "secret " + ref.ID, LogFields: identity.KeyLogFields(identityKey),
+			Primary:  failover.Source[*Secret]{Region: ref.Region, Load: f.fetchIn(ref, creds)},
+			Failover: failover.Source[*Secret]{Region: replica.Region, Load: f.fetchIn(replicaRef, replicaCreds)},
+			Window:   StaleRetry(ttl),
+		})
+	}
+	if f.cache == nil {
+		s, _, err := load(ctx)
+		return s, err
+	}
+	return f.cache.Get(ctx, key, load)
+}
+
+// fetchIn is the fetch of ref, whose version names its region.
+func (f *Fetcher) fetchIn(ref Ref, creds Credentials) func(context.Context) (*Secret, time.Duration, error) {
+	return func(ctx context.Context) (*Secret, time.Duration, error) {
+		s, ttl, err := f.fetch(ctx, ref, creds)
+		if s != nil {
+			s.VersionID = failover.Version(ref.Region, s.VersionID)
+		}
+		return s, ttl, err
+	}
+}
+
+// FailoverServed is how many reads a failover region served.
+func (f *Fetcher) FailoverServed() int64 { return f.regions.Served() }
+
+// secretKey is the cache key of ref as the identity with key identityKey:
+// the secret's own fields first, then the identity's key, so logStale can
+// read them back.
+func secretKey(ref Ref, identityKey string) string {
+	return strings.Join([]string{ref.Region, ref.ID, ref.VersionID, ref.VersionStage, ref.TTL.String(), identityKey}, "\x00")
 }
 
 // StaleRetry is how long a stale version answers at once before a load
@@ -171,11 +228,16 @@ func Stale(err error) bool {
 // freshness window is served: which secret, as whom, since when and why.
 // The error text names the call and AWS's reason, never a value or token.
 func logStale(key string, err error, late time.Duration) {
+	replica, key := failover.SplitKey(key)
 	parts := strings.SplitN(key, "\x00", 6)
 	if len(parts) < 6 {
 		return
 	}
-	kv := append([]any{"secret", parts[1], "region", parts[0]}, identity.KeyLogFields(parts[5])...)
+	kv := []any{"secret", parts[1], "region", parts[0]}
+	if len(replica) > 0 {
+		kv = append(kv, "failoverRegion", replica[0])
+	}
+	kv = append(kv, identity.KeyLogFields(parts[5])...)
 	kv = append(kv, "pastFreshness", late.Round(time.Second), "reason", mounterr.Bound(err.Error()))
 	klog.InfoS("serving the last good version of a secret: fetching it again failed transiently (--stale-if-error)", kv...)
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/failover"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
@@ -82,6 +83,9 @@ type Fetcher struct {
 	api   API
 	cfg   Config
 	cache *cache.Cache[batch]
+	// regions are the outages of the primary regions of parameters that
+	// have a failover region (GetFailover).
+	regions *failover.Regions
 }
 
 // batch is the answer to one GetParameters call, by selector.
@@ -89,7 +93,7 @@ type batch map[string]*secrets.Secret
 
 // NewFetcher returns a fetcher over api.
 func NewFetcher(api API, cfg Config) *Fetcher {
-	f := &Fetcher{api: api, cfg: cfg}
+	f := &Fetcher{api: api, cfg: cfg, regions: failover.New("SSM", secrets.Stale, cfg.Clock)}
 	if cfg.Cache {
 		// As secrets: jittered freshness, and the last good answer of a
 		// batch served to the same identity through an outage.
@@ -135,10 +139,7 @@ func (f *Fetcher) Get(ctx context.Context, identityKey, region string, ttl time.
 		if f.cache == nil {
 			b, _, err = f.fetch(ctx, region, names, ttl, creds)
 		} else {
-			// The batch's own fields first, then the identity's key, so
-			// logStale can read them back.
-			key := region + "\x00" + ttl.String() + "\x00" + strings.Join(names, ",") + "\x00" + identityKey
-			b, err = f.cache.Get(ctx, key, func(ctx context.Context) (batch, time.Duration, error) {
+			b, err = f.cache.Get(ctx, batchKey(region, ttl, names, identityKey), func(ctx context.Context) (batch, time.Duration, error) {
 				return f.fetch(ctx, region, names, ttl, creds)
 			})
 		}
@@ -154,6 +155,109 @@ func (f *Fetcher) Get(ctx context.Context, identityKey, region string, ttl time.
 		out[r] = got[r.selector()]
 	}
 	return out, nil
+}
+
+// Pair is a parameter and its replica in a failover region (ASCP's
+// failoverRegion, with its failoverObject's name, version and label).
+type Pair struct {
+	Primary, Failover Ref
+}
+
+// Replicas are where GetFailover reads parameters when their region is
+// out: the failover region, and the identity's credentials there (from
+// its own STS).
+type Replicas struct {
+	Region      string
+	Credentials secrets.Credentials
+}
+
+// GetFailover is Get for parameters that have a failover region: each
+// batch of (at most BatchSize) pairs is read from region, and, when region
+// is out (failover.Do), its replicas from the failover region. Each
+// parameter's VersionID names the region that served it
+// (failover.Version). Batches are kept per (identity, region, pairs); a
+// batch the failover region served only for secrets.StaleRetry.
+func (f *Fetcher) GetFailover(ctx context.Context, identityKey, region string, ttl time.Duration, pairs []Pair, creds secrets.Credentials, replicas Replicas) (map[Pair]*secrets.Secret, error) {
+	type sel struct{ primary, failover string }
+	sels := make([]sel, 0, len(pairs))
+	for _, p := range pairs {
+		sels = append(sels, sel{p.Primary.selector(), p.Failover.selector()})
+	}
+	slices.SortFunc(sels, func(a, b sel) int { return strings.Compare(a.primary+"\x00"+a.failover, b.primary+"\x00"+b.failover) })
+	sels = slices.Compact(sels)
+	window := ttl
+	if window <= 0 {
+		window = f.cfg.SecretTTL
+	}
+	window = secrets.StaleRetry(window)
+	got := make(map[sel]*secrets.Secret, len(sels))
+	for start := 0; start < len(sels); start += BatchSize {
+		part := sels[start:min(start+BatchSize, len(sels))]
+		var names, replicaNames []string
+		for _, s := range part {
+			names, replicaNames = append(names, s.primary), append(replicaNames, s.failover)
+		}
+		// A batch is keyed by pair ("primary\x00failover"): one name may
+		// have two replicas.
+		in := func(reg string, names []string, c secrets.Credentials) func(context.Context) (batch, time.Duration, error) {
+			return func(ctx context.Context) (batch, time.Duration, error) {
+				b, ttl, err := f.fetch(ctx, reg, slices.Compact(slices.Sorted(slices.Values(names))), ttl, c)
+				if err != nil {
+					return nil, ttl, err
+				}
+				// b is this fetch's own: its parameters (each under its
+				// name and ARN) are renamed once.
+				renamed := make(map[*secrets.Secret]bool, len(b))
+				for _, p := range b {
+					if !renamed[p] {
+						p.VersionID, renamed[p] = failover.Version(reg, p.VersionID), true
+					}
+				}
+				out := make(batch, len(part))
+				for i, s := range part {
+					out[s.primary+"\x00"+s.failover] = b[names[i]]
+				}
+				return out, ttl, nil
+			}
+		}
+		primaryKey := batchKey(region, ttl, names, identityKey)
+		key := failover.Key([]string{replicas.Region, strings.Join(replicaNames, ",")}, primaryKey)
+		load := func(ctx context.Context) (batch, time.Duration, error) {
+			return failover.Do(ctx, f.regions, failover.Read[batch]{
+				Key: key, What: parameters(names), LogFields: identity.KeyLogFields(identityKey),
+				Primary:  failover.Source[batch]{Region: region, Load: in(region, names, creds)},
+				Failover: failover.Source[batch]{Region: replicas.Region, Load: in(replicas.Region, replicaNames, replicas.Credentials)},
+				Window:   window,
+			})
+		}
+		var b batch
+		var err error
+		if f.cache == nil {
+			b, _, err = load(ctx)
+		} else {
+			b, err = f.cache.Get(ctx, key, load)
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range part {
+			got[s] = b[s.primary+"\x00"+s.failover]
+		}
+	}
+	out := make(map[Pair]*secrets.Secret, len(pairs))
+	for _, p := range pairs {
+		out[p] = got[sel{p.Primary.selector(), p.Failover.selector()}]
+	}
+	return out, nil
+}
+
+// FailoverServed is how many batches a failover region served.
+func (f *Fetcher) FailoverServed() int64 { return f.regions.Served() }
+
+// batchKey is the cache key of a batch: its own fields first, then the
+// identity's key, so logStale can read them back.
+func batchKey(region string, ttl time.Duration, names []string, identityKey string) string {
+	return region + "\x00" + ttl.String() + "\x00" + strings.Join(names, ",") + "\x00" + identityKey
 }
 
 // call is what one GetParameters call was about, for its error messages.
@@ -295,11 +399,16 @@ func resources(c call) string {
 // freshness window are served: which, as whom, since when and why. The
 // error text names the call and AWS's reason, never a value or token.
 func logStale(key string, err error, late time.Duration) {
+	replicas, key := failover.SplitKey(key)
 	parts := strings.SplitN(key, "\x00", 4)
 	if len(parts) < 4 {
 		return
 	}
-	kv := append([]any{"parameters", parts[2], "region", parts[0]}, identity.KeyLogFields(parts[3])...)
+	kv := []any{"parameters", parts[2], "region", parts[0]}
+	if len(replicas) > 0 {
+		kv = append(kv, "failoverRegion", replicas[0])
+	}
+	kv = append(kv, identity.KeyLogFields(parts[3])...)
 	kv = append(kv, "pastFreshness", late.Round(time.Second), "reason", mounterr.Bound(err.Error()))
 	klog.InfoS("serving the last good values of parameters: fetching them again failed transiently (--stale-if-error)", kv...)
 }

@@ -296,3 +296,39 @@ func TestStaleIfError(t *testing.T) {
 		t.Error("a refusal did not end the stale answers")
 	}
 }
+
+// TestGetFailoverBatchesPairs: parameters with a failover region go in
+// batches of ten pairs; one name with two replicas is two pairs, each
+// served its own replica when the region is out.
+func TestGetFailoverBatchesPairs(t *testing.T) {
+	e := start(t, true)
+	west := e.aws.AddRegion(t, "us-west-2")
+	var pairs []ssm.Pair
+	for i := range 12 {
+		name := fmt.Sprintf("/app/p%02d", i)
+		e.put(t, name, types.ParameterTypeString, "east")
+		if _, err := west.SSM.PutParameter(context.Background(), &awsssm.PutParameterInput{Name: aws.String(name + "-dr"), Type: types.ParameterTypeString, Value: aws.String("west-" + name)}); err != nil {
+			t.Fatal(err)
+		}
+		pairs = append(pairs, ssm.Pair{Primary: ssm.Ref{Name: name}, Failover: ssm.Ref{Name: name + "-dr"}})
+	}
+	// /app/p00 a second time, with another replica.
+	pairs = append(pairs, ssm.Pair{Primary: ssm.Ref{Name: "/app/p00"}, Failover: ssm.Ref{Name: "/app/p01-dr"}})
+	e.aws.Front.Inject(awsemu.Fault{Operation: awsemu.OpGetParameters, Region: region, Status: 503, Code: "ServiceUnavailable"})
+	got, err := e.f.GetFailover(context.Background(), "id", region, 0, pairs, &staticCreds{}, ssm.Replicas{Region: "us-west-2", Credentials: &staticCreds{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pairs {
+		s := got[p]
+		if s == nil || string(s.Value) != "west-"+strings.TrimSuffix(p.Failover.Name, "-dr") || !strings.HasPrefix(s.VersionID, "us-west-2/") {
+			t.Errorf("%+v: %+v, want its own replica's value, its version naming us-west-2", p, s)
+		}
+	}
+	if n := e.aws.Front.CountIn("us-west-2", awsemu.OpGetParameters); n != 2 {
+		t.Errorf("%d GetParameters in the failover region for 13 pairs, want 2", n)
+	}
+	if n := e.f.FailoverServed(); n != 2 {
+		t.Errorf("FailoverServed() = %d, want 2 batches", n)
+	}
+}

@@ -1,0 +1,219 @@
+// Package failover reads an object from a second region when its own is
+// out (ASCP's failoverRegion and failoverObject): the primary region is
+// asked first and wins whenever it answers; only an outage (5xx,
+// throttling past the retries, no answer: what the caller's outage rule
+// accepts) sends the read to the failover region. A refusal (4xx: not
+// found, denied, invalid) is the answer: another region must not paper
+// over a missing or forbidden object.
+//
+// A value the failover region served is kept a short Window only, so the
+// primary is asked again soon; for that Window the primary's outage is
+// remembered, so the reads of other objects of the region go to the
+// failover region at once instead of each waiting out the primary's
+// retries. The version of a value names the region that served it
+// (Version), so the driver rewrites the files when the region changes.
+package failover
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/klog/v2"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+)
+
+// Source is one region's read of an object.
+type Source[V any] struct {
+	Region string
+	// Load reads the object in Region: its value and how long it may be
+	// kept, or why not (with how long the failure may be remembered).
+	Load func(ctx context.Context) (V, time.Duration, error)
+}
+
+// Read is the read of an object that has a failover region.
+type Read[V any] struct {
+	// Key identifies the object and the identity reading it, for the log
+	// said once per outage; it is never logged.
+	Key string
+	// What names the object for logs and messages: "secret NAME".
+	What string
+	// LogFields are more key/values for the log line (the identity).
+	LogFields []any
+	// Primary is the object's own region; Failover the failoverRegion.
+	Primary, Failover Source[V]
+	// Window is how long a value the failover region served may be kept,
+	// and how long the primary's outage is remembered.
+	Window time.Duration
+}
+
+// Regions remembers the outages of one service's regions and counts the
+// reads its failover regions served.
+type Regions struct {
+	service string
+	outage  func(error) bool
+	now     func() time.Time
+
+	mu   sync.Mutex
+	down map[string]downRegion // by primary region
+	// failing are the keys the failover region served since their primary
+	// last answered: the log says so once per outage.
+	failing map[string]struct{}
+
+	served atomic.Int64
+}
+
+type downRegion struct {
+	at, until time.Time
+	err       error
+}
+
+// maxFailing bounds Regions.failing: past it, an outage may be logged again.
+const maxFailing = 4096
+
+// New returns the Regions of service ("Secrets Manager", "SSM"), whose
+// failures are outages when outage says so. now is the clock (nil:
+// time.Now).
+func New(service string, outage func(error) bool, now func() time.Time) *Regions {
+	if now == nil {
+		now = time.Now
+	}
+	return &Regions{service: service, outage: outage, now: now, down: map[string]downRegion{}, failing: map[string]struct{}{}}
+}
+
+// Served is how many reads the failover regions served.
+func (r *Regions) Served() int64 { return r.served.Load() }
+
+// Version is the version of a value of an object that has a failover
+// region: the region that served it and the value's own version.
+func Version(region, version string) string { return region + "/" + version }
+
+// Do reads rd: from the primary region, with half the time ctx has left
+// when it has a deadline (the failover region gets the rest); from the
+// failover region when the primary is out, or was found out within the
+// last Window. When both fail the error names both regions and both
+// reasons; it is the primary's outage (transient), never remembered, so a
+// value kept for an outage (--stale-if-error) may answer it.
+func Do[V any](ctx context.Context, r *Regions, rd Read[V]) (V, time.Duration, error) {
+	var zero V
+	ago, primaryErr := r.isDown(rd.Primary.Region)
+	remembered := primaryErr != nil
+	if primaryErr == nil {
+		pctx, cancel := ctx, context.CancelFunc(func() {})
+		if d, ok := ctx.Deadline(); ok {
+			pctx, cancel = context.WithTimeout(ctx, time.Until(d)/2) // a context's clock is the real one
+		}
+		v, ttl, err := rd.Primary.Load(pctx)
+		cancel()
+		if err == nil {
+			r.answered(rd.Key, rd.What, rd.Primary.Region, rd.LogFields)
+			return v, ttl, nil
+		}
+		if !r.outage(err) || ctx.Err() != nil {
+			return zero, ttl, err // a refusal, a bug, or no time left
+		}
+		primaryErr = err
+		r.markDown(rd.Primary.Region, err, rd.Window)
+	}
+	v, ttl, err := rd.Failover.Load(ctx)
+	if err != nil {
+		since := ""
+		if remembered {
+			since = fmt.Sprintf(" (found out %s ago, so not asked again yet)", ago.Round(time.Millisecond))
+		}
+		return zero, 0, &mounterr.Error{Kind: mounterr.Transient, Err: primaryErr, Msg: fmt.Sprintf(
+			"%s could not be read in either region: in its region %s%s: %v; in the failover region %s: %v",
+			rd.What, rd.Primary.Region, since, primaryErr, rd.Failover.Region, err)}
+	}
+	r.served.Add(1)
+	r.failedOver(rd.Key, rd.What, rd.Primary.Region, rd.Failover.Region, rd.LogFields, primaryErr)
+	return v, min(ttl, rd.Window), nil
+}
+
+// isDown returns the outage of region remembered now, if any, and how
+// long ago it was found.
+func (r *Regions) isDown(region string) (time.Duration, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o, ok := r.down[region]
+	if !ok {
+		return 0, nil
+	}
+	now := r.now()
+	if !now.Before(o.until) {
+		delete(r.down, region)
+		return 0, nil
+	}
+	return now.Sub(o.at), o.err
+}
+
+func (r *Regions) markDown(region string, err error, window time.Duration) {
+	r.mu.Lock()
+	now := r.now()
+	r.down[region] = downRegion{at: now, until: now.Add(window), err: err}
+	r.mu.Unlock()
+}
+
+// answered notes that the primary of the read with key answered: an
+// outage it was failing over for has ended.
+func (r *Regions) answered(key, what, primary string, fields []any) {
+	r.mu.Lock()
+	_, was := r.failing[key]
+	delete(r.failing, key)
+	r.mu.Unlock()
+	if was {
+		klog.InfoS("the primary region answers again: "+what+" is read from it, not from the failover region",
+			append([]any{"service", r.service, "region", primary}, fields...)...)
+	}
+}
+
+// failedOver logs, once per outage of its primary, that the failover
+// region serves the read with key: which object, which regions, as whom
+// and why (the primary's error names the call and AWS's reason, never a
+// value or token).
+func (r *Regions) failedOver(key, what, primary, failover string, fields []any, primaryErr error) {
+	r.mu.Lock()
+	_, logged := r.failing[key]
+	if !logged {
+		if len(r.failing) >= maxFailing {
+			clear(r.failing)
+		}
+		r.failing[key] = struct{}{}
+	}
+	r.mu.Unlock()
+	if logged {
+		return
+	}
+	kv := append([]any{"service", r.service, "region", primary, "failoverRegion", failover}, fields...)
+	kv = append(kv, "reason", mounterr.Bound(primaryErr.Error()))
+	klog.InfoS("the failover region serves "+what+": its region is out (failoverRegion)", kv...)
+}
+
+// Key is the cache key of a read with a failover: the key of the read in
+// the primary region, after the failover's own fields. SplitKey reads it
+// back.
+func Key(failoverFields []string, primaryKey string) string {
+	return keyPrefix + strings.Join(failoverFields, "\x01") + "\x00" + primaryKey
+}
+
+// keyPrefix starts every Key: no other cache key does (their first field
+// is a region name, or a name without control characters).
+const keyPrefix = "failover\x01"
+
+// SplitKey is Key read back: the failover's fields (nil when key is not
+// a Key) and the primary's key.
+func SplitKey(key string) (failoverFields []string, primaryKey string) {
+	rest, ok := strings.CutPrefix(key, keyPrefix)
+	if !ok {
+		return nil, key
+	}
+	head, primaryKey, ok := strings.Cut(rest, "\x00")
+	if !ok {
+		return nil, key
+	}
+	return strings.Split(head, "\x01"), primaryKey
+}

@@ -1,0 +1,147 @@
+package failover
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+)
+
+var (
+	errOutage  = errors.New("ServiceUnavailable")
+	errRefused = errors.New("ResourceNotFoundException")
+)
+
+// regions is a source per region whose answers the test sets, counting
+// its calls.
+type regions struct {
+	calls   map[string]int
+	answers map[string]error
+	// deadlines are the time each region's last call had.
+	deadlines map[string]time.Duration
+	now       time.Time
+}
+
+func newRegions() *regions {
+	return &regions{calls: map[string]int{}, answers: map[string]error{}, deadlines: map[string]time.Duration{}, now: time.Unix(1e9, 0)}
+}
+
+func (r *regions) source(region string) Source[string] {
+	return Source[string]{Region: region, Load: func(ctx context.Context) (string, time.Duration, error) {
+		r.calls[region]++
+		if d, ok := ctx.Deadline(); ok {
+			r.deadlines[region] = time.Until(d)
+		}
+		if err := r.answers[region]; err != nil {
+			return "", time.Second, err // a refusal's ttl: the negative entry
+		}
+		return "value from " + region, time.Minute, nil
+	}}
+}
+
+func (r *regions) read() Read[string] {
+	return Read[string]{Key: "k", What: "secret S", Primary: r.source("us-east-1"), Failover: r.source("us-west-2"), Window: 10 * time.Second}
+}
+
+func (r *regions) regions() *Regions {
+	return New("Secrets Manager", func(err error) bool { return errors.Is(err, errOutage) }, func() time.Time { return r.now })
+}
+
+func TestPrimaryAnswers(t *testing.T) {
+	r := newRegions()
+	v, ttl, err := Do(context.Background(), r.regions(), r.read())
+	if err != nil || v != "value from us-east-1" || ttl != time.Minute {
+		t.Fatalf("Do() = %q, %s, %v; want the primary's value and freshness", v, ttl, err)
+	}
+	if r.calls["us-west-2"] != 0 {
+		t.Error("the failover region was asked while the primary answered")
+	}
+}
+
+func TestARefusalIsTheAnswer(t *testing.T) {
+	r := newRegions()
+	r.answers["us-east-1"] = errRefused
+	_, ttl, err := Do(context.Background(), r.regions(), r.read())
+	if !errors.Is(err, errRefused) || ttl != time.Second {
+		t.Fatalf("Do() = %s, %v; want the primary's refusal, remembered as it says", ttl, err)
+	}
+	if r.calls["us-west-2"] != 0 {
+		t.Error("a refusal of the primary was sent to the failover region")
+	}
+}
+
+func TestAnOutageFailsOverForAWindow(t *testing.T) {
+	r := newRegions()
+	regs := r.regions()
+	r.answers["us-east-1"] = errOutage
+	v, ttl, err := Do(context.Background(), regs, r.read())
+	if err != nil || v != "value from us-west-2" || ttl != 10*time.Second {
+		t.Fatalf("Do() = %q, %s, %v; want the failover's value, kept for the window only", v, ttl, err)
+	}
+	if regs.Served() != 1 {
+		t.Errorf("Served() = %d, want 1", regs.Served())
+	}
+	// Within the window, another object of the region goes to the
+	// failover region at once.
+	r.now = r.now.Add(9 * time.Second)
+	other := r.read()
+	other.Key = "other"
+	if _, _, err := Do(context.Background(), regs, other); err != nil {
+		t.Fatal(err)
+	}
+	if r.calls["us-east-1"] != 1 {
+		t.Errorf("the primary was asked %d times within the remembered outage, want once", r.calls["us-east-1"])
+	}
+	// After it, the primary is asked again, and wins.
+	r.now = r.now.Add(2 * time.Second)
+	r.answers["us-east-1"] = nil
+	v, _, err = Do(context.Background(), regs, r.read())
+	if err != nil || v != "value from us-east-1" {
+		t.Fatalf("after the window: %q, %v; want the primary's value", v, err)
+	}
+}
+
+func TestThePrimaryHasHalfTheTimeLeft(t *testing.T) {
+	r := newRegions()
+	r.answers["us-east-1"] = errOutage
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, _, err := Do(ctx, r.regions(), r.read()); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.deadlines["us-east-1"]; got > 5*time.Second || got < 4*time.Second {
+		t.Errorf("the primary had %s of 10s, want half", got)
+	}
+	if got := r.deadlines["us-west-2"]; got < 9*time.Second {
+		t.Errorf("the failover region had %s, want the rest of the 10s", got)
+	}
+}
+
+func TestBothRegionsFail(t *testing.T) {
+	r := newRegions()
+	r.answers["us-east-1"] = errOutage
+	r.answers["us-west-2"] = errRefused
+	_, ttl, err := Do(context.Background(), r.regions(), r.read())
+	if mounterr.KindOf(err) != mounterr.Transient || ttl != 0 || !errors.Is(err, errOutage) {
+		t.Fatalf("Do() = %s, %v; want a transient error, not remembered, that is the primary's outage", ttl, err)
+	}
+	for _, w := range []string{"secret S could not be read in either region", "us-east-1: ServiceUnavailable", "failover region us-west-2: ResourceNotFoundException"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not say %q", err, w)
+		}
+	}
+}
+
+func TestKey(t *testing.T) {
+	key := Key([]string{"us-west-2", "PMP-Replica", "", "AWSCURRENT"}, "us-east-1\x00PMP\x00\x00\x001m0s\x00id")
+	fields, primary := SplitKey(key)
+	if strings.Join(fields, ",") != "us-west-2,PMP-Replica,,AWSCURRENT" || primary != "us-east-1\x00PMP\x00\x00\x001m0s\x00id" {
+		t.Errorf("SplitKey(Key()) = %q, %q", fields, primary)
+	}
+	if fields, primary := SplitKey("us-east-1\x00PMP"); fields != nil || primary != "us-east-1\x00PMP" {
+		t.Errorf("SplitKey of a key without failover = %q, %q", fields, primary)
+	}
+}
