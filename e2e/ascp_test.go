@@ -10,18 +10,23 @@ import (
 
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 )
 
 // ascpApp is what one test namespace holds for a SecretProviderClass
 // written for the official AWS provider (ASCP): two Parameter Store
-// parameters and two secrets, one of them named by its ARN.
+// parameters and two secrets, one of them named by its ARN, in the primary
+// region, and their copies in the failover region (values tagged
+// "<tag>-west"; the ARN's copy has its own ARN, the failoverObject).
 type ascpApp struct {
-	ns        *testNS
-	tag       string
-	dbPass    string // a SecureString parameter
-	dbConfig  string // a JSON String parameter, read whole and through jmesPath
-	appSecret string // a JSON secret, read whole and through jmesPath
-	tokenARN  string // a plain secret, named by its full ARN
+	ns           *testNS
+	tag          string
+	dbPass       string // a SecureString parameter
+	dbConfig     string // a JSON String parameter, read whole and through jmesPath
+	appSecret    string // a JSON secret, read whole and through jmesPath
+	tokenARN     string // a plain secret, named by its full ARN
+	tokenWestARN string // its copy in the failover region
 }
 
 func appJSON(user, pass string) string {
@@ -32,16 +37,20 @@ func dbConfigJSON(tag string) string {
 	return fmt.Sprintf(`{"host":"db-%s.internal","name":"app_%s"}`, tag, tag)
 }
 
-// newASCPApp seeds the primary region with tag in every value.
+// newASCPApp seeds the primary region with tag in every value, and the
+// failover region with tag-west.
 func newASCPApp(t *testing.T, tag string) *ascpApp {
 	t.Helper()
 	ns := newNS(t)
 	ns.serviceAccount("pmp", cfg.roleARN)
 	a := &ascpApp{ns: ns, tag: tag, dbPass: "/" + ns.name + "/db/password", dbConfig: "/" + ns.name + "/db/config"}
-	ns.putParameter(cfg.region, a.dbPass, ssmtypes.ParameterTypeSecureString, "db-pw-"+tag)
-	ns.putParameter(cfg.region, a.dbConfig, ssmtypes.ParameterTypeString, dbConfigJSON(tag))
-	a.appSecret = ns.createSecret("app", appJSON("app-"+tag, "pw-"+tag))
+	for _, r := range []struct{ region, tag string }{{cfg.region, tag}, {cfg.failoverRegion, tag + "-west"}} {
+		ns.putParameter(r.region, a.dbPass, ssmtypes.ParameterTypeSecureString, "db-pw-"+r.tag)
+		ns.putParameter(r.region, a.dbConfig, ssmtypes.ParameterTypeString, dbConfigJSON(r.tag))
+		a.appSecret, _ = ns.createSecretIn(r.region, "app", appJSON("app-"+r.tag, "pw-"+r.tag))
+	}
 	_, a.tokenARN = ns.createSecretIn(cfg.region, "token", "token-"+tag)
+	_, a.tokenWestARN = ns.createSecretIn(cfg.failoverRegion, "token", "token-"+tag+"-west")
 	return a
 }
 
@@ -49,9 +58,10 @@ func newASCPApp(t *testing.T, tag string) *ascpApp {
 // ASCP's parameters and field names, the jmesPath entries of a secret
 // spelled Path: / ObjectAlias: / FilePermission: as ASCP's own manifests
 // spell them, the ARN's object type left to the ARN, and secretObjects
-// syncing jmesPath files into a Kubernetes Secret. The only change from
-// the class ASCP mounts is provider: pmp and ascpCompat: "true", the
-// migration the README documents.
+// syncing jmesPath files into a Kubernetes Secret, failoverRegion for every
+// object and a failoverObject for the one named by ARN (an ARN names its
+// region). The only change from the class ASCP mounts is provider: pmp and
+// ascpCompat: "true", the migration the README documents.
 func (a *ascpApp) class() {
 	a.ns.t.Helper()
 	objects := fmt.Sprintf(`- objectName: %s
@@ -74,11 +84,13 @@ func (a *ascpApp) class() {
       FilePermission: "0400"
 - objectName: %s
   objectAlias: api-token
-`, a.dbPass, a.dbConfig, a.appSecret, a.tokenARN)
+  failoverObject:
+    objectName: %s
+`, a.dbPass, a.dbConfig, a.appSecret, a.tokenARN, a.tokenWestARN)
 	a.ns.secretProviderClass(spc{
 		name:       "ascp",
 		region:     cfg.region,
-		parameters: map[string]string{"ascpCompat": "true"},
+		parameters: map[string]string{"ascpCompat": "true", "failoverRegion": cfg.failoverRegion},
 		objects:    objects,
 		secretObjects: []map[string]any{{
 			"secretName": "app-db",
@@ -126,8 +138,9 @@ func stringData(d map[string][]byte) map[string]string {
 }
 
 // TestASCPClass: a SecretProviderClass copied from ASCP, mixing Parameter
-// Store parameters, secrets (one by ARN), jmesPath entries and
-// secretObjects, mounts ASCP's files with their contents and modes and
+// Store parameters, secrets (one by ARN, with a failover object in a second
+// region), jmesPath entries and secretObjects, mounts ASCP's files with
+// their contents and modes, from the primary region while it answers, and
 // fills the synced Secret; then a new parameter version (PutParameter
 // overwrite) and a new secret version (PutSecretValue) both reach the
 // running pod's files and the Secret, without a restart.
@@ -169,6 +182,62 @@ func TestASCPClass(t *testing.T) {
 	}
 	if _, err := ns.waitSecret("app-db", 30*time.Second, synced(syncedFrom(after))); err != nil {
 		t.Errorf("synced Secret after the rotation: %v", err)
+	}
+}
+
+// TestASCPFailover: while every signed call to the primary region fails
+// with 503 (Secrets Manager and Parameter Store; STS's
+// AssumeRoleWithWebIdentity is not signed, so the front cannot tell its
+// region and it keeps answering), a new pod of the ASCP class gets every
+// file from the failover region (the ARN's failoverObject, the others by
+// name) under the primary's file names and modes, and the front counts
+// those calls in that region; once the primary answers again, a new pod
+// gets the primary's values. Each pod has its own service account, so no
+// value cached for another pod is served. Serial: the fault fails the
+// primary region for every test.
+func TestASCPFailover(t *testing.T) {
+	f := needFront(t)
+	a := newASCPApp(t, "fo")
+	a.class()
+	ns := a.ns
+	primary := a.files("db-pw-fo", dbConfigJSON("fo"), appJSON("app-fo", "pw-fo"), "token-fo")
+	west := a.files("db-pw-fo-west", dbConfigJSON("fo-west"), appJSON("app-fo-west", "pw-fo-west"), "token-fo-west")
+	podWith := func(pod string, want map[string]file) {
+		t.Helper()
+		ns.serviceAccount(pod, cfg.roleARN)
+		ns.readerPod(pod, pod, "ascp")
+		took := ns.waitRunning(pod, podStart)
+		t.Logf("pod %s Running after %s", pod, took.Round(100*time.Millisecond))
+		if d := cmp.Diff(want, ns.firstSnapshot(pod).files, cmp.AllowUnexported(file{})); d != "" {
+			t.Errorf("pod %s mounted (-want +mounted):\n%s", pod, d)
+		}
+	}
+	podWith("primary", primary)
+
+	// The calls a mount of the class makes, as the front names them.
+	ops := []string{"secretsmanager:GetSecretValue", awsemu.OpGetParameters}
+	f.inject(fault{Region: cfg.region, Status: 503, Code: "ServiceUnavailable", Message: "Service is unavailable"})
+	before := f.regionCounts(cfg.failoverRegion)
+	podWith("outage", west)
+	after := f.regionCounts(cfg.failoverRegion)
+	for _, op := range ops {
+		if after[op] <= before[op] {
+			t.Errorf("%s in %s: %d calls before the outage pod, %d after: the failover region was not asked", op, cfg.failoverRegion, before[op], after[op])
+		}
+	}
+
+	f.clear()
+	// The provider remembers the primary's outage, and keeps what the
+	// failover region served, for at most 10 s (README, "Failover
+	// region"): past that the primary is asked first again.
+	time.Sleep(11 * time.Second)
+	before = f.regionCounts(cfg.region)
+	podWith("recovered", primary)
+	after = f.regionCounts(cfg.region)
+	for _, op := range ops {
+		if after[op] <= before[op] {
+			t.Errorf("%s in %s: %d calls before the recovered pod, %d after: the primary region was not asked", op, cfg.region, before[op], after[op])
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -202,6 +203,7 @@ type fault struct {
 	Code      string `json:"code"`
 	Message   string `json:"message,omitempty"`
 	For       string `json:"for,omitempty"`
+	Region    string `json:"region,omitempty"` // only calls signed for this region; empty: every region
 }
 
 func (f *front) do(method, path string, body any) []byte {
@@ -229,12 +231,18 @@ func (f *front) do(method, path string, body any) []byte {
 func (f *front) inject(ft fault) { f.do(http.MethodPost, "/faults", ft) }
 func (f *front) clear()          { f.do(http.MethodDelete, "/faults", nil) }
 
-func (f *front) counts() map[string]int64 {
+func (f *front) counts() map[string]int64 { return f.countsAt("/counts") }
+func (f *front) count(op string) int64    { return f.counts()[op] }
+
+// regionCounts are the calls signed for region, by "service:Action".
+func (f *front) regionCounts(region string) map[string]int64 {
+	return f.countsAt("/counts?region=" + url.QueryEscape(region))
+}
+
+func (f *front) countsAt(path string) map[string]int64 {
 	var c map[string]int64
-	if err := json.Unmarshal(f.do(http.MethodGet, "/counts", nil), &c); err != nil {
-		f.t.Fatalf("AWS front counts: %v", err)
+	if err := json.Unmarshal(f.do(http.MethodGet, path, nil), &c); err != nil {
+		f.t.Fatalf("AWS front %s: %v", path, err)
 	}
 	return c
 }
-
-func (f *front) count(op string) int64 { return f.counts()[op] }
