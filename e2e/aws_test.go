@@ -93,7 +93,7 @@ func awsConfig(t *testing.T, region string) (aws.Config, *string) {
 		case cfg.region:
 			endpoint = cfg.awsEndpoint
 		case cfg.failoverRegion:
-			endpoint = cfg.failoverEndpoint
+			endpoint = cfg.awsFailover
 			if endpoint == "" {
 				t.Fatalf("PMP_E2E_AWS_FAILOVER_ENDPOINT is not set: the emulator of the failover region %s, where the suite seeds its secrets and parameters (e2e/README.md)", region)
 			}

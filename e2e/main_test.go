@@ -26,25 +26,23 @@ type env struct {
 	region         string
 	awsEndpoint    string // where the suite seeds and rotates secrets; empty = real AWS
 	failoverRegion string // a second region, for failoverRegion and failoverObject
-	// failoverEndpoint is the failover region's emulator, where the suite
-	// seeds it; empty = real AWS (an error when awsEndpoint is set)
-	failoverEndpoint string
-	awsFront         string // the AWS front's URL, which doctor's AWS calls go to; empty: awsEndpoint
-	frontControl     string // the AWS front's control URL; empty skips the fault tests
-	restartCmd       string // restarts the provider; empty skips the restart test
-	uninstallCmd     string // uninstalls the provider (helm uninstall); empty skips the uninstall test
-	installCmd       string // installs it again after uninstallCmd
-	daemonSet        string // namespace/name of the provider's DaemonSet; empty skips the chart tests
-	socket           string // the provider's socket as this machine sees it; empty: not visible here
-	chartManifests   string // glob of YAML files rendered from the chart, for the dry run
-	providerLog      string // file paths (or globs), dumped on failure when set
-	driverLog        string
-	kubeletLog       string
-	spcProvider      string // SecretProviderClass spec.provider
-	csiDriverName    string
-	noClusterEdits   bool   // skip the tests that edit the cluster-wide CSIDriver
-	bin              string // the pmp-secrets-provider binary doctor runs as; empty: built from the checkout
-	checkREADME      bool   // the README's doctor run must be what doctor prints here
+	awsFailover    string // the failover region's emulator, where the suite seeds it; empty = real AWS (an error with awsEndpoint)
+	awsFront       string // the AWS front's URL, which doctor's AWS calls go to; empty: awsEndpoint
+	frontControl   string // the AWS front's control URL; empty skips the fault tests
+	restartCmd     string // restarts the provider; empty skips the restart test
+	uninstallCmd   string // uninstalls the provider (helm uninstall); empty skips the uninstall test
+	installCmd     string // installs it again after uninstallCmd
+	daemonSet      string // namespace/name of the provider's DaemonSet; empty skips the chart tests
+	socket         string // the provider's socket as this machine sees it; empty: not visible here
+	chartManifests string // glob of YAML files rendered from the chart, for the dry run
+	providerLog    string // file paths (or globs), dumped on failure when set
+	driverLog      string
+	kubeletLog     string
+	spcProvider    string // SecretProviderClass spec.provider
+	csiDriverName  string
+	noClusterEdits bool   // skip the tests that edit the cluster-wide CSIDriver
+	bin            string // the pmp-secrets-provider binary doctor runs as; empty: built from the checkout
+	checkREADME    bool   // the README's doctor run must be what doctor prints here
 }
 
 var (
@@ -63,30 +61,30 @@ func getenv(k, def string) string {
 
 func TestMain(m *testing.M) {
 	cfg = env{
-		kubeconfig:       os.Getenv("PMP_E2E_KUBECONFIG"),
-		image:            getenv("PMP_E2E_IMAGE", "pmp-e2e.local/busybox:e2e"),
-		node:             os.Getenv("PMP_E2E_NODE"),
-		roleARN:          getenv("PMP_E2E_ROLE_ARN", "arn:aws:iam::000000000000:role/PMP-SecretsManager-Role"),
-		region:           getenv("PMP_E2E_AWS_REGION", "us-east-1"),
-		awsEndpoint:      os.Getenv("PMP_E2E_AWS_ENDPOINT"),
-		failoverRegion:   getenv("PMP_E2E_FAILOVER_REGION", "us-west-2"),
-		failoverEndpoint: os.Getenv("PMP_E2E_AWS_FAILOVER_ENDPOINT"),
-		awsFront:         os.Getenv("PMP_E2E_AWS_FRONT_URL"),
-		frontControl:     os.Getenv("PMP_E2E_AWS_FRONT_CONTROL"),
-		restartCmd:       os.Getenv("PMP_E2E_PROVIDER_RESTART"),
-		uninstallCmd:     os.Getenv("PMP_E2E_PROVIDER_UNINSTALL"),
-		installCmd:       os.Getenv("PMP_E2E_PROVIDER_INSTALL"),
-		daemonSet:        os.Getenv("PMP_E2E_PROVIDER_DAEMONSET"),
-		socket:           os.Getenv("PMP_E2E_PROVIDER_SOCKET"),
-		chartManifests:   os.Getenv("PMP_E2E_CHART_MANIFESTS"),
-		providerLog:      os.Getenv("PMP_E2E_PROVIDER_LOG"),
-		driverLog:        os.Getenv("PMP_E2E_DRIVER_LOG"),
-		kubeletLog:       os.Getenv("PMP_E2E_KUBELET_LOG"),
-		spcProvider:      getenv("PMP_E2E_PROVIDER_NAME", "pmp"),
-		csiDriverName:    "secrets-store.csi.k8s.io",
-		noClusterEdits:   os.Getenv("PMP_E2E_NO_CLUSTER_EDITS") == "1",
-		bin:              os.Getenv("PMP_E2E_BIN"),
-		checkREADME:      os.Getenv("PMP_E2E_CHECK_README") == "1",
+		kubeconfig:     os.Getenv("PMP_E2E_KUBECONFIG"),
+		image:          getenv("PMP_E2E_IMAGE", "pmp-e2e.local/busybox:e2e"),
+		node:           os.Getenv("PMP_E2E_NODE"),
+		roleARN:        getenv("PMP_E2E_ROLE_ARN", "arn:aws:iam::000000000000:role/PMP-SecretsManager-Role"),
+		region:         getenv("PMP_E2E_AWS_REGION", "us-east-1"),
+		awsEndpoint:    os.Getenv("PMP_E2E_AWS_ENDPOINT"),
+		failoverRegion: getenv("PMP_E2E_FAILOVER_REGION", "us-west-2"),
+		awsFailover:    os.Getenv("PMP_E2E_AWS_FAILOVER_ENDPOINT"),
+		awsFront:       os.Getenv("PMP_E2E_AWS_FRONT_URL"),
+		frontControl:   os.Getenv("PMP_E2E_AWS_FRONT_CONTROL"),
+		restartCmd:     os.Getenv("PMP_E2E_PROVIDER_RESTART"),
+		uninstallCmd:   os.Getenv("PMP_E2E_PROVIDER_UNINSTALL"),
+		installCmd:     os.Getenv("PMP_E2E_PROVIDER_INSTALL"),
+		daemonSet:      os.Getenv("PMP_E2E_PROVIDER_DAEMONSET"),
+		socket:         os.Getenv("PMP_E2E_PROVIDER_SOCKET"),
+		chartManifests: os.Getenv("PMP_E2E_CHART_MANIFESTS"),
+		providerLog:    os.Getenv("PMP_E2E_PROVIDER_LOG"),
+		driverLog:      os.Getenv("PMP_E2E_DRIVER_LOG"),
+		kubeletLog:     os.Getenv("PMP_E2E_KUBELET_LOG"),
+		spcProvider:    getenv("PMP_E2E_PROVIDER_NAME", "pmp"),
+		csiDriverName:  "secrets-store.csi.k8s.io",
+		noClusterEdits: os.Getenv("PMP_E2E_NO_CLUSTER_EDITS") == "1",
+		bin:            os.Getenv("PMP_E2E_BIN"),
+		checkREADME:    os.Getenv("PMP_E2E_CHECK_README") == "1",
 	}
 	if cfg.kubeconfig == "" {
 		fmt.Fprintln(os.Stderr, "e2e: PMP_E2E_KUBECONFIG is not set: run `make e2e`, or point it at a cluster with the driver and this provider installed (see e2e/README.md)")
