@@ -88,9 +88,9 @@ type Object struct {
 	// JMESPath are the files selected from the JSON value by expressions,
 	// written beside the object's own files.
 	JMESPath []JMESPath
-	// Failover is the object's failoverObject: how it is named in the
-	// SecretProviderClass's failoverRegion.
-	Failover FailoverObject
+	// Failover is the object's failoverObject, how it is named in the
+	// SecretProviderClass's failoverRegion; nil without one.
+	Failover *FailoverObject
 }
 
 // FailoverObject is an object's failoverObject (ASCP's): the object as it
@@ -103,14 +103,15 @@ type FailoverObject struct {
 	Version, VersionLabel string
 	// Region is the region in Name when Name is an ARN.
 	Region string
-	// Set says the object has a failoverObject field.
-	Set bool
 }
 
 // InFailover is the name, version and label obj is read as in the
 // failover region: its failoverObject's, else its own.
 func (o *Object) InFailover() (name, version, label string) {
 	name, version, label = o.Name, o.Version, o.VersionLabel
+	if o.Failover == nil {
+		return name, version, label
+	}
 	if o.Failover.Name != "" {
 		name = o.Failover.Name
 	}
@@ -529,9 +530,9 @@ func checkVersion(t ObjectType, version, label string, bad func(string, ...any))
 
 // parseFailoverObject reads an object's failoverObject field, of an
 // object of type t.
-func parseFailoverObject(t ObjectType, v any, objBad func(string, ...any)) FailoverObject {
+func parseFailoverObject(t ObjectType, v any, objBad func(string, ...any)) *FailoverObject {
 	bad := func(format string, args ...any) { objBad("failoverObject: "+format, args...) }
-	f := FailoverObject{Set: true}
+	f := &FailoverObject{}
 	raw, ok := v.(map[string]any)
 	if !ok {
 		bad("must be a map such as {objectName: arn:aws:secretsmanager:us-west-2:ACCOUNT:secret:NAME}")
@@ -554,17 +555,21 @@ func parseFailoverObject(t ObjectType, v any, objBad func(string, ...any)) Failo
 // SecretProviderClass's failoverRegion (empty: none).
 func failoverProblems(o *Object, failoverRegion string) []string {
 	var out []string
+	var f FailoverObject
+	if o.Failover != nil {
+		f = *o.Failover
+	}
 	switch {
-	case failoverRegion == "" && o.Failover.Set:
+	case failoverRegion == "" && o.Failover != nil:
 		out = append(out, "failoverObject is read in the failoverRegion, which the SecretProviderClass does not set: add the parameter failoverRegion, or remove failoverObject")
 	case failoverRegion == "":
 	case o.Region == failoverRegion:
 		out = append(out, fmt.Sprintf("objectName names the failoverRegion %s itself: name the object in its primary region, and its replica in failoverObject", failoverRegion))
-	case o.Region != "" && o.Failover.Name == "":
+	case o.Region != "" && f.Name == "":
 		out = append(out, fmt.Sprintf("objectName is an ARN, which names its region %s: with failoverRegion, add failoverObject: {objectName: ...}, the ARN of its replica in %s (or its name there)", o.Region, failoverRegion))
 	}
-	if failoverRegion != "" && o.Failover.Region != "" && o.Failover.Region != failoverRegion {
-		out = append(out, fmt.Sprintf("failoverObject objectName %q names the region %s, not the failoverRegion %s: name the replica in %s", o.Failover.Name, o.Failover.Region, failoverRegion, failoverRegion))
+	if failoverRegion != "" && f.Region != "" && f.Region != failoverRegion {
+		out = append(out, fmt.Sprintf("failoverObject objectName %q names the region %s, not the failoverRegion %s: name the replica in %s", f.Name, f.Region, failoverRegion, failoverRegion))
 	}
 	return out
 }

@@ -465,7 +465,7 @@ func TestParseFailover(t *testing.T) {
 	if r := req.Objects[0].Failover.Region; r != "us-west-2" {
 		t.Errorf("objects[0] failoverObject region %q, want us-west-2", r)
 	}
-	if req.Objects[3].Failover.Set {
+	if req.Objects[3].Failover != nil {
 		t.Error("objects[3] has no failoverObject but reads as having one")
 	}
 }

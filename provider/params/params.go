@@ -205,7 +205,7 @@ func parse(attributesJSON, secretsJSON, permissionJSON string, objectsOf func(st
 		add("%v", e)
 	}
 	for i := range objects {
-		if o := &objects[i]; req.FailoverRegion != "" || o.Failover.Set {
+		if o := &objects[i]; req.FailoverRegion != "" || o.Failover != nil {
 			for _, p := range failoverProblems(o, req.FailoverRegion) {
 				add("objects[%d] (%s): %s", i, o.Name, p)
 			}

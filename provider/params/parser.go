@@ -40,8 +40,8 @@ func (p *Parser) Parse(attributesJSON, secretsJSON, permissionJSON string) (*Req
 }
 
 // parseObjects is parseObjects through the cache. The returned slice is
-// the caller's; the Objects in it share their Keys with the cache and
-// must not be modified.
+// the caller's; the Objects in it share their Keys and Failover with the
+// cache and must not be modified.
 func (p *Parser) parseObjects(raw string) ([]Object, []error) {
 	p.mu.Lock()
 	got, ok := p.objects[raw]
