@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,8 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
 )
@@ -78,10 +81,28 @@ func (ns *testNS) wholeSecretClass(secret string) {
 	ns.secretProviderClass(spc{name: "pmp", objects: []map[string]any{{"objectName": secret}}})
 }
 
-func smClient(t *testing.T) *secretsmanager.Client {
+// awsConfig is the configuration the suite seeds region with: the
+// emulator of that region (PMP_E2E_AWS_ENDPOINT for cfg.region,
+// PMP_E2E_AWS_FAILOVER_ENDPOINT for cfg.failoverRegion) with dummy
+// credentials, or real AWS with the default credential chain.
+func awsConfig(t *testing.T, region string) (aws.Config, *string) {
 	t.Helper()
-	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(cfg.region)}
+	var endpoint string
 	if cfg.awsEndpoint != "" {
+		switch region {
+		case cfg.region:
+			endpoint = cfg.awsEndpoint
+		case cfg.failoverRegion:
+			endpoint = cfg.awsFailover
+			if endpoint == "" {
+				t.Fatalf("PMP_E2E_AWS_FAILOVER_ENDPOINT is not set: the emulator of the failover region %s, where the suite seeds its secrets and parameters (e2e/README.md)", region)
+			}
+		default:
+			t.Fatalf("no emulator for region %s: the suite seeds %s and %s", region, cfg.region, cfg.failoverRegion)
+		}
+	}
+	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(region)}
+	if endpoint != "" {
 		// The emulator takes any credentials.
 		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("e2e", "e2e", "")))
 	}
@@ -89,39 +110,74 @@ func smClient(t *testing.T) *secretsmanager.Client {
 	if err != nil {
 		t.Fatalf("AWS config: %v", err)
 	}
-	return secretsmanager.NewFromConfig(ac, func(o *secretsmanager.Options) {
-		if cfg.awsEndpoint != "" {
-			o.BaseEndpoint = aws.String(cfg.awsEndpoint)
-		}
-	})
+	if endpoint == "" {
+		return ac, nil
+	}
+	return ac, aws.String(endpoint)
+}
+
+// smClient is a Secrets Manager client of region.
+func smClient(t *testing.T, region string) *secretsmanager.Client {
+	t.Helper()
+	ac, endpoint := awsConfig(t, region)
+	return secretsmanager.NewFromConfig(ac, func(o *secretsmanager.Options) { o.BaseEndpoint = endpoint })
+}
+
+// ssmClient is a Parameter Store client of region.
+func ssmClient(t *testing.T, region string) *ssm.Client {
+	t.Helper()
+	ac, endpoint := awsConfig(t, region)
+	return ssm.NewFromConfig(ac, func(o *ssm.Options) { o.BaseEndpoint = endpoint })
 }
 
 // createSecret stores a secret named PMP-<namespace>[-suffix] (the PMP IAM
 // policy allows PMP-*) and deletes it when the test ends.
 func (ns *testNS) createSecret(suffix, value string) string {
 	ns.t.Helper()
-	name := "PMP-" + ns.name
+	name, _ := ns.createSecretIn(cfg.region, suffix, value)
+	return name
+}
+
+// createSecretIn is createSecret in region; it also returns the secret's ARN.
+func (ns *testNS) createSecretIn(region, suffix, value string) (name, arn string) {
+	ns.t.Helper()
+	name = "PMP-" + ns.name
 	if suffix != "" {
 		name += "-" + suffix
 	}
-	sm := smClient(ns.t)
-	_, err := sm.CreateSecret(ns.ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)})
+	sm := smClient(ns.t, region)
+	out, err := sm.CreateSecret(ns.ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)})
 	if err != nil {
-		ns.t.Fatalf("create secret %s: %v", name, err)
+		ns.t.Fatalf("create secret %s in %s: %v", name, region, err)
 	}
 	ns.t.Cleanup(func() {
 		_, _ = sm.DeleteSecret(context.Background(), &secretsmanager.DeleteSecretInput{
 			SecretId: aws.String(name), ForceDeleteWithoutRecovery: aws.Bool(true)})
 	})
-	return name
+	return name, aws.ToString(out.ARN)
 }
 
 func (ns *testNS) putSecretValue(name, value string) {
 	ns.t.Helper()
-	_, err := smClient(ns.t).PutSecretValue(ns.ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String(value)})
+	_, err := smClient(ns.t, cfg.region).PutSecretValue(ns.ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String(value)})
 	if err != nil {
 		ns.t.Fatalf("put secret value %s: %v", name, err)
 	}
+}
+
+// putParameter writes a Parameter Store parameter in region, a new version
+// when it exists (PutParameter with Overwrite), and deletes it when the
+// test ends.
+func (ns *testNS) putParameter(region, name string, typ ssmtypes.ParameterType, value string) {
+	ns.t.Helper()
+	c := ssmClient(ns.t, region)
+	_, err := c.PutParameter(ns.ctx, &ssm.PutParameterInput{Name: aws.String(name), Type: typ, Value: aws.String(value), Overwrite: aws.Bool(true)})
+	if err != nil {
+		ns.t.Fatalf("put parameter %s in %s: %v", name, region, err)
+	}
+	ns.t.Cleanup(func() {
+		_, _ = c.DeleteParameter(context.Background(), &ssm.DeleteParameterInput{Name: aws.String(name)})
+	})
 }
 
 // front is the fault-injecting AWS front's control API.
@@ -147,6 +203,7 @@ type fault struct {
 	Code      string `json:"code"`
 	Message   string `json:"message,omitempty"`
 	For       string `json:"for,omitempty"`
+	Region    string `json:"region,omitempty"` // only calls signed for this region; empty: every region
 }
 
 func (f *front) do(method, path string, body any) []byte {
@@ -174,12 +231,18 @@ func (f *front) do(method, path string, body any) []byte {
 func (f *front) inject(ft fault) { f.do(http.MethodPost, "/faults", ft) }
 func (f *front) clear()          { f.do(http.MethodDelete, "/faults", nil) }
 
-func (f *front) counts() map[string]int64 {
+func (f *front) counts() map[string]int64 { return f.countsAt("/counts") }
+func (f *front) count(op string) int64    { return f.counts()[op] }
+
+// regionCounts are the calls signed for region, by "service:Action".
+func (f *front) regionCounts(region string) map[string]int64 {
+	return f.countsAt("/counts?region=" + url.QueryEscape(region))
+}
+
+func (f *front) countsAt(path string) map[string]int64 {
 	var c map[string]int64
-	if err := json.Unmarshal(f.do(http.MethodGet, "/counts", nil), &c); err != nil {
-		f.t.Fatalf("AWS front counts: %v", err)
+	if err := json.Unmarshal(f.do(http.MethodGet, path, nil), &c); err != nil {
+		f.t.Fatalf("AWS front %s: %v", path, err)
 	}
 	return c
 }
-
-func (f *front) count(op string) int64 { return f.counts()[op] }

@@ -145,6 +145,7 @@ type spc struct {
 	name          string
 	objects       any // marshalled to the YAML of the objects parameter, or a raw string
 	region        string
+	parameters    map[string]string // further parameters (ascpCompat, failoverRegion, ...)
 	secretObjects []map[string]any
 }
 
@@ -161,6 +162,9 @@ func (ns *testNS) secretProviderClass(s spc) {
 	params := map[string]any{"objects": objects}
 	if s.region != "" {
 		params["region"] = s.region
+	}
+	for k, v := range s.parameters {
+		params[k] = v
 	}
 	spec := map[string]any{"provider": cfg.spcProvider, "parameters": params}
 	if len(s.secretObjects) > 0 {

@@ -25,6 +25,8 @@ type env struct {
 	roleARN        string // put on the test service accounts
 	region         string
 	awsEndpoint    string // where the suite seeds and rotates secrets; empty = real AWS
+	failoverRegion string // a second region, for failoverRegion and failoverObject
+	awsFailover    string // the failover region's emulator, where the suite seeds it; empty = real AWS (an error with awsEndpoint)
 	awsFront       string // the AWS front's URL, which doctor's AWS calls go to; empty: awsEndpoint
 	frontControl   string // the AWS front's control URL; empty skips the fault tests
 	restartCmd     string // restarts the provider; empty skips the restart test
@@ -65,6 +67,8 @@ func TestMain(m *testing.M) {
 		roleARN:        getenv("PMP_E2E_ROLE_ARN", "arn:aws:iam::000000000000:role/PMP-SecretsManager-Role"),
 		region:         getenv("PMP_E2E_AWS_REGION", "us-east-1"),
 		awsEndpoint:    os.Getenv("PMP_E2E_AWS_ENDPOINT"),
+		failoverRegion: getenv("PMP_E2E_FAILOVER_REGION", "us-west-2"),
+		awsFailover:    os.Getenv("PMP_E2E_AWS_FAILOVER_ENDPOINT"),
 		awsFront:       os.Getenv("PMP_E2E_AWS_FRONT_URL"),
 		frontControl:   os.Getenv("PMP_E2E_AWS_FRONT_CONTROL"),
 		restartCmd:     os.Getenv("PMP_E2E_PROVIDER_RESTART"),

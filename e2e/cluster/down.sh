@@ -46,7 +46,7 @@ step() { log "$* ($(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1fs"
 # The controllers first: nothing recreates pods while the node goes.
 stop kube-controller-manager kube-scheduler
 stop kubelet
-stop registrar driver awsfront kumo
+stop registrar driver awsfront kumo kumo-failover
 step "cluster processes stopped"
 
 # Containers: kill every task of our containerd, then the shims it started.

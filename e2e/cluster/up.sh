@@ -2,8 +2,9 @@
 # Brings up a single-node Kubernetes made of host processes, for the e2e
 # suite: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
 # kubelet v1.36.3, containerd + runc, the
-# Secrets Store CSI Driver v1.6.1 with its registrar, the kumo AWS emulator
-# and the fault-injecting AWS front, all host processes; then this provider
+# Secrets Store CSI Driver v1.6.1 with its registrar, two kumo AWS emulators
+# (the primary region and a failover region) and the fault-injecting AWS
+# front that routes between them, all host processes; then this provider
 # as a pod of its DaemonSet, from the image `make image` builds, installed
 # with the repository's chart (provider.sh). Everything lives under
 # STATE_DIR; every listener binds 127.0.0.1.
@@ -27,6 +28,10 @@ root=$(cd "$here/../.." && pwd)
 
 [ "$(id -u)" = 0 ] || die "must run as root (kubelet, containerd and the CSI driver mount)"
 NODE=localhost
+# The provider's region, and a second one for failoverRegion: one kumo each,
+# whose ARNs name it; the front sends a call to the kumo of its signing region.
+REGION=us-east-1
+FAILOVER_REGION=us-west-2
 ROTATION_POLL=${PMP_E2E_ROTATION_POLL:-10s}
 t0=$(date +%s.%N)
 elapsed() { awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1fs", b - a }'; }
@@ -100,7 +105,7 @@ log "provider image localhost/pmp-secrets-provider:$IMAGE_TAG built ($(elapsed))
 
 ETCD_PORT=$(free_port); ETCD_PEER_PORT=$(free_port); API_PORT=$(free_port)
 KUBELET_PORT=$(free_port); KUBELET_HEALTHZ_PORT=$(free_port); STREAM_PORT=$(free_port)
-DRIVER_METRICS_PORT=$(free_port); KUMO_PORT=$(free_port)
+DRIVER_METRICS_PORT=$(free_port); KUMO_PORT=$(free_port); KUMO_FAILOVER_PORT=$(free_port)
 KCM_PORT=$(free_port); SCHEDULER_PORT=$(free_port); PROVIDER_METRICS_PORT=$(free_port)
 NODE_IP=$(ip -4 -o addr show scope global | awk '{ split($4, a, "/"); print a[1]; exit }')
 [ -n "$NODE_IP" ] || die "no global IPv4 address for the kubelet's --node-ip (validation only)"
@@ -324,13 +329,20 @@ WAIT_PROC=driver wait_for "CSI driver socket" 30 test -S "$DRIVER_SOCK"
 start registrar "$STATE/bin/registrar" --csi-address "$DRIVER_SOCK" \
   --registration-socket "$KUBELET_ROOT/plugins_registry/secrets-store.csi.k8s.io-reg.sock"
 
-# --- AWS: kumo behind the fault-injecting front ------------------------------------
-start kumo "$KUMO_BIN" --host 127.0.0.1 --port "$KUMO_PORT"
+# --- AWS: a kumo per region behind the fault-injecting front ------------------------
+# kumo serves one region per process (AWS_DEFAULT_REGION names it in its
+# ARNs); the front forwards calls signed for the failover region to its kumo
+# (--route) and every other call to the primary's.
+start kumo env AWS_DEFAULT_REGION="$REGION" "$KUMO_BIN" --host 127.0.0.1 --port "$KUMO_PORT"
+start kumo-failover env AWS_DEFAULT_REGION="$FAILOVER_REGION" "$KUMO_BIN" \
+  --host 127.0.0.1 --port "$KUMO_FAILOVER_PORT"
 start awsfront "$AWSFRONT_BIN" --listen 127.0.0.1:0 --control 127.0.0.1:0 \
-  --upstream "http://127.0.0.1:$KUMO_PORT" --addr-file "$STATE/awsfront.addr"
+  --upstream "http://127.0.0.1:$KUMO_PORT" --route "$FAILOVER_REGION=http://127.0.0.1:$KUMO_FAILOVER_PORT" \
+  --addr-file "$STATE/awsfront.addr"
 WAIT_PROC=awsfront wait_for "awsfront" 20 test -s "$STATE/awsfront.addr"
 read -r FRONT_URL FRONT_CONTROL <"$STATE/awsfront.addr"
 WAIT_PROC=kumo wait_for "kumo" 20 curl -s -o /dev/null "http://127.0.0.1:$KUMO_PORT/"
+WAIT_PROC=kumo-failover wait_for "kumo ($FAILOVER_REGION)" 20 curl -s -o /dev/null "http://127.0.0.1:$KUMO_FAILOVER_PORT/"
 
 # --- the provider: the chart, installed with helm ------------------------------------
 # The one way this install differs from a production one: this cluster has no
@@ -345,7 +357,7 @@ image:
   tag: "$IMAGE_TAG"
   pullPolicy: Never
 providersDir: $STATE/providers
-region: us-east-1
+region: $REGION
 retryBudget: ${PMP_E2E_RETRY_BUDGET:-8s}
 secretTTL: ${PMP_E2E_SECRET_TTL:-5s}
 logVerbosity: 4
@@ -376,7 +388,10 @@ mkdir -p "$STATE/chart"
 cat >"$STATE/env.sh" <<EOF
 # Written by e2e/cluster/up.sh: what the e2e suite and the helper scripts need.
 export PMP_E2E_KUBECONFIG=$KUBECONFIG_ADMIN
+export PMP_E2E_AWS_REGION=$REGION
 export PMP_E2E_AWS_ENDPOINT=http://127.0.0.1:$KUMO_PORT
+export PMP_E2E_FAILOVER_REGION=$FAILOVER_REGION
+export PMP_E2E_AWS_FAILOVER_ENDPOINT=http://127.0.0.1:$KUMO_FAILOVER_PORT
 export PMP_E2E_AWS_FRONT_URL=$FRONT_URL
 export PMP_E2E_AWS_FRONT_CONTROL=$FRONT_CONTROL
 export PMP_E2E_PROVIDER_LOG='$STATE/pod-logs/kube-system_pmp-secrets-provider-*/provider/*.log'

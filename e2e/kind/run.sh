@@ -46,7 +46,7 @@ helm install csi-secrets-store "$chart" --namespace kube-system --wait \
   --set syncSecret.enabled=true --set enableSecretRotation=true --set rotationPollInterval=10s \
   --set 'tokenRequests[0].audience=sts.amazonaws.com'
 kubectl apply -f "$here/in-cluster.yaml"
-kubectl -n pmp-e2e-aws rollout status deploy/kumo deploy/awsfront --timeout 120s
+kubectl -n pmp-e2e-aws rollout status deploy/kumo deploy/kumo-failover deploy/awsfront --timeout 120s
 
 # This provider: the repository's chart, with its defaults but for the
 # image, the AWS endpoints (the front) and the test's short TTLs. kind has a
@@ -68,16 +68,19 @@ ready="kubectl -n kube-system rollout status ds/pmp-secrets-provider --timeout 2
 sh -c "$install && $ready"
 helm template pmp-dry-run "$provider_chart" --namespace kube-system >"$work/chart-defaults.yaml"
 
-# The suite reaches kumo and the front's control API through port-forwards,
+# The suite reaches both kumos and the front's control API through port-forwards,
 # and reads the provider's and the driver's logs from files.
 kubectl -n pmp-e2e-aws port-forward svc/kumo 34566:4566 >/dev/null & pids+=($!)
 kubectl -n pmp-e2e-aws port-forward svc/awsfront 34567:4567 >/dev/null & pids+=($!)
+kubectl -n pmp-e2e-aws port-forward svc/kumo-failover 34568:4566 >/dev/null & pids+=($!)
 kubectl -n kube-system logs -f --prefix -l app.kubernetes.io/instance=pmp-secrets-provider --max-log-requests 10 >"$work/provider.log" 2>&1 & pids+=($!)
 kubectl -n kube-system logs -f --prefix -l app=secrets-store-csi-driver -c secrets-store --max-log-requests 10 >"$work/driver.log" 2>&1 & pids+=($!)
 sleep 2
 
 export PMP_E2E_KUBECONFIG=$KUBECONFIG
 export PMP_E2E_AWS_ENDPOINT=http://127.0.0.1:34566
+export PMP_E2E_FAILOVER_REGION=us-west-2
+export PMP_E2E_AWS_FAILOVER_ENDPOINT=http://127.0.0.1:34568
 export PMP_E2E_AWS_FRONT_CONTROL=http://127.0.0.1:34567
 export PMP_E2E_PROVIDER_LOG=$work/provider.log
 export PMP_E2E_DRIVER_LOG=$work/driver.log
