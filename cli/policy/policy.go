@@ -29,6 +29,10 @@ var Command = cmdline.Command{
     PMP document's every PMP-* secret in every region and account;
   - with --parameter (once per parameter), ssm:GetParameters on those
     Parameter Store parameters (objectType ssmparameter), by name;
+  - with --failover-region (the class's failoverRegion), the same secret and
+    parameters in that region too: a replica keeps its secret's name and
+    suffix, so a secret's ARN is the same with the other region in it (for a
+    failoverObject that names another secret, add that secret yourself);
   - with --namespace, --service-account and --oidc-issuer, the role's trust
     policy: sts:AssumeRoleWithWebIdentity for that one service account through
     the cluster's IAM OIDC identity provider, audience sts.amazonaws.com.
@@ -54,6 +58,9 @@ const (
 // Input is what the policies are made for.
 type Input struct {
 	Secret, Region, Account string
+	// FailoverRegion is the class's failoverRegion: the secret and
+	// parameters are read there too when Region is out.
+	FailoverRegion string
 	// Parameters are Parameter Store parameter names.
 	Parameters                            []string
 	Namespace, ServiceAccount, OIDCIssuer string
@@ -100,6 +107,7 @@ func Run(_ context.Context, env cmdline.Env, args []string) int {
 	fs.StringVar(&in.Secret, "secret", "", "the secret's name (PMP-Production-Credentials) or full ARN (required)")
 	fs.StringVar(&in.Region, "region", os.Getenv("AWS_REGION"), "the secret's region (default $AWS_REGION)")
 	fs.StringVar(&in.Account, "account", "", "the 12-digit AWS account of the secret and the role")
+	fs.StringVar(&in.FailoverRegion, "failover-region", "", "the SecretProviderClass's failoverRegion: also allow the secret's replica and the parameters there")
 	fs.StringVar(&in.Namespace, "namespace", "", "for the trust policy: the pod's namespace")
 	fs.StringVar(&in.ServiceAccount, "service-account", "", "for the trust policy: the pod's service account")
 	fs.StringVar(&in.OIDCIssuer, "oidc-issuer", "", "for the trust policy: the cluster's OIDC issuer URL")
@@ -159,6 +167,16 @@ func (in *Input) check() string {
 	}
 	if in.Region != "" && !regionRE.MatchString(in.Region) {
 		return fmt.Sprintf("--region %q is not an AWS region name such as eu-west-1", in.Region)
+	}
+	if in.FailoverRegion != "" {
+		switch {
+		case !regionRE.MatchString(in.FailoverRegion):
+			return fmt.Sprintf("--failover-region %q is not an AWS region name such as eu-central-1", in.FailoverRegion)
+		case in.FailoverRegion == in.Region:
+			return fmt.Sprintf("--failover-region %s is the secret's own region: name the region that holds its replica", in.FailoverRegion)
+		case in.Region != "" && identity.Partition(in.FailoverRegion) != identity.Partition(in.Region):
+			return fmt.Sprintf("--failover-region %s is in another partition than %s: Secrets Manager replicates within a partition", in.FailoverRegion, in.Region)
+		}
 	}
 	if in.Account != "" && !accountRE.MatchString(in.Account) {
 		return fmt.Sprintf("--account %q is not a 12-digit AWS account ID", in.Account)
@@ -226,28 +244,34 @@ func Build(in Input) Result {
 			Fix:     "pass --account (aws sts get-caller-identity --query Account --output text)"})
 	}
 	part := identity.Partition(region)
-	resource := in.Secret
-	if !strings.HasPrefix(in.Secret, "arn:") {
-		// "?" matches one character: the random suffix of the ARN, and
-		// no other secret whose name merely starts with this one.
-		resource = fmt.Sprintf("arn:%s:secretsmanager:%s:%s:secret:%s-??????", part, region, account, in.Secret)
+	regions := []string{region}
+	if in.FailoverRegion != "" {
+		regions = append(regions, in.FailoverRegion)
+	}
+	var secrets, params []string
+	for _, r := range regions {
+		if strings.HasPrefix(in.Secret, "arn:") {
+			// A replica's ARN is its secret's with the other region.
+			m := arnRE.FindStringSubmatch(in.Secret)
+			secrets = append(secrets, fmt.Sprintf("arn:%s:secretsmanager:%s:%s:secret:%s", m[1], r, m[3], m[4]))
+		} else {
+			// "?" matches one character: the random suffix of the ARN, and
+			// no other secret whose name merely starts with this one.
+			secrets = append(secrets, fmt.Sprintf("arn:%s:secretsmanager:%s:%s:secret:%s-??????", part, r, account, in.Secret))
+		}
+		for _, p := range in.Parameters {
+			params = append(params, fmt.Sprintf("arn:%s:ssm:%s:%s:parameter/%s", part, r, account, strings.TrimPrefix(p, "/")))
+		}
 	}
 	res.PermissionPolicy = Document{Version: "2012-10-17", Statement: []Statement{{
 		Sid:      "ReadThePMPSecret",
 		Effect:   "Allow",
 		Action:   []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"},
-		Resource: resource,
+		Resource: oneOrList(secrets),
 	}}}
-	if len(in.Parameters) > 0 {
-		arns := make([]string, len(in.Parameters))
-		for i, p := range in.Parameters {
-			arns[i] = fmt.Sprintf("arn:%s:ssm:%s:%s:parameter/%s", part, region, account, strings.TrimPrefix(p, "/"))
-		}
-		st := Statement{Sid: "ReadTheParameters", Effect: "Allow", Action: []string{"ssm:GetParameters"}, Resource: arns}
-		if len(arns) == 1 {
-			st.Resource = arns[0]
-		}
-		res.PermissionPolicy.Statement = append(res.PermissionPolicy.Statement, st)
+	if len(params) > 0 {
+		res.PermissionPolicy.Statement = append(res.PermissionPolicy.Statement,
+			Statement{Sid: "ReadTheParameters", Effect: "Allow", Action: []string{"ssm:GetParameters"}, Resource: oneOrList(params)})
 	}
 	if in.Namespace == "" {
 		return res
@@ -280,6 +304,15 @@ func writeText(w io.Writer, in Input, res Result) {
 		fmt.Fprintf(w, "\n%s:\n", report.Summary(res.Findings))
 		report.WriteText(w, res.Findings)
 	}
+}
+
+// oneOrList is a statement's Resource: one ARN as a string, as IAM's
+// console writes it, more as a list.
+func oneOrList(arns []string) any {
+	if len(arns) == 1 {
+		return arns[0]
+	}
+	return arns
 }
 
 func or(s, def string) string {

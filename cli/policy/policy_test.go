@@ -123,6 +123,27 @@ func TestBuildParameters(t *testing.T) {
 	}
 }
 
+func TestBuildFailoverRegion(t *testing.T) {
+	res := Build(Input{Secret: "PMP-Prod", Region: "eu-west-1", FailoverRegion: "eu-central-1", Account: "123456789012", Parameters: []string{"/app/x"}})
+	want := []Statement{
+		{Sid: "ReadThePMPSecret", Effect: "Allow", Action: []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}, Resource: []string{
+			"arn:aws:secretsmanager:eu-west-1:123456789012:secret:PMP-Prod-??????",
+			"arn:aws:secretsmanager:eu-central-1:123456789012:secret:PMP-Prod-??????"}},
+		{Sid: "ReadTheParameters", Effect: "Allow", Action: []string{"ssm:GetParameters"}, Resource: []string{
+			"arn:aws:ssm:eu-west-1:123456789012:parameter/app/x",
+			"arn:aws:ssm:eu-central-1:123456789012:parameter/app/x"}},
+	}
+	if diff := cmp.Diff(want, res.PermissionPolicy.Statement); diff != "" {
+		t.Errorf("statements (-want +got):\n%s", diff)
+	}
+	// A replica keeps its secret's name and suffix: only the region differs.
+	arn := Build(Input{Secret: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:PMP-Prod-AbCdEf", Region: "eu-west-1", Account: "123456789012", FailoverRegion: "eu-central-1"})
+	wantARNs := []string{"arn:aws:secretsmanager:eu-west-1:123456789012:secret:PMP-Prod-AbCdEf", "arn:aws:secretsmanager:eu-central-1:123456789012:secret:PMP-Prod-AbCdEf"}
+	if diff := cmp.Diff(wantARNs, arn.PermissionPolicy.Statement[0].Resource); diff != "" {
+		t.Errorf("ARN secret with a failover region (-want +got):\n%s", diff)
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	t.Setenv("AWS_REGION", "")
 	for _, tc := range []struct {
@@ -145,6 +166,9 @@ func TestUsageErrors(t *testing.T) {
 		{"an argument", []string{"--secret", "P", "extra"}, `unexpected arguments ["extra"]`},
 		{"a parameter with a version", []string{"--secret", "P", "--parameter", "/app/db:3"}, "is not a Parameter Store parameter name"},
 		{"a parameter wildcard", []string{"--secret", "P", "--parameter", "/app/*"}, "no wildcards"},
+		{"failover region is the region", []string{"--secret", "P", "--region", "eu-west-1", "--failover-region", "eu-west-1"}, "--failover-region eu-west-1 is the secret's own region"},
+		{"bad failover region", []string{"--secret", "P", "--failover-region", "Frankfurt"}, "--failover-region \"Frankfurt\" is not an AWS region name"},
+		{"failover region in another partition", []string{"--secret", "P", "--region", "eu-west-1", "--failover-region", "cn-north-1"}, "is in another partition"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := run(t, tc.args...)
