@@ -69,7 +69,8 @@ type agentURLs struct{ v4, v6 agentURL }
 // Identity Agent), the cross-account roles of assumeRoleArn,
 // DescribeSecret and GetSecretValue as the role each object is read as,
 // the Mount itself through the provider's own pipeline, and validate on
-// each secret. agent is nil for IRSA.
+// each secret, then, with a failoverRegion, every object as it is read
+// there. agent is nil for IRSA.
 func (d *Doctor) chain(ctx context.Context, t Target, req *params.Request, own identity.Identity, agent *agentURLs, token string, s *steps) {
 	opts := provider.Options{TokenAudience: d.Audience, Cache: true, SecretTTL: time.Minute, CacheSize: 16, RetryBudget: d.RetryBudget}
 	if opts.RetryBudget == 0 {
@@ -150,8 +151,16 @@ func (d *Doctor) chain(ctx context.Context, t Target, req *params.Request, own i
 	}
 	if !mountable {
 		s.skip("mount", "the Mount would fail on the link above")
-		return
+	} else {
+		d.mount(ctx, p, t, req, own, token, s)
 	}
+	if req.FailoverRegion != "" {
+		d.failover(ctx, p, t, req, own, token, s)
+	}
+}
+
+// mount runs the Mount through the provider's own pipeline, as a pod's.
+func (d *Doctor) mount(ctx context.Context, p *provider.Provider, t Target, req *params.Request, own identity.Identity, token string, s *steps) {
 	res, err := p.Mount(ctx, d.mountRequest(t, req, d.audience(own), token))
 	if err != nil {
 		s.fail("mount", Error, "the Mount fails as the pod's would: "+err.Error(), "the message says what to change")

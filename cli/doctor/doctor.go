@@ -5,7 +5,8 @@
 // identity, then IRSA's AssumeRoleWithWebIdentity or the EKS Pod Identity
 // Agent, the cross-account AssumeRole of assumeRoleArn, DescribeSecret and
 // GetSecretValue as the role, the provider's own Mount pipeline, validate
-// on the secret. Every
+// on the secret, and, with a failoverRegion, each secret as it is read
+// there. Every
 // finding says what is wrong and what to change. It reads the Kubernetes
 // API with plain REST calls (provider/kubeapi), never the typed clientset,
 // and never prints a token or a value.
@@ -57,6 +58,10 @@ account (--service-account), in the order a pod's mount depends on it:
                        those credentials (the target role's trust policy)
   secret[N]            DescribeSecret and GetSecretValue as the role; validate
   mount                the Mount, through the provider's own pipeline: the files
+  failover             failoverRegion: each secret as a Mount reads it there while
+                       its primary region is out (that region's STS, assumeRoleArn,
+                       GetSecretValue of its failoverObject); a warning if not.
+                       Parameters are not read there
 
 It uses your kubeconfig (--kubeconfig, $KUBECONFIG, ~/.kube/config) and needs
 to read those objects and create serviceaccounts/token; STS and Secrets Manager
