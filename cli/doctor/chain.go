@@ -155,7 +155,7 @@ func (d *Doctor) chain(ctx context.Context, t Target, req *params.Request, own i
 		d.mount(ctx, p, t, req, own, token, s)
 	}
 	if req.FailoverRegion != "" {
-		d.failover(ctx, p, t, req, own, token, s)
+		d.failover(ctx, p, req, own, token, s)
 	}
 }
 

@@ -24,7 +24,7 @@ import (
 // primary region serves the Mount today; one during its outage would fail.
 // Parameters are read only by the mount check, in the primary region, so
 // they are not checked here (a skipped step says so).
-func (d *Doctor) failover(ctx context.Context, p *provider.Provider, t Target, req *params.Request, own identity.Identity, token string, s *steps) {
+func (d *Doctor) failover(ctx context.Context, p *provider.Provider, req *params.Request, own identity.Identity, token string, s *steps) {
 	const check = "failover"
 	region := req.FailoverRegion
 	var served, parameters, primaries []string
