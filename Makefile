@@ -5,6 +5,9 @@ GO    ?= go
 PKGS  := ./...
 FUZZTIME ?= 20s
 GOFILES = $$(git ls-files '*.go')
+# Every go command (this one, the tools', the tests' own go build) runs the Go release of go.mod's
+# toolchain line, whatever the machine's Go and its GOTOOLCHAIN=local (tools/toolchain.sh).
+export GOTOOLCHAIN := $(shell tools/toolchain.sh)
 
 .PHONY: help
 help: ## List the targets.
@@ -23,7 +26,7 @@ tools: ## Build the pinned AWS emulator (cached outside the repo).
 	@tools/build.sh kumo >/dev/null
 
 .PHONY: test
-test: tools lint ## Run lint, then unit, fuzz-seed, integration, chart and monitoring tests (pinned helm, Debian's promtool and prometheus) with -race.
+test: tools lint vulncheck ## Run lint and vulncheck, then unit, fuzz-seed, integration, chart and monitoring tests (pinned helm, Debian's promtool and prometheus) with -race.
 	KUMO_BIN=$$(tools/build.sh kumo) HELM_BIN=$$(tools/build.sh helm) \
 	  PROMTOOL_BIN=$$(tools/prometheus.sh promtool) PROMETHEUS_BIN=$$(tools/prometheus.sh prometheus) \
 	  $(GO) test -race -count=1 $(PKGS)
@@ -34,7 +37,7 @@ unit: ## Only the fast tests: no emulator, no helm (integration and chart tests 
 
 .PHONY: lint
 lint: ## gofmt, go vet and staticcheck (pinned in tools/lint).
-	@test -z "$$(gofmt -l $(GOFILES))" || { echo "gofmt needed:"; gofmt -l $(GOFILES); exit 1; }
+	@gofmt=$$($(GO) env GOROOT)/bin/gofmt; test -z "$$($$gofmt -l $(GOFILES))" || { echo "gofmt needed:"; $$gofmt -l $(GOFILES); exit 1; }
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags e2e ./e2e/...
 	$$(tools/build.sh staticcheck) $(PKGS)

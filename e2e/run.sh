@@ -7,6 +7,8 @@
 #   e2e/run.sh [go test flags, e.g. -run TestRotation]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+export GOTOOLCHAIN # the project's Go release, as make runs it
+GOTOOLCHAIN=$("$root/tools/toolchain.sh")
 cd "$root"
 [ "$(id -u)" = 0 ] || { echo "e2e/run.sh: needs root (it runs a kubelet and containerd)" >&2; exit 1; }
 artifacts=${PMP_E2E_ARTIFACTS:-$root/_output/e2e}

@@ -2,7 +2,8 @@
 # Builds a pinned third-party tool from its module in tools/<name>/ and
 # prints the path of the binary. Binaries are cached outside the repo, keyed
 # by the tool's go.mod and go.sum, so a rerun costs nothing and a version bump
-# rebuilds.
+# rebuilds. Every go command here runs the project's Go release (tools/toolchain.sh: go.mod's
+# toolchain line).
 #
 #   tools/build.sh kumo        # -> $CACHE/bin/kumo-<hash> (the AWS emulator)
 #   tools/build.sh staticcheck # -> $CACHE/bin/staticcheck-<hash> (also govulncheck)
@@ -18,6 +19,8 @@ set -euo pipefail
 name=${1:?usage: tools/build.sh <tool>}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache=${PMP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pmp-secrets-provider}
+export GOTOOLCHAIN
+GOTOOLCHAIN=$("$root/tools/toolchain.sh")
 
 case "$name" in
   kumo) dir=tools/kumo; pkg=github.com/sivchari/kumo/cmd/kumo ;;
@@ -78,10 +81,11 @@ if [ "$name" = cluster ]; then
   exit 0
 fi
 
-# govulncheck type-checks the standard library of the go command it runs with, which only a
-# build by the same Go release can: its binary is keyed by that release too (GOTOOLCHAIN).
+# staticcheck and govulncheck type-check the standard library of the go command they run with,
+# which only a build by the same Go release can (staticcheck built with 1.26 refuses 1.27's
+# generic methods): their binaries are keyed by that release too.
 release=
-if [ "$name" = govulncheck ]; then release=$(cd "$root/$dir" && go env GOVERSION); fi
+case "$name" in staticcheck | govulncheck) release=$GOTOOLCHAIN ;; esac
 hash=$({ cat "$root/$dir/go.mod" "$root/$dir/go.sum"; [ -z "${ldflags:-}" ] || echo "$ldflags"; [ -z "$release" ] || echo "$release"; } | sha256sum | cut -c1-12)
 bin="$cache/bin/$name-$hash"
 if [ ! -x "$bin" ]; then

@@ -371,14 +371,19 @@ func syntax(raw []byte) (report.Finding, bool) {
 	}
 	line, col := position(raw, off)
 	what, fix := "the JSON does not parse", "fix the JSON at that place"
+	// The first row whose text the parser's message holds: Go 1.26's or Go 1.27's wording
+	// ("in string literal" is "in string" in 1.27, "in string escape code" is "invalid escape
+	// sequence ... in string").
 	for _, c := range []struct{ in, what, fix string }{
 		{"unexpected end", "the JSON ends too early", "add the missing closing quote, brace } or bracket ]"},
 		{"after object key:value pair", "a comma is missing between two keys, or a character is out of place", "separate the keys with commas: \"A\": \"1\", \"B\": \"2\""},
 		{"after object key", "a colon is missing after a key", "write \"KEY\": \"VALUE\""},
 		{"looking for beginning of object key string", "a key is expected here: a comma after the last key, or a key without double quotes", "remove the trailing comma, or put the key in double quotes"},
 		{"looking for beginning of value", "a value is expected here: a value without double quotes, a missing value, or a comma too many", "put the value in double quotes (\"\" for an unused credential)"},
-		{"in string literal", "a control character (a line break or tab) is inside a string", "write it as \\n or \\t, or remove it"},
+		// Before "in string", which the messages of a bad escape also hold.
 		{"in string escape code", "a string holds a backslash that is not a JSON escape", "write a backslash as \\\\"},
+		{"invalid escape sequence", "a string holds a backslash that is not a JSON escape", "write a backslash as \\\\"},
+		{"in string", "a control character (a line break or tab) is inside a string", "write it as \\n or \\t, or remove it"},
 		{"after array element", "a comma is missing between two list elements", "separate the elements with commas"},
 		{"after top-level value", "there is text after the end of the JSON object", "remove everything after the last closing brace"},
 	} {

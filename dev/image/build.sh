@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the repository's Dockerfile with buildah, on a machine with no Docker engine and no
 # registry (make image). Nothing is pulled: the Dockerfile's build stage (GO_IMAGE) is made
-# here from this machine's own Go toolchain, and the final stage is FROM scratch. Users with
+# here from the project's Go toolchain (go.mod's toolchain line, as make runs it), and the final
+# stage is FROM scratch. Users with
 # Docker or a registry build the same Dockerfile unchanged (see the README).
 #
 # Writes, under OUTDIR (default _output/image):
@@ -18,6 +19,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
+export GOTOOLCHAIN # the project's Go release, as make runs it
+GOTOOLCHAIN=$("$root/tools/toolchain.sh")
 out=${1:-$root/_output/image}
 cache=${PMP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pmp-secrets-provider}
 name=${IMAGE_NAME:-localhost/pmp-secrets-provider}
@@ -82,7 +85,7 @@ for p in $platforms; do
   # it to the --platform value, which would ask for an arm64 build stage.
   b build --quiet --isolation chroot --pull=never --platform "$p" \
     --build-arg BUILDPLATFORM="$(go env GOOS)/$(go env GOARCH)" \
-    --build-arg GO_IMAGE="$goimage" --build-arg VERSION="$version" --build-arg REVISION="$revision" \
+    --build-arg GO_VERSION="${gover#go}" --build-arg GO_IMAGE="$goimage" --build-arg VERSION="$version" --build-arg REVISION="$revision" \
     -t "$img" -f "$root/Dockerfile" "$root" >/dev/null
   f=$out/$base-$version-${p//\//-}.tar
   rm -f "$f"

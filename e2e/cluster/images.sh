@@ -8,6 +8,8 @@
 set -euo pipefail
 out=${1:?usage: e2e/cluster/images.sh OUTDIR}
 root=$(cd "$(dirname "$0")/../.." && pwd)
+export GOTOOLCHAIN # the project's Go release, as make runs it
+GOTOOLCHAIN=$("$root/tools/toolchain.sh")
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 (cd "$root" && go build -trimpath -o "$bin/" ./e2e/cluster/mkimage)

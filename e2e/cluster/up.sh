@@ -23,6 +23,8 @@ set -euo pipefail
 STATE=${1:?usage: e2e/cluster/up.sh STATE_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+export GOTOOLCHAIN # the project's Go release, as make runs it
+GOTOOLCHAIN=$("$root/tools/toolchain.sh")
 # shellcheck source=e2e/cluster/lib.sh
 . "$here/lib.sh"
 

@@ -7,6 +7,8 @@
 #   e2e/kind/run.sh [go test flags]     # KEEP=1 keeps the cluster afterwards
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
+export GOTOOLCHAIN # the project's Go release, as make runs it
+GOTOOLCHAIN=$("$root/tools/toolchain.sh")
 here=$root/e2e/kind
 cd "$root"
 work=$(mktemp -d)
