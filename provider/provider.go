@@ -152,7 +152,7 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 			creds := podCredentials{c: p.credentials, id: id, token: token.Value}
 			ref := secrets.Ref{ID: obj.Name, VersionID: obj.Version, VersionStage: obj.VersionLabel, Region: id.Region, TTL: obj.SecretTTL}
 			if req.FailoverRegion != "" {
-				secret, err = p.secretWithFailover(ctx, req, &obj, id, token.Value, ref)
+				secret, err = p.secretWithFailover(ctx, req, &obj, id, creds, ref)
 			} else {
 				secret, err = p.fetcher.Get(ctx, id.Key(), ref, creds)
 			}
@@ -222,9 +222,9 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 	return res, nil
 }
 
-// secretWithFailover reads obj, a secret, in id's region, and in the
-// failoverRegion, as id there (its own STS), when id's region is out.
-func (p *Provider) secretWithFailover(ctx context.Context, req *params.Request, obj *params.Object, id identity.Identity, token string, ref secrets.Ref) (*secrets.Secret, error) {
+// secretWithFailover reads obj, a secret, in id's region with creds, and
+// in the failoverRegion, as id there (its own STS), when id's region is out.
+func (p *Provider) secretWithFailover(ctx context.Context, req *params.Request, obj *params.Object, id identity.Identity, creds podCredentials, ref secrets.Ref) (*secrets.Secret, error) {
 	if err := sameRegion(req, obj, id.Region); err != nil {
 		return nil, err
 	}
@@ -232,8 +232,8 @@ func (p *Provider) secretWithFailover(ctx context.Context, req *params.Request, 
 	replicaID.Region = req.FailoverRegion
 	name, version, label := obj.InFailover()
 	replica := secrets.Replica{Region: req.FailoverRegion, ID: name, VersionID: version, VersionStage: label}
-	return p.fetcher.GetFailover(ctx, id.Key(), ref, podCredentials{c: p.credentials, id: id, token: token},
-		replica, podCredentials{c: p.credentials, id: replicaID, token: token})
+	return p.fetcher.GetFailover(ctx, id.Key(), ref, creds,
+		replica, podCredentials{c: p.credentials, id: replicaID, token: creds.token})
 }
 
 // sameRegion refuses an object read in region when region is the
