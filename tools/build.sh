@@ -2,8 +2,15 @@
 # Builds a pinned third-party tool from its module in tools/<name>/ and
 # prints the path of the binary. Binaries are cached outside the repo, keyed
 # by the tool's go.mod and go.sum, so a rerun costs nothing and a version bump
-# rebuilds. Every go command here runs the project's Go release (tools/toolchain.sh: go.mod's
-# toolchain line).
+# rebuilds.
+#
+# Each tool is built with the Go release pinned beside its version, in the toolchain line of
+# tools/<name>/go.mod (a release that tool's project supports), never with the product's: the
+# kube-apiserver v1.36.3 built with Go 1.27.3 cannot serve OpenAPI as protobuf, and helm's
+# install then fails. The release is part of the cache key, and every binary built is checked
+# to carry it (go version). staticcheck and govulncheck are the exception that proves the rule:
+# they type-check the standard library of the go command they run with, so tools/lint pins
+# the product's release and this script refuses to build them when the two differ.
 #
 #   tools/build.sh kumo        # -> $CACHE/bin/kumo-<hash> (the AWS emulator)
 #   tools/build.sh staticcheck # -> $CACHE/bin/staticcheck-<hash> (also govulncheck)
@@ -19,8 +26,6 @@ set -euo pipefail
 name=${1:?usage: tools/build.sh <tool>}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache=${PMP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pmp-secrets-provider}
-export GOTOOLCHAIN
-GOTOOLCHAIN=$("$root/tools/toolchain.sh")
 
 case "$name" in
   kumo) dir=tools/kumo; pkg=github.com/sivchari/kumo/cmd/kumo ;;
@@ -39,6 +44,26 @@ case "$name" in
   vulndb) dir=tools/vulndb ;;
   *) echo "tools/build.sh: unknown tool $name (known: kumo, staticcheck, govulncheck, helm, cluster, vulndb)" >&2; exit 2 ;;
 esac
+
+# The tool's own Go release: every go command below (go list, go mod download, go build) runs it.
+export GOTOOLCHAIN
+GOTOOLCHAIN=$("$root/tools/toolchain.sh" "$dir")
+if [ "$dir" = tools/lint ]; then
+  product=$("$root/tools/toolchain.sh")
+  [ "$GOTOOLCHAIN" = "$product" ] || {
+    echo "tools/build.sh: $name must be built with the product's Go release ($product, go.mod) to check its code, but tools/lint/go.mod pins $GOTOOLCHAIN: run (cd tools/lint && go mod edit -toolchain=$product)" >&2
+    exit 1
+  }
+fi
+
+# built_with BINARY...: fails unless every binary was built by $GOTOOLCHAIN.
+built_with() {
+  local b got
+  for b in "$@"; do
+    got=$(go version "$b" | awk '{print $2}')
+    [ "$got" = "$GOTOOLCHAIN" ] || { echo "tools/build.sh: $b was built with $got, not $GOTOOLCHAIN (pinned in $dir/go.mod)" >&2; exit 1; }
+  done
+}
 
 if [ "$name" = vulndb ]; then
   # The module golang.org/x/vulndb holds every report as an OSV file in data/osv; indexdb
@@ -61,12 +86,13 @@ if [ "$name" = vulndb ]; then
 fi
 
 if [ "$name" = cluster ]; then
-  # Keyed by the module files and the driver's mlog shim it is built with.
-  hash=$(cat "$root/$dir/go.mod" "$root/$dir/go.sum" "$root"/e2e/cluster/mlogshim/* | sha256sum | cut -c1-12)
+  # Keyed by the module files (the Go release among them) and the driver's mlog shim it is
+  # built with.
+  hash=$({ cat "$root/$dir/go.mod" "$root/$dir/go.sum" "$root"/e2e/cluster/mlogshim/*; echo "$GOTOOLCHAIN"; } | sha256sum | cut -c1-12)
   out="$cache/cluster-$hash"
   if [ ! -f "$out/.complete" ]; then
     mkdir -p "$out"
-    echo "building kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, secrets-store-csi-driver (first run only: 9-15 min on 2 cores) ..." >&2
+    echo "building kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, secrets-store-csi-driver with $GOTOOLCHAIN (first run only: 9-15 min on 2 cores) ..." >&2
     v=k8s.io/component-base/version
     start=$(date +%s)
     (cd "$root/$dir" && go build -trimpath -o "$out/" \
@@ -75,23 +101,20 @@ if [ "$name" = cluster ]; then
       k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler \
       sigs.k8s.io/secrets-store-csi-driver/cmd/secrets-store-csi-driver)
     echo "built in $(( $(date +%s) - start ))s" >&2
+    built_with "$out"/kube-apiserver "$out"/kubelet "$out"/kube-controller-manager "$out"/kube-scheduler "$out"/secrets-store-csi-driver
     touch "$out/.complete"
   fi
   echo "$out"
   exit 0
 fi
 
-# staticcheck and govulncheck type-check the standard library of the go command they run with,
-# which only a build by the same Go release can (staticcheck built with 1.26 refuses 1.27's
-# generic methods): their binaries are keyed by that release too.
-release=
-case "$name" in staticcheck | govulncheck) release=$GOTOOLCHAIN ;; esac
-hash=$({ cat "$root/$dir/go.mod" "$root/$dir/go.sum"; [ -z "${ldflags:-}" ] || echo "$ldflags"; [ -z "$release" ] || echo "$release"; } | sha256sum | cut -c1-12)
+hash=$({ cat "$root/$dir/go.mod" "$root/$dir/go.sum"; [ -z "${ldflags:-}" ] || echo "$ldflags"; echo "$GOTOOLCHAIN"; } | sha256sum | cut -c1-12)
 bin="$cache/bin/$name-$hash"
 if [ ! -x "$bin" ]; then
   mkdir -p "$cache/bin"
-  echo "building $name (first run only, a few minutes on 2 cores) ..." >&2
+  echo "building $name with $GOTOOLCHAIN (first run only, a few minutes on 2 cores) ..." >&2
   (cd "$root/$dir" && go build -trimpath -ldflags "${ldflags:-}" -o "$bin.tmp" "$pkg")
+  built_with "$bin.tmp"
   mv "$bin.tmp" "$bin"
 fi
 echo "$bin"

@@ -250,7 +250,20 @@ log "containerd ready, images imported ($(elapsed))"
 
 WAIT_PROC=kube-apiserver wait_for "kube-apiserver /readyz" 60 curl -sf --cacert "$pki/ca.crt" --cert "$pki/admin.crt" \
   --key "$pki/admin.key" "https://127.0.0.1:$API_PORT/readyz"
-log "kube-apiserver ready ($(elapsed))"
+# Ready is not enough for helm: it (and kubectl's client-side validation) downloads the OpenAPI
+# v2 document as protobuf, which a kube-apiserver can fail to serve while /readyz and the JSON
+# form are fine (v1.36.3 built with Go 1.27 answers 503). Wait for exactly what they ask, so a
+# broken build fails here, naming the component, not later in helm install.
+openapi_pb() {
+  curl -sf -o /dev/null --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" \
+    -H 'Accept: application/com.github.proto-openapi.spec.v2@v1.0+protobuf' "https://127.0.0.1:$API_PORT/openapi/v2"
+}
+if ! (WAIT_PROC=kube-apiserver wait_for "kube-apiserver /openapi/v2 as protobuf" 60 openapi_pb); then
+  alive kube-apiserver || die "kube-apiserver exited while waiting for /openapi/v2 (log: $STATE/logs/kube-apiserver.log)"
+  grep -i 'openapi' "$STATE/logs/kube-apiserver.log" | tail -n 3 >&2 || true
+  die "kube-apiserver does not serve /openapi/v2 as protobuf, which helm and kubectl ask for (log: $STATE/logs/kube-apiserver.log; its binary: $CLUSTER_BIN/kube-apiserver, $(go version "$CLUSTER_BIN/kube-apiserver" | awk '{print $2}'), built by tools/build.sh cluster with the release pinned in tools/cluster/go.mod)"
+fi
+log "kube-apiserver ready, OpenAPI served ($(elapsed))"
 
 # --- kube-controller-manager, kube-scheduler -------------------------------------
 # Only the controllers the suite's objects need: the default ServiceAccount

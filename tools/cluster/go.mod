@@ -2,6 +2,8 @@ module github.com/pmp-secrets-provider/pmp-secrets-provider/tools/cluster
 
 go 1.26.0
 
+toolchain go1.26.8
+
 require (
 	k8s.io/kubernetes v1.36.3
 	sigs.k8s.io/secrets-store-csi-driver v1.6.1

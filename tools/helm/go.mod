@@ -2,6 +2,8 @@ module github.com/pmp-secrets-provider/pmp-secrets-provider/tools/helm
 
 go 1.26.0
 
+toolchain go1.26.8
+
 require helm.sh/helm/v3 v3.22.0
 
 require (

@@ -2,6 +2,8 @@ module github.com/pmp-secrets-provider/pmp-secrets-provider/tools/kumo
 
 go 1.26.0
 
+toolchain go1.26.8
+
 require github.com/sivchari/kumo v0.33.1
 
 require (

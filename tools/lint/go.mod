@@ -2,6 +2,8 @@ module github.com/pmp-secrets-provider/pmp-secrets-provider/tools/lint
 
 go 1.26.0
 
+toolchain go1.27.3
+
 require (
 	golang.org/x/vuln v1.9.0
 	honnef.co/go/tools v0.8.2

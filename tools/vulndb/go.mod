@@ -2,6 +2,8 @@ module github.com/pmp-secrets-provider/pmp-secrets-provider/tools/vulndb
 
 go 1.26.0
 
+toolchain go1.26.8
+
 require golang.org/x/vulndb v0.0.0-20261105234957-e22db6528018
 
 require (
