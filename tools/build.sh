@@ -56,6 +56,12 @@ if [ "$dir" = tools/lint ]; then
   }
 fi
 
+# One build of a tool at a time: a second caller (make test beside make e2e, two checkouts)
+# waits here, then finds the first one's binary instead of racing it on the same files.
+mkdir -p "$cache"
+exec 9>"$cache/.$name.lock"
+flock 9
+
 # built_with BINARY...: fails unless every binary was built by $GOTOOLCHAIN.
 built_with() {
   local b got
