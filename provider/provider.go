@@ -44,7 +44,10 @@ type Provider struct {
 	retryBudget time.Duration
 
 	// catalogChecked are the secret versions checked against the PMP
-	// catalog (catalog.go).
+	// catalog (catalog.go). Holds nothing identity-specific: keyed by
+	// secret version, it only stops a log line (which names no reader and
+	// says the same of a version whoever reads it) being said again;
+	// nothing in it reaches a Mount.
 	catalogChecked versionSet
 }
 

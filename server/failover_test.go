@@ -12,6 +12,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
@@ -433,4 +434,67 @@ func TestFailoverRegionOfTheProvider(t *testing.T) {
 	if got := e.aws.Front.Total(); got != 0 {
 		t.Errorf("%d AWS calls for a refused Mount", got)
 	}
+}
+
+// TestFailoverOneIdentitysTroubleIsNotAnothers: two tenants on one node,
+// both with a failoverRegion. Tenant A's trouble (its credential step
+// failing, then an outage its own data call found) must not send tenant
+// B, whose primary answers, to the failover region, and B's Mount error
+// (the pod's events) must never name A's secret, account, role or error.
+// B's secret has no replica: had B been sent to the failover region, its
+// Mount would fail with the failover region's answer.
+func TestFailoverOneIdentitysTroubleIsNotAnothers(t *testing.T) {
+	e := newFailoverEnv(t)
+	const roleA = "arn:aws:iam::111111111111:role/tenant-a"
+	if _, err := e.kube.CoreV1().ServiceAccounts("tenant-a").Create(context.Background(), serviceAccount("tenant-a", "app", roleA), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.putSecret("tenant-a-db", "east-a")
+	e.putSecretWest("tenant-a-db", "west-a")
+	// B's secrets have no replica in the failover region; one per phase,
+	// so B's second Mount is not answered from its cache.
+	e.putSecret("tenant-b-db", "east-b")
+	e.putSecret("tenant-b-db2", "east-b")
+	a := failoverReq("- {objectName: tenant-a-db, objectAlias: db}")
+	a.Namespace, a.ServiceAccount, a.PodName, a.PodUID = "tenant-a", "app", "a-0", "0b0e3c1e-0000-4000-8000-00000000000a"
+	mountB := func(secret, after string) {
+		t.Helper()
+		before := e.aws.Front.CountIn(primaryRegion, getSecretValue)
+		resp, err := e.mount(failoverReq("- {objectName: " + secret + ", objectAlias: db}"))
+		if err != nil {
+			for _, name := range []string{"tenant-a", "111111111111", "found out"} {
+				if strings.Contains(err.Error(), name) {
+					t.Errorf("after %s, B's Mount error names %q, of A's trouble: %v", after, name, err)
+				}
+			}
+			t.Fatalf("after %s, B's Mount failed: %v; want its primary's value", after, err)
+		}
+		if got := filesOf(resp)["db"]; got != "east-b" {
+			t.Errorf("after %s, B's file is %q, want its primary's value", after, got)
+		}
+		if got := e.aws.Front.CountIn(primaryRegion, getSecretValue) - before; got != 1 {
+			t.Errorf("after %s, B's Mount asked its primary %d times, want once", after, got)
+		}
+	}
+
+	// A's credential step fails: STS does not answer (the front cannot
+	// tell an unsigned STS call's region: both of A's exchanges fail).
+	e.aws.Front.Inject(awsemu.Fault{Operation: "sts:AssumeRoleWithWebIdentity", Status: 503, Code: "ServiceUnavailable"})
+	if _, err := e.mount(a); err == nil {
+		t.Fatal("A's Mount succeeded without credentials")
+	}
+	e.aws.Front.Clear()
+	mountB("tenant-b-db", "A's credential step failed")
+
+	// A's own data call finds its primary out, and A fails over.
+	e.regionOutage(primaryRegion, getSecretValue, awsemu.Fault{Status: 503, Code: "ServiceUnavailable"})
+	resp, err := e.mount(a)
+	if err != nil {
+		t.Fatalf("A's Mount with its primary out: %v", err)
+	}
+	if got := filesOf(resp)["db"]; got != "west-a" {
+		t.Fatalf("A's file is %q, want the failover region's", got)
+	}
+	e.aws.Front.Clear()
+	mountB("tenant-b-db2", "A's primary was found out")
 }

@@ -41,6 +41,8 @@ type Server struct {
 
 	// parser keeps the parsed objects parameter of each
 	// SecretProviderClass, parsed again on every republish otherwise.
+	// Holds nothing identity-specific: keyed by the parameter's text, it
+	// holds that text's objects and errors, which depend on nothing else.
 	parser params.Parser
 }
 

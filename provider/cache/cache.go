@@ -72,11 +72,17 @@ type Cache[V any] struct {
 	now  func() time.Time
 	opts Options
 
-	mu      sync.Mutex
-	order   *list.List // front = most recently used
+	mu    sync.Mutex
+	order *list.List // front = most recently used
+	// items (values, negative entries, stale answers and the log said
+	// once per outage) and loading (coalesced loads, whose result every
+	// waiter gets): keyed by identity as far as the caller's key is; every
+	// user's key holds the reading identity (secrets, ssm,
+	// identity.Credentials, identity.Kube's roles).
 	items   map[string]*list.Element
 	loading map[string]*call[V]
 
+	// Counters: hold nothing identity-specific (numbers, for metrics).
 	hits, misses, coalesced, evictions, stale atomic.Int64
 
 	// Bytes bound (LimitBytes): zero maxBytes is none.

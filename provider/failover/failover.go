@@ -8,14 +8,21 @@
 //
 // A value the failover region served is kept a short Window only, so the
 // primary is asked again soon; for that Window the primary's outage is
-// remembered, so the reads of other objects of the region go to the
-// failover region at once instead of each waiting out the primary's
-// retries. The version of a value names the region that served it
-// (Version), so the driver rewrites the files when the region changes.
+// remembered for the identity that found it, so its reads of other
+// objects of the region go to the failover region at once instead of each
+// waiting out the primary's retries. Another identity's reads are not
+// affected: they ask the primary themselves, and no error or log of
+// theirs names the first identity's object, role or failure. Only the
+// data call's own outage is remembered: failing to get the identity's
+// credentials (the credential step: STS, the Pod Identity Agent, a
+// throttled account) is the identity's trouble, not the region's. The
+// version of a value names the region that served it (Version), so the
+// driver rewrites the files when the region changes.
 package failover
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -24,6 +31,7 @@ import (
 
 	"k8s.io/klog/v2"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 )
 
@@ -31,7 +39,10 @@ import (
 type Source[V any] struct {
 	Region string
 	// Load reads the object in Region: its value and how long it may be
-	// kept, or why not (with how long the failure may be remembered).
+	// kept, or why not (with how long the failure may be remembered). A
+	// failure to get the credentials the read is made with is an
+	// *awsretry.CredentialsError (awsretry.DoAs): it is never remembered
+	// as the region's outage.
 	Load func(ctx context.Context) (V, time.Duration, error)
 }
 
@@ -40,6 +51,10 @@ type Read[V any] struct {
 	// Key identifies the object and the identity reading it, for the log
 	// said once per outage; it is never logged.
 	Key string
+	// Reader identifies the identity whose credentials read the primary
+	// (its identity.Key): a primary's outage is remembered for that
+	// identity only. It is never logged.
+	Reader string
 	// What names the object for logs and messages: "secret NAME".
 	What string
 	// LogFields are more key/values for the log line (the identity).
@@ -58,13 +73,24 @@ type Regions struct {
 	outage  func(error) bool
 	now     func() time.Time
 
-	mu   sync.Mutex
-	down map[string]downRegion // by primary region
+	mu sync.Mutex
+	// down are the outages found in the primary regions: keyed by identity
+	// (the region and the Reader that found it), so an outage and its
+	// error are only ever answered to the identity whose own data call
+	// failed.
+	down map[downKey]downRegion
 	// failing are the keys the failover region served since their primary
-	// last answered: the log says so once per outage.
+	// last answered: the log says so once per outage. Keyed by identity
+	// (Read.Key holds the reader's identity key).
 	failing map[string]struct{}
 
+	// served holds nothing identity-specific (a count, for metrics).
 	served atomic.Int64
+}
+
+// downKey is whose outage of which region is remembered.
+type downKey struct {
+	region, reader string
 }
 
 type downRegion struct {
@@ -73,7 +99,12 @@ type downRegion struct {
 }
 
 // maxFailing bounds Regions.failing: past it, an outage may be logged again.
-const maxFailing = 4096
+// maxDown bounds Regions.down: past it, the outages that ended are
+// dropped, and if that frees no room, all are (primaries are asked again).
+const (
+	maxFailing = 4096
+	maxDown    = 4096
+)
 
 // New returns the Regions of service ("Secrets Manager", "SSM"), whose
 // failures are outages when outage says so. now is the clock (nil:
@@ -82,7 +113,7 @@ func New(service string, outage func(error) bool, now func() time.Time) *Regions
 	if now == nil {
 		now = time.Now
 	}
-	return &Regions{service: service, outage: outage, now: now, down: map[string]downRegion{}, failing: map[string]struct{}{}}
+	return &Regions{service: service, outage: outage, now: now, down: map[downKey]downRegion{}, failing: map[string]struct{}{}}
 }
 
 // Served is how many reads the failover regions served.
@@ -94,13 +125,17 @@ func Version(region, version string) string { return region + "/" + version }
 
 // Do reads rd: from the primary region, with half the time ctx has left
 // when it has a deadline (the failover region gets the rest); from the
-// failover region when the primary is out, or was found out within the
-// last Window. When both fail the error names both regions and both
-// reasons; it is the primary's outage (transient), never remembered, so a
-// value kept for an outage (--stale-if-error) may answer it.
+// failover region when the primary is out, or was found out by the same
+// Reader within the last Window. A primary that fails to get the Reader's
+// credentials sends this read to the failover region (whose credentials
+// are the identity's own there) but is not remembered as out. When both
+// fail the error names both regions and both reasons; it is the primary's
+// outage (transient), never remembered, so a value kept for an outage
+// (--stale-if-error) may answer it.
 func Do[V any](ctx context.Context, r *Regions, rd Read[V]) (V, time.Duration, error) {
 	var zero V
-	ago, primaryErr := r.isDown(rd.Primary.Region)
+	dk := downKey{region: rd.Primary.Region, reader: rd.Reader}
+	ago, primaryErr := r.isDown(dk)
 	remembered := primaryErr != nil
 	if primaryErr == nil {
 		pctx, cancel := ctx, context.CancelFunc(func() {})
@@ -117,7 +152,9 @@ func Do[V any](ctx context.Context, r *Regions, rd Read[V]) (V, time.Duration, e
 			return zero, ttl, err // a refusal, a bug, or no time left
 		}
 		primaryErr = err
-		r.markDown(rd.Primary.Region, err, rd.Window)
+		if !credentialStep(err) {
+			r.markDown(dk, err, rd.Window)
+		}
 	}
 	v, ttl, err := rd.Failover.Load(ctx)
 	if err != nil {
@@ -134,28 +171,45 @@ func Do[V any](ctx context.Context, r *Regions, rd Read[V]) (V, time.Duration, e
 	return v, min(ttl, rd.Window), nil
 }
 
-// isDown returns the outage of region remembered now, if any, and how
-// long ago it was found.
-func (r *Regions) isDown(region string) (time.Duration, error) {
+// credentialStep reports whether err is a failure to get the credentials
+// of a read, not of the read itself.
+func credentialStep(err error) bool {
+	var credErr *awsretry.CredentialsError
+	return errors.As(err, &credErr)
+}
+
+// isDown returns the outage of k remembered now, if any, and how long ago
+// it was found.
+func (r *Regions) isDown(k downKey) (time.Duration, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	o, ok := r.down[region]
+	o, ok := r.down[k]
 	if !ok {
 		return 0, nil
 	}
 	now := r.now()
 	if !now.Before(o.until) {
-		delete(r.down, region)
+		delete(r.down, k)
 		return 0, nil
 	}
 	return now.Sub(o.at), o.err
 }
 
-func (r *Regions) markDown(region string, err error, window time.Duration) {
+func (r *Regions) markDown(k downKey, err error, window time.Duration) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	now := r.now()
-	r.down[region] = downRegion{at: now, until: now.Add(window), err: err}
-	r.mu.Unlock()
+	if _, ok := r.down[k]; !ok && len(r.down) >= maxDown {
+		for dk, o := range r.down {
+			if !now.Before(o.until) {
+				delete(r.down, dk)
+			}
+		}
+		if len(r.down) >= maxDown {
+			clear(r.down)
+		}
+	}
+	r.down[k] = downRegion{at: now, until: now.Add(window), err: err}
 }
 
 // answered notes that the primary of the read with key answered: an
@@ -190,7 +244,11 @@ func (r *Regions) failedOver(key, what, primary, failover string, fields []any, 
 	}
 	kv := append([]any{"service", r.service, "region", primary, "failoverRegion", failover}, fields...)
 	kv = append(kv, "reason", mounterr.Bound(primaryErr.Error()))
-	klog.InfoS("the failover region serves "+what+": its region is out (failoverRegion)", kv...)
+	why := "its region is out"
+	if credentialStep(primaryErr) {
+		why = "the identity's credentials for its region could not be got"
+	}
+	klog.InfoS("the failover region serves "+what+": "+why+" (failoverRegion)", kv...)
 }
 
 // Key is the cache key of a read with a failover: the key of the read in

@@ -3,10 +3,12 @@ package failover
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 )
 
@@ -143,5 +145,110 @@ func TestKey(t *testing.T) {
 	}
 	if fields, primary := SplitKey("us-east-1\x00PMP"); fields != nil || primary != "us-east-1\x00PMP" {
 		t.Errorf("SplitKey of a key without failover = %q, %q", fields, primary)
+	}
+}
+
+// tenant is one identity's read of its own secret: its primary's answer is
+// the test's, its failover region answers with failoverErr (nil: a value).
+type tenant struct {
+	reader, arn string
+	primaryErr  error
+	failoverErr error
+	primary     int
+}
+
+func (tn *tenant) read() Read[string] {
+	return Read[string]{
+		Key: tn.reader + "/" + tn.arn, Reader: tn.reader, What: "secret " + tn.arn, Window: 10 * time.Second,
+		Primary: Source[string]{Region: "us-east-1", Load: func(context.Context) (string, time.Duration, error) {
+			tn.primary++
+			if tn.primaryErr != nil {
+				return "", 0, tn.primaryErr
+			}
+			return "primary value of " + tn.reader, time.Minute, nil
+		}},
+		Failover: Source[string]{Region: "us-west-2", Load: func(context.Context) (string, time.Duration, error) {
+			if tn.failoverErr != nil {
+				return "", 0, tn.failoverErr
+			}
+			return "replica value of " + tn.reader, time.Minute, nil
+		}},
+	}
+}
+
+// tenantA's outage names its secret, account and role, as AWS's errors do.
+func tenantA(primaryErr error) *tenant {
+	return &tenant{reader: "role/tenant-a", arn: "arn:aws:secretsmanager:us-east-1:111111111111:secret:tenant-a-db", primaryErr: primaryErr}
+}
+
+func tenantAOutage() error {
+	return fmt.Errorf("GetSecretValue of arn:aws:secretsmanager:us-east-1:111111111111:secret:tenant-a-db as arn:aws:iam::111111111111:role/tenant-a: %w", errOutage)
+}
+
+func TestOneIdentitysOutageDoesNotSendAnotherToFailover(t *testing.T) {
+	r := newRegions()
+	regs := r.regions()
+	a := tenantA(tenantAOutage())
+	if v, _, err := Do(context.Background(), regs, a.read()); err != nil || v != "replica value of role/tenant-a" {
+		t.Fatalf("A with its primary out: %q, %v; want its replica", v, err)
+	}
+	b := &tenant{reader: "role/tenant-b", arn: "arn:aws:secretsmanager:us-east-1:222222222222:secret:tenant-b-db"}
+	v, _, err := Do(context.Background(), regs, b.read())
+	if err != nil || v != "primary value of role/tenant-b" || b.primary != 1 {
+		t.Fatalf("B within A's remembered outage: %q, %v, primary asked %d times; want its healthy primary's value", v, err, b.primary)
+	}
+	// A's own outage is still remembered for A.
+	if _, _, err := Do(context.Background(), regs, a.read()); err != nil || a.primary != 1 {
+		t.Errorf("A within its own remembered outage asked its primary %d times (err %v), want once", a.primary, err)
+	}
+}
+
+func TestACredentialStepFailureIsNotTheRegionsOutage(t *testing.T) {
+	r := newRegions()
+	regs := r.regions()
+	// The Pod Identity Agent does not answer, or A's account is throttled
+	// at STS: the credential step fails with an outage.
+	a := tenantA(&awsretry.CredentialsError{Err: tenantAOutage()})
+	v, _, err := Do(context.Background(), regs, a.read())
+	if err != nil || v != "replica value of role/tenant-a" {
+		t.Fatalf("A without credentials in its primary: %q, %v; want its replica (its credentials there are its own)", v, err)
+	}
+	a.primaryErr = nil
+	if v, _, err := Do(context.Background(), regs, a.read()); err != nil || v != "primary value of role/tenant-a" || a.primary != 2 {
+		t.Errorf("A after its credential step failed: %q, %v, primary asked %d times; want the primary asked again (the region was not marked out)", v, err, a.primary)
+	}
+	b := &tenant{reader: "role/tenant-b", arn: "arn:aws:secretsmanager:us-east-1:222222222222:secret:tenant-b-db"}
+	a.primaryErr = &awsretry.CredentialsError{Err: tenantAOutage()}
+	if _, _, err := Do(context.Background(), regs, a.read()); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, err := Do(context.Background(), regs, b.read()); err != nil || v != "primary value of role/tenant-b" {
+		t.Errorf("B after A's credential step failed: %q, %v; want its primary's value", v, err)
+	}
+}
+
+func TestAnErrorNeverNamesAnotherIdentity(t *testing.T) {
+	r := newRegions()
+	regs := r.regions()
+	a := tenantA(tenantAOutage())
+	a.failoverErr = errRefused
+	if _, _, err := Do(context.Background(), regs, a.read()); err == nil || !strings.Contains(err.Error(), "111111111111") {
+		t.Fatalf("A's own error %v does not name its own failure", err)
+	}
+	// B's region answers B with its own outage, and B's replica is
+	// missing: B's error is B's alone.
+	b := &tenant{reader: "role/tenant-b", arn: "arn:aws:secretsmanager:us-east-1:222222222222:secret:tenant-b-db",
+		primaryErr: fmt.Errorf("GetSecretValue of tenant-b-db: %w", errOutage), failoverErr: errRefused}
+	_, _, err := Do(context.Background(), regs, b.read())
+	if err == nil {
+		t.Fatal("B's read succeeded, want its own failure")
+	}
+	for _, name := range []string{"111111111111", "tenant-a", "found out"} {
+		if strings.Contains(err.Error(), name) {
+			t.Errorf("B's error %q names %q, of A's outage", err, name)
+		}
+	}
+	if !strings.Contains(err.Error(), "tenant-b-db") {
+		t.Errorf("B's error %q does not name its own failure", err)
 	}
 }

@@ -37,11 +37,14 @@ type Kube struct {
 	nodeName string
 	retry    awsretry.Policy
 	roleTTL  time.Duration
-	roles    *cache.Cache[string]
+	// roles, with their negative entries: keyed by identity (namespace and
+	// service account, whose role annotation each holds).
+	roles *cache.Cache[string]
 
 	regionMu sync.Mutex
 	// region is one value, the node's: a node never changes region, so
 	// once found it is kept for the process's life, and needs no bound.
+	// Holds nothing identity-specific (the node's label).
 	region string
 }
 

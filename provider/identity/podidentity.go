@@ -34,7 +34,9 @@ const (
 // pod (the container credentials provider).
 type Agent struct {
 	ipv4, ipv6 string
-	client     *http.Client
+	// client holds nothing identity-specific (pooled connections to the
+	// node's agent; each pod's token goes with its own request only).
+	client *http.Client
 }
 
 // NewAgent returns a client of the agent at its IPv4 and IPv6 URLs; an

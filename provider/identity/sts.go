@@ -33,7 +33,10 @@ type Credentials struct {
 	retry       awsretry.Policy
 	refreshLead time.Duration
 	negativeTTL time.Duration
-	cache       *cache.Cache[aws.Credentials]
+	// cache, its negative entries and coalesced exchanges: keyed by
+	// identity (Identity.Key: source, role, namespace, service account,
+	// region and target).
+	cache *cache.Cache[aws.Credentials]
 }
 
 // CredentialsConfig tunes Credentials.

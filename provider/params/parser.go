@@ -12,7 +12,9 @@ import (
 // text holds names and options only, never a value or a token. The zero
 // Parser is ready to use and safe for concurrent use.
 type Parser struct {
-	mu      sync.Mutex
+	mu sync.Mutex
+	// objects holds nothing identity-specific: keyed by the objects text,
+	// each entry is what that text alone parses to (objects, errors).
 	objects map[string]parsedObjects
 }
 

@@ -56,6 +56,9 @@ type Secret struct {
 	ARN, Name, VersionID string
 	Value                []byte
 
+	// entries, and the selections with their Memos (the server's memoised
+	// responses): keyed by identity (a Secret is loaded for one cache key,
+	// which holds the reader's identity, and is never shared across keys).
 	once    sync.Once
 	entries []flatten.Entry
 	flatErr error
@@ -103,11 +106,14 @@ const staleRetry = 10 * time.Second
 
 // Fetcher fetches secrets, through the cache.
 type Fetcher struct {
-	api   API
-	cfg   Config
+	api API
+	cfg Config
+	// cache, its negative entries and coalesced loads: keyed by identity
+	// (secretKey ends with the reader's identity.Key; failover.Key wraps it).
 	cache *cache.Cache[*Secret]
 	// regions are the outages of the primary regions of secrets that have
-	// a failover region (GetFailover).
+	// a failover region (GetFailover): keyed by identity (region and
+	// Read.Reader, the identity.Key), see failover.Regions.
 	regions *failover.Regions
 }
 
@@ -175,7 +181,7 @@ func (f *Fetcher) GetFailover(ctx context.Context, identityKey string, ref Ref, 
 	replicaRef := Ref{ID: replica.ID, VersionID: replica.VersionID, VersionStage: replica.VersionStage, Region: replica.Region, TTL: ref.TTL}
 	load := func(ctx context.Context) (*Secret, time.Duration, error) {
 		return failover.Do(ctx, f.regions, failover.Read[*Secret]{
-			Key: key, What: "secret " + ref.ID, LogFields: identity.KeyLogFields(identityKey),
+			Key: key, Reader: identityKey, What: "secret " + ref.ID, LogFields: identity.KeyLogFields(identityKey),
 			Primary:  failover.Source[*Secret]{Region: ref.Region, Load: f.fetchIn(ref, creds)},
 			Failover: failover.Source[*Secret]{Region: replica.Region, Load: f.fetchIn(replicaRef, replicaCreds)},
 			Window:   StaleRetry(ttl),
@@ -261,7 +267,10 @@ func (f *Fetcher) fetch(ctx context.Context, ref Ref, credentials Credentials) (
 	})
 	var credErr *awsretry.CredentialsError
 	if errors.As(err, &credErr) {
-		return nil, 0, credErr.Err // the credential cache keeps its own negative entries
+		// Kept a *CredentialsError (its text is the identity stage's own),
+		// so failover.Do tells it from the region's outage; never cached
+		// here: the credential cache keeps its own negative entries.
+		return nil, 0, err
 	}
 	if err != nil {
 		merr := getErrors.Error(ref, err)

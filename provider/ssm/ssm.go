@@ -80,11 +80,14 @@ type Config = secrets.Config
 
 // Fetcher fetches parameters, through the cache.
 type Fetcher struct {
-	api   API
-	cfg   Config
+	api API
+	cfg Config
+	// cache, its negative entries and coalesced loads: keyed by identity
+	// (batchKey ends with the reader's identity.Key; failover.Key wraps it).
 	cache *cache.Cache[batch]
 	// regions are the outages of the primary regions of parameters that
-	// have a failover region (GetFailover).
+	// have a failover region (GetFailover): keyed by identity (region and
+	// Read.Reader, the identity.Key), see failover.Regions.
 	regions *failover.Regions
 }
 
@@ -224,7 +227,7 @@ func (f *Fetcher) GetFailover(ctx context.Context, identityKey, region string, t
 		key := failover.Key([]string{replicas.Region, strings.Join(replicaNames, ",")}, primaryKey)
 		load := func(ctx context.Context) (batch, time.Duration, error) {
 			return failover.Do(ctx, f.regions, failover.Read[batch]{
-				Key: key, What: parameters(names), LogFields: identity.KeyLogFields(identityKey),
+				Key: key, Reader: identityKey, What: parameters(names), LogFields: identity.KeyLogFields(identityKey),
 				Primary:  failover.Source[batch]{Region: region, Load: in(region, names, creds)},
 				Failover: failover.Source[batch]{Region: replicas.Region, Load: in(replicas.Region, replicaNames, replicas.Credentials)},
 				Window:   window,
@@ -279,7 +282,10 @@ func (f *Fetcher) fetch(ctx context.Context, region string, names []string, ttl 
 	})
 	var credErr *awsretry.CredentialsError
 	if errors.As(err, &credErr) {
-		return nil, 0, credErr.Err // the credential cache keeps its own negative entries
+		// Kept a *CredentialsError (its text is the identity stage's own),
+		// so failover.Do tells it from the region's outage; never cached
+		// here: the credential cache keeps its own negative entries.
+		return nil, 0, err
 	}
 	c := call{region: region, names: names}
 	if err != nil {

@@ -27,20 +27,37 @@ type DiscoveryAPI interface {
 
 // keySource keeps the issuer and its keys, read again when they are older
 // than KeysMaxAge or a token names a key id not among them (at most once
-// per RefreshInterval), one read at a time.
+// per RefreshInterval), one read at a time. A read belongs to no caller:
+// it runs detached, bounded by CallTimeout, and every caller waits for it
+// only as long as its own context lets it; a caller that goes away ends
+// neither the read nor anyone else's wait, and its cancellation is never
+// taken as the read's result.
 type keySource struct {
 	api DiscoveryAPI
 	cfg Config
 	now func() time.Time
 
-	mu    sync.Mutex
+	mu sync.Mutex
+	// state is the cluster's issuer and keys: holds nothing
+	// identity-specific (one issuer for every pod).
 	state *keySet
 	// lastErr is the last read's failure, at lastAttempt: reads are not
-	// tried again within failureBackoff of a failure.
+	// tried again within failureBackoff of a failure. Holds nothing
+	// identity-specific: the read's own failure (the API server's
+	// answer, or its own timeout), never a caller's cancellation.
 	lastErr     error
 	lastAttempt time.Time
+	// reading is the read under way, if any, which callers join: holds
+	// nothing identity-specific (see state and lastErr).
+	reading *keyRead
+}
 
-	reading chan struct{} // holds one token while a read is under way
+// keyRead is one read of the discovery document and keys: its result,
+// once done is closed.
+type keyRead struct {
+	done chan struct{}
+	set  *keySet
+	err  error
 }
 
 // failureBackoff is the least time between two reads after a failed one.
@@ -72,7 +89,7 @@ func (s *keySet) match(kid string) matching {
 }
 
 func newKeySource(api DiscoveryAPI, cfg Config) *keySource {
-	return &keySource{api: api, cfg: cfg, now: time.Now, reading: make(chan struct{}, 1)}
+	return &keySource{api: api, cfg: cfg, now: time.Now}
 }
 
 // lookup returns the keys for kid, reading them when needed: when none
@@ -102,32 +119,47 @@ func (s *keySource) lookup(ctx context.Context, kid string, now time.Time, rerea
 }
 
 // read reads the discovery document and keys, unless another caller read
-// them since seen (the set this caller found wanting).
+// them since seen (the set this caller found wanting): it joins the read
+// under way, or starts one, and waits for it as long as ctx lets it.
 func (s *keySource) read(ctx context.Context, seen *keySet) (*keySet, error) {
+	s.mu.Lock()
+	if st := s.state; st != seen && st != nil {
+		s.mu.Unlock()
+		return st, nil
+	}
+	rd := s.reading
+	if rd == nil {
+		if s.lastErr != nil && s.now().Sub(s.lastAttempt) < failureBackoff {
+			err := s.lastErr
+			s.mu.Unlock()
+			return nil, err
+		}
+		rd = &keyRead{done: make(chan struct{})}
+		s.reading = rd
+		// The caller's values (its logger), not its cancellation.
+		go s.run(context.WithoutCancel(ctx), rd)
+	}
+	s.mu.Unlock()
 	select {
-	case s.reading <- struct{}{}:
-		defer func() { <-s.reading }()
+	case <-rd.done:
+		return rd.set, rd.err
 	case <-ctx.Done():
 		return nil, mounterr.Wrap(mounterr.Transient, ctx.Err(), "waiting for the cluster's service-account issuer keys (transient; the kubelet retries)")
 	}
+}
+
+// run is the read rd, detached from any caller (ctx has no cancellation):
+// fetch bounds it by CallTimeout.
+func (s *keySource) run(ctx context.Context, rd *keyRead) {
+	rd.set, rd.err = s.fetch(ctx)
 	s.mu.Lock()
-	st, lastErr, lastAttempt := s.state, s.lastErr, s.lastAttempt
+	s.lastAttempt, s.lastErr = s.now(), rd.err
+	if rd.err == nil {
+		s.state = rd.set
+	}
+	s.reading = nil
 	s.mu.Unlock()
-	if st != seen && st != nil {
-		return st, nil
-	}
-	if lastErr != nil && s.now().Sub(lastAttempt) < failureBackoff {
-		return nil, lastErr
-	}
-	fresh, err := s.fetch(ctx)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.lastAttempt, s.lastErr = s.now(), err
-	if err != nil {
-		return nil, err
-	}
-	s.state = fresh
-	return fresh, nil
+	close(rd.done)
 }
 
 func (s *keySource) fetch(ctx context.Context) (*keySet, error) {

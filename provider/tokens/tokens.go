@@ -81,11 +81,15 @@ var algorithms = []jose.SignatureAlgorithm{
 
 // Verifier verifies tokens. It is safe for concurrent use.
 type Verifier struct {
+	// keys: holds nothing identity-specific (the cluster's issuer keys and
+	// the read's own failure; see keySource).
 	keys *keySource
 	cfg  Config
 	now  func() time.Time
 
-	mu         sync.Mutex
+	mu sync.Mutex
+	// remembered: keyed by identity (the token's SHA-256, and each entry's
+	// namespace, service account and pod are checked against the Mount's).
 	remembered map[[sha256.Size]byte]verified
 }
 

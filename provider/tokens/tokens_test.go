@@ -465,3 +465,64 @@ func TestVerifyForAnotherAudience(t *testing.T) {
 	forged := iss.Forger().Sign(kubelet(issuer.Token{Audience: []string{podIdentity}}))
 	wantRefused(t, v.VerifyFor(ctx, forged, podIdentity, pod), forged, "signature")
 }
+
+// hangingAPI is the API server slow to answer the discovery document:
+// each read waits for release, or ends with its context, as an HTTP
+// client's does. started says a read is under way.
+type hangingAPI struct {
+	*fakeAPI
+	started chan struct{}
+	release chan struct{}
+}
+
+func (h *hangingAPI) OpenIDConfiguration(ctx context.Context) ([]byte, error) {
+	select {
+	case h.started <- struct{}{}:
+	default:
+	}
+	select {
+	case <-h.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return h.fakeAPI.OpenIDConfiguration(ctx)
+}
+
+// TestAFirstCallerThatGoesAwayFailsNoOtherMount: the keys are read at
+// start-up for the first Mount; its pod is deleted while the read is under
+// way. The read goes on for the Mounts after it, which get keys, not the
+// first caller's cancellation.
+func TestAFirstCallerThatGoesAwayFailsNoOtherMount(t *testing.T) {
+	iss := issuer.New()
+	api := &hangingAPI{fakeAPI: &fakeAPI{iss: iss}, started: make(chan struct{}, 1), release: make(chan struct{})}
+	v := New(api, DefaultConfig("sts.amazonaws.com"))
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() { first <- v.Verify(ctx, iss.Sign(kubelet(issuer.Token{})), pod) }()
+	<-api.started
+	cancel()
+	if err := <-first; !errors.Is(err, context.Canceled) || mounterr.KindOf(err) != mounterr.Transient {
+		t.Errorf("the cancelled first caller got %v, want its own cancellation, transient", err)
+	}
+	close(api.release)
+	if err := v.Verify(context.Background(), iss.Sign(kubelet(issuer.Token{})), pod); err != nil {
+		t.Fatalf("a Mount after the first caller went away: %v; want its token verified with the keys read", err)
+	}
+	if got := api.Reads(); got != 1 {
+		t.Errorf("the keys were read %d times, want once: the read the first caller started went on", got)
+	}
+}
+
+// TestAKeyReadHasItsOwnTimeout: a read no caller bounds (no deadline)
+// still ends, at CallTimeout, with the read's own failure.
+func TestAKeyReadHasItsOwnTimeout(t *testing.T) {
+	iss := issuer.New()
+	api := &hangingAPI{fakeAPI: &fakeAPI{iss: iss}, started: make(chan struct{}, 1), release: make(chan struct{})}
+	cfg := DefaultConfig("sts.amazonaws.com")
+	cfg.CallTimeout = time.Millisecond
+	v := New(api, cfg)
+	err := v.Verify(context.Background(), iss.Sign(kubelet(issuer.Token{})), pod)
+	if !errors.Is(err, context.DeadlineExceeded) || mounterr.KindOf(err) != mounterr.Transient || !strings.Contains(err.Error(), "timed out") {
+		t.Errorf("Verify with the API server hung = %v; want the read's own timeout, transient", err)
+	}
+}
