@@ -240,3 +240,30 @@ func Rel(root, path string) string {
 	}
 	return path
 }
+
+// ExampleRun finds the run of cmd a page shows in a code block: the line
+// "$ cmd ..." with its "\" continuation lines joined (line, without the
+// "$ "), and the output after it up to the end of the block.
+func ExampleRun(text, cmd string) (line, output string, ok bool) {
+	i := strings.Index(text, "\n$ "+cmd)
+	if i < 0 {
+		return "", "", false
+	}
+	rest := text[i+3:]
+	end := strings.Index(rest, "\n```")
+	if end < 0 {
+		return "", "", false
+	}
+	block := rest[:end+1]
+	for {
+		nl := strings.IndexByte(block, '\n')
+		l := block[:nl]
+		block = block[nl+1:]
+		if !strings.HasSuffix(l, `\`) {
+			line += l
+			break
+		}
+		line += strings.TrimSuffix(l, `\`)
+	}
+	return line, block, true
+}

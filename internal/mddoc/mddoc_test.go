@@ -186,3 +186,14 @@ func TestDiagrams(t *testing.T) {
 		t.Errorf("Diagrams = %v", got)
 	}
 }
+
+func TestExampleRun(t *testing.T) {
+	page := "# P\n```\n$ tool policy --secret S \\\n    --region R\n{\n  \"a\": 1\n}\n```\n"
+	line, out, ok := ExampleRun(page, "tool policy")
+	if !ok || strings.Join(strings.Fields(line), " ") != "tool policy --secret S --region R" || out != "{\n  \"a\": 1\n}\n" {
+		t.Errorf("ExampleRun = %q, %q, %v", line, out, ok)
+	}
+	if _, _, ok := ExampleRun(page, "tool doctor"); ok {
+		t.Error("ExampleRun found a run the page does not show")
+	}
+}
