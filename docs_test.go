@@ -20,6 +20,38 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/metrics"
 )
 
+// readmeMaxBytes: the README is the page a newcomer reads in five minutes;
+// everything else is in docs/, by reader.
+const readmeMaxBytes = 15 * 1024
+
+// firstScreen is how many lines a newcomer sees before scrolling.
+const firstScreen = 40
+
+// TestREADMEFitsOnePage: the README is at most 15 KB, and its first screen
+// has the two commands, the way to install and where to look next.
+func TestREADMEFitsOnePage(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > readmeMaxBytes {
+		t.Errorf("README.md is %d bytes, over %d: move the section to its page in docs/ and link it", len(b), readmeMaxBytes)
+	}
+	lines := strings.SplitN(string(b), "\n", firstScreen+1)
+	screen := strings.Join(lines[:min(firstScreen, len(lines))], "\n")
+	for _, want := range []string{"make demo", "make test", "](#install-on-eks)", "](docs/getting-started-eks.md)", "](#documentation)"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("the README's first %d lines lack %q", firstScreen, want)
+		}
+	}
+	d := mddoc.Parse("README.md", string(b))
+	for _, h := range []string{"Install on EKS", "Documentation"} {
+		if _, ok := d.Section(h); !ok {
+			t.Errorf("the README has no section %q", h)
+		}
+	}
+}
+
 // TestDocLinksResolve: every relative link and #anchor of every Markdown
 // file leads to a file, directory or heading that exists; so does every
 // document a chart file, the Dockerfile, a script or a product message
@@ -35,6 +67,7 @@ func TestDocLinksResolve(t *testing.T) {
 		t.Fatalf("no README.md among %q: is the test run from the repository's root?", pages)
 	}
 	var probs []mddoc.Problem
+	diagrams := 0
 	for _, p := range pages {
 		probs = append(probs, c.CheckPage(p)...)
 		d, err := c.Page(p)
@@ -42,10 +75,14 @@ func TestDocLinksResolve(t *testing.T) {
 			t.Fatal(err)
 		}
 		for line, src := range d.Diagrams() {
+			diagrams++
 			if err := mddoc.CheckMermaid(src); err != nil {
 				probs = append(probs, mddoc.Problem{File: p, Line: line, Target: "mermaid", Why: err.Error()})
 			}
 		}
+	}
+	if diagrams < 2 {
+		t.Errorf("found %d Mermaid diagrams; the README's request flow and the rotation timeline are two", diagrams)
 	}
 	for _, f := range namingFiles(t) {
 		b, err := os.ReadFile(f)
