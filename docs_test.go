@@ -320,10 +320,7 @@ func TestMetricsTable(t *testing.T) {
 				t.Errorf("the metrics table lists %s, which the provider does not register", name)
 				continue
 			}
-			var doc []string
-			for _, l := range mddoc.CodeSpans(parenthesized.ReplaceAllString(r[2], "")) {
-				doc = append(doc, l)
-			}
+			doc := mddoc.CodeSpans(parenthesized.ReplaceAllString(r[2], ""))
 			slices.Sort(doc)
 			if !slices.Equal(doc, labels) {
 				t.Errorf("the metrics table's labels of %s are %q; the provider's are %q", name, doc, labels)
