@@ -37,7 +37,7 @@ COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certifica
 COPY --from=build /out/pmp-secrets-provider /pmp-secrets-provider
 # Non-root by default. The driver's socket directory on a node is root-owned 0755, so the
 # chart runs the container as uid 0 with every capability dropped unless that directory is
-# made writable for this uid (charts/pmp-secrets-provider/README.md, "Why uid 0").
+# made writable for this uid: see charts/pmp-secrets-provider/README.md, "Why uid 0 (and how to run non-root)".
 USER 65532:65532
 ENTRYPOINT ["/pmp-secrets-provider"]
 LABEL org.opencontainers.image.title="pmp-secrets-provider" \

@@ -46,11 +46,24 @@ const DefaultCacheMaxBytes = 32 << 20
 // parseFlags builds the Config from args. klog's flags (-v, ...) are
 // registered on the same set. A bad value fails here, at start-up.
 func parseFlags(args []string, stderr io.Writer) (Config, error) {
+	var c Config
+	fs := newFlagSet(&c, stderr)
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return c, c.validate()
+}
+
+// newFlagSet returns the provider's flags, klog's among them, each set
+// into c. docs/operations.md's flags table is checked against it.
+func newFlagSet(c *Config, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("pmp-secrets-provider", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	klog.InitFlags(fs)
 
-	var c Config
 	fs.StringVar(&c.ProviderDir, "provider-dir", "/var/run/secrets-store-csi-providers", "directory of the driver's provider sockets")
 	fs.StringVar(&c.ProviderName, "provider-name", "pmp", "provider name: the socket is <provider-dir>/<name>.sock and SecretProviderClasses use spec.provider: <name>")
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file; empty uses the in-cluster config")
@@ -73,13 +86,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.PodIdentityAgentURL, "pod-identity-agent-url", identity.DefaultAgentIPv4URL, "EKS Pod Identity Agent credentials URL (IPv4) for SecretProviderClasses with usePodIdentity; empty: not asked")
 	fs.StringVar(&c.PodIdentityAgentURLIPv6, "pod-identity-agent-url-ipv6", identity.DefaultAgentIPv6URL, "EKS Pod Identity Agent credentials URL (IPv6), for preferredAddressType ipv6 or auto; empty: not asked")
 	fs.BoolVar(&c.ShowVersion, "version", false, "print the version and exit")
-	if err := fs.Parse(args); err != nil {
-		return Config{}, err
-	}
-	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	return c, c.validate()
+	return fs
 }
 
 // checkAgentURL checks an EKS Pod Identity Agent URL: empty, or an

@@ -26,6 +26,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/mddoc"
 )
 
 const (
@@ -504,7 +506,8 @@ func dig(t *testing.T, m map[string]any, keys ...string) any {
 	return v
 }
 
-// TestNonRoot renders the non-root set-up README.md describes.
+// TestNonRoot renders the non-root set-up README.md describes ("Why uid 0
+// (and how to run non-root)").
 func TestNonRoot(t *testing.T) {
 	dir := "/etc/kubernetes/secrets-store-csi-providers"
 	r := render(t, "--set", "providersDir="+dir, "--set", "providersDirType=Directory",
@@ -610,14 +613,11 @@ func TestReadmeTable(t *testing.T) {
 	}
 	walk("", values, schema)
 
-	b, err := os.ReadFile(filepath.Join(chartDir, "README.md"))
+	d, err := mddoc.Load(filepath.Join(chartDir, "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, table, ok := strings.Cut(string(b), "\n## Values\n")
-	if !ok {
-		t.Fatal("README.md has no ## Values section")
-	}
+	table := d.MustSection(t, "Values")
 	got := map[string]any{}
 	for _, line := range strings.Split(table, "\n") {
 		m := tableRow.FindStringSubmatch(line)

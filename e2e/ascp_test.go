@@ -61,7 +61,7 @@ func newASCPApp(t *testing.T, tag string) *ascpApp {
 // syncing jmesPath files into a Kubernetes Secret, failoverRegion for every
 // object and a failoverObject for the one named by ARN (an ARN names its
 // region). The only change from the class ASCP mounts is provider: pmp and
-// ascpCompat: "true", the migration the README documents.
+// ascpCompat: "true", the migration docs/migrating-from-ascp.md documents.
 func (a *ascpApp) class() {
 	a.ns.t.Helper()
 	objects := fmt.Sprintf(`- objectName: %s
@@ -228,8 +228,8 @@ func TestASCPFailover(t *testing.T) {
 
 	f.clear()
 	// The provider remembers the primary's outage, and keeps what the
-	// failover region served, for at most 10 s (README, "Failover
-	// region"): past that the primary is asked first again.
+	// failover region served, for at most 10 s (docs/secretproviderclass.md,
+	// "Failover region"): past that the primary is asked first again.
 	time.Sleep(11 * time.Second)
 	before = f.regionCounts(cfg.region)
 	podWith("recovered", primary)

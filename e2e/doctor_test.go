@@ -25,6 +25,7 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/doctor"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/mddoc"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/podagent"
 )
 
@@ -248,7 +249,7 @@ func (ns *testNS) trustPolicy(subjects ...string) string {
 
 func subject(ns, sa string) string { return "system:serviceaccount:" + ns + ":" + sa }
 
-// The examples' names: the README's doctor run is of the examples applied.
+// The examples' names: the doctor run of docs/pmp-tooling.md is of the examples applied.
 const (
 	exampleSA         = "pmp-secrets-access"
 	exampleDeployment = "pmp"
@@ -410,7 +411,7 @@ func noReplicas(d *appsv1.Deployment) {
 	d.Spec.Replicas = &zero
 }
 
-// The README's doctor runs on the local cluster: the examples' set-up, and
+// The doctor runs of docs/pmp-tooling.md, on the local cluster: the examples' set-up, and
 // the trust policy naming the other spelling of the service account.
 const (
 	readmeHealthy = "kubectl pmp doctor -n pmp --deployment " + exampleDeployment
@@ -418,7 +419,7 @@ const (
 )
 
 // checkREADME checks, on the local cluster (PMP_E2E_CHECK_README=1), that
-// the README shows what doctor printed here for cmd, with the test's
+// docs/pmp-tooling.md shows what doctor printed here for cmd, with the test's
 // namespace, secret and role named as in the examples. Version ids differ
 // between runs.
 func (ns *testNS) checkREADME(cmd, text, secret, role string) {
@@ -426,23 +427,21 @@ func (ns *testNS) checkREADME(cmd, text, secret, role string) {
 	if !cfg.checkREADME {
 		return
 	}
-	b, err := os.ReadFile("../README.md")
+	b, err := os.ReadFile("../docs/pmp-tooling.md")
 	if err != nil {
 		ns.t.Fatal(err)
 	}
 	readme := string(b)
-	i := strings.Index(readme, "\n$ "+cmd+"\n")
-	if i < 0 {
-		ns.t.Errorf("the README shows no run of %s", cmd)
+	line, shown, ok := mddoc.ExampleRun(readme, cmd)
+	if !ok || line != cmd {
+		ns.t.Errorf("docs/pmp-tooling.md shows no run of %s", cmd)
 		return
 	}
-	shown := readme[i+len("\n$ "+cmd+"\n"):]
-	shown = shown[:strings.Index(shown, "```")]
 	version := regexp.MustCompile(`version [0-9a-f-]{36}`)
 	got := strings.NewReplacer(secret, "PMP-Production-Credentials", ns.name, "pmp", role, "arn:aws:iam::111122223333:role/PMP-SecretsManager-Role",
 		"--account 000000000000", "--account 111122223333").Replace(text)
 	if version.ReplaceAllString(shown, "version V") != version.ReplaceAllString(got, "version V") {
-		ns.t.Errorf("the README's run of %s is not what doctor prints on this cluster; it prints (names as in the examples):\n%s", cmd, got)
+		ns.t.Errorf("the run of %s in docs/pmp-tooling.md is not what doctor prints on this cluster; it prints (names as in the examples):\n%s", cmd, got)
 	}
 }
 

@@ -42,7 +42,7 @@ type env struct {
 	csiDriverName  string
 	noClusterEdits bool   // skip the tests that edit the cluster-wide CSIDriver
 	bin            string // the pmp-secrets-provider binary doctor runs as; empty: built from the checkout
-	checkREADME    bool   // the README's doctor run must be what doctor prints here
+	checkREADME    bool   // docs/pmp-tooling.md's doctor runs must be what doctor prints here
 }
 
 var (

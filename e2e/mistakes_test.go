@@ -21,7 +21,7 @@ const mountFailure = 60 * time.Second
 // transientCodes are the gRPC codes on which the kubelet keeps a first
 // mount's target directory, so that the driver's next NodePublishVolume
 // skips the provider and the pod starts with an empty volume (see
-// the README). A provider must never end a first mount with one.
+// docs/troubleshooting.md). A provider must never end a first mount with one.
 var transientCodes = []string{"Unavailable", "DeadlineExceeded", "ResourceExhausted", "Aborted", "Canceled"}
 
 // assertFailedMount waits for the pod's FailedMount event carrying every

@@ -1,7 +1,7 @@
 // Package examples_test keeps the examples true: every SecretProviderClass
 // here must pass the provider's own validation, the PMP Deployment must use
 // one set of names with the role on its ServiceAccount, and the IAM
-// documents must say what the README says they do. The e2e suite applies
+// documents must say what docs/getting-started-eks.md says they do. The e2e suite applies
 // the Deployment and its class on a real cluster (e2e/examples_test.go).
 package examples_test
 
@@ -174,7 +174,7 @@ func readJSON(t *testing.T, path string, v any) {
 // TestDeploymentUsesOneSetOfNames: the PMP document's Deployment, corrected.
 // The role annotation is on the ServiceAccount the pod runs as (never on the
 // Deployment), the trust policy names that service account, the role is the
-// one the README names, and the CSI volume mounts a SecretProviderClass of
+// one docs/getting-started-eks.md names, and the CSI volume mounts a SecretProviderClass of
 // these examples, in the same namespace, that reads the secret the IAM
 // policy allows.
 func TestDeploymentUsesOneSetOfNames(t *testing.T) {

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -11,14 +10,16 @@ import (
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/mddoc"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 )
 
 // badInput is a Mount request the driver, a user or another process on
 // the node can get wrong, what the user reads in `kubectl describe pod`,
-// and the row of the README's "Bad input" table that documents it.
+// and the row of the "Bad input" table of docs/troubleshooting.md that
+// documents it.
 type badInput struct {
-	// input is the first column of the README row.
+	// input is the first column of the table's row.
 	input  string
 	secret string // stored as PMP-Production-Credentials when not empty
 	binary bool   // secret is stored as SecretBinary
@@ -217,18 +218,14 @@ func TestBadInputIsRefusedNamingTheField(t *testing.T) {
 	}
 }
 
-// TestREADMEBadInputTable: the README's "Bad input" table has one row for
-// each case above, with the code the test sees.
-func TestREADMEBadInputTable(t *testing.T) {
-	b, err := os.ReadFile("../README.md")
+// TestBadInputTable: the "Bad input" table of docs/troubleshooting.md has
+// one row for each case above, with the code the test sees.
+func TestBadInputTable(t *testing.T) {
+	d, err := mddoc.Load("../docs/troubleshooting.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, section, ok := strings.Cut(string(b), "\n### Bad input\n")
-	if !ok {
-		t.Fatal(`README.md has no "### Bad input" section`)
-	}
-	section, _, _ = strings.Cut(section, "\n#")
+	section := d.MustSection(t, "Bad input")
 	rows := map[string]string{}
 	row := regexp.MustCompile(`(?m)^\| (.+?) \| (\w+) \|`)
 	for _, m := range row.FindAllStringSubmatch(section, -1) {

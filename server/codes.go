@@ -11,7 +11,7 @@ import (
 // ResourceExhausted, Aborted or Canceled: on a pod's first mount the
 // kubelet treats those as transient, keeps the half-made target directory,
 // and the driver then starts the pod with an EMPTY volume (see the driver
-// bug in the README). A transient AWS failure that outlived the retries is
+// bug in docs/troubleshooting.md). A transient AWS failure that outlived the retries is
 // reported as Unknown, with a message that says it is transient.
 func codeFor(kind mounterr.Kind) codes.Code {
 	switch kind {

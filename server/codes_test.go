@@ -34,8 +34,8 @@ func TestCodeFor(t *testing.T) {
 
 // TestCodeForNeverKubeletTransient: with one of these codes on a pod's
 // first mount the kubelet keeps the half-made target directory and the
-// driver then starts the pod with an empty volume (the README, "Why a
-// transient failure is reported as Unknown, and the empty-volume bug").
+// driver then starts the pod with an empty volume (docs/troubleshooting.md,
+// "Why a transient failure is reported as `Unknown`, and the empty-volume bug").
 func TestCodeForNeverKubeletTransient(t *testing.T) {
 	forbidden := map[codes.Code]bool{
 		codes.Unavailable: true, codes.DeadlineExceeded: true, codes.ResourceExhausted: true,

@@ -243,7 +243,7 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-// TestMountBinarySecretKeepsItsBytes: the README promises raw bytes. A
+// TestMountBinarySecretKeepsItsBytes: docs/secretproviderclass.md promises raw bytes. A
 // binary secret holding JSON whose strings are not UTF-8 (Latin-1 text
 // stored by an older tool) is split into files holding exactly its bytes,
 // never U+FFFD in their place.

@@ -113,7 +113,7 @@ func (d *Doctor) checkDaemonSets(ctx context.Context, s *steps) *daemonSet {
 		return nil
 	case len(providers) == 0:
 		s.fail(check, Error, fmt.Sprintf("the driver runs (DaemonSet %s), but no provider DaemonSet was found (a container of image pmp-secrets-provider, or with --provider-name=%s)", ref(drivers[0].Metadata), d.ProviderName),
-			"install the provider as a DaemonSet beside the driver (README, Install outline), or name it with --provider-daemonset NAMESPACE/NAME")
+			"install the provider as a DaemonSet beside the driver (docs/getting-started-eks.md), or name it with --provider-daemonset NAMESPACE/NAME")
 		return nil
 	}
 	prov := &providers[0]

@@ -128,7 +128,7 @@ func (d *Doctor) checkClass(ctx context.Context, t *Target, s *steps) (req *para
 	}
 	req, err = c.Request()
 	if err != nil {
-		s.fail(check, Error, err.Error(), "fix the named field: kubectl -n "+t.Namespace+" edit secretproviderclass "+t.Class+" (the README's parameter table lists the fields)")
+		s.fail(check, Error, err.Error(), "fix the named field: kubectl -n "+t.Namespace+" edit secretproviderclass "+t.Class+" (docs/secretproviderclass.md lists the fields)")
 		// As the provider's parser reads it (strconv.ParseBool).
 		podIdentity, _ = strconv.ParseBool(strings.TrimSpace(c.Spec.Parameters[params.ParamUsePodIdentity]))
 		return nil, podIdentity

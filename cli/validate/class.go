@@ -58,7 +58,7 @@ func mountPreview(classes []spclass.SecretProviderClass, secret string, raw []by
 		}
 		req, err := c.Request()
 		if err != nil {
-			bad("class-invalid", err.Error(), "fix the named field of the SecretProviderClass; the README's parameter table lists them")
+			bad("class-invalid", err.Error(), "fix the named field of the SecretProviderClass; docs/secretproviderclass.md lists them")
 			continue
 		}
 		if raw == nil {

@@ -3,7 +3,7 @@
 # registry (make image). Nothing is pulled: the Dockerfile's build stage (GO_IMAGE) is made
 # here from the project's Go toolchain (go.mod's toolchain line, as make runs it), and the final
 # stage is FROM scratch. Users with
-# Docker or a registry build the same Dockerfile unchanged (see the README).
+# Docker or a registry build the same Dockerfile unchanged (see docs/getting-started-eks.md).
 #
 # Writes, under OUTDIR (default _output/image):
 #   pmp-secrets-provider-VERSION-linux-amd64.tar  OCI archive (ctr -n k8s.io images import FILE)
