@@ -231,6 +231,8 @@ func TestSearchNoPanic(t *testing.T) {
 		{"find_last(s, 'b', `2`, `1`) || 'none'", "none"},
 		{"find_first(s, 'b', `0`, `-1`) || 'none'", "none"},
 		{"find_first(s, 'c', `1`)", "2"},
+		{"find_first(s, 'a', `0`, `1e300`)", "0"},
+		{"find_last(s, 'b', `-3`, `1e300`)", "1"},
 	}
 	for _, tt := range tests {
 		e, err := Compile(tt.path)

@@ -62,7 +62,8 @@ var library = func() map[string]*function {
 	set(runToNumber, "to_number")
 	set(runToString, "to_string")
 	set(runContains, "contains")
-	set(runFind, "find_first", "find_last")
+	set(runFind(strings.Index), "find_first")
+	set(runFind(strings.LastIndex), "find_last")
 	set(runKeys, "keys")
 	set(runValues, "values")
 	set(runItems, "items")
@@ -398,24 +399,38 @@ func runContains(ev *evaluator, args []any, _ functions.JpFunction) (any, error)
 	return false, nil
 }
 
-// runFind checks start and end: the library slices the string with them
-// unchecked, and panics when start is past end.
-func runFind(ev *evaluator, args []any, h functions.JpFunction) (any, error) {
-	s := args[0].(string)
-	start, end := 0.0, float64(len(s))
-	if len(args) > 2 {
-		start = args[2].(float64)
+// runFind finds the byte offset itself: the library slices the string
+// with start and end unchecked (a start past the end, or an end of 1e300,
+// panics).
+func runFind(find func(s, sub string) int) func(*evaluator, []any, functions.JpFunction) (any, error) {
+	return func(ev *evaluator, args []any, _ functions.JpFunction) (any, error) {
+		return findIn(ev, args, find)
 	}
-	if len(args) > 3 {
-		end = args[3].(float64)
-	}
-	if math.Floor(start) == start && math.Floor(end) == end && (max(start, 0) > min(end, float64(len(s)))) {
-		return nil, nil
-	}
+}
+
+func findIn(ev *evaluator, args []any, find func(s, sub string) int) (any, error) {
+	s, sub := args[0].(string), args[1].(string)
 	if err := ev.charge(len(s) / 8); err != nil {
 		return nil, err
 	}
-	return h(args)
+	start, end := 0.0, float64(len(s))
+	for i, p := range []*float64{&start, &end} {
+		if len(args) > 2+i {
+			*p = args[2+i].(float64)
+			if math.Floor(*p) != *p {
+				return nil, tenantError("find_first() and find_last() take whole numbers for start and end")
+			}
+		}
+	}
+	start, end = max(start, 0), min(end, float64(len(s)))
+	if s == "" || sub == "" || start > end {
+		return nil, nil
+	}
+	at := find(s[int(start):int(end)], sub)
+	if at < 0 {
+		return nil, nil
+	}
+	return float64(int(start) + at), nil
 }
 
 func runKeys(ev *evaluator, args []any, _ functions.JpFunction) (any, error) {
