@@ -11,8 +11,8 @@ import (
 )
 
 // searchBound is what a Search that returned out may allocate: the
-// evaluation's Budget, the result, and 512 KiB for the objects' sorted
-// keys the result's encoding lists (at most the document's keys).
+// Budget, the result, and 512 KiB of slack (the error's text, the
+// runtime's own).
 func searchBound(out []byte) uint64 { return Budget + uint64(len(out)) + 512<<10 }
 
 // allocated is the bytes f allocates on the heap (the test runs it on one

@@ -97,7 +97,7 @@ func (e *encoder) value(v any) bool {
 		ks, ok := e.keys.get(v)
 		if !ok {
 			if e.charge != nil {
-				if err := e.charge(costSlice + costElem*len(v) + costVisit*len(v)); err != nil {
+				if err := e.charge(costEntryGrown + costSlice + costElem*len(v) + costVisit*len(v)); err != nil {
 					e.err = err
 					return false
 				}

@@ -507,15 +507,22 @@ func (ev *evaluator) sortedKeys(m map[string]any) ([]string, error) {
 }
 
 // keyCache holds the sorted keys of the objects a search or an encoding
-// has listed, so that an object the result repeats is sorted once.
-type keyCache map[uintptr][]string
+// has listed, so that an object the result repeats is sorted once. It
+// holds the object too: an object the search dropped cannot be collected
+// and another made where it was, under its keys.
+type keyCache map[uintptr]listed
+
+type listed struct {
+	m    map[string]any
+	keys []string
+}
 
 // mapID is an object's identity: where its map is.
 func mapID(m map[string]any) uintptr { return reflect.ValueOf(m).Pointer() }
 
 func (c *keyCache) get(m map[string]any) ([]string, bool) {
-	ks, ok := (*c)[mapID(m)]
-	return ks, ok
+	l, ok := (*c)[mapID(m)]
+	return l.keys, ok
 }
 
 func (c *keyCache) sorted(m map[string]any) []string {
@@ -527,6 +534,6 @@ func (c *keyCache) sorted(m map[string]any) []string {
 	if *c == nil {
 		*c = keyCache{}
 	}
-	(*c)[mapID(m)] = ks
+	(*c)[mapID(m)] = listed{m: m, keys: ks}
 	return ks
 }

@@ -171,8 +171,10 @@ func (e *Expr) Search(d *Doc) (out []byte, err error) {
 		}
 		return []byte(v), nil
 	}
-	b, err := encode(got, MaxResultBytes, false, &ev.keys, nil)
+	b, err := encode(got, MaxResultBytes, false, &ev.keys, ev.charge)
 	switch {
+	case errors.Is(err, errBudget):
+		return nil, ErrBudget
 	case errors.Is(err, errTooLarge):
 		return nil, ErrTooLarge
 	case err != nil:
