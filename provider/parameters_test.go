@@ -14,6 +14,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/kubefake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/jmes"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 )
 
@@ -179,6 +180,12 @@ func TestMountParametersErrors(t *testing.T) {
 		{name: "a parameter's errors say parameter", kind: mounterr.NotFound,
 			objects: "- {objectName: /app/db, objectType: ssmparameter, keys: [nokey]}",
 			want:    []string{`parameter /app/db: keys pattern "nokey" matches no key`}},
+		{name: "the issue's doubling jmesPath stops at the response limit", kind: mounterr.Invalid,
+			objects: "- {objectName: /app/db, objectType: ssmparameter, jmesPath: [{path: '@" + strings.Repeat(" | [@,@]", 16) + "', objectAlias: u}]}",
+			want:    []string{`objects entry /app/db: jmesPath[0] path "@ | [@,@]`, "(objectAlias u) in parameter /app/db: the result would be over 3 MiB, the most a Mount can return"}},
+		{name: "a jmesPath over its budget", kind: mounterr.Invalid,
+			objects: "- {objectName: /app/db, objectType: ssmparameter, jmesPath: [{path: 'to_string(@" + strings.Repeat(" | [@,@]", 30) + ")', objectAlias: u}]}",
+			want:    []string{"(objectAlias u) in parameter /app/db: evaluating the expression on this value would use more than 2 MiB, a jmesPath's limit"}},
 		{name: "a jmesPath file colliding with a flattened key", kind: mounterr.Invalid,
 			objects: "- {objectName: /app/db, objectType: ssmparameter, jmesPath: [{path: username, objectAlias: username}]}",
 			want:    []string{`two objects or keys produce the same file "username"`}},
@@ -199,5 +206,13 @@ func TestMountParametersErrors(t *testing.T) {
 				t.Errorf("error %q holds a value", err)
 			}
 		})
+	}
+}
+
+// TestJMESPathResultLimitIsTheResponseLimit: a jmesPath result is written
+// only up to the Mount's response limit, no further.
+func TestJMESPathResultLimitIsTheResponseLimit(t *testing.T) {
+	if jmes.MaxResultBytes != provider.MaxResponseBytes {
+		t.Errorf("jmes.MaxResultBytes = %d, provider.MaxResponseBytes = %d", jmes.MaxResultBytes, provider.MaxResponseBytes)
 	}
 }

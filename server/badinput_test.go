@@ -182,6 +182,18 @@ func badInputs() []badInput {
 			code: codes.InvalidArgument,
 			want: []string{"names the region eu-central-1, not the failoverRegion us-west-2"},
 		},
+		{
+			input: "a `jmesPath` that cannot be bounded",
+			req:   objects(pmp + "\n  jmesPath: [{path: \"pad_left('', `200000000`)\", objectAlias: pad}]"),
+			code:  codes.InvalidArgument,
+			want:  []string{"jmesPath[0]: path \"pad_left('', `200000000`)\" pads to a width of 200000000; pad_left() pads to at most 4096 characters"},
+		},
+		{
+			input: "a `jmesPath` whose result outgrows the response",
+			req:   objects(pmp + "\n  jmesPath: [{path: '@" + strings.Repeat(" | [@,@]", 16) + "', objectAlias: big}]"),
+			code:  codes.InvalidArgument,
+			want:  []string{"jmesPath[0] path \"@ | [@,@]", "(objectAlias big)", "the result would be over 3 MiB, the most a Mount can return: select a smaller part of the value"},
+		},
 	}
 }
 

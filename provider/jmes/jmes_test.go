@@ -1,7 +1,6 @@
 package jmes
 
 import (
-	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -111,20 +110,30 @@ func TestParseNotJSON(t *testing.T) {
 	}
 }
 
-// FuzzSearch: any expression on any value never panics, an error never
-// holds the value searched, and "k" selects a string value exactly.
+// FuzzSearch: any accepted expression on a document of up to 64 KiB
+// allocates at most searchBound (Budget, the result, and 512 KiB), returns
+// at most MaxResultBytes, never panics, and an error never holds the value
+// searched; "k" selects a string value exactly.
 func FuzzSearch(f *testing.F) {
 	f.Add("k", "s3cret-value-0001")
 	f.Add(`"n".k`, "another secret value")
 	f.Add("abs(n)", "a value of the wrong type")
 	f.Add("[k, n.k] | join(',', @)", "joined secret value")
 	f.Add("n.*", "\u00e9t\u00e9 secret")
+	f.Add("pad_left('', `200000000`)", "v")
+	f.Add(doubling(16), "v")
+	f.Add("to_string("+doubling(16)+")", "v")
+	f.Add("a[*].map(&$.a, $.a)", "v")
+	f.Add("a[*].split($.s, '')", "v")
+	f.Add("let $d = @ in a[*].map(&[$d.o], $d.a)", "v")
+	f.Add("a | [@,@,@,@] | [@,@,@,@] | [@,@,@,@][][]", "v")
+	f.Add("items(o)[*].to_string(@) | join(s, @)", "v")
+	f.Add("sort_by(a[*].{n: @}, &n)[::-1] | group_by(@, &to_string(n))", "v")
 	f.Fuzz(func(t *testing.T, path, value string) {
-		if !utf8.ValidString(value) {
-			return // JSON text holds UTF-8
+		if !utf8.ValidString(value) || len(value) > 4<<10 {
+			return // JSON text holds UTF-8; bigDoc leaves 4 KiB for it
 		}
-		raw, _ := json.Marshal(map[string]any{"k": value, "n": map[string]any{"k": value}})
-		d, err := Parse(raw)
+		d, err := Parse(bigDoc(value))
 		if err != nil {
 			t.Fatalf("Parse of marshalled JSON: %v", err)
 		}
@@ -136,7 +145,18 @@ func FuzzSearch(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if _, err := e.Search(d); err != nil && len(value) >= 12 && !strings.Contains(path, value) && strings.Contains(err.Error(), value) {
+		if len(path) > MaxLength {
+			t.Fatalf("Compile accepted %d bytes", len(path))
+		}
+		var got []byte
+		n := allocated(func() { got, err = e.Search(d) })
+		if n > searchBound(got) {
+			t.Fatalf("Search(%s) allocated %d bytes, over %d", path, n, searchBound(got))
+		}
+		if len(got) > MaxResultBytes {
+			t.Fatalf("Search(%s) returned %d bytes", path, len(got))
+		}
+		if err != nil && len(value) >= 12 && !strings.Contains(path, value) && strings.Contains(err.Error(), value) {
 			t.Fatalf("error %q holds the value", err)
 		}
 	})

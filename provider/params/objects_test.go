@@ -490,3 +490,24 @@ func TestParseFailoverReportsEveryProblemAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestParseRefusesUnboundedJMESPath: the issue's pad_left, which made the
+// provider allocate 380 MiB at the first Mount, is refused with the
+// SecretProviderClass, naming the object and the path, before any secret
+// is read.
+func TestParseRefusesUnboundedJMESPath(t *testing.T) {
+	raw := attrs(t, map[string]string{ParamRegion: "us-east-1", ParamObjects: "- {objectName: db, jmesPath: [{path: 'password', objectAlias: pw}, {path: \"pad_left('', `200000000`)\", objectAlias: pad}]}\n" +
+		"- {objectName: api, jmesPath: [{path: 'repeat(token, `1000`)', objectAlias: t}]}\n"})
+	_, err := Parse(raw, "", "420")
+	if mounterr.KindOf(err) != mounterr.Invalid {
+		t.Fatalf("Parse() = %v, want Invalid", err)
+	}
+	for _, w := range []string{
+		"objects[0] (db): jmesPath[1]: path \"pad_left('', `200000000`)\" pads to a width of 200000000; pad_left() pads to at most 4096 characters: pad to a smaller width",
+		"objects[1] (api): jmesPath[0]: path \"repeat(token, `1000`)\" calls repeat(), which is not a JMESPath function",
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q\nwant it to contain %q", err, w)
+		}
+	}
+}
