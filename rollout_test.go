@@ -48,7 +48,7 @@ func startInstance(t *testing.T, bin string, args ...string) *instance {
 		<-in.exited
 	})
 	serving := make(chan struct{})
-	go func() {
+	go func(serving chan struct{}) {
 		defer close(in.exited)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -60,7 +60,7 @@ func startInstance(t *testing.T, bin string, args ...string) *instance {
 		}
 		io.Copy(io.Discard, stderr)
 		in.cmd.Wait()
-	}()
+	}(serving)
 	select {
 	case <-serving:
 	case <-in.exited:
