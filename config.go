@@ -34,6 +34,9 @@ type Config struct {
 	// ShutdownGrace bounds how long Mounts in flight may finish after
 	// SIGTERM; zero: RetryBudget + 5s (Grace).
 	ShutdownGrace time.Duration
+	// MaxConcurrentMounts bounds the Mounts answered at once; more wait
+	// for a slot within their deadline.
+	MaxConcurrentMounts int
 	provider.Options
 }
 
@@ -42,6 +45,14 @@ type Config struct {
 // holds, with Go's default GC) and its base of about 25 MiB stay well under
 // the chart's 128 MiB memory limit.
 const DefaultCacheMaxBytes = 32 << 20
+
+// DefaultMaxConcurrentMounts is --max-concurrent-mounts' default. A Mount
+// holds its request (at most 4 MiB; about 2.5 MiB from the largest
+// SecretProviderClass and nodePublishSecretRef the API server stores) about
+// twice while it is answered: 16 of the largest fit the chart's 128 MiB
+// memory limit with the provider's base, and cached Mounts take
+// microseconds, so a burst of first mounts hardly waits.
+const DefaultMaxConcurrentMounts = 16
 
 // parseFlags builds the Config from args. klog's flags (-v, ...) are
 // registered on the same set. A bad value fails here, at start-up.
@@ -79,6 +90,7 @@ func newFlagSet(c *Config, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.AWSCallTimeout, "aws-call-timeout", awsretry.DefaultPolicy.AttemptTimeout, "how long one AWS call (one attempt) may take before it is abandoned and retried, so a hung connection cannot eat the whole --retry-budget (which also bounds it)")
 	fs.DurationVar(&c.StaleIfError, "stale-if-error", time.Hour, "how long past --secret-ttl a secret (and a service account's role) is still served to the same identity when refreshing it fails transiently (AWS or the API server down or throttling); never for a refusal (4xx); 0: off, fail instead")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 0, "on SIGTERM, how long Mounts in flight may take to finish before the socket closes; 0: --retry-budget + 5s")
+	fs.IntVar(&c.MaxConcurrentMounts, "max-concurrent-mounts", DefaultMaxConcurrentMounts, "most Mounts answered at once; more wait for a slot (their requests unread), up to shortly before the kubelet's deadline, then fail with Unknown saying the provider is busy (transient: the kubelet retries)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "host:port serving /metrics (Prometheus), /healthz (the socket answers a gRPC health check) and /readyz (and AWS configuration loaded); empty: off")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "loopback host:port serving Go's pprof profiles under /debug/pprof/ (e.g. 127.0.0.1:6060; reach it with kubectl port-forward); empty: off")
 	fs.Float64Var(&c.KubeQPS, "qps", 50, "queries per second the Kubernetes client may send (service accounts, nodes, the issuer's keys), as ASCP's --qps")
@@ -147,6 +159,9 @@ func (c Config) validate() error {
 	}
 	if c.StaleIfError < 0 || c.StaleIfError > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("--stale-if-error %s must be between 0 (off) and 24h", c.StaleIfError))
+	}
+	if c.MaxConcurrentMounts < 1 || c.MaxConcurrentMounts > 4096 {
+		errs = append(errs, fmt.Errorf("--max-concurrent-mounts %d must be between 1 and 4096", c.MaxConcurrentMounts))
 	}
 	if c.ShutdownGrace < 0 {
 		errs = append(errs, errors.New("--shutdown-grace must not be negative"))

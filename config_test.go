@@ -17,7 +17,7 @@ func TestParseFlagsDefaults(t *testing.T) {
 	}
 	want := Config{
 		ProviderDir: "/var/run/secrets-store-csi-providers", ProviderName: "pmp", LogFormat: "text",
-		KubeQPS: 50, KubeBurst: 100,
+		KubeQPS: 50, KubeBurst: 100, MaxConcurrentMounts: 16,
 		Options: provider.Options{
 			TokenAudience: "sts.amazonaws.com", NodeName: "ip-10-0-0-1.eu-west-1.compute.internal", Cache: true,
 			SecretTTL: 30 * time.Second, NegativeTTL: 10 * time.Second, CacheSize: 1024, CacheMaxBytes: 32 << 20, RetryBudget: 30 * time.Second,
@@ -44,6 +44,7 @@ func TestParseFlagsRejectsBadValues(t *testing.T) {
 		{"call timeout of hours", []string{"--aws-call-timeout", "2h"}, "--aws-call-timeout 2h0m0s must be between 100ms and 100s"},
 		{"no call timeout", []string{"--aws-call-timeout", "0"}, "--aws-call-timeout"},
 		{"stale for days", []string{"--stale-if-error", "72h"}, "--stale-if-error 72h0m0s must be between 0 (off) and 24h"},
+		{"no Mount slot", []string{"--max-concurrent-mounts", "0"}, "--max-concurrent-mounts 0 must be between 1 and 4096"},
 		{"negative grace", []string{"--shutdown-grace", "-1s"}, "--shutdown-grace"},
 		{"empty audience", []string{"--token-audience", ""}, "--token-audience"},
 		{"negative cache bytes", []string{"--cache-max-bytes", "-1"}, "--cache-max-bytes"},

@@ -47,8 +47,8 @@ func run(ctx context.Context, cfg Config) error {
 	}
 	klog.InfoS("starting", "version", version, "provider", cfg.ProviderName, "cache", cfg.Cache,
 		"secretTTL", cfg.SecretTTL, "retryBudget", cfg.RetryBudget, "awsCallTimeout", cfg.AWSCallTimeout,
-		"staleIfError", cfg.StaleIfError, "shutdownGrace", cfg.Grace(), "region", p.DefaultRegion(), "endpoints", endpoints)
-	return server.Serve(ctx, ln, &server.Server{Mounter: p, RuntimeVersion: version, Metrics: o.mounts}, cfg.Grace())
+		"staleIfError", cfg.StaleIfError, "maxConcurrentMounts", cfg.MaxConcurrentMounts, "shutdownGrace", cfg.Grace(), "region", p.DefaultRegion(), "endpoints", endpoints)
+	return server.Serve(ctx, ln, &server.Server{Mounter: p, RuntimeVersion: version, Metrics: o.mounts, MaxConcurrentMounts: cfg.MaxConcurrentMounts}, cfg.Grace())
 }
 
 func kubeClient(kubeconfig string, qps float64, burst int, opts ...kubeapi.Option) (provider.KubeAPI, error) {

@@ -184,7 +184,7 @@ func TestDefaults(t *testing.T) {
 		"--secret-ttl=30s", "--negative-ttl=10s", "--cache-size=1024", "--cache-max-bytes=33554432", "--cache=true", "--retry-budget=30s",
 		"--qps=50", "--burst=100", "--pod-identity-agent-url=http://169.254.170.23/v1/credentials",
 		"--pod-identity-agent-url-ipv6=http://[fd00:ec2::23]/v1/credentials",
-		"--aws-call-timeout=5s", "--stale-if-error=1h", "--metrics-addr=:8096", "--log-format=text", "-v=0",
+		"--aws-call-timeout=5s", "--stale-if-error=1h", "--max-concurrent-mounts=16", "--metrics-addr=:8096", "--log-format=text", "-v=0",
 	}
 	if d := cmp.Diff(wantArgs, c.Args); d != "" {
 		t.Errorf("args (-want +got):\n%s", d)
@@ -349,6 +349,7 @@ podIdentityAgent:
   urlIPv6: ""
 awsCallTimeout: 2s
 staleIfError: 0s
+maxConcurrentMounts: 64
 logFormat: json
 logVerbosity: 2
 extraArgs: ["--token-audience=pmp.example"]
@@ -395,7 +396,7 @@ func TestNonDefault(t *testing.T) {
 		"--provider-dir=" + providerDir, "--provider-name=pmp", "--token-audience=sts.amazonaws.com",
 		"--secret-ttl=5m", "--negative-ttl=0s", "--cache-size=4096", "--cache-max-bytes=67108864", "--cache=false", "--retry-budget=20s",
 		"--qps=7.5", "--burst=15", "--pod-identity-agent-url=http://127.0.0.1:2703/v1/credentials", "--pod-identity-agent-url-ipv6=",
-		"--aws-call-timeout=2s", "--stale-if-error=0s", "--metrics-addr=127.0.0.1:9100", "--log-format=json", "-v=2",
+		"--aws-call-timeout=2s", "--stale-if-error=0s", "--max-concurrent-mounts=64", "--metrics-addr=127.0.0.1:9100", "--log-format=json", "-v=2",
 		"--token-audience=pmp.example", // extraArgs last: a later flag wins
 	}
 	if d := cmp.Diff(wantArgs, c.Args); d != "" {
@@ -539,6 +540,7 @@ func TestSchemaRefuses(t *testing.T) {
 		{"not a duration", []string{"--set", "secretTTL=5 minutes"}, "/secretTTL"},
 		{"duration without unit", []string{"--set", "retryBudget=30"}, "/retryBudget"},
 		{"unknown log format", []string{"--set", "logFormat=yaml"}, "/logFormat"},
+		{"no Mount slot", []string{"--set", "maxConcurrentMounts=0"}, "/maxConcurrentMounts"},
 		{"verbosity out of range", []string{"--set", "logVerbosity=-1"}, "/logVerbosity"},
 		{"port out of range", []string{"--set", "metrics.port=70000"}, "/metrics/port"},
 		{"provider name the driver refuses", []string{"--set", "providerName=pmp.aws"}, "/providerName"},

@@ -29,6 +29,12 @@ func SocketPath(dir, name string) string {
 // by group or others without the sticky bit is refused). A stale socket
 // left by a killed provider is removed; anything else at path is left
 // alone and refused: the provider writes nothing but its socket.
+//
+// The newest instance owns the socket: a second provider of the same name
+// on the node (a DaemonSet's surge during a rolling update, two releases
+// with one --provider-name) replaces the first one's socket, and the
+// first, when it stops, leaves the path alone instead of removing the
+// second one's socket (see socketListener.Close).
 func Listen(path string) (net.Listener, error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -60,7 +66,40 @@ func Listen(path string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", path, err)
 	}
-	return ln, nil
+	ul := ln.(*net.UnixListener)
+	ul.SetUnlinkOnClose(false) // Close removes the path only while it is ours
+	fi, err = os.Lstat(path)
+	if err != nil {
+		ul.Close()
+		return nil, fmt.Errorf("socket %s: %w", path, err)
+	}
+	return &socketListener{UnixListener: ul, path: path, socket: fi}, nil
+}
+
+// socketListener is the provider's listener on its socket file.
+type socketListener struct {
+	*net.UnixListener
+	path   string
+	socket fs.FileInfo // the file Listen made, to tell it from a successor's
+}
+
+// Close stops listening and removes the socket file if it is still the one
+// Listen made. When another instance has replaced it (Listen removes the
+// old socket and makes its own), the path is left to that instance, whose
+// socket the driver dials from then on: removing it would leave the node
+// without a provider until one restarts.
+//
+// A successor that replaces the socket between the check and the removal
+// (a window of microseconds, once per stop) still loses its path; unix
+// sockets offer no remove-if-same-file.
+func (l *socketListener) Close() error {
+	err := l.UnixListener.Close()
+	if fi, serr := os.Lstat(l.path); serr == nil && os.SameFile(fi, l.socket) {
+		if rerr := os.Remove(l.path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
+			err = rerr
+		}
+	}
+	return err
 }
 
 // Serve serves s and the gRPC health service on ln until ctx ends, then

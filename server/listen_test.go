@@ -158,3 +158,46 @@ func TestServeAnswersHealthAndStopsCleanly(t *testing.T) {
 		t.Errorf("socket still there after stop: %v", err)
 	}
 }
+
+// TestListenLeavesASuccessorsSocket: a second instance replaces the first
+// one's socket (a rolling update's surge); the first, stopping, leaves the
+// second one's socket in place, and the driver's next dial reaches the
+// second. The last instance still removes its own socket on stop.
+func TestListenLeavesASuccessorsSocket(t *testing.T) {
+	dir, err := os.MkdirTemp("", "pmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	sock := server.SocketPath(dir, "pmp")
+	first, err := server.Listen(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := server.Listen(sock)
+	if err != nil {
+		t.Fatalf("Listen while another instance serves: %v", err)
+	}
+	defer second.Close()
+	first.Close()
+	accepted := make(chan error, 1)
+	go func() {
+		c, err := second.Accept()
+		if err == nil {
+			c.Close()
+		}
+		accepted <- err
+	}()
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatalf("dialing the socket after the first instance stopped: %v", err)
+	}
+	c.Close()
+	if err := <-accepted; err != nil {
+		t.Errorf("the second instance did not get the connection: %v", err)
+	}
+	second.Close()
+	if _, err := os.Lstat(sock); !os.IsNotExist(err) {
+		t.Errorf("the last instance left its socket after stopping: %v", err)
+	}
+}

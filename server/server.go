@@ -7,6 +7,8 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -38,6 +40,12 @@ type Server struct {
 	RuntimeVersion string
 	// Metrics counts and times Mounts; nil: not counted.
 	Metrics *metrics.Mounts
+	// MaxConcurrentMounts bounds the Mounts answered at once; more wait
+	// for a slot, their requests unread (see acquire). 0: no bound.
+	MaxConcurrentMounts int
+
+	slotsOnce sync.Once
+	slots     chan struct{}
 
 	// parser keeps the parsed objects parameter of each
 	// SecretProviderClass, parsed again on every republish otherwise.
@@ -49,6 +57,55 @@ type Server struct {
 // Version answers the driver's version probe.
 func (s *Server) Version(context.Context, *v1alpha1.VersionRequest) (*v1alpha1.VersionResponse, error) {
 	return &v1alpha1.VersionResponse{Version: "v1alpha1", RuntimeName: RuntimeName, RuntimeVersion: s.RuntimeVersion}, nil
+}
+
+// acquire waits for one of the MaxConcurrentMounts slots, and returns its
+// release. A Mount that gets none in time fails with Unknown, saying the
+// provider is busy and that this is transient: never ResourceExhausted or
+// DeadlineExceeded, which on a pod's first mount leave it an empty volume
+// (see codeFor). It stops waiting a little before the Mount's deadline
+// (busyMargin), so that this answer reaches the driver before the
+// driver's own call gives up with DeadlineExceeded.
+func (s *Server) acquire(ctx context.Context) (release func(), err error) {
+	s.slotsOnce.Do(func() {
+		if s.MaxConcurrentMounts > 0 {
+			s.slots = make(chan struct{}, s.MaxConcurrentMounts)
+		}
+	})
+	if s.slots == nil {
+		return func() {}, nil
+	}
+	release = func() { <-s.slots }
+	select {
+	case s.slots <- struct{}{}:
+		return release, nil
+	default:
+	}
+	start := time.Now()
+	s.Metrics.StartWaiting()
+	defer s.Metrics.EndWaiting()
+	wctx := ctx
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithDeadline(ctx, deadline.Add(-busyMargin(deadline.Sub(start))))
+		defer cancel()
+	}
+	select {
+	case s.slots <- struct{}{}:
+		return release, nil
+	case <-wctx.Done():
+	}
+	err = &mounterr.Error{Kind: mounterr.Transient, Err: wctx.Err(), Msg: fmt.Sprintf(
+		"the provider on this node is busy: all %d Mount slots (--max-concurrent-mounts) stayed taken for the %s this Mount could wait; this is transient: the kubelet retries the mount",
+		s.MaxConcurrentMounts, time.Since(start).Round(time.Millisecond))}
+	return nil, s.fail(start, nil, nil, err)
+}
+
+// busyMargin is how long before its deadline a Mount waiting for a slot
+// stops waiting: a tenth of the time it had, at most 2s (the kubelet gives
+// a Mount about 2 minutes).
+func busyMargin(left time.Duration) time.Duration {
+	return min(left/10, 2*time.Second)
 }
 
 // Mount serves one NodePublishVolume of one pod, first mount or republish.

@@ -32,6 +32,7 @@ type Mounts struct {
 	total    *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
+	waiting  prometheus.Gauge
 
 	// The success series, resolved once: the cached Mount is the hot path.
 	okTotal                 prometheus.Counter
@@ -54,8 +55,12 @@ func NewMounts(reg prometheus.Registerer) (*Mounts, error) {
 			Name: "pmp_mounts_in_flight",
 			Help: "Mounts being answered now.",
 		}),
+		waiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pmp_mounts_waiting",
+			Help: "Mounts waiting for a slot, all --max-concurrent-mounts being answered.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.total, m.duration, m.inFlight} {
+	for _, c := range []prometheus.Collector{m.total, m.duration, m.inFlight, m.waiting} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -78,6 +83,20 @@ func (m *Mounts) Start() {
 func (m *Mounts) End() {
 	if m != nil {
 		m.inFlight.Dec()
+	}
+}
+
+// StartWaiting counts a Mount waiting for a slot until EndWaiting.
+func (m *Mounts) StartWaiting() {
+	if m != nil {
+		m.waiting.Inc()
+	}
+}
+
+// EndWaiting ends what StartWaiting counted.
+func (m *Mounts) EndWaiting() {
+	if m != nil {
+		m.waiting.Dec()
 	}
 }
 
