@@ -54,7 +54,17 @@ type Agent struct {
 // stops when the test ends.
 func Start(t testing.TB, stsEndpoint string) *Agent {
 	t.Helper()
-	a := &Agent{
+	a := New(stsEndpoint)
+	srv := httptest.NewServer(a)
+	t.Cleanup(srv.Close)
+	a.URL = srv.URL + "/v1/credentials"
+	return a
+}
+
+// New is an agent not yet served, for a program that serves it itself
+// (the benchmark harness, over a listener of its own); its URL is empty.
+func New(stsEndpoint string) *Agent {
+	return &Agent{
 		associations: map[string]string{},
 		byPod:        map[string]int{},
 		sts: sts.New(sts.Options{
@@ -62,10 +72,6 @@ func Start(t testing.TB, stsEndpoint string) *Agent {
 			Credentials: credentials.NewStaticCredentialsProvider("agent", "agent", ""),
 		}),
 	}
-	srv := httptest.NewServer(http.HandlerFunc(a.serve))
-	t.Cleanup(srv.Close)
-	a.URL = srv.URL + "/v1/credentials"
-	return a
 }
 
 // UnreachableURL is an agent credentials URL on loopback where nothing
@@ -105,7 +111,8 @@ func (a *Agent) CallsFor(uid string) int {
 	return a.byPod[uid]
 }
 
-func (a *Agent) serve(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP answers GET /v1/credentials as the agent does.
+func (a *Agent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	a.calls++
 	a.mu.Unlock()
