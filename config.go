@@ -14,6 +14,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/metrics"
 )
 
@@ -83,6 +84,7 @@ func newFlagSet(c *Config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.BoolVar(&c.Cache, "cache", true, "cache credentials, service-account roles and secrets (false: every Mount calls STS and Secrets Manager)")
 	fs.DurationVar(&c.SecretTTL, "secret-ttl", 30*time.Second, "freshness window: how long a fetched secret version is served before one call refreshes it")
+	fs.DurationVar(&c.MaxSecretTTL, "max-secret-ttl", time.Hour, "cap on every SecretProviderClass's secretTTL (a tenant's choice, up to 24h): the longest a deleted secret or a permission revoked in IAM keeps being served from the cache; a longer secretTTL is served as this (1s to 24h, at least --secret-ttl)")
 	fs.DurationVar(&c.NegativeTTL, "negative-ttl", 10*time.Second, "how long an AWS refusal (4xx: denied, not found) is remembered per identity and secret")
 	fs.IntVar(&c.CacheSize, "cache-size", 1024, "most secrets (and credentials) kept; least recently used go first")
 	fs.Int64Var(&c.CacheMaxBytes, "cache-max-bytes", DefaultCacheMaxBytes, "most bytes of cached secrets (values, flattened and selected, estimated) kept; least recently used go first; 0: --cache-size only")
@@ -97,6 +99,7 @@ func newFlagSet(c *Config, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.KubeBurst, "burst", 100, "queries the Kubernetes client may send in a burst above --qps, as ASCP's --burst")
 	fs.StringVar(&c.PodIdentityAgentURL, "pod-identity-agent-url", identity.DefaultAgentIPv4URL, "EKS Pod Identity Agent credentials URL (IPv4) for SecretProviderClasses with usePodIdentity; empty: not asked")
 	fs.StringVar(&c.PodIdentityAgentURLIPv6, "pod-identity-agent-url-ipv6", identity.DefaultAgentIPv6URL, "EKS Pod Identity Agent credentials URL (IPv6), for preferredAddressType ipv6 or auto; empty: not asked")
+	fs.BoolVar(&c.PodIdentityShareByServiceAccount, "pod-identity-share-by-service-account", false, "keep EKS Pod Identity credentials, and the secrets read with them, per service account instead of per pod: fewer agent and AWS calls, but a pod is served what another pod of its service account read, so IAM policies that match the session tags kubernetes-pod-name or kubernetes-pod-uid no longer hold; only for clusters where none does")
 	fs.BoolVar(&c.ShowVersion, "version", false, "print the version and exit")
 	return fs
 }
@@ -130,6 +133,11 @@ func (c Config) validate() error {
 	}
 	if c.Cache && c.SecretTTL <= 0 {
 		errs = append(errs, errors.New("--secret-ttl must be positive (use --cache=false to turn caching off)"))
+	}
+	if c.MaxSecretTTL < params.MinSecretTTL || c.MaxSecretTTL > params.MaxSecretTTL {
+		errs = append(errs, fmt.Errorf("--max-secret-ttl %s must be between %s and %s (what secretTTL allows)", c.MaxSecretTTL, params.MinSecretTTL, params.MaxSecretTTL))
+	} else if c.Cache && c.SecretTTL > c.MaxSecretTTL {
+		errs = append(errs, fmt.Errorf("--secret-ttl %s must be at most --max-secret-ttl %s, the longest anything read is served", c.SecretTTL, c.MaxSecretTTL))
 	}
 	if c.NegativeTTL < 0 {
 		errs = append(errs, errors.New("--negative-ttl must not be negative"))

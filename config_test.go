@@ -24,6 +24,8 @@ func TestParseFlagsDefaults(t *testing.T) {
 			// The agent's link-local addresses: only the flags name them.
 			PodIdentityAgentURL: "http://169.254.170.23/v1/credentials", PodIdentityAgentURLIPv6: "http://[fd00:ec2::23]/v1/credentials",
 			AWSCallTimeout: 5 * time.Second, StaleIfError: time.Hour,
+			// A tenant's secretTTL of up to 24h is served at most an hour.
+			MaxSecretTTL: time.Hour,
 		},
 	}
 	if c != want {
@@ -45,6 +47,9 @@ func TestParseFlagsRejectsBadValues(t *testing.T) {
 		{"no call timeout", []string{"--aws-call-timeout", "0"}, "--aws-call-timeout"},
 		{"stale for days", []string{"--stale-if-error", "72h"}, "--stale-if-error 72h0m0s must be between 0 (off) and 24h"},
 		{"no Mount slot", []string{"--max-concurrent-mounts", "0"}, "--max-concurrent-mounts 0 must be between 1 and 4096"},
+		{"no cap on secretTTL", []string{"--max-secret-ttl", "0"}, "--max-secret-ttl 0s must be between 1s and 24h0m0s"},
+		{"a cap past what secretTTL allows", []string{"--max-secret-ttl", "48h"}, "--max-secret-ttl 48h0m0s must be between 1s and 24h0m0s"},
+		{"the default window past the cap", []string{"--secret-ttl", "2h"}, "--secret-ttl 2h0m0s must be at most --max-secret-ttl 1h0m0s"},
 		{"negative grace", []string{"--shutdown-grace", "-1s"}, "--shutdown-grace"},
 		{"empty audience", []string{"--token-audience", ""}, "--token-audience"},
 		{"negative cache bytes", []string{"--cache-max-bytes", "-1"}, "--cache-max-bytes"},
@@ -75,6 +80,16 @@ func TestParseFlagsASCPNamesAndAgentAddresses(t *testing.T) {
 	}
 	if c.KubeQPS != 5 || c.KubeBurst != 10 || c.PodIdentityAgentURL != "http://127.0.0.1:2703/v1/credentials" || c.PodIdentityAgentURLIPv6 != "" {
 		t.Errorf("config = qps %g burst %d agent %q %q", c.KubeQPS, c.KubeBurst, c.PodIdentityAgentURL, c.PodIdentityAgentURLIPv6)
+	}
+}
+
+func TestParseFlagsTenantBounds(t *testing.T) {
+	c, err := parseFlags([]string{"--max-secret-ttl=5m", "--secret-ttl=5m", "--pod-identity-share-by-service-account"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxSecretTTL != 5*time.Minute || !c.PodIdentityShareByServiceAccount {
+		t.Errorf("config = max-secret-ttl %s, share by service account %v", c.MaxSecretTTL, c.PodIdentityShareByServiceAccount)
 	}
 }
 

@@ -46,7 +46,7 @@ func run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	klog.InfoS("starting", "version", version, "provider", cfg.ProviderName, "cache", cfg.Cache,
-		"secretTTL", cfg.SecretTTL, "retryBudget", cfg.RetryBudget, "awsCallTimeout", cfg.AWSCallTimeout,
+		"secretTTL", cfg.SecretTTL, "maxSecretTTL", cfg.MaxSecretTTL, "podIdentityShareByServiceAccount", cfg.PodIdentityShareByServiceAccount, "retryBudget", cfg.RetryBudget, "awsCallTimeout", cfg.AWSCallTimeout,
 		"staleIfError", cfg.StaleIfError, "maxConcurrentMounts", cfg.MaxConcurrentMounts, "shutdownGrace", cfg.Grace(), "region", p.DefaultRegion(), "endpoints", endpoints)
 	return server.Serve(ctx, ln, &server.Server{Mounter: p, RuntimeVersion: version, Metrics: o.mounts, MaxConcurrentMounts: cfg.MaxConcurrentMounts}, cfg.Grace())
 }

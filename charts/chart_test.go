@@ -181,10 +181,10 @@ func TestDefaults(t *testing.T) {
 	}
 	wantArgs := []string{
 		"--provider-dir=" + providerDir, "--provider-name=pmp", "--token-audience=sts.amazonaws.com",
-		"--secret-ttl=30s", "--negative-ttl=10s", "--cache-size=1024", "--cache-max-bytes=33554432", "--cache=true", "--retry-budget=30s",
+		"--secret-ttl=30s", "--max-secret-ttl=1h", "--negative-ttl=10s", "--cache-size=1024", "--cache-max-bytes=33554432", "--cache=true", "--retry-budget=30s",
 		"--qps=50", "--burst=100", "--pod-identity-agent-url=http://169.254.170.23/v1/credentials",
 		"--pod-identity-agent-url-ipv6=http://[fd00:ec2::23]/v1/credentials",
-		"--aws-call-timeout=5s", "--stale-if-error=1h", "--max-concurrent-mounts=16", "--metrics-addr=:8096", "--log-format=text", "-v=0",
+		"--pod-identity-share-by-service-account=false", "--aws-call-timeout=5s", "--stale-if-error=1h", "--max-concurrent-mounts=16", "--metrics-addr=:8096", "--log-format=text", "-v=0",
 	}
 	if d := cmp.Diff(wantArgs, c.Args); d != "" {
 		t.Errorf("args (-want +got):\n%s", d)
@@ -337,6 +337,7 @@ image:
   digest: sha256:`+strings.Repeat("ab", 32)+`
 region: eu-west-1
 secretTTL: 5m
+maxSecretTTL: 10m
 negativeTTL: 0s
 cache: false
 cacheSize: 4096
@@ -347,6 +348,7 @@ burst: 15
 podIdentityAgent:
   url: http://127.0.0.1:2703/v1/credentials
   urlIPv6: ""
+podIdentityShareByServiceAccount: true
 awsCallTimeout: 2s
 staleIfError: 0s
 maxConcurrentMounts: 64
@@ -394,9 +396,9 @@ func TestNonDefault(t *testing.T) {
 	}
 	wantArgs := []string{
 		"--provider-dir=" + providerDir, "--provider-name=pmp", "--token-audience=sts.amazonaws.com",
-		"--secret-ttl=5m", "--negative-ttl=0s", "--cache-size=4096", "--cache-max-bytes=67108864", "--cache=false", "--retry-budget=20s",
+		"--secret-ttl=5m", "--max-secret-ttl=10m", "--negative-ttl=0s", "--cache-size=4096", "--cache-max-bytes=67108864", "--cache=false", "--retry-budget=20s",
 		"--qps=7.5", "--burst=15", "--pod-identity-agent-url=http://127.0.0.1:2703/v1/credentials", "--pod-identity-agent-url-ipv6=",
-		"--aws-call-timeout=2s", "--stale-if-error=0s", "--max-concurrent-mounts=64", "--metrics-addr=127.0.0.1:9100", "--log-format=json", "-v=2",
+		"--pod-identity-share-by-service-account=true", "--aws-call-timeout=2s", "--stale-if-error=0s", "--max-concurrent-mounts=64", "--metrics-addr=127.0.0.1:9100", "--log-format=json", "-v=2",
 		"--token-audience=pmp.example", // extraArgs last: a later flag wins
 	}
 	if d := cmp.Diff(wantArgs, c.Args); d != "" {
@@ -538,6 +540,7 @@ func TestSchemaRefuses(t *testing.T) {
 		{"negative cache bytes", []string{"--set", "cacheMaxBytes=-1"}, "/cacheMaxBytes"},
 		{"string for a boolean", []string{"--set-string", "cache=false"}, "/cache"},
 		{"not a duration", []string{"--set", "secretTTL=5 minutes"}, "/secretTTL"},
+		{"cap not a duration", []string{"--set", "maxSecretTTL=1 hour"}, "/maxSecretTTL"},
 		{"duration without unit", []string{"--set", "retryBudget=30"}, "/retryBudget"},
 		{"unknown log format", []string{"--set", "logFormat=yaml"}, "/logFormat"},
 		{"no Mount slot", []string{"--set", "maxConcurrentMounts=0"}, "/maxConcurrentMounts"},

@@ -19,6 +19,13 @@ import (
 // provider says so once per secret version in its log (for a PMP secret:
 // one with a key under a catalog module), and fails the Mount with the
 // same message when the objects entry sets strictKeys: true.
+//
+// A key name is data of the secret: a value pasted where a name goes (a
+// token as a key) would otherwise be written to the provider's log and
+// the pod's events. So the message names a key only when it is a near-miss
+// of a catalog key, and then with the suggestion; any other key is named
+// by its position among the secret's keys, its length and the catalog
+// module it is under.
 
 // strictKeys fails a Mount of a secret with keys outside the catalog.
 func strictKeys(obj params.Object, s *secrets.Secret, entries []flatten.Entry) error {
@@ -26,7 +33,7 @@ func strictKeys(obj params.Object, s *secrets.Secret, entries []flatten.Entry) e
 		return nil
 	}
 	if _, unknown := pmp.Check(names(entries)); len(unknown) > 0 {
-		return mounterr.New(mounterr.Invalid, "%s (strictKeys: true)", unknownKeysMessage(s.Name, unknown))
+		return mounterr.New(mounterr.Invalid, "%s (strictKeys: true)", unknownKeysMessage(s.Name, unknown, len(entries)))
 	}
 	return nil
 }
@@ -48,7 +55,7 @@ func (p *Provider) warnUnknownKeys(obj params.Object, s *secrets.Secret) {
 		return
 	}
 	klog.InfoS("PMP secret has keys that are not in the PMP catalog", "secret", s.Name, "versionId", s.VersionID,
-		"problem", unknownKeysMessage(s.Name, unknown))
+		"problem", unknownKeysMessage(s.Name, unknown, len(entries)))
 }
 
 func names(entries []flatten.Entry) []string {
@@ -62,9 +69,10 @@ func names(entries []flatten.Entry) []string {
 // maxListed bounds the keys one message names.
 const maxListed = 10
 
-// unknownKeysMessage names the unknown keys with suggestions, and says
-// what to do.
-func unknownKeysMessage(secret string, unknown []pmp.Unknown) string {
+// unknownKeysMessage names the unknown keys of a secret of total keys:
+// by name with the suggestion when there is one, else by position and
+// length (see above); and says what to do.
+func unknownKeysMessage(secret string, unknown []pmp.Unknown, total int) string {
 	var b strings.Builder
 	them := "them"
 	if len(unknown) == 1 {
@@ -73,6 +81,7 @@ func unknownKeysMessage(secret string, unknown []pmp.Unknown) string {
 	} else {
 		fmt.Fprintf(&b, "secret %s has %d keys that are not in the PMP catalog, so PMP never reads them (names are case-sensitive): ", secret, len(unknown))
 	}
+	unnamed := false
 	for i, u := range unknown {
 		if i == maxListed {
 			fmt.Fprintf(&b, ", and %d more", len(unknown)-maxListed)
@@ -81,12 +90,23 @@ func unknownKeysMessage(secret string, unknown []pmp.Unknown) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "%q", u.Name)
 		if len(u.Suggestions) > 0 {
-			fmt.Fprintf(&b, " (%s)", pmp.Hint(u.Suggestions))
+			fmt.Fprintf(&b, "%q (%s)", u.Name, pmp.Hint(u.Suggestions))
+			continue
 		}
+		unnamed = true
+		fmt.Fprintf(&b, "key %d of %d in name order (", u.Index+1, total)
+		if mod, _, ok := strings.Cut(u.Name, "."); ok && isModule(mod) {
+			fmt.Fprintf(&b, "under %s, ", mod)
+		}
+		fmt.Fprintf(&b, "%d bytes)", len(u.Name))
 	}
-	fmt.Fprintf(&b, ": rename %s as the catalog spells %s (pmp-secrets-provider template prints the catalog, validate checks a secret)", them, them)
+	fmt.Fprintf(&b, ": rename %s as the catalog spells %s (pmp-secrets-provider template prints the catalog", them, them)
+	if unnamed {
+		b.WriteString("; validate --secret NAME, run with your own AWS credentials, names every key: a key near no catalog name is not named here, as it may be a value pasted as a name)")
+	} else {
+		b.WriteString(", validate checks a secret)")
+	}
 	return b.String()
 }
 
@@ -116,4 +136,10 @@ func (v *versionSet) add(key version) bool {
 	}
 	v.seen[key] = struct{}{}
 	return true
+}
+
+// isModule reports whether name is a catalog module, spelled exactly.
+func isModule(name string) bool {
+	_, ok := pmp.FindModule(name)
+	return ok
 }

@@ -64,6 +64,18 @@ type Options struct {
 	// throttling past the budget, no answer); never for a refusal. Zero:
 	// strict.
 	StaleIfError time.Duration
+	// MaxSecretTTL caps every object's secretTTL, the window a tenant
+	// sets in a SecretProviderClass: the longest a deleted secret or a
+	// permission revoked in IAM keeps being served from the cache. Zero:
+	// no cap (the 24h params allows).
+	MaxSecretTTL time.Duration
+	// PodIdentityShareByServiceAccount keeps EKS Pod Identity credentials,
+	// and what is read with them, per service account instead of per pod.
+	// The agent tags each session with the pod's name and UID; shared, a
+	// pod is served what another pod of its service account read, so a
+	// policy that matches ${aws:PrincipalTag/kubernetes-pod-name} or
+	// kubernetes-pod-uid no longer holds. For clusters where none does.
+	PodIdentityShareByServiceAccount bool
 }
 
 // refreshJitter spreads the freshness window of secrets and roles: each is
@@ -206,7 +218,7 @@ func NewFromAPIs(apis APIs, o Options) *Provider {
 	}
 	fetchConfig := secrets.Config{
 		Retry: policy, Cache: o.Cache, SecretTTL: o.SecretTTL, NegativeTTL: o.NegativeTTL, CacheSize: o.CacheSize,
-		StaleIfError: o.StaleIfError, Jitter: refreshJitter, CacheMaxBytes: o.CacheMaxBytes,
+		StaleIfError: o.StaleIfError, Jitter: refreshJitter, CacheMaxBytes: o.CacheMaxBytes, MaxTTL: o.MaxSecretTTL,
 	}
 	return &Provider{
 		retryBudget:   policy.Budget,
@@ -225,5 +237,7 @@ func NewFromAPIs(apis APIs, o Options) *Provider {
 		}),
 		fetcher: secrets.NewFetcher(apis.SecretsManager, fetchConfig),
 		ssm:     ssm.NewFetcher(apis.SSM, fetchConfig),
+
+		podIdentityShared: o.PodIdentityShareByServiceAccount,
 	}
 }

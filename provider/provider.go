@@ -49,6 +49,9 @@ type Provider struct {
 	// says the same of a version whoever reads it) being said again;
 	// nothing in it reaches a Mount.
 	catalogChecked versionSet
+	// podIdentityShared keeps EKS Pod Identity credentials and reads per
+	// service account, not per pod (--pod-identity-share-by-service-account).
+	podIdentityShared bool
 }
 
 const (
@@ -115,13 +118,19 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 	}
 	// Before any cache or AWS call: a cached secret is served only to a
 	// Mount whose token proves it is the pod it names.
-	if err := p.tokens.VerifyFor(ctx, token.Value, audience, tokens.Pod(req.Pod)); err != nil {
+	bound, err := p.tokens.VerifyBound(ctx, token.Value, audience, tokens.Pod(req.Pod))
+	if err != nil {
 		return nil, err
 	}
 	own := identity.Identity{Namespace: req.Pod.Namespace, ServiceAccount: req.Pod.ServiceAccount}
 	if req.PodIdentity {
 		// The association decides the role; an IRSA annotation is not read.
 		own.Source, own.Address = identity.PodIdentity, req.AddressType
+		if bound && !p.podIdentityShared {
+			// The agent tags the session with the pod the token names (and
+			// the token is proven to name this one): kept per pod.
+			own.PodUID = req.Pod.UID
+		}
 	} else {
 		role, err := p.kube.RoleARN(ctx, req.Pod.Namespace, req.Pod.ServiceAccount)
 		if err != nil {
@@ -130,7 +139,6 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		own.RoleARN = role
 	}
 	res := &Result{Identity: own}
-	var err error
 	if res.Identity.Region, err = p.region(ctx, req); err != nil {
 		return res, err
 	}

@@ -79,6 +79,47 @@ func TestMountWithEKSPodIdentity(t *testing.T) {
 	}
 }
 
+// TestPodIdentityIsKeptPerPod: EKS Pod Identity tags each session with
+// the pod (kubernetes-pod-name, kubernetes-pod-uid), which a policy may
+// match, so two pods of one service account each get their own
+// credentials and their own read: pod Y is never served what was read as
+// pod X. With --pod-identity-share-by-service-account they share both.
+func TestPodIdentityIsKeptPerPod(t *testing.T) {
+	e := newEnv(t)
+	agent := podagent.Start(t, e.aws.EmulatorEndpoint)
+	agent.Associate("pmp", "pmp-secrets-access", testRole)
+	doc, _ := pmpTemplate(secretValue)
+	e.putSecret("PMP-Production-Credentials", doc)
+	objects := "- objectName: PMP-Production-Credentials"
+	x := podIdentityReq(objects)
+	y := podIdentityReq(objects)
+	y.PodName, y.PodUID = "pmp-1", "0b0e3c1e-0000-4000-8000-000000000002"
+	reads := func() int64 { return e.aws.Front.Count("secretsmanager:GetSecretValue") }
+
+	perPod := startProvider(t, e.aws, withAgents(agent, nil))
+	for _, r := range []mountReq{x, y, x, y} {
+		if _, err := perPod.mount(r); err != nil {
+			t.Fatalf("%s: %v", r.PodName, err)
+		}
+	}
+	if agent.CallsFor(x.PodUID) != 1 || agent.CallsFor(y.PodUID) != 1 || reads() != 2 {
+		t.Errorf("per pod: agent asked for pod X %d times, pod Y %d, GetSecretValue %d; want 1, 1 and 2 (each pod its own credentials and read, each kept for its republish)",
+			agent.CallsFor(x.PodUID), agent.CallsFor(y.PodUID), reads())
+	}
+
+	e.aws.Front.ResetCounts()
+	calls := agent.Calls()
+	shared := startProvider(t, e.aws, withAgents(agent, nil), func(o *provider.Options) { o.PodIdentityShareByServiceAccount = true })
+	for _, r := range []mountReq{x, y} {
+		if _, err := shared.mount(r); err != nil {
+			t.Fatalf("shared, %s: %v", r.PodName, err)
+		}
+	}
+	if agent.Calls()-calls != 1 || reads() != 1 {
+		t.Errorf("shared by the service account: agent asked %d times, GetSecretValue %d; want 1 and 1 (pod Y served pod X's)", agent.Calls()-calls, reads())
+	}
+}
+
 // TestPodIdentityIsolation: a pod whose service account has no
 // association is refused by the agent, while the associated pod's
 // credentials and secret are cached; the same pod without the

@@ -77,7 +77,7 @@ func main() {
 	fs.StringVar(&o.baseline, "baseline", "", "also run the provider built from this git revision (caching on) in the steady and long scenarios, as \"baseline\": a before/after figure from the same run")
 	fs.IntVar(&o.latencyScale, "latency-scale", 50, "the rotation-latency table runs in scaled time: this many real seconds per second")
 	fs.IntVar(&o.latencyRotations, "latency-rotations", 4, "rotations per cell of the rotation-latency table (-quick: 2)")
-	only := fs.String("only", "", "run only the scenarios matching this regexp (cold, republish, burst, denied, steady1, steady8, steady32, rotation, long, identities, faults, outage, latency); targets of the others are not checked")
+	only := fs.String("only", "", "run only the scenarios matching this regexp (cold, republish, podidentity, burst, denied, steady1, steady8, steady32, rotation, long, identities, faults, outage, latency); targets of the others are not checked")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return

@@ -34,6 +34,7 @@ func run(o options, command string) (int, error) {
 	}{
 		{"cold", b.cold},
 		{"republish", b.republish},
+		{"podidentity", b.podIdentity},
 		{"burst", b.burst},
 		{"denied", b.denied},
 		{"steady1", func() error { return b.throughput(1) }},

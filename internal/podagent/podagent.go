@@ -6,7 +6,10 @@
 // the association's role, from the emulator's sts:AssumeRole, so they sign
 // requests the emulator takes. The real agent passes the token to EKS
 // Auth, which verifies it; the provider has verified its signature before
-// sending it, and this stand-in reads the claims only.
+// sending it, and this stand-in reads the claims only. EKS Auth tags each
+// session with the pod the token names (kubernetes-pod-name,
+// kubernetes-pod-uid); the stand-in counts its answers per pod (CallsFor),
+// so a test sees which pod's credentials a Mount was served.
 //
 // Nothing in the tests talks to the agent's link-local addresses: the
 // provider is pointed here with its --pod-identity-agent-url options.
@@ -42,6 +45,7 @@ type Agent struct {
 	mu           sync.Mutex
 	associations map[string]string // "namespace/serviceaccount" -> role ARN
 	calls        int
+	byPod        map[string]int // pod UID (the token's) -> credentials answered
 }
 
 // Start serves an agent whose credentials come from the STS of the
@@ -50,17 +54,24 @@ type Agent struct {
 // stops when the test ends.
 func Start(t testing.TB, stsEndpoint string) *Agent {
 	t.Helper()
-	a := &Agent{
+	a := New(stsEndpoint)
+	srv := httptest.NewServer(a)
+	t.Cleanup(srv.Close)
+	a.URL = srv.URL + "/v1/credentials"
+	return a
+}
+
+// New is an agent not yet served, for a program that serves it itself
+// (the benchmark harness, over a listener of its own); its URL is empty.
+func New(stsEndpoint string) *Agent {
+	return &Agent{
 		associations: map[string]string{},
+		byPod:        map[string]int{},
 		sts: sts.New(sts.Options{
 			Region: "us-east-1", BaseEndpoint: aws.String(stsEndpoint),
 			Credentials: credentials.NewStaticCredentialsProvider("agent", "agent", ""),
 		}),
 	}
-	srv := httptest.NewServer(http.HandlerFunc(a.serve))
-	t.Cleanup(srv.Close)
-	a.URL = srv.URL + "/v1/credentials"
-	return a
 }
 
 // UnreachableURL is an agent credentials URL on loopback where nothing
@@ -91,7 +102,17 @@ func (a *Agent) Calls() int {
 	return a.calls
 }
 
-func (a *Agent) serve(w http.ResponseWriter, r *http.Request) {
+// CallsFor returns how many times the agent has answered with
+// credentials for the pod with uid, as its token names it: the credentials
+// EKS would tag with that pod.
+func (a *Agent) CallsFor(uid string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.byPod[uid]
+}
+
+// ServeHTTP answers GET /v1/credentials as the agent does.
+func (a *Agent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	a.calls++
 	a.mu.Unlock()
@@ -99,7 +120,7 @@ func (a *Agent) serve(w http.ResponseWriter, r *http.Request) {
 		answer(w, http.StatusNotFound, "NotFound", "no such path")
 		return
 	}
-	sub, aud, ok := claims(r.Header.Get("Authorization"))
+	sub, aud, podUID, ok := claims(r.Header.Get("Authorization"))
 	switch {
 	case !ok:
 		answer(w, http.StatusBadRequest, "InvalidTokenException", "Service account token cannot be parsed")
@@ -122,6 +143,9 @@ func (a *Agent) serve(w http.ResponseWriter, r *http.Request) {
 		answer(w, http.StatusInternalServerError, "InternalServerException", "emulator: "+err.Error())
 		return
 	}
+	a.mu.Lock()
+	a.byPod[podUID]++
+	a.mu.Unlock()
 	c := out.Credentials
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]string{
@@ -136,26 +160,32 @@ func answer(w http.ResponseWriter, status int, code, msg string) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"code": code, "message": msg})
 }
 
-// claims reads sub and aud of a JWT, unverified.
-func claims(token string) (sub string, aud []string, ok bool) {
+// claims reads sub, aud and the pod's UID (kubernetes.io.pod.uid) of a
+// JWT, unverified.
+func claims(token string) (sub string, aud []string, podUID string, ok bool) {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
-		return "", nil, false
+		return "", nil, "", false
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
-		return "", nil, false
+		return "", nil, "", false
 	}
 	var c struct {
-		Sub string          `json:"sub"`
-		Aud json.RawMessage `json:"aud"`
+		Sub        string          `json:"sub"`
+		Aud        json.RawMessage `json:"aud"`
+		Kubernetes struct {
+			Pod struct {
+				UID string `json:"uid"`
+			} `json:"pod"`
+		} `json:"kubernetes.io"`
 	}
 	if json.Unmarshal(payload, &c) != nil {
-		return "", nil, false
+		return "", nil, "", false
 	}
 	var one string
 	if json.Unmarshal(c.Aud, &one) == nil {
-		return c.Sub, []string{one}, true
+		return c.Sub, []string{one}, c.Kubernetes.Pod.UID, true
 	}
-	return c.Sub, aud, json.Unmarshal(c.Aud, &aud) == nil
+	return c.Sub, aud, c.Kubernetes.Pod.UID, json.Unmarshal(c.Aud, &aud) == nil
 }

@@ -78,26 +78,41 @@ type Identity struct {
 	// Target, when set, is the role the secrets are read as, assumed with
 	// the credentials of the rest of the identity.
 	Target Target
+	// PodUID is, with EKS Pod Identity, the pod the credentials are for:
+	// the agent tags each session with the pod's name and UID
+	// (kubernetes-pod-name, kubernetes-pod-uid), which a policy may match
+	// (${aws:PrincipalTag/kubernetes-pod-name}: a StatefulSet replica's own
+	// secret), so what was read as one pod is never served to another.
+	// Empty: the credentials carry no pod, or are shared by the service
+	// account's pods (IRSA; --pod-identity-share-by-service-account; a
+	// token bound to no pod, which the agent can tag with none).
+	PodUID string
 }
+
+// keyParts is how many fields a Key joins.
+const keyParts = 9
 
 // Key is the cache key of the identity. It holds no token.
 func (i Identity) Key() string {
 	return strings.Join([]string{strconv.Itoa(int(i.Source)), i.RoleARN, i.Namespace, i.ServiceAccount, i.Region,
-		i.Target.RoleARN, i.Target.ExternalID, strconv.FormatInt(int64(i.Target.Duration/time.Second), 10)}, "\x00")
+		i.Target.RoleARN, i.Target.ExternalID, strconv.FormatInt(int64(i.Target.Duration/time.Second), 10), i.PodUID}, "\x00")
 }
 
 // KeyLogFields are the log key/values of an identity's Key, for a line
-// that has only the Key (a cache's): its role, namespace, service account
-// and, for a cross-account read, the target role. Nothing for a string
-// that is not a Key.
+// that has only the Key (a cache's): its role, namespace, service account,
+// for a cross-account read the target role, and the pod of a Pod Identity
+// kept per pod. Nothing for a string that is not a Key.
 func KeyLogFields(key string) []any {
 	p := strings.Split(key, "\x00")
-	if len(p) != 8 {
+	if len(p) != keyParts {
 		return nil
 	}
 	kv := []any{"role", p[1], "namespace", p[2], "serviceAccount", p[3]}
 	if p[5] != "" {
 		kv = append(kv, "targetRole", p[5])
+	}
+	if p[8] != "" {
+		kv = append(kv, "podUID", p[8])
 	}
 	return kv
 }

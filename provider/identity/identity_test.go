@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 var stsSessionName = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
@@ -98,6 +100,7 @@ func TestIdentityKey(t *testing.T) {
 		{name: "a target role", other: Identity{RoleARN: base.RoleARN, Namespace: "pmp", ServiceAccount: "pmp-sa", Region: "eu-west-1", Target: Target{RoleARN: "arn:aws:iam::444455556666:role/x"}}},
 		{name: "the target's external id", other: Identity{RoleARN: base.RoleARN, Namespace: "pmp", ServiceAccount: "pmp-sa", Region: "eu-west-1", Target: Target{ExternalID: "e"}}},
 		{name: "the target's duration", other: Identity{RoleARN: base.RoleARN, Namespace: "pmp", ServiceAccount: "pmp-sa", Region: "eu-west-1", Target: Target{Duration: time.Hour}}},
+		{name: "a pod of the service account (Pod Identity's session tags)", other: Identity{RoleARN: base.RoleARN, Namespace: "pmp", ServiceAccount: "pmp-sa", Region: "eu-west-1", PodUID: "0b9e7c54-5f0e-4c53-9d3c-2f6a1f1f7a10"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,5 +122,17 @@ func TestIdentitySubject(t *testing.T) {
 	id := Identity{Namespace: "pmp", ServiceAccount: "pmp-secret-access"}
 	if got, want := id.Subject(), "system:serviceaccount:pmp:pmp-secret-access"; got != want {
 		t.Errorf("Subject() = %q, want %q", got, want)
+	}
+}
+
+func TestKeyLogFields(t *testing.T) {
+	id := Identity{Source: PodIdentity, Namespace: "pmp", ServiceAccount: "pmp-sa", Region: "eu-west-1", PodUID: "uid-1",
+		Target: Target{RoleARN: "arn:aws:iam::444455556666:role/x"}}
+	want := []any{"role", "", "namespace", "pmp", "serviceAccount", "pmp-sa", "targetRole", "arn:aws:iam::444455556666:role/x", "podUID", "uid-1"}
+	if diff := cmp.Diff(want, KeyLogFields(id.Key())); diff != "" {
+		t.Errorf("KeyLogFields (-want +got):\n%s", diff)
+	}
+	if got := KeyLogFields("not\x00a key"); got != nil {
+		t.Errorf("KeyLogFields of a non-key = %v", got)
 	}
 }

@@ -2,12 +2,14 @@ package params
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 )
 
 // SecretProviderClass parameters that choose the pod's AWS identity. The
@@ -111,27 +113,23 @@ func parseAssumeRole(get func(field string) (any, bool), what string) (AssumeRol
 		bad("%sassumeRoleExternalId is not an STS external id (2-1224 of A-Z a-z 0-9 _ + = , . @ : / -)", what)
 	}
 	if v, ok := get(ParamAssumeRoleDuration); ok {
-		var n int64
-		var err error
-		switch v := v.(type) {
-		case string:
-			n, err = strconv.ParseInt(strings.TrimSpace(v), 10, 32)
-		case int64:
-			n = v
-		case float64: // YAML numbers read through JSON
-			n = int64(v)
-			if float64(n) != v {
-				err = strconv.ErrSyntax
+		n, whole := wholeNumber(v)
+		if !whole || n < int64(MinAssumeRoleDuration/time.Second) || n > int64(MaxAssumeRoleDuration/time.Second) {
+			shown := fmt.Sprint(v)
+			switch v := v.(type) {
+			case string:
+				if len(v) > 32 {
+					shown = mounterr.Quote(v)
+				}
+			case float64:
+				if math.Abs(v) < 1e21 && v == math.Trunc(v) {
+					shown = strconv.FormatFloat(v, 'f', 0, 64) // 36028797018964968, not 3.602879701896497e+16
+				}
 			}
-		default:
-			err = strconv.ErrSyntax
-		}
-		d := time.Duration(n) * time.Second
-		if err != nil || d < MinAssumeRoleDuration || d > MaxAssumeRoleDuration {
-			bad("%sassumeRoleDurationSeconds %v is not a whole number of seconds from %d to %d: STS grants a role session assumed with the pod's own role credentials at most one hour",
-				what, v, int(MinAssumeRoleDuration.Seconds()), int(MaxAssumeRoleDuration.Seconds()))
+			bad("%sassumeRoleDurationSeconds %s is not a whole number of seconds from %d to %d: STS grants a role session assumed with the pod's own role credentials at most one hour",
+				what, shown, int(MinAssumeRoleDuration.Seconds()), int(MaxAssumeRoleDuration.Seconds()))
 		} else {
-			a.Duration = d
+			a.Duration = time.Duration(n) * time.Second // n is in range: no overflow
 		}
 	}
 	if a.RoleARN == "" {
@@ -142,4 +140,25 @@ func parseAssumeRole(get func(field string) (any, bool), what string) (AssumeRol
 		}
 	}
 	return a, problems
+}
+
+// wholeNumber reads v, a parameter's string or a YAML number, as a whole
+// number, refusing what is not one or does not fit an int64: the caller
+// checks the range before it multiplies, so a huge count can never wrap
+// into a small one.
+func wholeNumber(v any) (int64, bool) {
+	switch v := v.(type) {
+	case string:
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		return n, err == nil
+	case int64:
+		return v, true
+	case float64: // YAML numbers read through JSON
+		// Within ±2^53 every float64 that is whole converts exactly.
+		if v != math.Trunc(v) || math.Abs(v) > 1<<53 {
+			return 0, false
+		}
+		return int64(v), true
+	}
+	return 0, false
 }

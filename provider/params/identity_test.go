@@ -109,6 +109,16 @@ func TestParseIdentityParamsErrors(t *testing.T) {
 			want:   "objects[0] (a): assumeRoleExternalId applies to the role assumed with assumeRoleArn: set assumeRoleArn too, or remove assumeRoleExternalId"},
 		{name: "object: duration a fraction", params: map[string]string{ParamObjects: "- objectName: a\n  assumeRoleArn: " + targetRole + "\n  assumeRoleDurationSeconds: 900.5"},
 			want: "objects[0] (a): assumeRoleDurationSeconds 900.5 is not a whole number of seconds from 900 to 3600"},
+		// 2^55+1000 seconds is 1000 s once multiplied into a time.Duration's
+		// nanoseconds (2^55 * 10^9 is a multiple of 2^64): refused, not wrapped.
+		{name: "object: duration that overflows", params: map[string]string{ParamObjects: "- objectName: a\n  assumeRoleArn: " + targetRole + "\n  assumeRoleDurationSeconds: 36028797018964968"},
+			want: "objects[0] (a): assumeRoleDurationSeconds 36028797018964968 is not a whole number of seconds from 900 to 3600"},
+		{name: "object: duration far past int64", params: map[string]string{ParamObjects: "- objectName: a\n  assumeRoleArn: " + targetRole + "\n  assumeRoleDurationSeconds: 1e300"},
+			want: "objects[0] (a): assumeRoleDurationSeconds 1e+300 is not a whole number of seconds from 900 to 3600"},
+		{name: "object: duration negative past int64", params: map[string]string{ParamObjects: "- objectName: a\n  assumeRoleArn: " + targetRole + "\n  assumeRoleDurationSeconds: -18446744073709551616000"},
+			want: "objects[0] (a): assumeRoleDurationSeconds -1.8446744073709552e+22 is not a whole number of seconds from 900 to 3600"},
+		{name: "duration that overflows, as a string", params: map[string]string{ParamAssumeRoleARN: targetRole, ParamAssumeRoleDuration: "36028797018964968"},
+			want: "parameter assumeRoleDurationSeconds 36028797018964968 is not a whole number of seconds from 900 to 3600"},
 		{name: "object: role not a string", params: map[string]string{ParamObjects: "- objectName: a\n  assumeRoleArn: [x]"},
 			want: "objects[0] (a): assumeRoleArn must be a string: put the value in quotes"},
 		{name: "object: misspelt field", params: map[string]string{ParamObjects: "- objectName: a\n  assumeRolArn: " + targetRole},

@@ -106,6 +106,8 @@ func distance(a, b string) int {
 type Unknown struct {
 	// Name is the dotted name as the secret spells it.
 	Name string
+	// Index is its position among the names Check was given.
+	Index int
 	// Suggestions are what it was probably meant to be (see Suggest).
 	Suggestions []string
 }
@@ -116,14 +118,14 @@ type Unknown struct {
 // ("VCS.", "Email.", ...): other JSON secrets mounted through the provider
 // are not checked.
 func Check(names []string) (isPMP bool, unknown []Unknown) {
-	for _, n := range names {
+	for i, n := range names {
 		if mod, _, ok := strings.Cut(n, "."); ok {
 			if _, ok := byModule[mod]; ok {
 				isPMP = true
 			}
 		}
 		if _, ok := byName[n]; !ok {
-			unknown = append(unknown, Unknown{Name: n, Suggestions: Suggest(n)})
+			unknown = append(unknown, Unknown{Name: n, Index: i, Suggestions: Suggest(n)})
 		}
 	}
 	slices.SortFunc(unknown, func(a, b Unknown) int { return strings.Compare(a.Name, b.Name) })

@@ -80,9 +80,9 @@ func TestCheck(t *testing.T) {
 		{"a mis-cased key", []string{"VCS.GithubAdminPat", "Email.SMTPPassword"}, true,
 			[]Unknown{{Name: "VCS.GithubAdminPat", Suggestions: []string{"VCS.GithubAdminPAT"}}}},
 		{"an unknown module beside a known one", []string{"Email.SMTPPassword", "Database.Password"}, true,
-			[]Unknown{{Name: "Database.Password"}}},
+			[]Unknown{{Name: "Database.Password", Index: 1}}},
 		{"another application's secret", []string{"password", "db.host"}, false,
-			[]Unknown{{Name: "db.host"}, {Name: "password"}}},
+			[]Unknown{{Name: "db.host", Index: 1}, {Name: "password"}}}, // Index: where it is in names
 		{"only mis-cased modules", []string{"vcs.GithubAdminPAT"}, false,
 			[]Unknown{{Name: "vcs.GithubAdminPAT", Suggestions: []string{"VCS.GithubAdminPAT"}}}},
 		{"a module without a key", []string{"VCS"}, false, []Unknown{{Name: "VCS"}}},

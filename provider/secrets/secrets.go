@@ -97,6 +97,19 @@ type Config struct {
 	// CacheMaxBytes bounds the cached secrets' estimated bytes (Size) as
 	// well; zero: entries only.
 	CacheMaxBytes int64
+	// MaxTTL caps every object's own window (its secretTTL, a tenant's
+	// choice): it is the longest a deleted secret, or a permission revoked
+	// in IAM, keeps being served from the cache. Zero: no cap.
+	MaxTTL time.Duration
+}
+
+// Window is ttl, an object's secretTTL, within MaxTTL; zero stays zero
+// (SecretTTL, which the provider's flags keep within MaxTTL).
+func (c Config) Window(ttl time.Duration) time.Duration {
+	if c.MaxTTL > 0 && ttl > c.MaxTTL {
+		return c.MaxTTL
+	}
+	return ttl
 }
 
 // staleRetry is how often, while an outage has a stale version served,
@@ -150,6 +163,7 @@ type Credentials = awsretry.Credentials
 
 // Get returns the secret for ref, as the identity with key identityKey.
 func (f *Fetcher) Get(ctx context.Context, identityKey string, ref Ref, creds Credentials) (*Secret, error) {
+	ref.TTL = f.cfg.Window(ref.TTL)
 	if f.cache == nil {
 		s, _, err := f.fetch(ctx, ref, creds)
 		return s, err
@@ -172,6 +186,7 @@ type Replica struct {
 // (failover.Version). It is kept per (identity, secret, replica); a
 // version the replica's region served only for StaleRetry.
 func (f *Fetcher) GetFailover(ctx context.Context, identityKey string, ref Ref, creds Credentials, replica Replica, replicaCreds Credentials) (*Secret, error) {
+	ref.TTL = f.cfg.Window(ref.TTL)
 	ttl := ref.TTL
 	if ttl <= 0 {
 		ttl = f.cfg.SecretTTL

@@ -328,6 +328,44 @@ func TestObjectWindow(t *testing.T) {
 	}
 }
 
+// TestMaxTTLCapsObjectWindow: --max-secret-ttl caps every object's
+// secretTTL: a secret read with a 24h window is read again once the cap
+// has passed, so a deleted secret or a revoked permission is served at
+// most that long; a window under the cap is kept as it is.
+func TestMaxTTLCapsObjectWindow(t *testing.T) {
+	now := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	api := &fakeSM{out: &secretsmanager.GetSecretValueOutput{Name: aws.String("pmp"), VersionId: aws.String("v-1"), SecretString: aws.String("one")}}
+	f := NewFetcher(api, Config{Retry: fastRetry, Cache: true, SecretTTL: 30 * time.Second, MaxTTL: time.Hour, CacheSize: 8, Clock: clock})
+	get := func(ttl time.Duration) string {
+		t.Helper()
+		s, err := f.Get(context.Background(), "identity", Ref{ID: "pmp", Region: "eu-west-1", TTL: ttl}, cachedCreds())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(s.Value)
+	}
+	if got := get(24 * time.Hour); got != "one" {
+		t.Fatalf("first read: %q", got)
+	}
+	api.out = &secretsmanager.GetSecretValueOutput{Name: aws.String("pmp"), VersionId: aws.String("v-2"), SecretString: aws.String("two")}
+	advance(time.Hour - time.Second)
+	if got := get(24 * time.Hour); got != "one" || api.calls != 1 {
+		t.Fatalf("within the cap: %q after %d calls, want the cached value", got, api.calls)
+	}
+	advance(2 * time.Second)
+	if got := get(24 * time.Hour); got != "two" || api.calls != 2 {
+		t.Errorf("past the cap: %q after %d calls, want the secret read again (secretTTL 24h capped to 1h)", got, api.calls)
+	}
+	for _, tc := range []struct{ ttl, want time.Duration }{{0, 30 * time.Second}, {10 * time.Minute, 10 * time.Minute}, {time.Hour, time.Hour}, {24 * time.Hour, time.Hour}} {
+		if _, got, err := f.fetch(context.Background(), Ref{ID: "pmp", Region: "eu-west-1", TTL: f.cfg.Window(tc.ttl)}, cachedCreds()); err != nil || got != tc.want {
+			t.Errorf("secretTTL %s: kept for %s (%v), want %s", tc.ttl, got, err, tc.want)
+		}
+	}
+}
+
 // TestCacheMaxBytes: with room in bytes for one secret of an identity,
 // a second identity's fetch pushes the first out, however many entries
 // --cache-size allows.

@@ -128,6 +128,7 @@ func (f *Fetcher) Stats() cache.Stats {
 // the batches' freshness window (the objects' secretTTL); zero is
 // Config.SecretTTL.
 func (f *Fetcher) Get(ctx context.Context, identityKey, region string, ttl time.Duration, refs []Ref, creds secrets.Credentials) (map[Ref]*secrets.Secret, error) {
+	ttl = f.cfg.Window(ttl) // the objects' secretTTL within --max-secret-ttl
 	sels := make([]string, 0, len(refs))
 	for _, r := range refs {
 		sels = append(sels, r.selector())
@@ -181,6 +182,7 @@ type Replicas struct {
 // (failover.Version). Batches are kept per (identity, region, pairs); a
 // batch the failover region served only for secrets.StaleRetry.
 func (f *Fetcher) GetFailover(ctx context.Context, identityKey, region string, ttl time.Duration, pairs []Pair, creds secrets.Credentials, replicas Replicas) (map[Pair]*secrets.Secret, error) {
+	ttl = f.cfg.Window(ttl) // the objects' secretTTL within --max-secret-ttl
 	type sel struct{ primary, failover string }
 	sels := make([]sel, 0, len(pairs))
 	for _, p := range pairs {

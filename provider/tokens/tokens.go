@@ -123,8 +123,17 @@ func (v *Verifier) Verify(ctx context.Context, token string, pod Pod) error {
 // Verifier's, such as pods.eks.amazonaws.com for EKS Pod Identity: the
 // same issuer, keys and checks, and the token must be for audience.
 func (v *Verifier) VerifyFor(ctx context.Context, token, audience string, pod Pod) error {
+	_, err := v.VerifyBound(ctx, token, audience, pod)
+	return err
+}
+
+// VerifyBound is VerifyFor, and reports whether the token is bound to the
+// pod: it names the pod (the kubelet's tokens do), so the pod's name and
+// UID are proven, not only its service account. EKS Pod Identity tags a
+// session with them.
+func (v *Verifier) VerifyBound(ctx context.Context, token, audience string, pod Pod) (bound bool, err error) {
 	if len(token) > MaxTokenBytes {
-		return v.refused(pod, "format", fmt.Sprintf("it is %d bytes long, over the %d bytes of any service account token", len(token), MaxTokenBytes))
+		return false, v.refused(pod, "format", fmt.Sprintf("it is %d bytes long, over the %d bytes of any service account token", len(token), MaxTokenBytes))
 	}
 	sum := sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
 	now := v.now()
@@ -136,17 +145,17 @@ func (v *Verifier) VerifyFor(ctx context.Context, token, audience string, pod Po
 	}
 	v.mu.Unlock()
 	if ok {
-		return v.matches(got, audience, pod)
+		return got.bound, v.matches(got, audience, pod)
 	}
-	got, err := v.verify(ctx, token, pod, now)
+	got, err = v.verify(ctx, token, pod, now)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := v.matches(got, audience, pod); err != nil {
-		return err
+		return false, err
 	}
 	v.remember(sum, got)
-	return nil
+	return got.bound, nil
 }
 
 // claims are the claims read from a token.
