@@ -12,7 +12,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/spclass"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/suggest"
 )
 
 // Target is what doctor checks: a workload or service account in a
@@ -26,6 +26,22 @@ type Target struct {
 
 func (d *Doctor) nsPath(ns string) string { return "/namespaces/" + url.PathEscape(ns) }
 
+// similarNames is what a name that is not among the objects of the list
+// at path (".../deployments") was probably meant to be, for the "there is
+// no ..." step: the names of those objects close to it (suggest.Among),
+// none when the list cannot be read.
+func (d *Doctor) similarNames(ctx context.Context, path, name string) []string {
+	var all list[struct {
+		Metadata meta `json:"metadata"`
+	}]
+	_ = d.Kube.GetJSON(ctx, path, &all)
+	names := make([]string, len(all.Items))
+	for i, x := range all.Items {
+		names[i] = x.Metadata.Name
+	}
+	return suggest.Among(name, names)
+}
+
 // resolveDeployment reads the Deployment and fills in its service account
 // and SecretProviderClass where the flags did not say. False: stop.
 func (d *Doctor) resolveDeployment(ctx context.Context, t *Target, s *steps) (*deployment, bool) {
@@ -36,13 +52,8 @@ func (d *Doctor) resolveDeployment(ctx context.Context, t *Target, s *steps) (*d
 	var dep deployment
 	err := d.Kube.GetJSON(ctx, "/apis/apps/v1"+d.nsPath(t.Namespace)+"/deployments/"+url.PathEscape(t.Deployment), &dep)
 	if apierrors.IsNotFound(err) {
-		var deps list[deployment]
-		_ = d.Kube.GetJSON(ctx, "/apis/apps/v1"+d.nsPath(t.Namespace)+"/deployments", &deps)
-		var names []string
-		for _, x := range deps.Items {
-			names = append(names, x.Metadata.Name)
-		}
-		s.fail(check, Error, fmt.Sprintf("there is no Deployment %s/%s%s", t.Namespace, t.Deployment, hint(pmp.SuggestAmong(t.Deployment, names))),
+		sugg := d.similarNames(ctx, "/apis/apps/v1"+d.nsPath(t.Namespace)+"/deployments", t.Deployment)
+		s.fail(check, Error, fmt.Sprintf("there is no Deployment %s/%s%s", t.Namespace, t.Deployment, suggest.Clause(sugg)),
 			fmt.Sprintf("kubectl -n %s get deployments", t.Namespace))
 		return nil, false
 	}
@@ -107,13 +118,8 @@ func (d *Doctor) checkClass(ctx context.Context, t *Target, s *steps) (req *para
 	var c spclass.SecretProviderClass
 	err := d.Kube.GetJSON(ctx, base+"/"+url.PathEscape(t.Class), &c)
 	if apierrors.IsNotFound(err) {
-		var all list[spclass.SecretProviderClass]
-		_ = d.Kube.GetJSON(ctx, base, &all)
-		var names []string
-		for _, x := range all.Items {
-			names = append(names, x.Metadata.Name)
-		}
-		s.fail(check, Error, fmt.Sprintf("there is no SecretProviderClass %s/%s%s: pods that mount it wait in ContainerCreating", t.Namespace, t.Class, hint(pmp.SuggestAmong(t.Class, names))),
+		sugg := d.similarNames(ctx, base, t.Class)
+		s.fail(check, Error, fmt.Sprintf("there is no SecretProviderClass %s/%s%s: pods that mount it wait in ContainerCreating", t.Namespace, t.Class, suggest.Clause(sugg)),
 			fmt.Sprintf("kubectl -n %s get secretproviderclasses; fix the volume's secretProviderClass or create the class (examples/pmp-secretproviderclass.yaml)", t.Namespace))
 		return nil, false
 	}
@@ -152,13 +158,7 @@ func (d *Doctor) checkServiceAccount(ctx context.Context, t Target, dep *deploym
 	var sa serviceAccount
 	err := d.Kube.GetJSON(ctx, base+"/"+url.PathEscape(t.ServiceAccount), &sa)
 	if apierrors.IsNotFound(err) {
-		var all list[serviceAccount]
-		_ = d.Kube.GetJSON(ctx, base, &all)
-		var names []string
-		for _, x := range all.Items {
-			names = append(names, x.Metadata.Name)
-		}
-		sugg := pmp.SuggestAmong(t.ServiceAccount, names)
+		sugg := d.similarNames(ctx, base, t.ServiceAccount)
 		then := "then annotate it with the role"
 		if podIdentity {
 			then = "then create its EKS Pod Identity association"
@@ -167,7 +167,7 @@ func (d *Doctor) checkServiceAccount(ctx context.Context, t Target, dep *deploym
 		if len(sugg) > 0 {
 			fix = fmt.Sprintf("use the existing one: serviceAccountName: %s in the pod template (the PMP document spells it two ways: pmp-secrets-access and pmp-secret-access), or %s", sugg[0], fix)
 		}
-		s.fail(check, Error, fmt.Sprintf("there is no service account %s/%s%s: pods that use it are not created", t.Namespace, t.ServiceAccount, hint(sugg)), fix)
+		s.fail(check, Error, fmt.Sprintf("there is no service account %s/%s%s: pods that use it are not created", t.Namespace, t.ServiceAccount, suggest.Clause(sugg)), fix)
 		return "", false
 	}
 	if err != nil {
@@ -227,11 +227,4 @@ func (d *Doctor) annotatedDeployment(ctx context.Context, t Target, dep *deploym
 		}
 	}
 	return "", ""
-}
-
-func hint(sugg []string) string {
-	if h := pmp.Hint(sugg); h != "" {
-		return "; " + h
-	}
-	return ""
 }
