@@ -189,6 +189,9 @@ func TestEachMistakeHasItsFinding(t *testing.T) {
 				w.api.Put(apifake.ClassPath, apifake.Class("pmp-credentials", "aws", "eu-west-1", "- objectName: PMP-Production-Credentials\n"))
 			},
 			check: "secretproviderclass", status: report.Error, says: []string{`has spec.provider "aws"`, "set spec.provider: pmp"}},
+		{name: "a Deployment that does not exist",
+			target: Target{Namespace: "pmp", Deployment: "pmp-deploymnet"},
+			check:  "deployment", status: report.Error, says: []string{"there is no Deployment pmp/pmp-deploymnet; did you mean pmp-deployment?", "kubectl -n pmp get deployments"}},
 		{name: "the volume names a SecretProviderClass that does not exist",
 			break_: func(w *world, _ *Doctor) {
 				w.api.Put(apifake.DeploymentPath, apifake.Deployment("pmp-secrets-access", "pmp-credential", nil))
