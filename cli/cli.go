@@ -17,7 +17,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/report"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/template"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/validate"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/suggest"
 )
 
 // Name is the binary's name; PluginName its name as a kubectl plugin
@@ -104,7 +104,7 @@ func Main(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io
 	for _, c := range commands {
 		names = append(names, c.Name)
 	}
-	fmt.Fprintf(stderr, "%s: unknown command %q%s\n\n", env.Prog, name, hint(pmp.SuggestAmong(name, names)))
+	fmt.Fprintf(stderr, "%s: unknown command %q%s\n\n", env.Prog, name, suggest.Clause(suggest.Among(name, names)))
 	overview(env, stderr)
 	return report.ExitUsage
 }
@@ -121,11 +121,4 @@ func overview(env cmdline.Env, w io.Writer) {
 	if env.Prog == Name {
 		fmt.Fprintf(w, "Installed on the PATH as %s, it is also a kubectl plugin: kubectl pmp COMMAND.\n", PluginName)
 	}
-}
-
-func hint(sugg []string) string {
-	if h := pmp.Hint(sugg); h != "" {
-		return "; " + h
-	}
-	return ""
 }

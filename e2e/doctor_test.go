@@ -25,6 +25,7 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/doctor"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/report"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/mddoc"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/podagent"
 )
@@ -168,14 +169,14 @@ func (ns *testNS) doctor(stored pmpSecret, args ...string) diagnosis {
 func (d diagnosis) statuses() string {
 	var out []string
 	for _, s := range d.res.Steps {
-		out = append(out, s.Check+" "+string(s.Status))
+		out = append(out, s.Check+" "+string(s.Severity))
 	}
 	return strings.Join(out, ", ")
 }
 
-func (d diagnosis) step(check string, st doctor.Status) *doctor.Step {
+func (d diagnosis) step(check string, st report.Severity) *report.Finding {
 	for i, s := range d.res.Steps {
-		if s.Check == check && s.Status == st {
+		if s.Check == check && s.Severity == st {
 			return &d.res.Steps[i]
 		}
 	}
@@ -184,7 +185,7 @@ func (d diagnosis) step(check string, st doctor.Status) *doctor.Step {
 
 // finding checks that doctor exits 1 with a check of that status whose
 // message and fix say every one of says.
-func (d diagnosis) finding(t *testing.T, check string, st doctor.Status, says ...string) {
+func (d diagnosis) finding(t *testing.T, check string, st report.Severity, says ...string) {
 	t.Helper()
 	if d.code != 1 {
 		t.Errorf("exit %d, want 1 (problems found)", d.code)
@@ -286,7 +287,7 @@ func TestDoctor(t *testing.T) {
 			"sts":            "assume role " + role + " with its token (AssumeRoleWithWebIdentity)",
 			"serviceaccount": "annotated with role " + role,
 		} {
-			if m := d.step(check, doctor.OK).Message; !strings.Contains(m, says) {
+			if m := d.step(check, report.OK).Message; !strings.Contains(m, says) {
 				t.Errorf("%s: %q does not say %q", check, m, says)
 			}
 		}
@@ -299,7 +300,7 @@ func TestDoctor(t *testing.T) {
 		if !describe || !get || !valid {
 			t.Errorf("secret[0] steps: DescribeSecret %v, GetSecretValue %v, catalog validation %v:\n%s", describe, get, valid, d.text)
 		}
-		_, files, _ := strings.Cut(d.step("mount", doctor.OK).Message, " files: ")
+		_, files, _ := strings.Cut(d.step("mount", report.OK).Message, " files: ")
 		wantFiles := slices.Sorted(func(yield func(string) bool) {
 			for k := range stored.nonEmpty() {
 				if !yield(k) {
@@ -326,10 +327,10 @@ func TestDoctor(t *testing.T) {
 		ns.applyExamples(pmpExample{secret: secret, deployment: noReplicas,
 			serviceAccount: func(sa *corev1.ServiceAccount) { delete(sa.Annotations, "eks.amazonaws.com/role-arn") }})
 		d := ns.doctor(stored, "--deployment", exampleDeployment)
-		d.finding(t, "serviceaccount", doctor.Error,
+		d.finding(t, "serviceaccount", report.Error,
 			"service account "+ns.name+"/"+exampleSA+" has no eks.amazonaws.com/role-arn annotation",
 			"kubectl -n "+ns.name+" annotate serviceaccount "+exampleSA+" eks.amazonaws.com/role-arn=arn:aws:iam::ACCOUNT_ID:role/")
-		if d.step("token", doctor.OK) != nil {
+		if d.step("token", report.OK) != nil {
 			t.Errorf("the IRSA chain ran without a role: %s", d.statuses())
 		}
 	})
@@ -348,7 +349,7 @@ func TestDoctor(t *testing.T) {
 				d.Annotations = map[string]string{"eks.amazonaws.com/role-arn": cfg.roleARN}
 			}})
 		d := ns.doctor(stored, "--deployment", exampleDeployment)
-		d.finding(t, "serviceaccount", doctor.Error,
+		d.finding(t, "serviceaccount", report.Error,
 			"it is on Deployment "+ns.name+"/"+exampleDeployment+" instead (as in the PMP document's example), where IRSA never reads it",
 			"kubectl -n "+ns.name+" annotate serviceaccount "+exampleSA+" eks.amazonaws.com/role-arn="+cfg.roleARN,
 			"remove it from the Deployment")
@@ -364,11 +365,11 @@ func TestDoctor(t *testing.T) {
 		ns.applyExamples(pmpExample{secret: secret, role: role, deployment: noReplicas})
 		// By service account: the class is the namespace's only one.
 		d := ns.doctor(stored, "--service-account", exampleSA)
-		d.finding(t, "sts", doctor.Error,
+		d.finding(t, "sts", report.Error,
 			"STS refused to let "+ns.name+"/"+exampleSA+" assume role "+role+" (AccessDenied)",
 			"<issuer>:sub = "+subject(ns.name, exampleSA),
 			"pmp-secrets-provider policy --secret "+secret+" --region "+cfg.region+" --account 000000000000 --namespace "+ns.name+" --service-account "+exampleSA+" --oidc-issuer https://")
-		if d.step("secret[0]", doctor.OK) != nil {
+		if d.step("secret[0]", report.OK) != nil {
 			t.Errorf("the secret was read although STS refused the role: %s", d.statuses())
 		}
 		ns.checkREADME(readmeTrust, d.text, secret, role)
@@ -385,7 +386,7 @@ func TestDoctor(t *testing.T) {
 		secret := ns.createSecret("", strings.Replace(doc, `"GitlabAdminPAT"`, `"GitlabAdminPat"`, 1))
 		ns.applyExamples(pmpExample{secret: secret, deployment: noReplicas})
 		d := ns.doctor(stored, "--deployment", exampleDeployment)
-		d.finding(t, "secret[0]", doctor.Error,
+		d.finding(t, "secret[0]", report.Error,
 			"secret "+secret+": line ", "VCS.GitlabAdminPat is not a PMP key; did you mean VCS.GitlabAdminPAT?",
 			"rename it to VCS.GitlabAdminPAT")
 	})
@@ -398,7 +399,7 @@ func TestDoctor(t *testing.T) {
 		ns.applyExamples(pmpExample{secret: secret, deployment: noReplicas,
 			objects: func(o string) string { return strings.Replace(o, "filePermission:", "filePermision:", 1) }})
 		d := ns.doctor(stored, "--deployment", exampleDeployment)
-		d.finding(t, "secretproviderclass", doctor.Error,
+		d.finding(t, "secretproviderclass", report.Error,
 			`SecretProviderClass "`+exampleClass+`": objects[0] (`+secret+`): unknown field "filePermision": did you mean filePermission? (known fields: `,
 			"kubectl -n "+ns.name+" edit secretproviderclass "+exampleClass)
 	})
@@ -473,7 +474,7 @@ func TestDoctorPodIdentity(t *testing.T) {
 	args := []string{"--deployment", exampleDeployment, "--pod-identity-agent-url", agent.URL, "--pod-identity-agent-url-ipv6="}
 
 	d := ns.doctor(stored, args...)
-	d.finding(t, "agent", doctor.Error,
+	d.finding(t, "agent", report.Error,
 		"the EKS Pod Identity Agent at "+agent.URL+" refused service account "+ns.name+"/"+exampleSA,
 		"aws eks create-pod-identity-association --cluster-name CLUSTER --namespace "+ns.name+" --service-account "+exampleSA+" --role-arn ROLE_ARN")
 
@@ -489,7 +490,7 @@ func TestDoctorPodIdentity(t *testing.T) {
 		"agent":     agent.URL + " from doctor's --pod-identity-agent-url",
 		"mount":     "a pod of " + ns.name + "/" + exampleSA + " mounting SecretProviderClass " + exampleClass + " gets ",
 	} {
-		if m := d.step(check, doctor.OK).Message; !strings.Contains(m, says) {
+		if m := d.step(check, report.OK).Message; !strings.Contains(m, says) {
 			t.Errorf("%s: %q does not say %q", check, m, says)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/suggest"
 )
 
 // PMP reads its credentials by exact, case-sensitive names: a key of the
@@ -91,7 +92,7 @@ func unknownKeysMessage(secret string, unknown []pmp.Unknown, total int) string 
 			b.WriteString(", ")
 		}
 		if len(u.Suggestions) > 0 {
-			fmt.Fprintf(&b, "%q (%s)", u.Name, pmp.Hint(u.Suggestions))
+			fmt.Fprintf(&b, "%q (%s)", u.Name, suggest.Hint(u.Suggestions))
 			continue
 		}
 		unnamed = true

@@ -15,6 +15,7 @@ import (
 	smithy "github.com/aws/smithy-go"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/report"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/validate"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
@@ -28,7 +29,7 @@ const tokenTTL = 10 * time.Minute
 
 // requestToken asks the API server for a token of the service account for
 // audience, as the kubelet does for the pod. The token is never printed.
-func (d *Doctor) requestToken(ctx context.Context, t Target, audience string, s *steps) string {
+func (d *Doctor) requestToken(ctx context.Context, t Target, audience string, s *Steps) string {
 	const check = "token"
 	var tr tokenRequest
 	tr.APIVersion, tr.Kind = "authentication.k8s.io/v1", "TokenRequest"
@@ -37,14 +38,14 @@ func (d *Doctor) requestToken(ctx context.Context, t Target, audience string, s 
 	err := d.Kube.PostJSON(ctx, "/api/v1"+d.nsPath(t.Namespace)+"/serviceaccounts/"+url.PathEscape(t.ServiceAccount)+"/token", tr, &tr)
 	switch {
 	case apierrors.IsForbidden(err):
-		s.fail(check, Error, fmt.Sprintf("you may not request tokens for service account %s/%s (%s), so doctor cannot test its credential chain", t.Namespace, t.ServiceAccount, apiReason(err)),
+		s.fail(check, report.Error, fmt.Sprintf("you may not request tokens for service account %s/%s (%s), so doctor cannot test its credential chain", t.Namespace, t.ServiceAccount, apiReason(err)),
 			"run doctor as a user allowed to create serviceaccounts/token in "+t.Namespace+" (kubectl auth can-i create serviceaccounts/token -n "+t.Namespace+")")
 		return ""
 	case err != nil:
-		s.fail(check, Error, fmt.Sprintf("requesting a token for service account %s/%s: %s", t.Namespace, t.ServiceAccount, apiReason(err)), "")
+		s.fail(check, report.Error, fmt.Sprintf("requesting a token for service account %s/%s: %s", t.Namespace, t.ServiceAccount, apiReason(err)), "")
 		return ""
 	case tr.Status.Token == "":
-		s.fail(check, Error, "the API server answered the TokenRequest without a token", "")
+		s.fail(check, report.Error, "the API server answered the TokenRequest without a token", "")
 		return ""
 	}
 	s.ok(check, "the API server issues service account %s/%s a token for audience %s (as the kubelet does for its pods)", t.Namespace, t.ServiceAccount, audience)
@@ -71,7 +72,7 @@ type agentURLs struct{ v4, v6 agentURL }
 // the Mount itself through the provider's own pipeline, and validate on
 // each secret, then, with a failoverRegion, every object as it is read
 // there. agent is nil for IRSA.
-func (d *Doctor) chain(ctx context.Context, t Target, req *params.Request, own identity.Identity, agent *agentURLs, token string, s *steps) {
+func (d *Doctor) chain(ctx context.Context, t Target, req *params.Request, own identity.Identity, agent *agentURLs, token string, s *Steps) {
 	opts := provider.Options{TokenAudience: d.Audience, Cache: true, SecretTTL: time.Minute, CacheSize: 16, RetryBudget: d.RetryBudget}
 	if opts.RetryBudget == 0 {
 		opts.RetryBudget = 10 * time.Second
@@ -87,7 +88,7 @@ func (d *Doctor) chain(ctx context.Context, t Target, req *params.Request, own i
 		region = d.AWS.Region
 	}
 	if region == "" && !allARNs(req.Objects) {
-		s.fail(first, Error, "no AWS region: the SecretProviderClass sets none and doctor has no AWS_REGION (the provider would fall back to its own AWS_REGION, then its node's topology.kubernetes.io/region label)",
+		s.fail(first, report.Error, "no AWS region: the SecretProviderClass sets none and doctor has no AWS_REGION (the provider would fall back to its own AWS_REGION, then its node's topology.kubernetes.io/region label)",
 			"pass --region, set parameters.region in the SecretProviderClass, or export AWS_REGION")
 		return
 	}
@@ -127,7 +128,7 @@ func (d *Doctor) chain(ctx context.Context, t Target, req *params.Request, own i
 		objCreds := p.PodCredentials(oid, token)
 		creds, _, err := objCreds.Get(ctx)
 		if err != nil {
-			s.fail(first, Error, stsMessage(err), "the message says what to change")
+			s.fail(first, report.Error, stsMessage(err), "the message says what to change")
 			mountable = false
 			continue
 		}
@@ -140,7 +141,7 @@ func (d *Doctor) chain(ctx context.Context, t Target, req *params.Request, own i
 		d.describe(ctx, check, obj, oid.Region, creds, s)
 		secret, err := p.Secrets().Get(ctx, oid.Key(), secrets.Ref{ID: obj.Name, VersionID: obj.Version, VersionStage: obj.VersionLabel, Region: oid.Region}, objCreds)
 		if err != nil {
-			s.fail(check, Error, "GetSecretValue: "+err.Error(), "change what the message names; pmp-secrets-provider policy --secret "+obj.Name+" prints the role's permission policy")
+			s.fail(check, report.Error, "GetSecretValue: "+err.Error(), "change what the message names; pmp-secrets-provider policy --secret "+obj.Name+" prints the role's permission policy")
 			mountable = false
 			continue
 		}
@@ -160,10 +161,10 @@ func (d *Doctor) chain(ctx context.Context, t Target, req *params.Request, own i
 }
 
 // mount runs the Mount through the provider's own pipeline, as a pod's.
-func (d *Doctor) mount(ctx context.Context, p *provider.Provider, t Target, req *params.Request, own identity.Identity, token string, s *steps) {
+func (d *Doctor) mount(ctx context.Context, p *provider.Provider, t Target, req *params.Request, own identity.Identity, token string, s *Steps) {
 	res, err := p.Mount(ctx, d.mountRequest(t, req, d.audience(own), token))
 	if err != nil {
-		s.fail("mount", Error, "the Mount fails as the pod's would: "+err.Error(), "the message says what to change")
+		s.fail("mount", report.Error, "the Mount fails as the pod's would: "+err.Error(), "the message says what to change")
 		return
 	}
 	paths := make([]string, len(res.Files))
@@ -175,17 +176,17 @@ func (d *Doctor) mount(ctx context.Context, p *provider.Provider, t Target, req 
 
 // ownFinding reports a failure to get the pod's own credentials: STS's
 // refusal (IRSA) or the agent's (Pod Identity).
-func (d *Doctor) ownFinding(ctx context.Context, t Target, req *params.Request, own identity.Identity, agent *agentURLs, err error, s *steps) {
+func (d *Doctor) ownFinding(ctx context.Context, t Target, req *params.Request, own identity.Identity, agent *agentURLs, err error, s *Steps) {
 	if agent != nil {
 		d.agentFinding(ctx, t, req, agent.v4, agent.v6, err, s)
 		return
 	}
-	s.fail("sts", Error, stsMessage(err), d.trustFix(ctx, t, req, own))
+	s.fail("sts", report.Error, stsMessage(err), d.trustFix(ctx, t, req, own))
 }
 
 // assume checks, once per cross-account role, that the pod's own
 // identity may assume it (sts:AssumeRole, the role's trust policy).
-func (d *Doctor) assume(ctx context.Context, p *provider.Provider, t Target, id identity.Identity, token string, assumed map[string]bool, s *steps) bool {
+func (d *Doctor) assume(ctx context.Context, p *provider.Provider, t Target, id identity.Identity, token string, assumed map[string]bool, s *Steps) bool {
 	ok, seen := assumed[id.Key()]
 	if seen {
 		return ok
@@ -197,7 +198,7 @@ func (d *Doctor) assume(ctx context.Context, p *provider.Provider, t Target, id 
 		external = " with its external ID"
 	}
 	if err != nil {
-		s.fail("assumerole", Error, stsMessage(err),
+		s.fail("assumerole", report.Error, stsMessage(err),
 			fmt.Sprintf("change the trust policy of role %s (in its account: aws iam update-assume-role-policy --role-name NAME --policy-document file://trust.json), or the permission policy of %s, as the message says; or fix assumeRoleArn, assumeRoleExternalId, assumeRoleDurationSeconds",
 				id.Target.RoleARN, id.Principal()))
 		return false
@@ -263,7 +264,7 @@ func allARNs(objs []params.Object) bool {
 
 // describe calls DescribeSecret as the role: PMP's IAM policy grants it and
 // PMP may call it; the provider itself needs only GetSecretValue.
-func (d *Doctor) describe(ctx context.Context, check string, obj params.Object, region string, creds aws.Credentials, s *steps) {
+func (d *Doctor) describe(ctx context.Context, check string, obj params.Object, region string, creds aws.Credentials, s *Steps) {
 	_, err := secretsmanager.NewFromConfig(d.AWS).DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(obj.Name)},
 		func(o *secretsmanager.Options) {
 			o.Region = region
@@ -274,18 +275,18 @@ func (d *Doctor) describe(ctx context.Context, check string, obj params.Object, 
 	case err == nil:
 		s.ok(check, "the role may DescribeSecret %s", obj.Name)
 	case errors.As(err, &apiErr) && apiErr.ErrorCode() == "AccessDeniedException":
-		s.fail(check, Warning, fmt.Sprintf("the role may not DescribeSecret %s (AccessDeniedException): the provider does not need it, but the PMP document's policy grants it and PMP may call it", obj.Name),
+		s.fail(check, report.Warning, fmt.Sprintf("the role may not DescribeSecret %s (AccessDeniedException): the provider does not need it, but the PMP document's policy grants it and PMP may call it", obj.Name),
 			"pmp-secrets-provider policy --secret "+obj.Name+" prints a policy with both actions")
 	case errors.As(err, &apiErr) && apiErr.ErrorCode() == "ResourceNotFoundException":
-		s.fail(check, Error, fmt.Sprintf("secret %s was not found in %s (DescribeSecret)", obj.Name, region), "check objectName and the region")
+		s.fail(check, report.Error, fmt.Sprintf("secret %s was not found in %s (DescribeSecret)", obj.Name, region), "check objectName and the region")
 	default:
-		s.fail(check, Warning, fmt.Sprintf("DescribeSecret %s: %v", obj.Name, err), "")
+		s.fail(check, report.Warning, fmt.Sprintf("DescribeSecret %s: %v", obj.Name, err), "")
 	}
 }
 
 // validateSecret reports what validate finds in the secret, in one step
 // per finding.
-func (d *Doctor) validateSecret(check, name string, value []byte, s *steps) {
+func (d *Doctor) validateSecret(check, name string, value []byte, s *Steps) {
 	doc := validate.Check(value)
 	if len(doc.Findings) == 0 {
 		s.ok(check, "secret %s is a valid PMP secret (%s)", name, setSummary(doc))
@@ -296,11 +297,7 @@ func (d *Doctor) validateSecret(check, name string, value []byte, s *steps) {
 		if f.Line > 0 {
 			where = fmt.Sprintf(" line %d, column %d:", f.Line, f.Column)
 		}
-		st := Error
-		if f.Severity != "error" {
-			st = Warning
-		}
-		s.fail(check, st, fmt.Sprintf("secret %s:%s %s", name, where, f.Message), f.Fix)
+		s.fail(check, f.Severity, fmt.Sprintf("secret %s:%s %s", name, where, f.Message), f.Fix)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/report"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 )
 
@@ -22,17 +23,17 @@ const DriverName = "secrets-store.csi.k8s.io"
 // audience the class's identity needs (IRSA's, or Pod Identity's), pod
 // info, rotation, and tokens kept out of volume attributes where the
 // cluster can.
-func (d *Doctor) checkCSIDriver(ctx context.Context, audience string, s *steps) {
+func (d *Doctor) checkCSIDriver(ctx context.Context, audience string, s *Steps) {
 	const check = "csidriver"
 	var drv csiDriver
 	err := d.Kube.GetJSON(ctx, "/apis/storage.k8s.io/v1/csidrivers/"+DriverName, &drv)
 	switch {
 	case apierrors.IsNotFound(err):
-		s.fail(check, Error, "there is no CSIDriver "+DriverName+": the Secrets Store CSI Driver is not installed",
+		s.fail(check, report.Error, "there is no CSIDriver "+DriverName+": the Secrets Store CSI Driver is not installed",
 			"install the driver (v1.6+) with its chart: helm install csi-secrets-store secrets-store-csi-driver/secrets-store-csi-driver -n kube-system --set tokenRequests[0].audience="+audience+" --set enableSecretRotation=true")
 		return
 	case err != nil:
-		s.fail(check, Error, "reading CSIDriver "+DriverName+": "+apiReason(err), "")
+		s.fail(check, report.Error, "reading CSIDriver "+DriverName+": "+apiReason(err), "")
 		return
 	}
 	var problems, fixes []string
@@ -56,9 +57,9 @@ func (d *Doctor) checkCSIDriver(ctx context.Context, audience string, s *steps) 
 		problems = append(problems, "podInfoOnMount is not true, so Mounts do not say which pod and service account they are for")
 		fixes = append(fixes, "podInfoOnMount: true  (the driver's chart sets it)")
 	}
-	st := Error
+	st := report.Error
 	if len(problems) == 0 {
-		st = Warning
+		st = report.Warning
 	}
 	if drv.Spec.RequiresRepublish == nil || !*drv.Spec.RequiresRepublish {
 		problems = append(problems, "requiresRepublish is not true, so rotated credentials never reach running pods")
@@ -89,11 +90,11 @@ func (d *Doctor) minor(ctx context.Context) int {
 // checkDaemonSets checks that the provider runs, ready, on every node the
 // driver runs on, and when it does not, whether its tolerations are why.
 // It returns the provider's DaemonSet, nil when there is none.
-func (d *Doctor) checkDaemonSets(ctx context.Context, s *steps) *daemonSet {
+func (d *Doctor) checkDaemonSets(ctx context.Context, s *Steps) *daemonSet {
 	const check = "daemonset"
 	var all list[daemonSet]
 	if err := d.Kube.GetJSON(ctx, "/apis/apps/v1/daemonsets", &all); err != nil {
-		s.fail(check, Warning, "listing DaemonSets: "+apiReason(err), "run doctor as a user who may list daemonsets, pods and nodes")
+		s.fail(check, report.Warning, "listing DaemonSets: "+apiReason(err), "run doctor as a user who may list daemonsets, pods and nodes")
 		return nil
 	}
 	var drivers, providers []daemonSet
@@ -112,7 +113,7 @@ func (d *Doctor) checkDaemonSets(ctx context.Context, s *steps) *daemonSet {
 		s.skip(check, "neither the driver nor the provider runs as a DaemonSet here (looked for a container with --provider-volume, and the image pmp-secrets-provider)")
 		return nil
 	case len(providers) == 0:
-		s.fail(check, Error, fmt.Sprintf("the driver runs (DaemonSet %s), but no provider DaemonSet was found (a container of image pmp-secrets-provider, or with --provider-name=%s)", ref(drivers[0].Metadata), d.ProviderName),
+		s.fail(check, report.Error, fmt.Sprintf("the driver runs (DaemonSet %s), but no provider DaemonSet was found (a container of image pmp-secrets-provider, or with --provider-name=%s)", ref(drivers[0].Metadata), d.ProviderName),
 			"install the provider as a DaemonSet beside the driver (docs/getting-started-eks.md), or name it with --provider-daemonset NAMESPACE/NAME")
 		return nil
 	}
@@ -122,7 +123,7 @@ func (d *Doctor) checkDaemonSets(ctx context.Context, s *steps) *daemonSet {
 	if len(drivers) > 0 {
 		var err error
 		if driverNodes, err = d.podNodes(ctx, drivers[0], false); err != nil {
-			s.fail(check, Warning, "listing the driver's pods: "+apiReason(err), "")
+			s.fail(check, report.Warning, "listing the driver's pods: "+apiReason(err), "")
 			return prov
 		}
 		driver = "DaemonSet " + ref(drivers[0].Metadata)
@@ -132,7 +133,7 @@ func (d *Doctor) checkDaemonSets(ctx context.Context, s *steps) *daemonSet {
 		// kubelet sends the mounts.
 		driverNodes = d.registeredNodes(ctx)
 		if len(driverNodes) == 0 {
-			s.fail(check, Error, fmt.Sprintf("the provider runs (DaemonSet %s), but the driver does not: no DaemonSet has a container with --provider-volume and no node's CSINode lists %s", ref(providers[0].Metadata), DriverName),
+			s.fail(check, report.Error, fmt.Sprintf("the provider runs (DaemonSet %s), but the driver does not: no DaemonSet has a container with --provider-volume and no node's CSINode lists %s", ref(providers[0].Metadata), DriverName),
 				"install the Secrets Store CSI Driver v1.6+ (helm chart secrets-store-csi-driver)")
 			return prov
 		}
@@ -140,7 +141,7 @@ func (d *Doctor) checkDaemonSets(ctx context.Context, s *steps) *daemonSet {
 	}
 	provNodes, err := d.podNodes(ctx, providers[0], true)
 	if err != nil {
-		s.fail(check, Warning, "listing the provider's pods: "+apiReason(err), "")
+		s.fail(check, report.Warning, "listing the provider's pods: "+apiReason(err), "")
 		return prov
 	}
 	var missing []string
@@ -173,7 +174,7 @@ func (d *Doctor) checkDaemonSets(ctx context.Context, s *steps) *daemonSet {
 		}
 	}
 	if len(untolerated) == 0 {
-		s.fail(check, Error, msg, fmt.Sprintf("see why: kubectl -n %s get pods -o wide -l %s; kubectl -n %s describe daemonset %s",
+		s.fail(check, report.Error, msg, fmt.Sprintf("see why: kubectl -n %s get pods -o wide -l %s; kubectl -n %s describe daemonset %s",
 			prov.Metadata.Namespace, selector(prov.Spec.Selector.MatchLabels), prov.Metadata.Namespace, prov.Metadata.Name))
 		return prov
 	}
@@ -185,7 +186,7 @@ func (d *Doctor) checkDaemonSets(ctx context.Context, s *steps) *daemonSet {
 			yaml = append(yaml, fmt.Sprintf("- {key: %s, operator: Exists, effect: %s}", t.Key, t.Effect))
 		}
 	}
-	s.fail(check, Error, msg+"; its tolerations do not cover their taints",
+	s.fail(check, report.Error, msg+"; its tolerations do not cover their taints",
 		fmt.Sprintf("add to the tolerations of DaemonSet %s (spec.template.spec.tolerations), as the driver's are:\n%s", ref(prov.Metadata), strings.Join(yaml, "\n")))
 	return prov
 }

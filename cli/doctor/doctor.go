@@ -111,7 +111,7 @@ type Doctor struct {
 type Result struct {
 	Target  Target `json:"target"`
 	Summary string `json:"summary"`
-	Steps   []Step `json:"steps"`
+	Steps   Steps  `json:"steps"`
 }
 
 // Check runs every check for t, in order; a check whose input failed is
@@ -120,7 +120,7 @@ func (d *Doctor) Check(ctx context.Context, t Target) Result {
 	// The workload and its class are read first, as the CSIDriver's token
 	// request depends on the class (IRSA or Pod Identity), and reported
 	// after the cluster's checks, in the order a Mount depends on them.
-	var workload steps
+	var workload Steps
 	dep, ok := d.resolveDeployment(ctx, &t, &workload)
 	var req *params.Request
 	podIdentity := false
@@ -134,7 +134,7 @@ func (d *Doctor) Check(ctx context.Context, t Target) Result {
 			own.Address = req.AddressType
 		}
 	}
-	var s steps
+	var s Steps
 	d.checkCSIDriver(ctx, d.audience(own), &s)
 	prov := d.checkDaemonSets(ctx, &s)
 	s = append(s, workload...)
@@ -165,8 +165,8 @@ func (d *Doctor) Check(ctx context.Context, t Target) Result {
 	return result(t, s)
 }
 
-func result(t Target, s steps) Result {
-	return Result{Target: t, Summary: report.Summary(Findings(s)), Steps: s}
+func result(t Target, s Steps) Result {
+	return Result{Target: t, Summary: report.Summary(s), Steps: s}
 }
 
 // Run runs the subcommand.
@@ -244,7 +244,7 @@ func Run(ctx context.Context, env cmdline.Env, args []string) int {
 	} else {
 		WriteText(env.Stdout, res)
 	}
-	return report.Exit(Findings(res.Steps))
+	return report.Exit(res.Steps)
 }
 
 // WriteText writes the result for people.

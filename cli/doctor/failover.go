@@ -9,6 +9,7 @@ import (
 
 	smithy "github.com/aws/smithy-go"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/report"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
@@ -24,7 +25,7 @@ import (
 // primary region serves the Mount today; one during its outage would fail.
 // Parameters are read only by the mount check, in the primary region, so
 // they are not checked here (a skipped step says so).
-func (d *Doctor) failover(ctx context.Context, p *provider.Provider, req *params.Request, own identity.Identity, token string, s *steps) {
+func (d *Doctor) failover(ctx context.Context, p *provider.Provider, req *params.Request, own identity.Identity, token string, s *Steps) {
 	const check = "failover"
 	region := req.FailoverRegion
 	var served, parameters, primaries []string
@@ -57,7 +58,7 @@ func (d *Doctor) failover(ctx context.Context, p *provider.Provider, req *params
 		}
 		secret, err := p.Secrets().Get(ctx, id.Key(), secrets.Ref{ID: name, VersionID: version, VersionStage: label, Region: region}, p.PodCredentials(id, token))
 		if err != nil {
-			s.fail(check, Warning, fmt.Sprintf("objects entry %s cannot be read in failover region %s, so its Mount would fail during an outage of %s: %s", obj.Name, region, primary, withCode(err)),
+			s.fail(check, report.Warning, fmt.Sprintf("objects entry %s cannot be read in failover region %s, so its Mount would fail during an outage of %s: %s", obj.Name, region, primary, withCode(err)),
 				failoverFix(obj, name, primary, region, id, err))
 			failed = true
 			continue
@@ -81,7 +82,7 @@ func (d *Doctor) failover(ctx context.Context, p *provider.Provider, req *params
 
 // failoverIdentity gets id's credentials in the failover region, its own
 // and then its target role's, once per identity: a failure is a warning.
-func (d *Doctor) failoverIdentity(ctx context.Context, p *provider.Provider, id identity.Identity, primary, token string, exchanged map[string]bool, s *steps) bool {
+func (d *Doctor) failoverIdentity(ctx context.Context, p *provider.Provider, id identity.Identity, primary, token string, exchanged map[string]bool, s *Steps) bool {
 	if ok, seen := exchanged[id.Key()]; seen {
 		return ok
 	}
@@ -90,7 +91,7 @@ func (d *Doctor) failoverIdentity(ctx context.Context, p *provider.Provider, id 
 	return ok
 }
 
-func (d *Doctor) exchangeIn(ctx context.Context, p *provider.Provider, id identity.Identity, primary, token string, exchanged map[string]bool, s *steps) bool {
+func (d *Doctor) exchangeIn(ctx context.Context, p *provider.Provider, id identity.Identity, primary, token string, exchanged map[string]bool, s *Steps) bool {
 	const check = "failover"
 	outage := fmt.Sprintf("in failover region %s, so every Mount would fail during an outage of %s", id.Region, primary)
 	own := id.Own()
@@ -100,7 +101,7 @@ func (d *Doctor) exchangeIn(ctx context.Context, p *provider.Provider, id identi
 	_, _, err := p.Credentials().Get(ctx, own, token)
 	exchanged[own.Key()] = err == nil
 	if err != nil {
-		s.fail(check, Warning, fmt.Sprintf("%s does not give the pod's credentials %s: %s", exchangedBy(id, id.Region), outage, stsMessage(err)),
+		s.fail(check, report.Warning, fmt.Sprintf("%s does not give the pod's credentials %s: %s", exchangedBy(id, id.Region), outage, stsMessage(err)),
 			regionalSTSFix(id.Region))
 		return false
 	}
@@ -108,7 +109,7 @@ func (d *Doctor) exchangeIn(ctx context.Context, p *provider.Provider, id identi
 		return true
 	}
 	if _, _, err := p.Credentials().Get(ctx, id, token); err != nil {
-		s.fail(check, Warning, fmt.Sprintf("%s may not assume role %s (assumeRoleArn) %s: %s", id.Principal(), id.Target.RoleARN, outage, stsMessage(err)),
+		s.fail(check, report.Warning, fmt.Sprintf("%s may not assume role %s (assumeRoleArn) %s: %s", id.Principal(), id.Target.RoleARN, outage, stsMessage(err)),
 			regionalSTSFix(id.Region))
 		return false
 	}

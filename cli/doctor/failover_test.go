@@ -13,6 +13,7 @@ import (
 	awsssm "github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/report"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/apifake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/golden"
@@ -51,7 +52,7 @@ func TestFailoverRegionServesEveryObject(t *testing.T) {
 	if got := strings.Join(statuses(res), ", "); got != want {
 		t.Fatalf("steps:\n%s\nwant:\n%s\n%+v", got, want, res.Steps)
 	}
-	if m := step(res, "failover", OK).Message; !strings.HasPrefix(m, "failover region us-west-2 serves every object as a Mount reads it there during an outage of eu-west-1, with the pod's credentials from STS in us-west-2: secret PMP-Production-Credentials as role "+apifake.Role) {
+	if m := step(res, "failover", report.OK).Message; !strings.HasPrefix(m, "failover region us-west-2 serves every object as a Mount reads it there during an outage of eu-west-1, with the pod's credentials from STS in us-west-2: secret PMP-Production-Credentials as role "+apifake.Role) {
 		t.Errorf("failover: %s", m)
 	}
 	if n := w.aws.Front.CountIn(westRegion, "secretsmanager:GetSecretValue"); n != 1 {
@@ -92,7 +93,7 @@ func TestFailoverReadsAsTheMount(t *testing.T) {
 			if got := strings.Join(statuses(res), ", "); got != want {
 				t.Fatalf("steps:\n%s\nwant:\n%s\n%+v", got, want, res.Steps)
 			}
-			if m := step(res, "failover", OK).Message; !strings.Contains(m, "secret PMP-DR-Credentials as role "+targetRole+" (GetSecretValue, version ") {
+			if m := step(res, "failover", report.OK).Message; !strings.Contains(m, "secret PMP-DR-Credentials as role "+targetRole+" (GetSecretValue, version ") {
 				t.Errorf("failover: %s", m)
 			}
 			if n := w.aws.Front.CountIn(westRegion, "sts:AssumeRole"); n != 1 {
@@ -153,7 +154,7 @@ func TestFailoverRegionThatWouldFail(t *testing.T) {
 			if res.Summary != "1 problem (1 warning)" {
 				t.Errorf("summary %q", res.Summary)
 			}
-			s := step(res, "failover", Warning)
+			s := step(res, "failover", report.Warning)
 			for _, want := range tc.says {
 				if !strings.Contains(s.Message+"\n"+s.Fix, want) {
 					t.Errorf("the finding does not say %q:\n%s\nfix: %s", want, s.Message, s.Fix)
@@ -178,11 +179,11 @@ func TestFailoverLeavesParameters(t *testing.T) {
 	}
 	failoverWorld(t, w, healthyObjects+"- objectName: /pmp/smtp/password\n  objectType: ssmparameter\n  objectAlias: smtp\n", nil, "PMP-Production-Credentials")
 	res := w.doctor(t).Check(context.Background(), ofDeployment)
-	s := step(res, "failover", Skipped)
+	s := step(res, "failover", report.Skipped)
 	if s == nil || !strings.Contains(s.Message, "parameters /pmp/smtp/password (Parameter Store) are not read in failover region us-west-2") {
 		t.Fatalf("no skipped failover step for the parameter:\n%+v", res.Steps)
 	}
-	if m := step(res, "failover", OK); m == nil || !strings.HasPrefix(m.Message, "failover region us-west-2 serves every secret as") {
+	if m := step(res, "failover", report.OK); m == nil || !strings.HasPrefix(m.Message, "failover region us-west-2 serves every secret as") {
 		t.Errorf("failover ok: %+v", res.Steps)
 	}
 	if n := w.aws.Front.CountIn(westRegion, "ssm:GetParameters"); n != 0 {

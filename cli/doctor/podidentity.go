@@ -11,6 +11,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/report"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 )
@@ -107,12 +108,12 @@ func urlList(us []agentURL) string {
 
 // agentFinding is the agent step for a failure to get credentials from
 // the agent: which link broke, and what to change.
-func (d *Doctor) agentFinding(ctx context.Context, t Target, req *params.Request, v4, v6 agentURL, err error, s *steps) {
+func (d *Doctor) agentFinding(ctx context.Context, t Target, req *params.Request, v4, v6 agentURL, err error, s *Steps) {
 	const check = "agent"
 	who := t.Namespace + "/" + t.ServiceAccount
 	var ae *identity.AgentError
 	if !errors.As(err, &ae) {
-		s.fail(check, Error, "EKS Pod Identity: "+err.Error(), "the message says what to change")
+		s.fail(check, report.Error, "EKS Pod Identity: "+err.Error(), "the message says what to change")
 		return
 	}
 	at := ae.URL
@@ -122,16 +123,16 @@ func (d *Doctor) agentFinding(ctx context.Context, t Target, req *params.Request
 		for _, u := range asked(req.AddressType, v4, v6) {
 			empty = append(empty, fmt.Sprintf("--%s is empty (%s)", u.flag, u.from))
 		}
-		s.fail(check, Error, fmt.Sprintf("SecretProviderClass %s/%s sets usePodIdentity with preferredAddressType %s, but the provider has no EKS Pod Identity Agent address for it: %s",
+		s.fail(check, report.Error, fmt.Sprintf("SecretProviderClass %s/%s sets usePodIdentity with preferredAddressType %s, but the provider has no EKS Pod Identity Agent address for it: %s",
 			t.Namespace, t.Class, addressTypeName(req.AddressType), strings.Join(empty, "; ")),
 			"give the provider the agent's address (helm: --set podIdentityAgent.url="+identity.DefaultAgentIPv4URL+" --set podIdentityAgent.urlIPv6="+identity.DefaultAgentIPv6URL+
 				"), or set preferredAddressType to the family it has an address for")
 	case identity.AgentUnreachable:
 		msg, fix := d.agentNotRunning(ctx)
-		s.fail(check, Error, fmt.Sprintf("nothing answers at the EKS Pod Identity Agent's address %s (%s; asked: %s, for preferredAddressType %s): %s",
+		s.fail(check, report.Error, fmt.Sprintf("nothing answers at the EKS Pod Identity Agent's address %s (%s; asked: %s, for preferredAddressType %s): %s",
 			at, ae.Error(), urlList(asked(req.AddressType, v4, v6)), addressTypeName(req.AddressType), msg), fix)
 	case identity.AgentNoAssociation:
-		s.fail(check, Error, fmt.Sprintf("the EKS Pod Identity Agent at %s refused service account %s (%s): it has no EKS Pod Identity association in this cluster, or the agent may not use it",
+		s.fail(check, report.Error, fmt.Sprintf("the EKS Pod Identity Agent at %s refused service account %s (%s): it has no EKS Pod Identity association in this cluster, or the agent may not use it",
 			at, who, ae.Error()),
 			fmt.Sprintf("create one (aws eks list-pod-identity-associations --cluster-name CLUSTER --namespace %s lists those there are):\n"+
 				"aws eks create-pod-identity-association --cluster-name CLUSTER --namespace %s --service-account %s --role-arn ROLE_ARN\n"+
@@ -139,11 +140,11 @@ func (d *Doctor) agentFinding(ctx context.Context, t Target, req *params.Request
 				"If the association exists: the nodes' IAM role needs eks-auth:AssumeRoleForPodIdentity (AmazonEKSWorkerNodePolicy grants it)",
 				t.Namespace, t.Namespace, t.ServiceAccount))
 	case identity.AgentTokenRefused:
-		s.fail(check, Error, fmt.Sprintf("the EKS Pod Identity Agent at %s refused the token doctor requested for %s with audience %s (%s)",
+		s.fail(check, report.Error, fmt.Sprintf("the EKS Pod Identity Agent at %s refused the token doctor requested for %s with audience %s (%s)",
 			at, who, identity.PodIdentityAudience, ae.Error()),
 			"the agent takes tokens of its own EKS cluster only: run doctor against the cluster the agent runs in (--context), and check that the nodes' clocks are right")
 	default:
-		s.fail(check, Error, err.Error(),
+		s.fail(check, report.Error, err.Error(),
 			"see why in its logs: kubectl -n kube-system logs daemonset/eks-pod-identity-agent")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/cmdline"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/report"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/apifake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/golden"
@@ -112,7 +113,7 @@ func TestPodIdentitySetUpPasses(t *testing.T) {
 	if n := w.aws.Front.Count("sts:AssumeRoleWithWebIdentity"); n != 0 {
 		t.Errorf("%d IRSA exchanges for a Pod Identity class", n)
 	}
-	if m := step(res, "agent", OK).Message; !strings.Contains(m, agent.URL+" from --pod-identity-agent-url of DaemonSet kube-system/pmp-secrets-provider") {
+	if m := step(res, "agent", report.OK).Message; !strings.Contains(m, agent.URL+" from --pod-identity-agent-url of DaemonSet kube-system/pmp-secrets-provider") {
 		t.Errorf("agent: %q does not say the URL read from the provider's arguments", m)
 	}
 	notLinkLocal(t, res)
@@ -130,7 +131,7 @@ func TestEachPodIdentityMistakeHasItsFinding(t *testing.T) {
 		name   string
 		break_ func(t *testing.T, w *world, agent *podagent.Agent, d *Doctor)
 		check  string
-		status Status
+		status report.Severity
 		says   []string
 		chain  bool // the chain still runs to the Mount
 	}{
@@ -140,7 +141,7 @@ func TestEachPodIdentityMistakeHasItsFinding(t *testing.T) {
 				other.Associate("pmp", "pmp-secret-access", apifake.Role) // the PMP document's other spelling
 				w.api.Put(apifake.ProviderDaemonSet, providerWithArgs("--pod-identity-agent-url", other.URL))
 			},
-			check: "agent", status: Error,
+			check: "agent", status: report.Error,
 			says: []string{"refused service account pmp/pmp-secrets-access (HTTP 400 AccessDeniedException: no Pod Identity association for service account pmp/pmp-secrets-access)",
 				"aws eks create-pod-identity-association --cluster-name CLUSTER --namespace pmp --service-account pmp-secrets-access --role-arn ROLE_ARN",
 				"pods.eks.amazonaws.com sts:AssumeRole and sts:TagSession", "eks-auth:AssumeRoleForPodIdentity"}},
@@ -149,7 +150,7 @@ func TestEachPodIdentityMistakeHasItsFinding(t *testing.T) {
 				u := podagent.UnreachableURL(t)
 				d.PodIdentityAgentURL = &u
 			},
-			check: "agent", status: Error,
+			check: "agent", status: report.Error,
 			says: []string{"nothing answers at the EKS Pod Identity Agent's address http://127.0.0.1:", "from doctor's --pod-identity-agent-url",
 				"the EKS Pod Identity Agent add-on is not installed (there is no DaemonSet kube-system/eks-pod-identity-agent)",
 				"aws eks create-addon --cluster-name CLUSTER --addon-name eks-pod-identity-agent"}},
@@ -158,52 +159,52 @@ func TestEachPodIdentityMistakeHasItsFinding(t *testing.T) {
 				w.api.Put(apifake.ProviderDaemonSet, providerWithArgs("--pod-identity-agent-url="+podagent.UnreachableURL(t)))
 				putAgentDaemonSet(w, map[string]bool{"node-1": true, "node-2": false})
 			},
-			check: "agent", status: Error,
+			check: "agent", status: report.Error,
 			says: []string{"the EKS Pod Identity Agent add-on is not running on node node-2", "kubectl -n kube-system get pods -o wide -l app=eks-pod-identity-agent"}},
 		{name: "the agent runs but doctor cannot reach it",
 			break_: func(t *testing.T, w *world, _ *podagent.Agent, _ *Doctor) {
 				w.api.Put(apifake.ProviderDaemonSet, providerWithArgs("--pod-identity-agent-url="+podagent.UnreachableURL(t)))
 				putAgentDaemonSet(w, map[string]bool{"node-1": true, "node-2": true})
 			},
-			check: "agent", status: Error,
+			check: "agent", status: report.Error,
 			says: []string{"runs ready on all 2 nodes (DaemonSet kube-system/eks-pod-identity-agent), so doctor is where it cannot be reached", "run doctor in a pod of the cluster"}},
 		{name: "no IPv6 address for preferredAddressType ipv6",
 			break_: func(t *testing.T, w *world, _ *podagent.Agent, _ *Doctor) {
 				w.api.Put(apifake.ClassPath, classWith(healthyObjects, map[string]string{"usePodIdentity": "true", "preferredAddressType": "ipv6"}))
 			},
-			check: "agent", status: Error,
+			check: "agent", status: report.Error,
 			says: []string{"preferredAddressType ipv6, but the provider has no EKS Pod Identity Agent address for it: --pod-identity-agent-url-ipv6 is empty (--pod-identity-agent-url-ipv6 of DaemonSet kube-system/pmp-secrets-provider)",
 				"--set podIdentityAgent.urlIPv6="}},
 		{name: "the agent refuses the token",
 			break_: func(t *testing.T, w *world, _ *podagent.Agent, _ *Doctor) {
 				w.api.Put(apifake.ProviderDaemonSet, providerWithArgs("--pod-identity-agent-url="+refusingAgent(t, 400, "InvalidTokenException")))
 			},
-			check: "agent", status: Error,
+			check: "agent", status: report.Error,
 			says: []string{"refused the token doctor requested for pmp/pmp-secrets-access with audience pods.eks.amazonaws.com (HTTP 400 InvalidTokenException", "tokens of its own EKS cluster only"}},
 		{name: "the agent fails",
 			break_: func(t *testing.T, w *world, _ *podagent.Agent, _ *Doctor) {
 				w.api.Put(apifake.ProviderDaemonSet, providerWithArgs("--pod-identity-agent-url="+refusingAgent(t, 500, "InternalServerException")))
 			},
-			check: "agent", status: Error,
+			check: "agent", status: report.Error,
 			says: []string{"kept failing", "HTTP 500 InternalServerException", "kubectl -n kube-system logs daemonset/eks-pod-identity-agent"}},
 		{name: "CSIDriver without the Pod Identity token request",
 			break_: func(t *testing.T, w *world, _ *podagent.Agent, _ *Doctor) {
 				w.api.Put(apifake.CSIDriverPath, apifake.CSIDriver(true, true, true))
 			},
-			check: "csidriver", status: Error, chain: true,
+			check: "csidriver", status: report.Error, chain: true,
 			says: []string{"requests no service-account token for audience pods.eks.amazonaws.com, so pods get no EKS Pod Identity token",
 				"add {audience: pods.eks.amazonaws.com} to tokenRequests, keeping those there  (helm: --set tokenRequests[1].audience=pods.eks.amazonaws.com)"}},
 		{name: "a role without GetSecretValue",
 			break_: func(t *testing.T, w *world, _ *podagent.Agent, _ *Doctor) {
 				w.aws.Front.Inject(awsemu.Fault{Operation: "secretsmanager:GetSecretValue", Status: 400, Code: "AccessDeniedException", Message: "denied"})
 			},
-			check: "secret[0]", status: Error, says: []string{"access to secret PMP-Production-Credentials in eu-west-1 was denied", "secretsmanager:GetSecretValue"}},
+			check: "secret[0]", status: report.Error, says: []string{"access to secret PMP-Production-Credentials in eu-west-1 was denied", "secretsmanager:GetSecretValue"}},
 		{name: "a cross-account role whose trust policy refuses",
 			break_: func(t *testing.T, w *world, _ *podagent.Agent, _ *Doctor) {
 				w.api.Put(apifake.ClassPath, classWith(healthyObjects, map[string]string{"usePodIdentity": "true", "assumeRoleArn": targetRole}))
 				w.aws.Front.Inject(awsemu.Fault{Operation: "sts:AssumeRole", Status: 403, Code: "AccessDenied", Message: "not authorized to perform sts:AssumeRole"})
 			},
-			check: "assumerole", status: Error,
+			check: "assumerole", status: report.Error,
 			says: []string{"STS refused to let the IAM role of the EKS Pod Identity association of service account pmp/pmp-secrets-access",
 				"the trust policy of role " + targetRole + " must allow sts:AssumeRole for the ARN of the role of the service account's EKS Pod Identity association",
 				"aws iam update-assume-role-policy"}},
@@ -227,11 +228,11 @@ func TestEachPodIdentityMistakeHasItsFinding(t *testing.T) {
 			if s.Fix == "" {
 				t.Errorf("the finding says no fix: %s", s.Message)
 			}
-			if ran := step(res, "mount", OK) != nil; ran != tc.chain {
+			if ran := step(res, "mount", report.OK) != nil; ran != tc.chain {
 				t.Errorf("the Mount succeeded: %v, want %v:\n%s", ran, tc.chain, strings.Join(statuses(res), "\n"))
 			}
 			for _, st := range res.Steps {
-				if st.Check == "serviceaccount" && st.Status != OK || st.Check == "sts" {
+				if st.Check == "serviceaccount" && st.Severity != report.OK || st.Check == "sts" {
 					t.Errorf("a Pod Identity class got an IRSA step: %+v", st)
 				}
 			}
@@ -248,10 +249,10 @@ func TestPodIdentityClassWithATypo(t *testing.T) {
 	w, _ := podIdentityWorld(t)
 	w.api.Put(apifake.ClassPath, classWith("- objectName: PMP-Production-Credentials\n  filePermision: \"0440\"\n", map[string]string{"usePodIdentity": "true"}))
 	res := w.doctor(t).Check(context.Background(), ofDeployment)
-	if step(res, "secretproviderclass", Error) == nil || step(res, "serviceaccount", OK) == nil || step(res, "chain", Skipped) == nil {
+	if step(res, "secretproviderclass", report.Error) == nil || step(res, "serviceaccount", report.OK) == nil || step(res, "chain", report.Skipped) == nil {
 		t.Errorf("steps:\n%s", strings.Join(statuses(res), "\n"))
 	}
-	if n := len(Findings(res.Steps)); n != 1 {
+	if n := len(report.Problems(res.Steps)); n != 1 {
 		t.Errorf("%d findings, want the class's only: %+v", n, res.Steps)
 	}
 }
@@ -282,7 +283,7 @@ func TestCrossAccountChain(t *testing.T) {
 			if got := strings.Join(statuses(res), ", "); got != want {
 				t.Fatalf("steps:\n%s\nwant:\n%s\n%+v", got, want, res.Steps)
 			}
-			if m := step(res, "assumerole", OK).Message; !strings.Contains(m, "STS lets "+principal+" (the identity of pmp/pmp-secrets-access) assume role "+targetRole+" with its external ID") {
+			if m := step(res, "assumerole", report.OK).Message; !strings.Contains(m, "STS lets "+principal+" (the identity of pmp/pmp-secrets-access) assume role "+targetRole+" with its external ID") {
 				t.Errorf("assumerole: %s", m)
 			}
 			var read bool
@@ -314,7 +315,7 @@ func TestRunWithAgentURL(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
 		t.Fatalf("status %d: %v\n%s%s", code, err, out.String(), errb.String())
 	}
-	if code != 0 || step(res, "agent", OK) == nil || !strings.Contains(step(res, "agent", OK).Message, agent.URL+" from doctor's --pod-identity-agent-url") {
+	if code != 0 || step(res, "agent", report.OK) == nil || !strings.Contains(step(res, "agent", report.OK).Message, agent.URL+" from doctor's --pod-identity-agent-url") {
 		t.Errorf("status %d:\n%s", code, out.String())
 	}
 	notLinkLocal(t, res)

@@ -9,10 +9,11 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/report"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/spclass"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/suggest"
 )
 
 // Target is what doctor checks: a workload or service account in a
@@ -26,9 +27,25 @@ type Target struct {
 
 func (d *Doctor) nsPath(ns string) string { return "/namespaces/" + url.PathEscape(ns) }
 
+// similarNames is what a name that is not among the objects of the list
+// at path (".../deployments") was probably meant to be, for the "there is
+// no ..." step: the names of those objects close to it (suggest.Among),
+// none when the list cannot be read.
+func (d *Doctor) similarNames(ctx context.Context, path, name string) []string {
+	var all list[struct {
+		Metadata meta `json:"metadata"`
+	}]
+	_ = d.Kube.GetJSON(ctx, path, &all)
+	names := make([]string, len(all.Items))
+	for i, x := range all.Items {
+		names[i] = x.Metadata.Name
+	}
+	return suggest.Among(name, names)
+}
+
 // resolveDeployment reads the Deployment and fills in its service account
 // and SecretProviderClass where the flags did not say. False: stop.
-func (d *Doctor) resolveDeployment(ctx context.Context, t *Target, s *steps) (*deployment, bool) {
+func (d *Doctor) resolveDeployment(ctx context.Context, t *Target, s *Steps) (*deployment, bool) {
 	const check = "deployment"
 	if t.Deployment == "" {
 		return nil, true
@@ -36,23 +53,18 @@ func (d *Doctor) resolveDeployment(ctx context.Context, t *Target, s *steps) (*d
 	var dep deployment
 	err := d.Kube.GetJSON(ctx, "/apis/apps/v1"+d.nsPath(t.Namespace)+"/deployments/"+url.PathEscape(t.Deployment), &dep)
 	if apierrors.IsNotFound(err) {
-		var deps list[deployment]
-		_ = d.Kube.GetJSON(ctx, "/apis/apps/v1"+d.nsPath(t.Namespace)+"/deployments", &deps)
-		var names []string
-		for _, x := range deps.Items {
-			names = append(names, x.Metadata.Name)
-		}
-		s.fail(check, Error, fmt.Sprintf("there is no Deployment %s/%s%s", t.Namespace, t.Deployment, hint(pmp.SuggestAmong(t.Deployment, names))),
+		sugg := d.similarNames(ctx, "/apis/apps/v1"+d.nsPath(t.Namespace)+"/deployments", t.Deployment)
+		s.fail(check, report.Error, fmt.Sprintf("there is no Deployment %s/%s%s", t.Namespace, t.Deployment, suggest.Clause(sugg)),
 			fmt.Sprintf("kubectl -n %s get deployments", t.Namespace))
 		return nil, false
 	}
 	if err != nil {
-		s.fail(check, Error, fmt.Sprintf("reading Deployment %s/%s: %s", t.Namespace, t.Deployment, apiReason(err)), "")
+		s.fail(check, report.Error, fmt.Sprintf("reading Deployment %s/%s: %s", t.Namespace, t.Deployment, apiReason(err)), "")
 		return nil, false
 	}
 	sa := dep.Spec.Template.Spec.serviceAccount()
 	if t.ServiceAccount != "" && t.ServiceAccount != sa {
-		s.fail(check, Error, fmt.Sprintf("Deployment %s/%s runs its pods as service account %s, not %s", t.Namespace, t.Deployment, sa, t.ServiceAccount),
+		s.fail(check, report.Error, fmt.Sprintf("Deployment %s/%s runs its pods as service account %s, not %s", t.Namespace, t.Deployment, sa, t.ServiceAccount),
 			"drop --service-account to check the Deployment's own, or set spec.template.spec.serviceAccountName: "+t.ServiceAccount)
 		return nil, false
 	}
@@ -66,13 +78,13 @@ func (d *Doctor) resolveDeployment(ctx context.Context, t *Target, s *steps) (*d
 	}
 	switch {
 	case class == "" && t.Class == "":
-		s.fail(check, Error, fmt.Sprintf("Deployment %s/%s mounts no CSI volume of driver %s", t.Namespace, t.Deployment, DriverName),
+		s.fail(check, report.Error, fmt.Sprintf("Deployment %s/%s mounts no CSI volume of driver %s", t.Namespace, t.Deployment, DriverName),
 			"add to spec.template.spec.volumes (and a volumeMount in the container):\n- name: pmp\n  csi:\n    driver: "+DriverName+"\n    readOnly: true\n    volumeAttributes: {secretProviderClass: pmp-credentials}")
 		return nil, false
 	case t.Class == "":
 		t.Class = class
 	case class != "" && class != t.Class:
-		s.fail(check, Warning, fmt.Sprintf("Deployment %s/%s mounts SecretProviderClass %s, not %s: checking %s", t.Namespace, t.Deployment, class, t.Class, t.Class), "")
+		s.fail(check, report.Warning, fmt.Sprintf("Deployment %s/%s mounts SecretProviderClass %s, not %s: checking %s", t.Namespace, t.Deployment, class, t.Class, t.Class), "")
 	}
 	s.ok(check, "Deployment %s/%s runs as service account %s and mounts SecretProviderClass %s", t.Namespace, t.Deployment, t.ServiceAccount, t.Class)
 	return &dep, true
@@ -82,13 +94,13 @@ func (d *Doctor) resolveDeployment(ctx context.Context, t *Target, s *steps) (*d
 // own parser. Nil: the chain cannot run. podIdentity: the class sets
 // usePodIdentity (read from its parameters when it does not parse, so the
 // service account is checked for the chain that applies).
-func (d *Doctor) checkClass(ctx context.Context, t *Target, s *steps) (req *params.Request, podIdentity bool) {
+func (d *Doctor) checkClass(ctx context.Context, t *Target, s *Steps) (req *params.Request, podIdentity bool) {
 	const check = "secretproviderclass"
 	base := "/apis/secrets-store.csi.x-k8s.io/v1" + d.nsPath(t.Namespace) + "/secretproviderclasses"
 	if t.Class == "" {
 		var all list[spclass.SecretProviderClass]
 		if err := d.Kube.GetJSON(ctx, base, &all); err != nil {
-			s.fail(check, Error, "listing SecretProviderClasses in "+t.Namespace+": "+apiReason(err), "name it with --class")
+			s.fail(check, report.Error, "listing SecretProviderClasses in "+t.Namespace+": "+apiReason(err), "name it with --class")
 			return nil, false
 		}
 		var ours []string
@@ -98,7 +110,7 @@ func (d *Doctor) checkClass(ctx context.Context, t *Target, s *steps) (req *para
 			}
 		}
 		if len(ours) != 1 {
-			s.fail(check, Error, fmt.Sprintf("namespace %s has %d SecretProviderClasses of provider %s (%s): doctor does not know which to check", t.Namespace, len(ours), d.ProviderName, strings.Join(ours, ", ")),
+			s.fail(check, report.Error, fmt.Sprintf("namespace %s has %d SecretProviderClasses of provider %s (%s): doctor does not know which to check", t.Namespace, len(ours), d.ProviderName, strings.Join(ours, ", ")),
 				"name it with --class, or check a workload with --deployment")
 			return nil, false
 		}
@@ -107,28 +119,23 @@ func (d *Doctor) checkClass(ctx context.Context, t *Target, s *steps) (req *para
 	var c spclass.SecretProviderClass
 	err := d.Kube.GetJSON(ctx, base+"/"+url.PathEscape(t.Class), &c)
 	if apierrors.IsNotFound(err) {
-		var all list[spclass.SecretProviderClass]
-		_ = d.Kube.GetJSON(ctx, base, &all)
-		var names []string
-		for _, x := range all.Items {
-			names = append(names, x.Metadata.Name)
-		}
-		s.fail(check, Error, fmt.Sprintf("there is no SecretProviderClass %s/%s%s: pods that mount it wait in ContainerCreating", t.Namespace, t.Class, hint(pmp.SuggestAmong(t.Class, names))),
+		sugg := d.similarNames(ctx, base, t.Class)
+		s.fail(check, report.Error, fmt.Sprintf("there is no SecretProviderClass %s/%s%s: pods that mount it wait in ContainerCreating", t.Namespace, t.Class, suggest.Clause(sugg)),
 			fmt.Sprintf("kubectl -n %s get secretproviderclasses; fix the volume's secretProviderClass or create the class (examples/pmp-secretproviderclass.yaml)", t.Namespace))
 		return nil, false
 	}
 	if err != nil {
-		s.fail(check, Error, fmt.Sprintf("reading SecretProviderClass %s/%s: %s", t.Namespace, t.Class, apiReason(err)), "")
+		s.fail(check, report.Error, fmt.Sprintf("reading SecretProviderClass %s/%s: %s", t.Namespace, t.Class, apiReason(err)), "")
 		return nil, false
 	}
 	if c.Spec.Provider != d.ProviderName {
-		s.fail(check, Error, fmt.Sprintf("SecretProviderClass %s/%s has spec.provider %q, so the driver sends its Mounts to another provider", t.Namespace, t.Class, c.Spec.Provider),
+		s.fail(check, report.Error, fmt.Sprintf("SecretProviderClass %s/%s has spec.provider %q, so the driver sends its Mounts to another provider", t.Namespace, t.Class, c.Spec.Provider),
 			"set spec.provider: "+d.ProviderName)
 		return nil, false
 	}
 	req, err = c.Request()
 	if err != nil {
-		s.fail(check, Error, err.Error(), "fix the named field: kubectl -n "+t.Namespace+" edit secretproviderclass "+t.Class+" (docs/secretproviderclass.md lists the fields)")
+		s.fail(check, report.Error, err.Error(), "fix the named field: kubectl -n "+t.Namespace+" edit secretproviderclass "+t.Class+" (docs/secretproviderclass.md lists the fields)")
 		// As the provider's parser reads it (strconv.ParseBool).
 		podIdentity, _ = strconv.ParseBool(strings.TrimSpace(c.Spec.Parameters[params.ParamUsePodIdentity]))
 		return nil, podIdentity
@@ -146,19 +153,13 @@ func (d *Doctor) checkClass(ctx context.Context, t *Target, s *steps) (req *para
 // Deployment instead (the PMP document's example). It returns the role,
 // "" when there is none (always with Pod Identity, whose association
 // names the role), and whether the service account exists.
-func (d *Doctor) checkServiceAccount(ctx context.Context, t Target, dep *deployment, podIdentity bool, s *steps) (role string, exists bool) {
+func (d *Doctor) checkServiceAccount(ctx context.Context, t Target, dep *deployment, podIdentity bool, s *Steps) (role string, exists bool) {
 	const check = "serviceaccount"
 	base := "/api/v1" + d.nsPath(t.Namespace) + "/serviceaccounts"
 	var sa serviceAccount
 	err := d.Kube.GetJSON(ctx, base+"/"+url.PathEscape(t.ServiceAccount), &sa)
 	if apierrors.IsNotFound(err) {
-		var all list[serviceAccount]
-		_ = d.Kube.GetJSON(ctx, base, &all)
-		var names []string
-		for _, x := range all.Items {
-			names = append(names, x.Metadata.Name)
-		}
-		sugg := pmp.SuggestAmong(t.ServiceAccount, names)
+		sugg := d.similarNames(ctx, base, t.ServiceAccount)
 		then := "then annotate it with the role"
 		if podIdentity {
 			then = "then create its EKS Pod Identity association"
@@ -167,11 +168,11 @@ func (d *Doctor) checkServiceAccount(ctx context.Context, t Target, dep *deploym
 		if len(sugg) > 0 {
 			fix = fmt.Sprintf("use the existing one: serviceAccountName: %s in the pod template (the PMP document spells it two ways: pmp-secrets-access and pmp-secret-access), or %s", sugg[0], fix)
 		}
-		s.fail(check, Error, fmt.Sprintf("there is no service account %s/%s%s: pods that use it are not created", t.Namespace, t.ServiceAccount, hint(sugg)), fix)
+		s.fail(check, report.Error, fmt.Sprintf("there is no service account %s/%s%s: pods that use it are not created", t.Namespace, t.ServiceAccount, suggest.Clause(sugg)), fix)
 		return "", false
 	}
 	if err != nil {
-		s.fail(check, Error, fmt.Sprintf("reading service account %s/%s: %s", t.Namespace, t.ServiceAccount, apiReason(err)), "")
+		s.fail(check, report.Error, fmt.Sprintf("reading service account %s/%s: %s", t.Namespace, t.ServiceAccount, apiReason(err)), "")
 		return "", false
 	}
 	if podIdentity {
@@ -184,16 +185,16 @@ func (d *Doctor) checkServiceAccount(ctx context.Context, t Target, dep *deploym
 	case role == "":
 		where, value := d.annotatedDeployment(ctx, t, dep)
 		if where != "" {
-			s.fail(check, Error, fmt.Sprintf("service account %s/%s has no %s annotation; it is on %s instead (as in the PMP document's example), where IRSA never reads it",
+			s.fail(check, report.Error, fmt.Sprintf("service account %s/%s has no %s annotation; it is on %s instead (as in the PMP document's example), where IRSA never reads it",
 				t.Namespace, t.ServiceAccount, identity.RoleAnnotation, where),
 				fmt.Sprintf("kubectl -n %s annotate serviceaccount %s %s=%s\n(and remove it from the Deployment)", t.Namespace, t.ServiceAccount, identity.RoleAnnotation, value))
 			return "", true
 		}
-		s.fail(check, Error, fmt.Sprintf("service account %s/%s has no %s annotation: the provider cannot tell which IAM role its pods read secrets as", t.Namespace, t.ServiceAccount, identity.RoleAnnotation),
+		s.fail(check, report.Error, fmt.Sprintf("service account %s/%s has no %s annotation: the provider cannot tell which IAM role its pods read secrets as", t.Namespace, t.ServiceAccount, identity.RoleAnnotation),
 			fmt.Sprintf("kubectl -n %s annotate serviceaccount %s %s=arn:aws:iam::ACCOUNT_ID:role/PMP-SecretsManager-Role", t.Namespace, t.ServiceAccount, identity.RoleAnnotation))
 		return "", true
 	case !identity.ValidRoleARN(role):
-		s.fail(check, Error, fmt.Sprintf("service account %s/%s: annotation %s %q is not an IAM role ARN", t.Namespace, t.ServiceAccount, identity.RoleAnnotation, role),
+		s.fail(check, report.Error, fmt.Sprintf("service account %s/%s: annotation %s %q is not an IAM role ARN", t.Namespace, t.ServiceAccount, identity.RoleAnnotation, role),
 			fmt.Sprintf("kubectl -n %s annotate --overwrite serviceaccount %s %s=arn:aws:iam::ACCOUNT_ID:role/ROLE_NAME", t.Namespace, t.ServiceAccount, identity.RoleAnnotation))
 		return "", true
 	}
@@ -227,11 +228,4 @@ func (d *Doctor) annotatedDeployment(ctx context.Context, t Target, dep *deploym
 		}
 	}
 	return "", ""
-}
-
-func hint(sugg []string) string {
-	if h := pmp.Hint(sugg); h != "" {
-		return "; " + h
-	}
-	return ""
 }

@@ -1,7 +1,9 @@
 // Package report is how the subcommands state what they found: findings
 // with a severity, where they are, what is wrong and what to change, as
 // text for people or JSON for scripts, and the exit status they lead to.
-// A finding names keys, files and resources, never a credential value.
+// doctor reports each check it ran the same way, as a finding, and a check
+// that found nothing as one of severity OK or Skipped. A finding names
+// keys, files and resources, never a credential value.
 package report
 
 import (
@@ -21,7 +23,9 @@ const (
 	ExitUsage = 2
 )
 
-// Severity says what a finding costs if it is left alone.
+// Severity says what a finding costs if it is left alone: an Error or a
+// Warning is a problem; OK and Skipped are the outcome of a check that
+// found none.
 type Severity string
 
 const (
@@ -30,9 +34,18 @@ const (
 	Error Severity = "error"
 	// Warning: it works, but is probably not what was meant.
 	Warning Severity = "warning"
+	// OK: the check found nothing to change.
+	OK Severity = "ok"
+	// Skipped: the check could not run (an earlier one failed, or the
+	// cluster does not have what it looks at).
+	Skipped Severity = "skipped"
 )
 
-// Finding is one problem.
+// Problem reports whether a finding of severity s is a problem: an Error
+// or a Warning.
+func (s Severity) Problem() bool { return s == Error || s == Warning }
+
+// Finding is one problem, or (OK, Skipped) one check that found none.
 type Finding struct {
 	Severity Severity `json:"severity"`
 	// Check is a stable identifier of the kind of problem, for scripts:
@@ -49,34 +62,48 @@ type Finding struct {
 	Fix string `json:"fix,omitempty"`
 }
 
-// Exit is the status for a list of findings: ExitProblems if there is any.
+// Problems are the findings that are problems (see Severity.Problem).
+func Problems(findings []Finding) []Finding {
+	var out []Finding
+	for _, f := range findings {
+		if f.Severity.Problem() {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Exit is the status for a list of findings: ExitProblems if there is any
+// problem.
 func Exit(findings []Finding) int {
-	if len(findings) > 0 {
+	if len(Problems(findings)) > 0 {
 		return ExitProblems
 	}
 	return ExitClean
 }
 
 // Summary is "no problems", "1 problem" or "N problems (E errors, W
-// warnings)".
+// warnings)"; findings that are no problem are not counted.
 func Summary(findings []Finding) string {
 	var errs, warns int
 	for _, f := range findings {
-		if f.Severity == Error {
+		switch f.Severity {
+		case Error:
 			errs++
-		} else {
+		case Warning:
 			warns++
 		}
 	}
+	problems := errs + warns
 	switch {
-	case len(findings) == 0:
+	case problems == 0:
 		return "no problems"
 	case errs == 0:
-		return fmt.Sprintf("%s (%s)", plural(len(findings), "problem"), plural(warns, "warning"))
+		return fmt.Sprintf("%s (%s)", plural(problems, "problem"), plural(warns, "warning"))
 	case warns == 0:
-		return fmt.Sprintf("%s (%s)", plural(len(findings), "problem"), plural(errs, "error"))
+		return fmt.Sprintf("%s (%s)", plural(problems, "problem"), plural(errs, "error"))
 	}
-	return fmt.Sprintf("%s (%s, %s)", plural(len(findings), "problem"), plural(errs, "error"), plural(warns, "warning"))
+	return fmt.Sprintf("%s (%s, %s)", plural(problems, "problem"), plural(errs, "error"), plural(warns, "warning"))
 }
 
 func plural(n int, word string) string {

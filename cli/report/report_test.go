@@ -8,6 +8,8 @@ import (
 func TestSummaryAndExit(t *testing.T) {
 	e := Finding{Severity: Error, Check: "x", Message: "m"}
 	w := Finding{Severity: Warning, Check: "y", Message: "m"}
+	ok := Finding{Severity: OK, Check: "z", Message: "m"}
+	skipped := Finding{Severity: Skipped, Check: "z", Message: "m"}
 	for _, tc := range []struct {
 		fs   []Finding
 		want string
@@ -17,6 +19,8 @@ func TestSummaryAndExit(t *testing.T) {
 		{[]Finding{e}, "1 problem (1 error)", ExitProblems},
 		{[]Finding{w, w}, "2 problems (2 warnings)", ExitProblems},
 		{[]Finding{e, w, e}, "3 problems (2 errors, 1 warning)", ExitProblems},
+		{[]Finding{ok, skipped}, "no problems", ExitClean},                              // doctor's checks that found nothing
+		{[]Finding{ok, w, skipped, e}, "2 problems (1 error, 1 warning)", ExitProblems}, // only problems count
 	} {
 		if got := Summary(tc.fs); got != tc.want {
 			t.Errorf("Summary = %q, want %q", got, tc.want)

@@ -13,6 +13,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/cmdline"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/report"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/suggest"
 )
 
 // Command is the subcommand's description.
@@ -31,7 +32,7 @@ the others empty.
 // Run runs the subcommand.
 func Run(_ context.Context, env cmdline.Env, args []string) int {
 	fs := env.FlagSet(Command)
-	modules := fs.String("modules", "", "comma-separated modules to include (default all): "+strings.Join(moduleNames(), ","))
+	modules := fs.String("modules", "", "comma-separated modules to include (default all): "+strings.Join(pmp.ModuleNames(), ","))
 	describe := fs.Bool("describe", false, "list the keys with what each is for, instead of the template")
 	rest, code, done := env.Parse(Command, fs, args)
 	if done {
@@ -45,7 +46,7 @@ func Run(_ context.Context, env cmdline.Env, args []string) int {
 		for _, m := range strings.Split(*modules, ",") {
 			m = strings.TrimSpace(m)
 			if _, ok := pmp.FindModule(m); !ok {
-				return env.Usage(Command.Name, "--modules: %q is not a PMP module%s (modules: %s)", m, hint(pmp.SuggestModule(m)), strings.Join(moduleNames(), ", "))
+				return env.Usage(Command.Name, "--modules: %q is not a PMP module%s (modules: %s)", m, suggest.Clause(pmp.SuggestModule(m)), strings.Join(pmp.ModuleNames(), ", "))
 			}
 			sel = append(sel, m)
 		}
@@ -73,19 +74,4 @@ func writeDescriptions(env cmdline.Env, sel []string) {
 		}
 	}
 	tw.Flush()
-}
-
-func moduleNames() []string {
-	var out []string
-	for _, m := range pmp.Modules() {
-		out = append(out, m.Name)
-	}
-	return out
-}
-
-func hint(s []string) string {
-	if h := pmp.Hint(s); h != "" {
-		return "; " + h
-	}
-	return ""
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/report"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/flatten"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/suggest"
 )
 
 // Document is what validate learned about one PMP secret's JSON.
@@ -223,7 +224,7 @@ func (w *walker) finish() Document {
 	switch {
 	case !isPMP:
 		w.add(report.Finding{Severity: report.Error, Check: "not-pmp",
-			Message: "no key is under a PMP module (" + strings.Join(moduleNames(), ", ") + "): this is not a PMP secret",
+			Message: "no key is under a PMP module (" + strings.Join(pmp.ModuleNames(), ", ") + "): this is not a PMP secret",
 			Fix:     "start from the PMP template (template prints it); module and key names are case-sensitive"})
 	case !anySet:
 		w.add(report.Finding{Severity: report.Error, Check: "no-credential",
@@ -279,7 +280,7 @@ func (w *walker) unknown(l leaf) {
 	mod, key, dotted := strings.Cut(l.name, ".")
 	_, knownModule := pmp.FindModule(mod)
 	if sugg := pmp.Suggest(l.name); len(sugg) > 0 {
-		f.Message = fmt.Sprintf("%s is not a PMP key; %s PMP key names are case-sensitive and read-only", l.name, pmp.Hint(sugg))
+		f.Message = fmt.Sprintf("%s is not a PMP key; %s PMP key names are case-sensitive and read-only", l.name, suggest.Hint(sugg))
 		m, k, _ := strings.Cut(sugg[0], ".")
 		f.Fix = fmt.Sprintf("rename it to %s (key %q in module %q)", sugg[0], k, m)
 		if len(sugg) > 1 {
@@ -287,8 +288,8 @@ func (w *walker) unknown(l leaf) {
 		}
 	} else if !dotted {
 		f.Check = "unknown-module"
-		f.Message = fmt.Sprintf("%s is not a PMP module and holds no PMP key%s", l.name, hint(pmp.SuggestModule(mod)))
-		f.Fix = "remove it; the modules are " + strings.Join(moduleNames(), ", ")
+		f.Message = fmt.Sprintf("%s is not a PMP module and holds no PMP key%s", l.name, suggest.Clause(pmp.SuggestModule(mod)))
+		f.Fix = "remove it; the modules are " + strings.Join(pmp.ModuleNames(), ", ")
 		if l.kind != kObject {
 			if _, isModule := pmp.FindModule(l.name); isModule {
 				f.Check = "wrong-type"
@@ -298,8 +299,8 @@ func (w *walker) unknown(l leaf) {
 		}
 	} else if !knownModule {
 		f.Check = "unknown-module"
-		f.Message = fmt.Sprintf("%s: %s is not a PMP module%s", l.name, mod, hint(pmp.SuggestModule(mod)))
-		f.Fix = "the modules are " + strings.Join(moduleNames(), ", ")
+		f.Message = fmt.Sprintf("%s: %s is not a PMP module%s", l.name, mod, suggest.Clause(pmp.SuggestModule(mod)))
+		f.Fix = "the modules are " + strings.Join(pmp.ModuleNames(), ", ")
 	} else {
 		m, _ := pmp.FindModule(mod)
 		keys := make([]string, len(m.Keys))
@@ -421,19 +422,4 @@ func skipSeparators(raw []byte, off int) int {
 		off++
 	}
 	return off
-}
-
-func moduleNames() []string {
-	var out []string
-	for _, m := range pmp.Modules() {
-		out = append(out, m.Name)
-	}
-	return out
-}
-
-func hint(s []string) string {
-	if h := pmp.Hint(s); h != "" {
-		return "; " + h
-	}
-	return ""
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/files"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/jmes"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/suggest"
 )
 
 // Flatten says whether a secret's JSON value is split into one file per key.
@@ -288,7 +288,7 @@ func canonical(m map[string]any, known []string, bad func(string, ...any)) map[s
 		}
 		if name == "" {
 			hint := ""
-			if h := pmp.Hint(pmp.SuggestAmong(k, known)); h != "" {
+			if h := suggest.Hint(suggest.Among(k, known)); h != "" {
 				hint = ": " + h
 			}
 			bad("unknown field %q%s (known fields: %s)", k, hint, strings.Join(known, ", "))

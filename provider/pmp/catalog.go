@@ -160,3 +160,13 @@ func Names() []string {
 	}
 	return out
 }
+
+// ModuleNames returns the names of the modules, e.g. "VCS", in catalog
+// order.
+func ModuleNames() []string {
+	out := make([]string, len(modules))
+	for i, m := range modules {
+		out[i] = m.Name
+	}
+	return out
+}

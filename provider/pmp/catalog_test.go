@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestCatalogHasThePMPDocumentsThirtyCredentials(t *testing.T) {
@@ -120,5 +122,18 @@ func TestDocumentMountsOnlyValues(t *testing.T) {
 	}
 	if parsed["VCS"]["GithubAdminPAT"] != "v-VCS.GithubAdminPAT" || parsed["Email"]["SMTPPassword"] != "" || len(parsed) != 11 {
 		t.Errorf("document = %s", doc)
+	}
+}
+
+func TestModuleNames(t *testing.T) {
+	var want []string
+	for _, m := range Modules() {
+		want = append(want, m.Name)
+	}
+	if diff := cmp.Diff(want, ModuleNames()); diff != "" {
+		t.Errorf("ModuleNames() (-want +got):\n%s", diff)
+	}
+	if _, ok := FindModule(ModuleNames()[0]); !ok {
+		t.Errorf("ModuleNames()[0] = %q is no module", ModuleNames()[0])
 	}
 }

@@ -44,31 +44,6 @@ func TestSuggestModule(t *testing.T) {
 	}
 }
 
-func TestSuggestAmong(t *testing.T) {
-	sas := []string{"default", "pmp-secrets-access"}
-	if diff := cmp.Diff([]string{"pmp-secrets-access"}, SuggestAmong("pmp-secret-access", sas)); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
-	}
-	if got := SuggestAmong("default", sas); got != nil {
-		t.Errorf("a name among the candidates got %v", got)
-	}
-}
-
-func TestDistance(t *testing.T) {
-	for _, tc := range []struct {
-		a, b string
-		want int
-	}{
-		{"", "", 0}, {"abc", "", 3}, {"", "abc", 3}, {"abc", "abc", 0},
-		{"abc", "abd", 1}, {"abc", "acb", 1}, {"abc", "abcd", 1}, {"kitten", "sitting", 3},
-		{"ca", "abc", 3}, // optimal string alignment: no edit of a transposed pair
-	} {
-		if got := distance(tc.a, tc.b); got != tc.want {
-			t.Errorf("distance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
-		}
-	}
-}
-
 func TestCheck(t *testing.T) {
 	for _, tc := range []struct {
 		name    string

@@ -13,7 +13,7 @@ import (
 var MountBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20, 30, 60}
 
 // Mount results, the result label of pmp_mounts_total: "ok", or the stage
-// that failed. Each maps to one gRPC code (see server.codeFor), except
+// that failed. Each maps to one gRPC code (see server.answers), except
 // that a Mount the kubelet gave up on is "canceled" with code Unknown.
 const (
 	ResultOK              = "ok"
