@@ -12,7 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/doctor"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/report"
 )
 
 // mountFailure bounds how long a failing mount takes to show its event.
@@ -139,11 +139,11 @@ func TestCSIDriverWithoutTokenRequest(t *testing.T) {
 	ns.assertFailedMount("reader", "tokenRequests", "sts.amazonaws.com")
 
 	d := ns.doctor(stored, "--service-account", "pmp", "--class", "pmp")
-	d.finding(t, "csidriver", doctor.Error,
+	d.finding(t, "csidriver", report.Error,
 		"CSIDriver secrets-store.csi.k8s.io: it requests no service-account token for audience sts.amazonaws.com, so pods get no IRSA token and every Mount fails",
 		"tokenRequests: [{audience: sts.amazonaws.com}]", "--set tokenRequests[0].audience=sts.amazonaws.com")
 	// doctor requests its own token: the rest of the chain still runs.
-	if d.step("mount", doctor.OK) == nil {
+	if d.step("mount", report.OK) == nil {
 		t.Errorf("the IRSA chain did not run to the Mount: %s", d.statuses())
 	}
 }
