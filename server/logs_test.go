@@ -226,8 +226,8 @@ func faultPaths(t *testing.T, e *env) {
 }
 
 // stalePaths serves a secret and a Parameter Store parameter stale through
-// an AWS outage (--stale-if-error), so the lines saying so (provider/secrets
-// and provider/ssm logStale) are logged.
+// an AWS outage (--stale-if-error), so the lines saying so (the
+// StaleLog lines of provider/secrets and provider/ssm) are logged.
 func stalePaths(t *testing.T) {
 	t.Helper()
 	e := newEnv(t, func(o *provider.Options) {

@@ -108,7 +108,7 @@ func (d *Doctor) chain(ctx context.Context, t Target, req *params.Request, own i
 	}
 
 	mountable := true
-	assumed := map[string]bool{} // the cross-account roles checked, by key
+	assumed := map[identity.Key]bool{} // the cross-account roles checked, by key
 	for i, obj := range req.Objects {
 		oid := own
 		if obj.Region != "" {
@@ -186,7 +186,7 @@ func (d *Doctor) ownFinding(ctx context.Context, t Target, req *params.Request, 
 
 // assume checks, once per cross-account role, that the pod's own
 // identity may assume it (sts:AssumeRole, the role's trust policy).
-func (d *Doctor) assume(ctx context.Context, p *provider.Provider, t Target, id identity.Identity, token string, assumed map[string]bool, s *Steps) bool {
+func (d *Doctor) assume(ctx context.Context, p *provider.Provider, t Target, id identity.Identity, token string, assumed map[identity.Key]bool, s *Steps) bool {
 	ok, seen := assumed[id.Key()]
 	if seen {
 		return ok

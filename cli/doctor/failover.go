@@ -30,7 +30,7 @@ func (d *Doctor) failover(ctx context.Context, p *provider.Provider, req *params
 	region := req.FailoverRegion
 	var served, parameters, primaries []string
 	failed := false
-	exchanged := map[string]bool{} // by identity key: one exchange, and one finding, each
+	exchanged := map[identity.Key]bool{} // by identity key: one exchange, and one finding, each
 	for _, obj := range req.Objects {
 		primary := own.Region
 		if obj.Region != "" {
@@ -82,7 +82,7 @@ func (d *Doctor) failover(ctx context.Context, p *provider.Provider, req *params
 
 // failoverIdentity gets id's credentials in the failover region, its own
 // and then its target role's, once per identity: a failure is a warning.
-func (d *Doctor) failoverIdentity(ctx context.Context, p *provider.Provider, id identity.Identity, primary, token string, exchanged map[string]bool, s *Steps) bool {
+func (d *Doctor) failoverIdentity(ctx context.Context, p *provider.Provider, id identity.Identity, primary, token string, exchanged map[identity.Key]bool, s *Steps) bool {
 	if ok, seen := exchanged[id.Key()]; seen {
 		return ok
 	}
@@ -91,7 +91,7 @@ func (d *Doctor) failoverIdentity(ctx context.Context, p *provider.Provider, id 
 	return ok
 }
 
-func (d *Doctor) exchangeIn(ctx context.Context, p *provider.Provider, id identity.Identity, primary, token string, exchanged map[string]bool, s *Steps) bool {
+func (d *Doctor) exchangeIn(ctx context.Context, p *provider.Provider, id identity.Identity, primary, token string, exchanged map[identity.Key]bool, s *Steps) bool {
 	const check = "failover"
 	outage := fmt.Sprintf("in failover region %s, so every Mount would fail during an outage of %s", id.Region, primary)
 	own := id.Own()

@@ -9,8 +9,10 @@
 // Options.Jitter, each value's freshness is shortened by a random fraction,
 // so the entries of one secret on many nodes do not all expire together.
 //
-// Keys are built by callers from non-secret data only (role ARN, namespace,
-// service account, region, secret id, version): never a token or a value.
+// Keys are comparable values (structs) that callers build from non-secret
+// data only (role ARN, namespace, service account, region, secret id,
+// version): never a token or a value. A key type that says what its
+// fields are for a log line (Logged) gets its stale line from StaleLog.
 package cache
 
 import (
@@ -25,6 +27,8 @@ import (
 	"time"
 
 	"k8s.io/klog/v2"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 )
 
 // Stats are a cache's counters since it was made.
@@ -38,7 +42,7 @@ type Stats struct {
 }
 
 // Options tune a cache beyond its size. The zero value is a plain cache.
-type Options struct {
+type Options[K comparable] struct {
 	// Jitter shortens each value's freshness window by a random fraction
 	// of it, up to Jitter (0.1: up to 10% shorter), so copies of one value
 	// loaded at the same moment on many nodes expire spread out. At most
@@ -58,7 +62,7 @@ type Options struct {
 	// OnStale is called, outside the cache's lock, when a value starts
 	// answering stale: once per outage and key, with the failure and how
 	// long ago the value's freshness ended. Not for every stale answer.
-	OnStale func(key string, err error, late time.Duration)
+	OnStale func(key K, err error, late time.Duration)
 	// Now is the clock (tests); nil: time.Now.
 	Now func() time.Time
 	// Rand returns a number in [0, 1) for the jitter (tests); nil:
@@ -66,11 +70,11 @@ type Options struct {
 	Rand func() float64
 }
 
-// Cache maps keys to values of type V, each with its own expiry.
-type Cache[V any] struct {
+// Cache maps keys of type K to values of type V, each with its own expiry.
+type Cache[K comparable, V any] struct {
 	max  int
 	now  func() time.Time
-	opts Options
+	opts Options[K]
 
 	mu    sync.Mutex
 	order *list.List // front = most recently used
@@ -79,20 +83,21 @@ type Cache[V any] struct {
 	// waiter gets): keyed by identity as far as the caller's key is; every
 	// user's key holds the reading identity (secrets, ssm,
 	// identity.Credentials, identity.Kube's roles).
-	items   map[string]*list.Element
-	loading map[string]*call[V]
+	items   map[K]*list.Element
+	loading map[K]*call[V]
 
 	// Counters: hold nothing identity-specific (numbers, for metrics).
 	hits, misses, coalesced, evictions, stale atomic.Int64
 
 	// Bytes bound (LimitBytes): zero maxBytes is none.
-	maxBytes int64
-	sizeOf   func(key string, value V) int64
-	bytes    int64
+	maxBytes  int64
+	keySize   func(key K) int64
+	valueSize func(value V) int64
+	bytes     int64
 }
 
-type entry[V any] struct {
-	key     string
+type entry[K comparable, V any] struct {
+	key     K
 	value   V
 	err     error
 	expires time.Time
@@ -115,13 +120,13 @@ type call[V any] struct {
 }
 
 // New returns a cache holding at most max entries (at least 1).
-func New[V any](max int) *Cache[V] {
-	return NewWithOptions[V](max, Options{})
+func New[K comparable, V any](max int) *Cache[K, V] {
+	return NewWithOptions[K, V](max, Options[K]{})
 }
 
 // NewWithOptions returns a cache holding at most max entries (at least 1),
 // tuned by o.
-func NewWithOptions[V any](size int, o Options) *Cache[V] {
+func NewWithOptions[K comparable, V any](size int, o Options[K]) *Cache[K, V] {
 	size = max(size, 1)
 	if o.Now == nil {
 		o.Now = time.Now
@@ -133,22 +138,22 @@ func NewWithOptions[V any](size int, o Options) *Cache[V] {
 	if o.StaleIf == nil {
 		o.StaleIfError = 0
 	}
-	return &Cache[V]{
+	return &Cache[K, V]{
 		max:     size,
 		now:     o.Now,
 		opts:    o,
 		order:   list.New(),
-		items:   map[string]*list.Element{},
-		loading: map[string]*call[V]{},
+		items:   map[K]*list.Element{},
+		loading: map[K]*call[V]{},
 	}
 }
 
-// LimitBytes bounds the cache in bytes as well as in entries: sizeOf
-// estimates what an entry holds (negative entries count their key only),
-// and the least recently used entries go while the total is over
+// LimitBytes bounds the cache in bytes as well as in entries: keySize and
+// valueSize estimate what an entry holds (negative entries count their key
+// only), and the least recently used entries go while the total is over
 // maxBytes, the newest one always kept. Call it before the cache is used.
-func (c *Cache[V]) LimitBytes(maxBytes int64, sizeOf func(key string, value V) int64) {
-	c.maxBytes, c.sizeOf = maxBytes, sizeOf
+func (c *Cache[K, V]) LimitBytes(maxBytes int64, keySize func(key K) int64, valueSize func(value V) int64) {
+	c.maxBytes, c.keySize, c.valueSize = maxBytes, keySize, valueSize
 }
 
 // Loader loads the value for a key. It returns the value, or an error, and
@@ -168,12 +173,12 @@ type Loader[V any] func(ctx context.Context) (value V, ttl time.Duration, err er
 // that fails transiently, and for a caller whose deadline passes while the
 // load is still trying; while it answers stale (an outage), lookups get it
 // at once and one load in the background tries again.
-func (c *Cache[V]) Get(ctx context.Context, key string, load Loader[V]) (V, error) {
+func (c *Cache[K, V]) Get(ctx context.Context, key K, load Loader[V]) (V, error) {
 	c.mu.Lock()
 	now := c.now()
-	var staling *entry[V]
+	var staling *entry[K, V]
 	if el, ok := c.items[key]; ok {
-		e := el.Value.(*entry[V])
+		e := el.Value.(*entry[K, V])
 		if now.Before(e.expires) {
 			c.order.MoveToFront(el)
 			c.mu.Unlock()
@@ -231,7 +236,7 @@ func (c *Cache[V]) Get(ctx context.Context, key string, load Loader[V]) (V, erro
 
 // serveStale returns the stale value of key, if one may answer for err,
 // and marks it as answering stale.
-func (c *Cache[V]) serveStale(key string, err error) (V, bool) {
+func (c *Cache[K, V]) serveStale(key K, err error) (V, bool) {
 	c.mu.Lock()
 	v, first, late, ok := c.staleLocked(key, err)
 	c.mu.Unlock()
@@ -244,12 +249,12 @@ func (c *Cache[V]) serveStale(key string, err error) (V, bool) {
 // staleLocked finds the expired value of key that may answer for err. It
 // marks it as answering stale (first: it was not yet), and holds it for
 // StaleRetry before the next load, within StaleIfError.
-func (c *Cache[V]) staleLocked(key string, err error) (value V, first bool, late time.Duration, ok bool) {
+func (c *Cache[K, V]) staleLocked(key K, err error) (value V, first bool, late time.Duration, ok bool) {
 	el, found := c.items[key]
 	if !found {
 		return value, false, 0, false
 	}
-	e := el.Value.(*entry[V])
+	e := el.Value.(*entry[K, V])
 	now := c.now()
 	if e.err != nil || !now.Before(e.staleUntil) || (!e.staling && now.Before(e.expires)) {
 		return value, false, 0, false
@@ -262,7 +267,7 @@ func (c *Cache[V]) staleLocked(key string, err error) (value V, first bool, late
 	return e.value, first, now.Sub(e.fresh), true
 }
 
-func (c *Cache[V]) run(ctx context.Context, key string, cl *call[V], load Loader[V]) {
+func (c *Cache[K, V]) run(ctx context.Context, key K, cl *call[V], load Loader[V]) {
 	lctx := context.WithoutCancel(ctx)
 	if d, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
@@ -289,7 +294,7 @@ func (c *Cache[V]) run(ctx context.Context, key string, cl *call[V], load Loader
 	case err != nil:
 		// A refusal or a bug: a stale value must not answer for it.
 		if el, ok := c.items[key]; ok {
-			if e := el.Value.(*entry[V]); e.staling || !c.now().Before(e.expires) {
+			if e := el.Value.(*entry[K, V]); e.staling || !c.now().Before(e.expires) {
 				c.removeLocked(el)
 			}
 		}
@@ -312,7 +317,7 @@ func (c *Cache[V]) run(ctx context.Context, key string, cl *call[V], load Loader
 // load runs the loader, turning a panic into a *PanicError for every
 // caller: the load runs on a goroutine of its own, where a panic would
 // end the whole process, every pod's Mounts with it. Nothing is cached.
-func (c *Cache[V]) load(ctx context.Context, load Loader[V]) (value V, ttl time.Duration, err error) {
+func (c *Cache[K, V]) load(ctx context.Context, load Loader[V]) (value V, ttl time.Duration, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			perr := &PanicError{Value: r, Stack: debug.Stack()}
@@ -336,11 +341,11 @@ func (e *PanicError) Error() string {
 }
 
 // Peek returns the cached value for key, expired or not, without loading.
-func (c *Cache[V]) Peek(key string) (V, bool) {
+func (c *Cache[K, V]) Peek(key K) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.items[key]; ok {
-		e := el.Value.(*entry[V])
+		e := el.Value.(*entry[K, V])
 		if e.err == nil {
 			return e.value, true
 		}
@@ -352,18 +357,18 @@ func (c *Cache[V]) Peek(key string) (V, bool) {
 // ForgetIf drops key when its cached value satisfies stale, checked under
 // the cache's lock: of many callers that found one value wanting, only the
 // first drops it, and a newer value is kept.
-func (c *Cache[V]) ForgetIf(key string, stale func(V) bool) {
+func (c *Cache[K, V]) ForgetIf(key K, stale func(V) bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.items[key]; ok {
-		if e := el.Value.(*entry[V]); e.err == nil && stale(e.value) {
+		if e := el.Value.(*entry[K, V]); e.err == nil && stale(e.value) {
 			c.removeLocked(el)
 		}
 	}
 }
 
 // Forget drops key.
-func (c *Cache[V]) Forget(key string) {
+func (c *Cache[K, V]) Forget(key K) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.items[key]; ok {
@@ -372,7 +377,7 @@ func (c *Cache[V]) Forget(key string) {
 }
 
 // Stats returns the counters.
-func (c *Cache[V]) Stats() Stats {
+func (c *Cache[K, V]) Stats() Stats {
 	c.mu.Lock()
 	n, b := int64(c.order.Len()), c.bytes
 	c.mu.Unlock()
@@ -382,18 +387,18 @@ func (c *Cache[V]) Stats() Stats {
 	}
 }
 
-func (c *Cache[V]) addLocked(key string, value V, err error, expires time.Time) {
+func (c *Cache[K, V]) addLocked(key K, value V, err error, expires time.Time) {
 	if el, ok := c.items[key]; ok {
 		c.removeLocked(el)
 	}
-	e := &entry[V]{key: key, value: value, err: err, expires: expires, fresh: expires}
+	e := &entry[K, V]{key: key, value: value, err: err, expires: expires, fresh: expires}
 	if err == nil && c.opts.StaleIfError > 0 {
 		e.staleUntil = expires.Add(c.opts.StaleIfError)
 	}
-	if c.sizeOf != nil {
-		e.size = int64(len(key))
+	if c.keySize != nil {
+		e.size = c.keySize(key)
 		if err == nil {
-			e.size = c.sizeOf(key, value)
+			e.size += c.valueSize(value)
 		}
 		c.bytes += e.size
 	}
@@ -404,8 +409,8 @@ func (c *Cache[V]) addLocked(key string, value V, err error, expires time.Time) 
 	}
 }
 
-func (c *Cache[V]) removeLocked(el *list.Element) {
-	e := el.Value.(*entry[V])
+func (c *Cache[K, V]) removeLocked(el *list.Element) {
+	e := el.Value.(*entry[K, V])
 	c.bytes -= e.size
 	delete(c.items, e.key)
 	c.order.Remove(el)
@@ -416,4 +421,23 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// Logged is a key that says what it is for a log line: key/values from its
+// own fields (the object, the region, the reading identity), never a token
+// or a value.
+type Logged interface {
+	comparable
+	LogFields() []any
+}
+
+// StaleLog is the OnStale of a cache whose keys are Logged: it says msg,
+// once per outage and key, with the key's fields, how long ago the value's
+// freshness ended and why the load failed (the error text names the call
+// and its reason, never a value or token).
+func StaleLog[K Logged](msg string) func(key K, err error, late time.Duration) {
+	return func(key K, err error, late time.Duration) {
+		kv := append(key.LogFields(), "pastFreshness", late.Round(time.Second), "reason", mounterr.Bound(err.Error()))
+		klog.InfoS(msg, kv...)
+	}
 }

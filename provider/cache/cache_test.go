@@ -31,9 +31,9 @@ func (c *clock) advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func newCache(max int) (*Cache[string], *clock) {
+func newCache(max int) (*Cache[string, string], *clock) {
 	clk := &clock{t: time.Date(2026, 11, 26, 18, 0, 0, 0, time.UTC)}
-	c := New[string](max)
+	c := New[string, string](max)
 	c.now = clk.now
 	return c, clk
 }
@@ -218,7 +218,7 @@ func TestLRUEviction(t *testing.T) {
 
 func TestLimitBytes(t *testing.T) {
 	c, _ := newCache(100)
-	c.LimitBytes(100, func(_ string, v string) int64 { return int64(len(v)) })
+	c.LimitBytes(100, func(string) int64 { return 0 }, func(v string) int64 { return int64(len(v)) })
 	var l loader
 	get := func(key string, size int) {
 		t.Helper()

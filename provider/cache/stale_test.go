@@ -13,7 +13,7 @@ var errOutage = errors.New("ServiceUnavailable: AWS is down")
 // staleCache is a cache whose values answer stale for an hour for
 // errOutage only, with its clock and the OnStale calls it made.
 type staleCache struct {
-	*Cache[string]
+	*Cache[string, string]
 	clk *clock
 
 	logMu   sync.Mutex
@@ -23,7 +23,7 @@ type staleCache struct {
 func newStaleCache(retry time.Duration) *staleCache {
 	clk := &clock{t: time.Date(2026, 11, 26, 18, 0, 0, 0, time.UTC)}
 	sc := &staleCache{clk: clk}
-	sc.Cache = NewWithOptions[string](8, Options{
+	sc.Cache = NewWithOptions[string, string](8, Options[string]{
 		StaleIfError: time.Hour,
 		StaleIf:      func(err error) bool { return errors.Is(err, errOutage) },
 		StaleRetry:   retry,
@@ -43,7 +43,7 @@ func (sc *staleCache) staleLogs() []time.Duration {
 	return append([]time.Duration(nil), sc.onStale...)
 }
 
-func get(t *testing.T, c *Cache[string], l *loader, value string, ttl time.Duration, err error) (string, error) {
+func get(t *testing.T, c *Cache[string, string], l *loader, value string, ttl time.Duration, err error) (string, error) {
 	t.Helper()
 	return c.Get(context.Background(), "k", l.fn(value, ttl, err))
 }
@@ -209,7 +209,7 @@ func TestJitterShortensFreshnessByABoundedFraction(t *testing.T) {
 		{0.5, 95 * time.Second},
 		{0.999, 90*time.Second + 10*time.Millisecond},
 	} {
-		c := NewWithOptions[string](8, Options{Jitter: 0.1, Now: clk.now, Rand: func() float64 { return tc.rand }})
+		c := NewWithOptions[string, string](8, Options[string]{Jitter: 0.1, Now: clk.now, Rand: func() float64 { return tc.rand }})
 		var l loader
 		get(t, c, &l, "v1", 100*time.Second, nil)
 		clk.advance(tc.fresh - time.Millisecond)
@@ -237,10 +237,10 @@ func TestJitterSpreadsExpiries(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 11, 26, 18, 0, 0, 0, time.UTC)}
 	seconds := map[int64]bool{}
 	for range 200 {
-		c := NewWithOptions[string](8, Options{Jitter: 0.1, Now: clk.now})
+		c := NewWithOptions[string, string](8, Options[string]{Jitter: 0.1, Now: clk.now})
 		c.Get(context.Background(), "k", func(context.Context) (string, time.Duration, error) { return "v", 2 * time.Minute, nil })
 		el := c.items["k"]
-		exp := el.Value.(*entry[string]).expires.Sub(clk.now())
+		exp := el.Value.(*entry[string, string]).expires.Sub(clk.now())
 		if exp > 2*time.Minute || exp <= 108*time.Second {
 			t.Fatalf("expiry %s outside (108s, 120s]", exp)
 		}

@@ -24,7 +24,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +31,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 )
 
@@ -46,19 +46,18 @@ type Source[V any] struct {
 	Load func(ctx context.Context) (V, time.Duration, error)
 }
 
-// Read is the read of an object that has a failover region.
-type Read[V any] struct {
+// Read is the read of an object that has a failover region, whose key
+// (the caller's cache key) is a K.
+type Read[K comparable, V any] struct {
 	// Key identifies the object and the identity reading it, for the log
 	// said once per outage; it is never logged.
-	Key string
-	// Reader identifies the identity whose credentials read the primary
-	// (its identity.Key): a primary's outage is remembered for that
-	// identity only. It is never logged.
-	Reader string
+	Key K
+	// Reader is the identity whose credentials read the primary: a
+	// primary's outage is remembered for that identity only. The log lines
+	// name it (identity.Key.LogFields).
+	Reader identity.Key
 	// What names the object for logs and messages: "secret NAME".
 	What string
-	// LogFields are more key/values for the log line (the identity).
-	LogFields []any
 	// Primary is the object's own region; Failover the failoverRegion.
 	Primary, Failover Source[V]
 	// Window is how long a value the failover region served may be kept,
@@ -67,8 +66,8 @@ type Read[V any] struct {
 }
 
 // Regions remembers the outages of one service's regions and counts the
-// reads its failover regions served.
-type Regions struct {
+// reads its failover regions served; K is the key of its reads (Read.Key).
+type Regions[K comparable] struct {
 	service string
 	outage  func(error) bool
 	now     func() time.Time
@@ -81,8 +80,8 @@ type Regions struct {
 	down map[downKey]downRegion
 	// failing are the keys the failover region served since their primary
 	// last answered: the log says so once per outage. Keyed by identity
-	// (Read.Key holds the reader's identity key).
-	failing map[string]struct{}
+	// (Read.Key holds the reader's identity.Key).
+	failing map[K]struct{}
 
 	// served holds nothing identity-specific (a count, for metrics).
 	served atomic.Int64
@@ -90,7 +89,8 @@ type Regions struct {
 
 // downKey is whose outage of which region is remembered.
 type downKey struct {
-	region, reader string
+	region string
+	reader identity.Key
 }
 
 type downRegion struct {
@@ -109,15 +109,15 @@ const (
 // New returns the Regions of service ("Secrets Manager", "SSM"), whose
 // failures are outages when outage says so. now is the clock (nil:
 // time.Now).
-func New(service string, outage func(error) bool, now func() time.Time) *Regions {
+func New[K comparable](service string, outage func(error) bool, now func() time.Time) *Regions[K] {
 	if now == nil {
 		now = time.Now
 	}
-	return &Regions{service: service, outage: outage, now: now, down: map[downKey]downRegion{}, failing: map[string]struct{}{}}
+	return &Regions[K]{service: service, outage: outage, now: now, down: map[downKey]downRegion{}, failing: map[K]struct{}{}}
 }
 
 // Served is how many reads the failover regions served.
-func (r *Regions) Served() int64 { return r.served.Load() }
+func (r *Regions[K]) Served() int64 { return r.served.Load() }
 
 // Version is the version of a value of an object that has a failover
 // region: the region that served it and the value's own version.
@@ -132,7 +132,7 @@ func Version(region, version string) string { return region + "/" + version }
 // fail the error names both regions and both reasons; it is the primary's
 // outage (transient), never remembered, so a value kept for an outage
 // (--stale-if-error) may answer it.
-func Do[V any](ctx context.Context, r *Regions, rd Read[V]) (V, time.Duration, error) {
+func Do[K comparable, V any](ctx context.Context, r *Regions[K], rd Read[K, V]) (V, time.Duration, error) {
 	var zero V
 	dk := downKey{region: rd.Primary.Region, reader: rd.Reader}
 	ago, primaryErr := r.isDown(dk)
@@ -145,7 +145,7 @@ func Do[V any](ctx context.Context, r *Regions, rd Read[V]) (V, time.Duration, e
 		v, ttl, err := rd.Primary.Load(pctx)
 		cancel()
 		if err == nil {
-			r.answered(rd.Key, rd.What, rd.Primary.Region, rd.LogFields)
+			r.answered(rd.Key, rd.What, rd.Primary.Region, rd.Reader.LogFields())
 			return v, ttl, nil
 		}
 		if !r.outage(err) || ctx.Err() != nil {
@@ -167,7 +167,7 @@ func Do[V any](ctx context.Context, r *Regions, rd Read[V]) (V, time.Duration, e
 			rd.What, rd.Primary.Region, since, primaryErr, rd.Failover.Region, err)}
 	}
 	r.served.Add(1)
-	r.failedOver(rd.Key, rd.What, rd.Primary.Region, rd.Failover.Region, rd.LogFields, primaryErr)
+	r.failedOver(rd.Key, rd.What, rd.Primary.Region, rd.Failover.Region, rd.Reader.LogFields(), primaryErr)
 	return v, min(ttl, rd.Window), nil
 }
 
@@ -180,7 +180,7 @@ func credentialStep(err error) bool {
 
 // isDown returns the outage of k remembered now, if any, and how long ago
 // it was found.
-func (r *Regions) isDown(k downKey) (time.Duration, error) {
+func (r *Regions[K]) isDown(k downKey) (time.Duration, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	o, ok := r.down[k]
@@ -195,7 +195,7 @@ func (r *Regions) isDown(k downKey) (time.Duration, error) {
 	return now.Sub(o.at), o.err
 }
 
-func (r *Regions) markDown(k downKey, err error, window time.Duration) {
+func (r *Regions[K]) markDown(k downKey, err error, window time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.now()
@@ -214,7 +214,7 @@ func (r *Regions) markDown(k downKey, err error, window time.Duration) {
 
 // answered notes that the primary of the read with key answered: an
 // outage it was failing over for has ended.
-func (r *Regions) answered(key, what, primary string, fields []any) {
+func (r *Regions[K]) answered(key K, what, primary string, fields []any) {
 	r.mu.Lock()
 	_, was := r.failing[key]
 	delete(r.failing, key)
@@ -229,7 +229,7 @@ func (r *Regions) answered(key, what, primary string, fields []any) {
 // region serves the read with key: which object, which regions, as whom
 // and why (the primary's error names the call and AWS's reason, never a
 // value or token).
-func (r *Regions) failedOver(key, what, primary, failover string, fields []any, primaryErr error) {
+func (r *Regions[K]) failedOver(key K, what, primary, failover string, fields []any, primaryErr error) {
 	r.mu.Lock()
 	_, logged := r.failing[key]
 	if !logged {
@@ -249,29 +249,4 @@ func (r *Regions) failedOver(key, what, primary, failover string, fields []any, 
 		why = "the identity's credentials for its region could not be got"
 	}
 	klog.InfoS("the failover region serves "+what+": "+why+" (failoverRegion)", kv...)
-}
-
-// Key is the cache key of a read with a failover: the key of the read in
-// the primary region, after the failover's own fields. SplitKey reads it
-// back.
-func Key(failoverFields []string, primaryKey string) string {
-	return keyPrefix + strings.Join(failoverFields, "\x01") + "\x00" + primaryKey
-}
-
-// keyPrefix starts every Key: no other cache key does (their first field
-// is a region name, or a name without control characters).
-const keyPrefix = "failover\x01"
-
-// SplitKey is Key read back: the failover's fields (nil when key is not
-// a Key) and the primary's key.
-func SplitKey(key string) (failoverFields []string, primaryKey string) {
-	rest, ok := strings.CutPrefix(key, keyPrefix)
-	if !ok {
-		return nil, key
-	}
-	head, primaryKey, ok := strings.Cut(rest, "\x00")
-	if !ok {
-		return nil, key
-	}
-	return strings.Split(head, "\x01"), primaryKey
 }

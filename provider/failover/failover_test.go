@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 )
 
@@ -44,12 +45,12 @@ func (r *regions) source(region string) Source[string] {
 	}}
 }
 
-func (r *regions) read() Read[string] {
-	return Read[string]{Key: "k", What: "secret S", Primary: r.source("us-east-1"), Failover: r.source("us-west-2"), Window: 10 * time.Second}
+func (r *regions) read() Read[string, string] {
+	return Read[string, string]{Key: "k", What: "secret S", Primary: r.source("us-east-1"), Failover: r.source("us-west-2"), Window: 10 * time.Second}
 }
 
-func (r *regions) regions() *Regions {
-	return New("Secrets Manager", func(err error) bool { return errors.Is(err, errOutage) }, func() time.Time { return r.now })
+func (r *regions) regions() *Regions[string] {
+	return New[string]("Secrets Manager", func(err error) bool { return errors.Is(err, errOutage) }, func() time.Time { return r.now })
 }
 
 func TestPrimaryAnswers(t *testing.T) {
@@ -137,17 +138,6 @@ func TestBothRegionsFail(t *testing.T) {
 	}
 }
 
-func TestKey(t *testing.T) {
-	key := Key([]string{"us-west-2", "PMP-Replica", "", "AWSCURRENT"}, "us-east-1\x00PMP\x00\x00\x001m0s\x00id")
-	fields, primary := SplitKey(key)
-	if strings.Join(fields, ",") != "us-west-2,PMP-Replica,,AWSCURRENT" || primary != "us-east-1\x00PMP\x00\x00\x001m0s\x00id" {
-		t.Errorf("SplitKey(Key()) = %q, %q", fields, primary)
-	}
-	if fields, primary := SplitKey("us-east-1\x00PMP"); fields != nil || primary != "us-east-1\x00PMP" {
-		t.Errorf("SplitKey of a key without failover = %q, %q", fields, primary)
-	}
-}
-
 // tenant is one identity's read of its own secret: its primary's answer is
 // the test's, its failover region answers with failoverErr (nil: a value).
 type tenant struct {
@@ -157,9 +147,9 @@ type tenant struct {
 	primary     int
 }
 
-func (tn *tenant) read() Read[string] {
-	return Read[string]{
-		Key: tn.reader + "/" + tn.arn, Reader: tn.reader, What: "secret " + tn.arn, Window: 10 * time.Second,
+func (tn *tenant) read() Read[string, string] {
+	return Read[string, string]{
+		Key: tn.reader + "/" + tn.arn, Reader: identity.Key{RoleARN: tn.reader}, What: "secret " + tn.arn, Window: 10 * time.Second,
 		Primary: Source[string]{Region: "us-east-1", Load: func(context.Context) (string, time.Duration, error) {
 			tn.primary++
 			if tn.primaryErr != nil {

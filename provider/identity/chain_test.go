@@ -84,7 +84,7 @@ func TestChainIsKeptPerPodIdentityAndTarget(t *testing.T) {
 	if _, _, err := c.Get(ctx, chained(testIdentity, crossAccount, "another-id", 0), "token-a"); err != nil {
 		t.Fatal(err)
 	}
-	keys := map[string]bool{}
+	keys := map[Key]bool{}
 	for _, id := range []Identity{a, b, pi, a.Own(), chained(testIdentity, crossAccount, "another-id", 0), chained(testIdentity, crossAccount, "", 20*time.Minute)} {
 		keys[id.Key()] = true
 	}

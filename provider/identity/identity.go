@@ -9,7 +9,6 @@ package identity
 import (
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -89,32 +88,41 @@ type Identity struct {
 	PodUID string
 }
 
-// keyParts is how many fields a Key joins.
-const keyParts = 9
-
-// Key is the cache key of the identity. It holds no token.
-func (i Identity) Key() string {
-	return strings.Join([]string{strconv.Itoa(int(i.Source)), i.RoleARN, i.Namespace, i.ServiceAccount, i.Region,
-		i.Target.RoleARN, i.Target.ExternalID, strconv.FormatInt(int64(i.Target.Duration/time.Second), 10), i.PodUID}, "\x00")
+// Key is the cache key of an identity: every field of it but the agent
+// Address. It holds no token.
+type Key struct {
+	Source                                     Source
+	RoleARN, Namespace, ServiceAccount, Region string
+	Target                                     Target
+	PodUID                                     string
 }
 
-// KeyLogFields are the log key/values of an identity's Key, for a line
-// that has only the Key (a cache's): its role, namespace, service account,
-// for a cross-account read the target role, and the pod of a Pod Identity
-// kept per pod. Nothing for a string that is not a Key.
-func KeyLogFields(key string) []any {
-	p := strings.Split(key, "\x00")
-	if len(p) != keyParts {
-		return nil
+// Key is the cache key of the identity.
+func (i Identity) Key() Key {
+	return Key{Source: i.Source, RoleARN: i.RoleARN, Namespace: i.Namespace, ServiceAccount: i.ServiceAccount,
+		Region: i.Region, Target: i.Target, PodUID: i.PodUID}
+}
+
+// LogFields are the log key/values of the identity, for a line that has
+// only its key (a cache's): its role, namespace, service account, for a
+// cross-account read the target role, and the pod of a Pod Identity kept
+// per pod.
+func (k Key) LogFields() []any {
+	kv := []any{"role", k.RoleARN, "namespace", k.Namespace, "serviceAccount", k.ServiceAccount}
+	if k.Target.RoleARN != "" {
+		kv = append(kv, "targetRole", k.Target.RoleARN)
 	}
-	kv := []any{"role", p[1], "namespace", p[2], "serviceAccount", p[3]}
-	if p[5] != "" {
-		kv = append(kv, "targetRole", p[5])
-	}
-	if p[8] != "" {
-		kv = append(kv, "podUID", p[8])
+	if k.PodUID != "" {
+		kv = append(kv, "podUID", k.PodUID)
 	}
 	return kv
+}
+
+// Bytes is the length of k's strings, for a cache's estimate of what a
+// key holds in bytes.
+func (k Key) Bytes() int64 {
+	return int64(len(k.RoleARN) + len(k.Namespace) + len(k.ServiceAccount) + len(k.Region) +
+		len(k.Target.RoleARN) + len(k.Target.ExternalID) + len(k.PodUID))
 }
 
 // Partition is the AWS partition of a region, for the ARNs that messages

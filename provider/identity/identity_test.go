@@ -129,10 +129,12 @@ func TestKeyLogFields(t *testing.T) {
 	id := Identity{Source: PodIdentity, Namespace: "pmp", ServiceAccount: "pmp-sa", Region: "eu-west-1", PodUID: "uid-1",
 		Target: Target{RoleARN: "arn:aws:iam::444455556666:role/x"}}
 	want := []any{"role", "", "namespace", "pmp", "serviceAccount", "pmp-sa", "targetRole", "arn:aws:iam::444455556666:role/x", "podUID", "uid-1"}
-	if diff := cmp.Diff(want, KeyLogFields(id.Key())); diff != "" {
-		t.Errorf("KeyLogFields (-want +got):\n%s", diff)
+	if diff := cmp.Diff(want, id.Key().LogFields()); diff != "" {
+		t.Errorf("LogFields (-want +got):\n%s", diff)
 	}
-	if got := KeyLogFields("not\x00a key"); got != nil {
-		t.Errorf("KeyLogFields of a non-key = %v", got)
+	// An IRSA identity of its own: no target role, no pod.
+	irsa := Identity{RoleARN: "arn:aws:iam::111122223333:role/r", Namespace: "pmp", ServiceAccount: "pmp-sa", Region: "eu-west-1", Address: AddressIPv6}
+	if diff := cmp.Diff([]any{"role", "arn:aws:iam::111122223333:role/r", "namespace", "pmp", "serviceAccount", "pmp-sa"}, irsa.Key().LogFields()); diff != "" {
+		t.Errorf("LogFields of an IRSA identity (-want +got):\n%s", diff)
 	}
 }

@@ -9,7 +9,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/klog/v2"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
@@ -37,9 +36,10 @@ type Kube struct {
 	nodeName string
 	retry    awsretry.Policy
 	roleTTL  time.Duration
-	// roles, with their negative entries: keyed by identity (namespace and
-	// service account, whose role annotation each holds).
-	roles *cache.Cache[string]
+	// roles, with their negative entries: keyed by identity as far as it
+	// is known before the role (roleKey: namespace and service account,
+	// whose role annotation each holds).
+	roles *cache.Cache[roleKey, string]
 
 	regionMu sync.Mutex
 	// region is one value, the node's: a node never changes region, so
@@ -91,15 +91,16 @@ func NewKube(client KubeAPI, cfg KubeConfig) *Kube {
 	if cfg.Retry == (awsretry.Policy{}) {
 		cfg.Retry = DefaultKubeRetry
 	}
-	roles := cache.NewWithOptions[string](cfg.CacheSize, cache.Options{
+	roles := cache.NewWithOptions[roleKey, string](cfg.CacheSize, cache.Options[roleKey]{
 		Jitter:       cfg.Jitter,
 		StaleIfError: cfg.StaleIfError,
 		StaleIf: func(err error) bool {
 			return errors.Is(err, context.DeadlineExceeded) || mounterr.KindOf(err) == mounterr.Transient
 		},
 		StaleRetry: min(staleRoleRetry, roleTTL),
-		OnStale:    logStaleRole,
-		Now:        cfg.Clock,
+		// Once per outage and service account.
+		OnStale: cache.StaleLog[roleKey]("serving the cached role of a service account: reading it again from the Kubernetes API failed transiently (--stale-if-error)"),
+		Now:     cfg.Clock,
 	})
 	return &Kube{client: client, nodeName: cfg.NodeName, retry: cfg.Retry, roleTTL: roleTTL, roles: roles}
 }
@@ -109,11 +110,15 @@ func NewKube(client KubeAPI, cfg KubeConfig) *Kube {
 // background: Mounts get the cached role at once).
 const staleRoleRetry = 10 * time.Second
 
-// logStaleRole says, once per outage and service account, that its role
-// is served from the cache past its window.
-func logStaleRole(key string, err error, late time.Duration) {
-	klog.InfoS("serving the cached role of a service account: reading it again from the Kubernetes API failed transiently (--stale-if-error)",
-		"serviceAccount", key, "pastFreshness", late.Round(time.Second), "reason", mounterr.Bound(err.Error()))
+// roleKey is the service account whose role annotation a roles entry
+// holds.
+type roleKey struct {
+	Namespace, ServiceAccount string
+}
+
+// LogFields are the log key/values of k.
+func (k roleKey) LogFields() []any {
+	return []any{"namespace", k.Namespace, "serviceAccount", k.ServiceAccount}
 }
 
 // Stats returns the role cache's counters.
@@ -121,7 +126,7 @@ func (k *Kube) Stats() cache.Stats { return k.roles.Stats() }
 
 // RoleARN returns the role annotated on the service account.
 func (k *Kube) RoleARN(ctx context.Context, namespace, serviceAccount string) (string, error) {
-	return k.roles.Get(ctx, namespace+"/"+serviceAccount, func(ctx context.Context) (string, time.Duration, error) {
+	return k.roles.Get(ctx, roleKey{Namespace: namespace, ServiceAccount: serviceAccount}, func(ctx context.Context) (string, time.Duration, error) {
 		role, err := k.readRole(ctx, namespace, serviceAccount)
 		if err != nil {
 			return "", 0, err

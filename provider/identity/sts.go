@@ -34,9 +34,9 @@ type Credentials struct {
 	refreshLead time.Duration
 	negativeTTL time.Duration
 	// cache, its negative entries and coalesced exchanges: keyed by
-	// identity (Identity.Key: source, role, namespace, service account,
-	// region and target).
-	cache *cache.Cache[aws.Credentials]
+	// identity (Key: source, role, namespace, service account, region,
+	// target and pod).
+	cache *cache.Cache[Key, aws.Credentials]
 }
 
 // CredentialsConfig tunes Credentials.
@@ -59,7 +59,7 @@ type CredentialsConfig struct {
 func NewCredentials(api STSAPI, cfg CredentialsConfig) *Credentials {
 	c := &Credentials{api: api, agent: cfg.Agent, retry: cfg.Retry, refreshLead: cfg.RefreshLead, negativeTTL: cfg.NegativeTTL}
 	if cfg.Cache {
-		c.cache = cache.New[aws.Credentials](cfg.CacheSize)
+		c.cache = cache.New[Key, aws.Credentials](cfg.CacheSize)
 	}
 	return c
 }

@@ -11,11 +11,11 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awscreds "github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"k8s.io/klog/v2"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
@@ -64,7 +64,7 @@ type Secret struct {
 	flatErr error
 
 	selMu      sync.Mutex
-	selections map[string]selected
+	selections map[selectionKey]selected
 }
 
 // Entries returns the flattened value, computed once per secret version.
@@ -122,28 +122,30 @@ type Fetcher struct {
 	api API
 	cfg Config
 	// cache, its negative entries and coalesced loads: keyed by identity
-	// (secretKey ends with the reader's identity.Key; failover.Key wraps it).
-	cache *cache.Cache[*Secret]
+	// (key holds the reader's identity.Key).
+	cache *cache.Cache[key, *Secret]
 	// regions are the outages of the primary regions of secrets that have
 	// a failover region (GetFailover): keyed by identity (region and
 	// Read.Reader, the identity.Key), see failover.Regions.
-	regions *failover.Regions
+	regions *failover.Regions[key]
 }
 
 // NewFetcher returns a fetcher over api.
 func NewFetcher(api API, cfg Config) *Fetcher {
-	f := &Fetcher{api: api, cfg: cfg, regions: failover.New("Secrets Manager", Stale, cfg.Clock)}
+	f := &Fetcher{api: api, cfg: cfg, regions: failover.New[key]("Secrets Manager", Stale, cfg.Clock)}
 	if cfg.Cache {
-		f.cache = cache.NewWithOptions[*Secret](cfg.CacheSize, cache.Options{
+		f.cache = cache.NewWithOptions[key, *Secret](cfg.CacheSize, cache.Options[key]{
 			Jitter:       cfg.Jitter,
 			StaleIfError: cfg.StaleIfError,
 			StaleIf:      Stale,
 			StaleRetry:   StaleRetry(cfg.SecretTTL),
-			OnStale:      logStale,
-			Now:          cfg.Clock,
+			// Once per outage and secret: which secret, as whom, since
+			// when and why.
+			OnStale: cache.StaleLog[key]("serving the last good version of a secret: fetching it again failed transiently (--stale-if-error)"),
+			Now:     cfg.Clock,
 		})
 		if cfg.CacheMaxBytes > 0 {
-			f.cache.LimitBytes(cfg.CacheMaxBytes, func(key string, s *Secret) int64 { return int64(len(key)) + s.Size() })
+			f.cache.LimitBytes(cfg.CacheMaxBytes, key.size, (*Secret).Size)
 		}
 	}
 	return f
@@ -162,13 +164,13 @@ func (f *Fetcher) Stats() cache.Stats {
 type Credentials = awsretry.Credentials
 
 // Get returns the secret for ref, as the identity with key identityKey.
-func (f *Fetcher) Get(ctx context.Context, identityKey string, ref Ref, creds Credentials) (*Secret, error) {
+func (f *Fetcher) Get(ctx context.Context, identityKey identity.Key, ref Ref, creds Credentials) (*Secret, error) {
 	ref.TTL = f.cfg.Window(ref.TTL)
 	if f.cache == nil {
 		s, _, err := f.fetch(ctx, ref, creds)
 		return s, err
 	}
-	return f.cache.Get(ctx, secretKey(ref, identityKey), func(ctx context.Context) (*Secret, time.Duration, error) {
+	return f.cache.Get(ctx, key{Identity: identityKey, Ref: ref}, func(ctx context.Context) (*Secret, time.Duration, error) {
 		return f.fetch(ctx, ref, creds)
 	})
 }
@@ -185,18 +187,17 @@ type Replica struct {
 // (failover.Do). The secret's VersionID names the region that served it
 // (failover.Version). It is kept per (identity, secret, replica); a
 // version the replica's region served only for StaleRetry.
-func (f *Fetcher) GetFailover(ctx context.Context, identityKey string, ref Ref, creds Credentials, replica Replica, replicaCreds Credentials) (*Secret, error) {
+func (f *Fetcher) GetFailover(ctx context.Context, identityKey identity.Key, ref Ref, creds Credentials, replica Replica, replicaCreds Credentials) (*Secret, error) {
 	ref.TTL = f.cfg.Window(ref.TTL)
 	ttl := ref.TTL
 	if ttl <= 0 {
 		ttl = f.cfg.SecretTTL
 	}
-	primaryKey := secretKey(ref, identityKey)
-	key := failover.Key([]string{replica.Region, replica.ID, replica.VersionID, replica.VersionStage}, primaryKey)
+	k := key{Identity: identityKey, Ref: ref, Replica: replica}
 	replicaRef := Ref{ID: replica.ID, VersionID: replica.VersionID, VersionStage: replica.VersionStage, Region: replica.Region, TTL: ref.TTL}
 	load := func(ctx context.Context) (*Secret, time.Duration, error) {
-		return failover.Do(ctx, f.regions, failover.Read[*Secret]{
-			Key: key, Reader: identityKey, What: "secret " + ref.ID, LogFields: identity.KeyLogFields(identityKey),
+		return failover.Do(ctx, f.regions, failover.Read[key, *Secret]{
+			Key: k, Reader: identityKey, What: "secret " + ref.ID,
 			Primary:  failover.Source[*Secret]{Region: ref.Region, Load: f.fetchIn(ref, creds)},
 			Failover: failover.Source[*Secret]{Region: replica.Region, Load: f.fetchIn(replicaRef, replicaCreds)},
 			Window:   StaleRetry(ttl),
@@ -206,7 +207,7 @@ func (f *Fetcher) GetFailover(ctx context.Context, identityKey string, ref Ref, 
 		s, _, err := load(ctx)
 		return s, err
 	}
-	return f.cache.Get(ctx, key, load)
+	return f.cache.Get(ctx, k, load)
 }
 
 // fetchIn is the fetch of ref, whose version names its region.
@@ -223,11 +224,32 @@ func (f *Fetcher) fetchIn(ref Ref, creds Credentials) func(context.Context) (*Se
 // FailoverServed is how many reads a failover region served.
 func (f *Fetcher) FailoverServed() int64 { return f.regions.Served() }
 
-// secretKey is the cache key of ref as the identity with key identityKey:
-// the secret's own fields first, then the identity's key, so logStale can
-// read them back.
-func secretKey(ref Ref, identityKey string) string {
-	return strings.Join([]string{ref.Region, ref.ID, ref.VersionID, ref.VersionStage, ref.TTL.String(), identityKey}, "\x00")
+// key is the cache key of a secret read: the version read, the identity
+// reading it, and, read with a failover region (GetFailover), the replica.
+type key struct {
+	Identity identity.Key
+	Ref      Ref
+	// Replica is zero for a read without a failover region (Get);
+	// GetFailover's always names its region.
+	Replica Replica
+}
+
+// LogFields are the log key/values of k: the secret, its region, the
+// failover region if any, and the identity.
+func (k key) LogFields() []any {
+	kv := []any{"secret", k.Ref.ID, "region", k.Ref.Region}
+	if k.Replica.Region != "" {
+		kv = append(kv, "failoverRegion", k.Replica.Region)
+	}
+	return append(kv, k.Identity.LogFields()...)
+}
+
+// size estimates the bytes k holds in the cache: the struct, kept in its
+// map and its list (unsafe.Sizeof is the struct's own size, headers
+// included), and its strings.
+func (k key) size() int64 {
+	return 2*int64(unsafe.Sizeof(k)) + k.Identity.Bytes() + int64(len(k.Ref.ID)+len(k.Ref.VersionID)+len(k.Ref.VersionStage)+len(k.Ref.Region)+
+		len(k.Replica.Region)+len(k.Replica.ID)+len(k.Replica.VersionID)+len(k.Replica.VersionStage))
 }
 
 // StaleRetry is how long a stale version answers at once before a load
@@ -243,24 +265,6 @@ func Stale(err error) bool {
 		return true // the Mount's budget ended while a call was still trying
 	}
 	return mounterr.KindOf(err) == mounterr.Transient && awsretry.Outage(err)
-}
-
-// logStale says, once per outage and secret, that a version past its
-// freshness window is served: which secret, as whom, since when and why.
-// The error text names the call and AWS's reason, never a value or token.
-func logStale(key string, err error, late time.Duration) {
-	replica, key := failover.SplitKey(key)
-	parts := strings.SplitN(key, "\x00", 6)
-	if len(parts) < 6 {
-		return
-	}
-	kv := []any{"secret", parts[1], "region", parts[0]}
-	if len(replica) > 0 {
-		kv = append(kv, "failoverRegion", replica[0])
-	}
-	kv = append(kv, identity.KeyLogFields(parts[5])...)
-	kv = append(kv, "pastFreshness", late.Round(time.Second), "reason", mounterr.Bound(err.Error()))
-	klog.InfoS("serving the last good version of a secret: fetching it again failed transiently (--stale-if-error)", kv...)
 }
 
 func (f *Fetcher) fetch(ctx context.Context, ref Ref, credentials Credentials) (*Secret, time.Duration, error) {

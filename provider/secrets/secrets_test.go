@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 )
 
@@ -141,7 +142,7 @@ func TestGetErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := NewFetcher(&fakeSM{err: tt.err}, Config{Retry: fastRetry, Cache: true, SecretTTL: time.Minute, CacheSize: 8})
-			_, err := f.Get(context.Background(), "identity", tt.ref, &fakeCreds{})
+			_, err := f.Get(context.Background(), testIdentity, tt.ref, &fakeCreds{})
 			if err == nil {
 				t.Fatal("Get succeeded")
 			}
@@ -160,7 +161,7 @@ func TestGetErrors(t *testing.T) {
 
 func TestGetWithoutVersionID(t *testing.T) {
 	f := NewFetcher(&fakeSM{out: &secretsmanager.GetSecretValueOutput{Name: aws.String("pmp"), SecretString: aws.String("x")}}, Config{Retry: fastRetry})
-	_, err := f.Get(context.Background(), "identity", Ref{ID: "pmp", Region: "eu-west-1"}, &fakeCreds{})
+	_, err := f.Get(context.Background(), testIdentity, Ref{ID: "pmp", Region: "eu-west-1"}, &fakeCreds{})
 	if got := mounterr.KindOf(err); got != mounterr.Internal {
 		t.Errorf("Get() error = %v (%s), want Internal", err, got)
 	}
@@ -183,7 +184,7 @@ func TestGetAsksForTheVersion(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			api := &fakeSM{out: out}
-			s, err := NewFetcher(api, Config{Retry: fastRetry}).Get(context.Background(), "identity", tt.ref, cachedCreds())
+			s, err := NewFetcher(api, Config{Retry: fastRetry}).Get(context.Background(), testIdentity, tt.ref, cachedCreds())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -223,7 +224,7 @@ func TestGetCache(t *testing.T) {
 			f := NewFetcher(api, tt.cfg)
 			creds := &fakeCreds{}
 			for range 3 {
-				_, _ = f.Get(context.Background(), "identity", Ref{ID: "pmp", Region: "eu-west-1"}, creds)
+				_, _ = f.Get(context.Background(), testIdentity, Ref{ID: "pmp", Region: "eu-west-1"}, creds)
 			}
 			if api.calls != tt.wantCalls || creds.gets != tt.wantCalls {
 				t.Errorf("GetSecretValue calls = %d, credentials asked %d times; want %d of each", api.calls, creds.gets, tt.wantCalls)
@@ -284,7 +285,7 @@ func TestRejectedCredentialsAreRenewedOnce(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			api := &scriptedSM{fakeSM: fakeSM{out: out}, errs: tt.errs}
 			f := NewFetcher(api, Config{Retry: fastRetry, Cache: true, SecretTTL: time.Minute, CacheSize: 8})
-			s, err := f.Get(context.Background(), "identity", Ref{ID: "pmp", Region: "eu-west-1"}, tt.creds)
+			s, err := f.Get(context.Background(), testIdentity, Ref{ID: "pmp", Region: "eu-west-1"}, tt.creds)
 			if tt.wantOK && (err != nil || string(s.Value) != "x") {
 				t.Fatalf("Get = %v, %v; want the secret", s, err)
 			}
@@ -319,7 +320,7 @@ func TestObjectWindow(t *testing.T) {
 	api.calls = 0
 	creds := &fakeCreds{}
 	for _, ttl := range []time.Duration{0, 10 * time.Second, 0, 10 * time.Second} {
-		if _, err := f.Get(context.Background(), "identity", Ref{ID: "pmp", Region: "eu-west-1", TTL: ttl}, creds); err != nil {
+		if _, err := f.Get(context.Background(), testIdentity, Ref{ID: "pmp", Region: "eu-west-1", TTL: ttl}, creds); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -341,7 +342,7 @@ func TestMaxTTLCapsObjectWindow(t *testing.T) {
 	f := NewFetcher(api, Config{Retry: fastRetry, Cache: true, SecretTTL: 30 * time.Second, MaxTTL: time.Hour, CacheSize: 8, Clock: clock})
 	get := func(ttl time.Duration) string {
 		t.Helper()
-		s, err := f.Get(context.Background(), "identity", Ref{ID: "pmp", Region: "eu-west-1", TTL: ttl}, cachedCreds())
+		s, err := f.Get(context.Background(), testIdentity, Ref{ID: "pmp", Region: "eu-west-1", TTL: ttl}, cachedCreds())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -374,8 +375,8 @@ func TestCacheMaxBytes(t *testing.T) {
 	api := &fakeSM{out: &secretsmanager.GetSecretValueOutput{Name: aws.String("pmp"), VersionId: aws.String("v1"), SecretString: aws.String(doc)}}
 	f := NewFetcher(api, Config{Retry: fastRetry, Cache: true, SecretTTL: time.Hour, CacheSize: 1024, CacheMaxBytes: 12000})
 	ref := Ref{ID: "pmp", Region: "eu-west-1"}
-	for _, identity := range []string{"a", "a", "b", "b", "a"} {
-		s, err := f.Get(context.Background(), identity, ref, cachedCreds())
+	for _, sa := range []string{"a", "a", "b", "b", "a"} {
+		s, err := f.Get(context.Background(), identity.Key{Namespace: "pmp", ServiceAccount: sa}, ref, cachedCreds())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -389,5 +390,33 @@ func TestCacheMaxBytes(t *testing.T) {
 	}
 	if st := f.Stats(); st.Entries != 1 || st.Bytes > 12000 || st.Bytes == 0 {
 		t.Errorf("Stats() = %+v, want 1 entry of at most 12000 bytes", st)
+	}
+}
+
+// testIdentity is the reader of the tests' secrets.
+var testIdentity = identity.Key{RoleARN: "arn:aws:iam::111122223333:role/r", Namespace: "pmp", ServiceAccount: "pmp-sa", Region: "eu-west-1"}
+
+// TestKey: a secret read with a failover region is kept apart from the
+// same secret read without one, and each says what it is in a log line
+// from its own fields.
+func TestKey(t *testing.T) {
+	ref := Ref{ID: "PMP", Region: "us-east-1", VersionStage: "AWSCURRENT", TTL: time.Minute}
+	plain := key{Identity: testIdentity, Ref: ref}
+	withReplica := key{Identity: testIdentity, Ref: ref, Replica: Replica{Region: "us-west-2", ID: "PMP-Replica", VersionStage: "AWSCURRENT"}}
+	if plain == withReplica {
+		t.Error("a read with a failover region has the key of a read without one")
+	}
+	id := []any{"role", "arn:aws:iam::111122223333:role/r", "namespace", "pmp", "serviceAccount", "pmp-sa"}
+	if diff := cmp.Diff(append([]any{"secret", "PMP", "region", "us-east-1"}, id...), plain.LogFields()); diff != "" {
+		t.Errorf("LogFields() (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(append([]any{"secret", "PMP", "region", "us-east-1", "failoverRegion", "us-west-2"}, id...), withReplica.LogFields()); diff != "" {
+		t.Errorf("LogFields() with a failover region (-want +got):\n%s", diff)
+	}
+	// The bound in bytes counts the key's strings as well as its struct.
+	long := plain
+	long.Ref.ID = strings.Repeat("x", 1000)
+	if long.size()-plain.size() != 997 {
+		t.Errorf("size() grows by %d for 997 more bytes of secret id", long.size()-plain.size())
 	}
 }

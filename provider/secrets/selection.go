@@ -1,8 +1,9 @@
 package secrets
 
 import (
+	"fmt"
+	"io/fs"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,7 +56,7 @@ func (s *Secret) SelectMemo(sel files.Selection) ([]files.File, *Memo, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	key := selectionKey(sel)
+	key := selectionKeyOf(sel)
 	s.selMu.Lock()
 	got, ok := s.selections[key]
 	s.selMu.Unlock()
@@ -67,7 +68,7 @@ func (s *Secret) SelectMemo(sel files.Selection) ([]files.File, *Memo, error) {
 	slices.SortFunc(out, func(a, b files.File) int { return strings.Compare(a.Path, b.Path) })
 	s.selMu.Lock()
 	if s.selections == nil {
-		s.selections = make(map[string]selected, 1)
+		s.selections = make(map[selectionKey]selected, 1)
 	}
 	if _, dup := s.selections[key]; !dup && len(s.selections) >= maxSelections {
 		for k := range s.selections { // map order is random
@@ -81,21 +82,17 @@ func (s *Secret) SelectMemo(sel files.Selection) ([]files.File, *Memo, error) {
 	return got.files, got.memo, got.err
 }
 
-// selectionKey is every field of sel, unambiguously: patterns cannot hold
-// NUL bytes (the objects parameter is YAML text).
-func selectionKey(sel files.Selection) string {
-	var b strings.Builder
-	b.WriteString(sel.Dir)
-	b.WriteByte(0)
-	for _, k := range sel.Keys {
-		b.WriteString(k)
-		b.WriteByte(0)
-	}
-	b.WriteByte(1)
-	b.WriteString(strconv.Itoa(int(sel.Layout)))
-	b.WriteByte(0)
-	b.WriteString(strconv.FormatBool(sel.KeepEmpty))
-	b.WriteByte(0)
-	b.WriteString(strconv.FormatUint(uint64(sel.Mode), 8))
-	return b.String()
+// selectionKey is every field of a files.Selection, comparable.
+type selectionKey struct {
+	Dir string
+	// Keys are the selection's patterns, each quoted (%q): data compared
+	// whole, never split back.
+	Keys      string
+	Layout    files.Layout
+	KeepEmpty bool
+	Mode      fs.FileMode
+}
+
+func selectionKeyOf(sel files.Selection) selectionKey {
+	return selectionKey{Dir: sel.Dir, Keys: fmt.Sprintf("%q", sel.Keys), Layout: sel.Layout, KeepEmpty: sel.KeepEmpty, Mode: sel.Mode}
 }

@@ -51,7 +51,7 @@ func TestSelectKeepsErrorsAndIsBounded(t *testing.T) {
 	if n := len(s.selections); n > maxSelections {
 		t.Errorf("%d selections kept, want at most %d", n, maxSelections)
 	}
-	if _, kept := s.selections[selectionKey(files.Selection{Dir: "d" + string(rune('a'+3*maxSelections-1))})]; !kept {
+	if _, kept := s.selections[selectionKeyOf(files.Selection{Dir: "d" + string(rune('a'+3*maxSelections-1))})]; !kept {
 		t.Error("the newest selection was not kept: a full cache must make room")
 	}
 }
@@ -60,5 +60,19 @@ func TestSelectOfAValueThatIsNotAnObject(t *testing.T) {
 	s := &Secret{Name: "plain", VersionID: "v1", Value: []byte("just-a-password")}
 	if _, err := s.Select(files.Selection{}); err == nil {
 		t.Fatal("Select of a plain value succeeded, want Entries' error")
+	}
+}
+
+// TestSelectionKeysAreNotConfused: patterns that would join to the same
+// text are different selections.
+func TestSelectionKeysAreNotConfused(t *testing.T) {
+	for _, pair := range [][2][]string{
+		{{"a", "b"}, {`a" "b`}},
+		{{"a,b"}, {"a", "b"}},
+		{{""}, nil},
+	} {
+		if selectionKeyOf(files.Selection{Keys: pair[0]}) == selectionKeyOf(files.Selection{Keys: pair[1]}) {
+			t.Errorf("patterns %q and %q have one key", pair[0], pair[1])
+		}
 	}
 }

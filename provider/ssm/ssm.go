@@ -9,6 +9,7 @@
 package ssm
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,8 +22,6 @@ import (
 	awscreds "github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
-
-	"k8s.io/klog/v2"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
@@ -83,30 +82,39 @@ type Fetcher struct {
 	api API
 	cfg Config
 	// cache, its negative entries and coalesced loads: keyed by identity
-	// (batchKey ends with the reader's identity.Key; failover.Key wraps it).
-	cache *cache.Cache[batch]
+	// (batchKey holds the reader's identity.Key).
+	cache *cache.Cache[batchKey, batch]
 	// regions are the outages of the primary regions of parameters that
 	// have a failover region (GetFailover): keyed by identity (region and
 	// Read.Reader, the identity.Key), see failover.Regions.
-	regions *failover.Regions
+	regions *failover.Regions[batchKey]
 }
 
-// batch is the answer to one GetParameters call, by selector.
-type batch map[string]*secrets.Secret
+// batch is the answer to one GetParameters call, by member.
+type batch map[member]*secrets.Secret
+
+// member is a parameter of a batch: its selector, and, in a batch read with
+// a failover region (GetFailover), its replica's (one name may have two
+// replicas).
+type member struct {
+	selector, failover string
+}
 
 // NewFetcher returns a fetcher over api.
 func NewFetcher(api API, cfg Config) *Fetcher {
-	f := &Fetcher{api: api, cfg: cfg, regions: failover.New("SSM", secrets.Stale, cfg.Clock)}
+	f := &Fetcher{api: api, cfg: cfg, regions: failover.New[batchKey]("SSM", secrets.Stale, cfg.Clock)}
 	if cfg.Cache {
 		// As secrets: jittered freshness, and the last good answer of a
 		// batch served to the same identity through an outage.
-		f.cache = cache.NewWithOptions[batch](cfg.CacheSize, cache.Options{
+		f.cache = cache.NewWithOptions[batchKey, batch](cfg.CacheSize, cache.Options[batchKey]{
 			Jitter:       cfg.Jitter,
 			StaleIfError: cfg.StaleIfError,
 			StaleIf:      secrets.Stale,
 			StaleRetry:   secrets.StaleRetry(cfg.SecretTTL),
-			OnStale:      logStale,
-			Now:          cfg.Clock,
+			// Once per outage and batch: which parameters, as whom,
+			// since when and why.
+			OnStale: cache.StaleLog[batchKey]("serving the last good values of parameters: fetching them again failed transiently (--stale-if-error)"),
+			Now:     cfg.Clock,
 		})
 	}
 	return f
@@ -127,7 +135,7 @@ func (f *Fetcher) Stats() cache.Stats {
 // parameter fails the whole Get, naming every one that is missing. ttl is
 // the batches' freshness window (the objects' secretTTL); zero is
 // Config.SecretTTL.
-func (f *Fetcher) Get(ctx context.Context, identityKey, region string, ttl time.Duration, refs []Ref, creds secrets.Credentials) (map[Ref]*secrets.Secret, error) {
+func (f *Fetcher) Get(ctx context.Context, identityKey identity.Key, region string, ttl time.Duration, refs []Ref, creds secrets.Credentials) (map[Ref]*secrets.Secret, error) {
 	ttl = f.cfg.Window(ttl) // the objects' secretTTL within --max-secret-ttl
 	sels := make([]string, 0, len(refs))
 	for _, r := range refs {
@@ -143,7 +151,8 @@ func (f *Fetcher) Get(ctx context.Context, identityKey, region string, ttl time.
 		if f.cache == nil {
 			b, _, err = f.fetch(ctx, region, names, ttl, creds)
 		} else {
-			b, err = f.cache.Get(ctx, batchKey(region, ttl, names, identityKey), func(ctx context.Context) (batch, time.Duration, error) {
+			k := batchKey{Identity: identityKey, Region: region, TTL: ttl, Names: strings.Join(names, ",")}
+			b, err = f.cache.Get(ctx, k, func(ctx context.Context) (batch, time.Duration, error) {
 				return f.fetch(ctx, region, names, ttl, creds)
 			})
 		}
@@ -156,7 +165,7 @@ func (f *Fetcher) Get(ctx context.Context, identityKey, region string, ttl time.
 	}
 	out := make(map[Ref]*secrets.Secret, len(refs))
 	for _, r := range refs {
-		out[r] = got[r.selector()]
+		out[r] = got[member{selector: r.selector()}]
 	}
 	return out, nil
 }
@@ -181,29 +190,29 @@ type Replicas struct {
 // parameter's VersionID names the region that served it
 // (failover.Version). Batches are kept per (identity, region, pairs); a
 // batch the failover region served only for secrets.StaleRetry.
-func (f *Fetcher) GetFailover(ctx context.Context, identityKey, region string, ttl time.Duration, pairs []Pair, creds secrets.Credentials, replicas Replicas) (map[Pair]*secrets.Secret, error) {
+func (f *Fetcher) GetFailover(ctx context.Context, identityKey identity.Key, region string, ttl time.Duration, pairs []Pair, creds secrets.Credentials, replicas Replicas) (map[Pair]*secrets.Secret, error) {
 	ttl = f.cfg.Window(ttl) // the objects' secretTTL within --max-secret-ttl
-	type sel struct{ primary, failover string }
-	sels := make([]sel, 0, len(pairs))
+	sels := make([]member, 0, len(pairs))
 	for _, p := range pairs {
-		sels = append(sels, sel{p.Primary.selector(), p.Failover.selector()})
+		sels = append(sels, member{p.Primary.selector(), p.Failover.selector()})
 	}
-	slices.SortFunc(sels, func(a, b sel) int { return strings.Compare(a.primary+"\x00"+a.failover, b.primary+"\x00"+b.failover) })
+	slices.SortFunc(sels, func(a, b member) int {
+		return cmp.Or(strings.Compare(a.selector, b.selector), strings.Compare(a.failover, b.failover))
+	})
 	sels = slices.Compact(sels)
 	window := ttl
 	if window <= 0 {
 		window = f.cfg.SecretTTL
 	}
 	window = secrets.StaleRetry(window)
-	got := make(map[sel]*secrets.Secret, len(sels))
+	got := make(batch, len(sels))
 	for start := 0; start < len(sels); start += BatchSize {
 		part := sels[start:min(start+BatchSize, len(sels))]
 		var names, replicaNames []string
 		for _, s := range part {
-			names, replicaNames = append(names, s.primary), append(replicaNames, s.failover)
+			names, replicaNames = append(names, s.selector), append(replicaNames, s.failover)
 		}
-		// A batch is keyed by pair ("primary\x00failover"): one name may
-		// have two replicas.
+		// A batch is keyed by pair: one name may have two replicas.
 		in := func(reg string, names []string, c secrets.Credentials) func(context.Context) (batch, time.Duration, error) {
 			return func(ctx context.Context) (batch, time.Duration, error) {
 				b, ttl, err := f.fetch(ctx, reg, slices.Compact(slices.Sorted(slices.Values(names))), ttl, c)
@@ -220,16 +229,16 @@ func (f *Fetcher) GetFailover(ctx context.Context, identityKey, region string, t
 				}
 				out := make(batch, len(part))
 				for i, s := range part {
-					out[s.primary+"\x00"+s.failover] = b[names[i]]
+					out[s] = b[member{selector: names[i]}]
 				}
 				return out, ttl, nil
 			}
 		}
-		primaryKey := batchKey(region, ttl, names, identityKey)
-		key := failover.Key([]string{replicas.Region, strings.Join(replicaNames, ",")}, primaryKey)
+		k := batchKey{Identity: identityKey, Region: region, TTL: ttl, Names: strings.Join(names, ","),
+			FailoverRegion: replicas.Region, FailoverNames: strings.Join(replicaNames, ",")}
 		load := func(ctx context.Context) (batch, time.Duration, error) {
-			return failover.Do(ctx, f.regions, failover.Read[batch]{
-				Key: key, Reader: identityKey, What: parameters(names), LogFields: identity.KeyLogFields(identityKey),
+			return failover.Do(ctx, f.regions, failover.Read[batchKey, batch]{
+				Key: k, Reader: identityKey, What: parameters(names),
 				Primary:  failover.Source[batch]{Region: region, Load: in(region, names, creds)},
 				Failover: failover.Source[batch]{Region: replicas.Region, Load: in(replicas.Region, replicaNames, replicas.Credentials)},
 				Window:   window,
@@ -240,18 +249,18 @@ func (f *Fetcher) GetFailover(ctx context.Context, identityKey, region string, t
 		if f.cache == nil {
 			b, _, err = load(ctx)
 		} else {
-			b, err = f.cache.Get(ctx, key, load)
+			b, err = f.cache.Get(ctx, k, load)
 		}
 		if err != nil {
 			return nil, err
 		}
 		for _, s := range part {
-			got[s] = b[s.primary+"\x00"+s.failover]
+			got[s] = b[s]
 		}
 	}
 	out := make(map[Pair]*secrets.Secret, len(pairs))
 	for _, p := range pairs {
-		out[p] = got[sel{p.Primary.selector(), p.Failover.selector()}]
+		out[p] = got[member{p.Primary.selector(), p.Failover.selector()}]
 	}
 	return out, nil
 }
@@ -259,10 +268,30 @@ func (f *Fetcher) GetFailover(ctx context.Context, identityKey, region string, t
 // FailoverServed is how many batches a failover region served.
 func (f *Fetcher) FailoverServed() int64 { return f.regions.Served() }
 
-// batchKey is the cache key of a batch: its own fields first, then the
-// identity's key, so logStale can read them back.
-func batchKey(region string, ttl time.Duration, names []string, identityKey string) string {
-	return region + "\x00" + ttl.String() + "\x00" + strings.Join(names, ",") + "\x00" + identityKey
+// batchKey is the cache key of a batch: the identity reading it, its
+// region, freshness window and parameters, and, read with a failover
+// region (GetFailover), the replicas'.
+type batchKey struct {
+	Identity identity.Key
+	Region   string
+	TTL      time.Duration
+	// Names are the batch's selectors, sorted, joined by commas (no name
+	// or selector holds one): data compared and logged whole, never split
+	// back. FailoverNames are their replicas', in the same order.
+	Names string
+	// FailoverRegion is empty for a batch read without a failover region
+	// (Get); GetFailover's always names one.
+	FailoverRegion, FailoverNames string
+}
+
+// LogFields are the log key/values of k: the parameters, their region,
+// the failover region if any, and the identity.
+func (k batchKey) LogFields() []any {
+	kv := []any{"parameters", k.Names, "region", k.Region}
+	if k.FailoverRegion != "" {
+		kv = append(kv, "failoverRegion", k.FailoverRegion)
+	}
+	return append(kv, k.Identity.LogFields()...)
 }
 
 // call is what one GetParameters call was about, for its error messages.
@@ -308,14 +337,14 @@ func (f *Fetcher) fetch(ctx context.Context, region string, names []string, ttl 
 			return nil, err.Kind.NegativeTTL(f.cfg.NegativeTTL), err
 		}
 		sel := aws.ToString(p.Selector)
-		b[aws.ToString(p.Name)+sel] = s
+		b[member{selector: aws.ToString(p.Name) + sel}] = s
 		if arn := aws.ToString(p.ARN); arn != "" {
-			b[arn+sel] = s // a parameter asked for by ARN
+			b[member{selector: arn + sel}] = s // a parameter asked for by ARN
 		}
 	}
 	var unanswered []string
 	for _, n := range names {
-		if b[n] == nil {
+		if b[member{selector: n}] == nil {
 			unanswered = append(unanswered, n)
 		}
 	}
@@ -401,22 +430,4 @@ func resources(c call) string {
 		out[i] = "arn:" + identity.Partition(c.region) + ":ssm:" + c.region + ":ACCOUNT_ID:parameter/" + strings.TrimPrefix(n, "/")
 	}
 	return strings.Join(slices.Compact(out), ", ")
-}
-
-// logStale says, once per outage and batch, that parameters past their
-// freshness window are served: which, as whom, since when and why. The
-// error text names the call and AWS's reason, never a value or token.
-func logStale(key string, err error, late time.Duration) {
-	replicas, key := failover.SplitKey(key)
-	parts := strings.SplitN(key, "\x00", 4)
-	if len(parts) < 4 {
-		return
-	}
-	kv := []any{"parameters", parts[2], "region", parts[0]}
-	if len(replicas) > 0 {
-		kv = append(kv, "failoverRegion", replicas[0])
-	}
-	kv = append(kv, identity.KeyLogFields(parts[3])...)
-	kv = append(kv, "pastFreshness", late.Round(time.Second), "reason", mounterr.Bound(err.Error()))
-	klog.InfoS("serving the last good values of parameters: fetching them again failed transiently (--stale-if-error)", kv...)
 }

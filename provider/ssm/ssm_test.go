@@ -15,6 +15,7 @@ import (
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/ssm"
@@ -81,7 +82,7 @@ func TestGetBatchesOfTen(t *testing.T) {
 		refs = append(refs, ssm.Ref{Name: name})
 	}
 	creds := &staticCreds{}
-	got, err := e.f.Get(context.Background(), "identity-a", region, 0, refs, creds)
+	got, err := e.f.Get(context.Background(), identityA, region, 0, refs, creds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,13 +96,13 @@ func TestGetBatchesOfTen(t *testing.T) {
 	}
 
 	// Cached per identity: the same identity costs nothing, another pays.
-	if _, err := e.f.Get(context.Background(), "identity-a", region, 0, refs, creds); err != nil {
+	if _, err := e.f.Get(context.Background(), identityA, region, 0, refs, creds); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.aws.Front.Count(awsemu.OpGetParameters); n != 3 {
 		t.Errorf("a second Get of the same identity made calls: %d in all, want 3", n)
 	}
-	if _, err := e.f.Get(context.Background(), "identity-b", region, 0, refs, creds); err != nil {
+	if _, err := e.f.Get(context.Background(), identityB, region, 0, refs, creds); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.aws.Front.Count(awsemu.OpGetParameters); n != 6 {
@@ -118,7 +119,7 @@ func TestGetCoalesces(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := e.f.Get(context.Background(), "identity-a", region, 0, []ssm.Ref{{Name: "/app/db"}}, &staticCreds{})
+			_, err := e.f.Get(context.Background(), identityA, region, 0, []ssm.Ref{{Name: "/app/db"}}, &staticCreds{})
 			errs <- err
 		}()
 	}
@@ -152,7 +153,7 @@ func TestGetTypesAndVersions(t *testing.T) {
 		{Name: "/app/password"}, {Name: "/app/hosts"}, {Name: "/app/json"}, {Name: "/app/rotated"},
 		{Name: "/app/rotated", Version: "1"}, {Name: "/app/rotated", Label: "prod"}, {Name: "/app/rotated", Label: "previous"},
 	}
-	got, err := e.f.Get(context.Background(), "identity-a", region, 0, refs, &staticCreds{})
+	got, err := e.f.Get(context.Background(), identityA, region, 0, refs, &staticCreds{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +182,7 @@ func TestGetErrors(t *testing.T) {
 	e.put(t, "/app/db", types.ParameterTypeString, "x")
 
 	t.Run("missing parameters are named", func(t *testing.T) {
-		_, err := e.f.Get(context.Background(), "identity-a", region, 0, []ssm.Ref{{Name: "/app/db"}, {Name: "/app/nope"}, {Name: "/app/db", Version: "7"}}, &staticCreds{})
+		_, err := e.f.Get(context.Background(), identityA, region, 0, []ssm.Ref{{Name: "/app/db"}, {Name: "/app/nope"}, {Name: "/app/db", Version: "7"}}, &staticCreds{})
 		var merr *mounterr.Error
 		if !errors.As(err, &merr) || merr.Kind != mounterr.NotFound {
 			t.Fatalf("error = %v, want NotFound", err)
@@ -197,7 +198,7 @@ func TestGetErrors(t *testing.T) {
 			Message: "User: arn:aws:sts::111122223333:assumed-role/app/x is not authorized to perform: ssm:GetParameters on resource: arn:aws:ssm:us-east-1:111122223333:parameter/app/secret"})
 		defer e.aws.Front.Clear()
 		creds := &staticCreds{}
-		_, err := e.f.Get(context.Background(), "identity-b", region, 0, []ssm.Ref{{Name: "/app/secret", Label: "prod"}}, creds)
+		_, err := e.f.Get(context.Background(), identityB, region, 0, []ssm.Ref{{Name: "/app/secret", Label: "prod"}}, creds)
 		var merr *mounterr.Error
 		if !errors.As(err, &merr) || merr.Kind != mounterr.Denied {
 			t.Fatalf("error = %v, want Denied", err)
@@ -210,7 +211,7 @@ func TestGetErrors(t *testing.T) {
 	})
 	t.Run("a refusal is remembered for the negative window", func(t *testing.T) {
 		before := e.aws.Front.Count(awsemu.OpGetParameters)
-		_, err := e.f.Get(context.Background(), "identity-b", region, 0, []ssm.Ref{{Name: "/app/secret", Label: "prod"}}, &staticCreds{})
+		_, err := e.f.Get(context.Background(), identityB, region, 0, []ssm.Ref{{Name: "/app/secret", Label: "prod"}}, &staticCreds{})
 		if err == nil || e.aws.Front.Count(awsemu.OpGetParameters) != before {
 			t.Errorf("a remembered refusal: error %v, %d new calls", err, e.aws.Front.Count(awsemu.OpGetParameters)-before)
 		}
@@ -218,7 +219,7 @@ func TestGetErrors(t *testing.T) {
 	t.Run("throttling beyond the budget is transient", func(t *testing.T) {
 		e.aws.Front.Inject(awsemu.Fault{Operation: awsemu.OpGetParameters, Status: 400, Code: "ThrottlingException", Message: "Rate exceeded"})
 		defer e.aws.Front.Clear()
-		_, err := e.f.Get(context.Background(), "identity-c", region, 0, []ssm.Ref{{Name: "/app/db"}}, &staticCreds{})
+		_, err := e.f.Get(context.Background(), identityC, region, 0, []ssm.Ref{{Name: "/app/db"}}, &staticCreds{})
 		var merr *mounterr.Error
 		if !errors.As(err, &merr) || merr.Kind != mounterr.Transient || !strings.Contains(err.Error(), "Parameter Store GetParameters for /app/db in us-east-1 kept failing") {
 			t.Fatalf("error = %v, want Transient naming the call", err)
@@ -242,7 +243,7 @@ func TestGetRenewsRevokedCredentials(t *testing.T) {
 	e.put(t, "/app/db", types.ParameterTypeString, "x")
 	creds := &staticCreds{gets: 1} // cached credentials: the next Get is not fresh
 	e.aws.Front.Inject(awsemu.Fault{Operation: awsemu.OpGetParameters, Status: 400, Code: "ExpiredTokenException", Message: "The security token included in the request is expired", Times: 1})
-	got, err := e.f.Get(context.Background(), "identity-a", region, 0, []ssm.Ref{{Name: "/app/db"}}, creds)
+	got, err := e.f.Get(context.Background(), identityA, region, 0, []ssm.Ref{{Name: "/app/db"}}, creds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,16 +267,16 @@ func TestStaleIfError(t *testing.T) {
 	e := &env{aws: a, f: f}
 	e.put(t, "/app/db", types.ParameterTypeSecureString, "value-1")
 	refs := []ssm.Ref{{Name: "/app/db"}}
-	if _, err := f.Get(context.Background(), "identity-a", region, 0, refs, &staticCreds{}); err != nil {
+	if _, err := f.Get(context.Background(), identityA, region, 0, refs, &staticCreds{}); err != nil {
 		t.Fatal(err)
 	}
 	advance(2 * time.Minute)
 	a.Front.Inject(awsemu.Fault{Operation: awsemu.OpGetParameters, Status: 503, Code: "ServiceUnavailable", Message: "down"})
-	got, err := f.Get(context.Background(), "identity-a", region, 0, refs, &staticCreds{})
+	got, err := f.Get(context.Background(), identityA, region, 0, refs, &staticCreds{})
 	if err != nil || string(got[refs[0]].Value) != "value-1" {
 		t.Fatalf("during the outage: %v; want the last good value", err)
 	}
-	if _, err := f.Get(context.Background(), "identity-b", region, 0, refs, &staticCreds{}); err == nil {
+	if _, err := f.Get(context.Background(), identityB, region, 0, refs, &staticCreds{}); err == nil {
 		t.Error("another identity got the stale value")
 	}
 	if st := f.Stats(); st.Stale == 0 {
@@ -288,7 +289,7 @@ func TestStaleIfError(t *testing.T) {
 	// in the background: the refusal it gets drops the stale value.
 	refused := false
 	for i := 0; i < 100 && !refused; i++ {
-		_, err := f.Get(context.Background(), "identity-a", region, 0, refs, &staticCreds{})
+		_, err := f.Get(context.Background(), identityA, region, 0, refs, &staticCreds{})
 		refused = err != nil
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -315,7 +316,7 @@ func TestGetFailoverBatchesPairs(t *testing.T) {
 	// /app/p00 a second time, with another replica.
 	pairs = append(pairs, ssm.Pair{Primary: ssm.Ref{Name: "/app/p00"}, Failover: ssm.Ref{Name: "/app/p01-dr"}})
 	e.aws.Front.Inject(awsemu.Fault{Operation: awsemu.OpGetParameters, Region: region, Status: 503, Code: "ServiceUnavailable"})
-	got, err := e.f.GetFailover(context.Background(), "id", region, 0, pairs, &staticCreds{}, ssm.Replicas{Region: "us-west-2", Credentials: &staticCreds{}})
+	got, err := e.f.GetFailover(context.Background(), identityA, region, 0, pairs, &staticCreds{}, ssm.Replicas{Region: "us-west-2", Credentials: &staticCreds{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,3 +333,10 @@ func TestGetFailoverBatchesPairs(t *testing.T) {
 		t.Errorf("FailoverServed() = %d, want 2 batches", n)
 	}
 }
+
+// identityA, identityB and identityC are three readers of the same parameters.
+var (
+	identityA = identity.Key{RoleARN: "arn:aws:iam::111122223333:role/a", Namespace: "pmp", ServiceAccount: "a", Region: region}
+	identityB = identity.Key{RoleARN: "arn:aws:iam::111122223333:role/b", Namespace: "pmp", ServiceAccount: "b", Region: region}
+	identityC = identity.Key{RoleARN: "arn:aws:iam::111122223333:role/c", Namespace: "pmp", ServiceAccount: "c", Region: region}
+)
