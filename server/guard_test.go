@@ -2,14 +2,11 @@ package server_test
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
@@ -31,31 +28,11 @@ func (panicMounter) Mount(_ context.Context, req *params.Request) (*provider.Res
 	return pmpResult(), nil
 }
 
-// serveMounter serves m on a fresh socket and returns a driver's client.
+// serveMounter serves m on a fresh socket (serveServer) and returns a
+// driver's client.
 func serveMounter(t *testing.T, m server.Mounter) v1alpha1.CSIDriverProviderClient {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "pmp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sock := server.SocketPath(dir, "pmp")
-	ln, err := server.Listen(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- server.Serve(ctx, ln, &server.Server{Mounter: m, RuntimeVersion: "test"}, time.Second) }()
-	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		cancel()
-		<-done
-		os.RemoveAll(dir)
-	})
+	conn, _ := serveServer(t, &server.Server{Mounter: m, RuntimeVersion: "test"})
 	return v1alpha1.NewCSIDriverProviderClient(conn)
 }
 
