@@ -1,16 +1,15 @@
 package provider
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 
 	"k8s.io/klog/v2"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/logcapture"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
@@ -124,7 +123,7 @@ func TestVersionSet(t *testing.T) {
 }
 
 // logs collects klog's output until the test ends.
-func logs(t *testing.T) *syncBuffer {
+func logs(t *testing.T) *logcapture.Buffer {
 	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(fs)
 	for k, v := range map[string]string{"logtostderr": "false", "alsologtostderr": "false", "stderrthreshold": "FATAL"} {
@@ -132,27 +131,10 @@ func logs(t *testing.T) *syncBuffer {
 			t.Fatal(err)
 		}
 	}
-	buf := &syncBuffer{}
+	buf := &logcapture.Buffer{}
 	klog.SetOutput(buf)
 	t.Cleanup(func() { klog.Flush(); _ = fs.Set("logtostderr", "true") })
 	return buf
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestWarnUnknownKeysOncePerVersion(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsfake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/kubefake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/jmes"
@@ -19,22 +20,22 @@ import (
 )
 
 // Parameter Store objects are mounted against the kumo emulator (through
-// the awsemu front, which counts the calls); secrets come from fakeSM.
+// the awsemu front, which counts the calls); secrets come from awsfake.SM.
 
 const ssmRegion = "us-east-1"
 
 type ssmEnv struct {
 	aws *awsemu.AWS
-	sm  *fakeSM
+	sm  *awsfake.SM
 	p   *provider.Provider
 }
 
-func startSSM(t *testing.T, versions ...smVersion) *ssmEnv {
+func startSSM(t *testing.T, versions ...awsfake.Version) *ssmEnv {
 	t.Helper()
 	a := awsemu.Start(t)
 	client := awsssm.New(awsssm.Options{Region: ssmRegion, BaseEndpoint: aws.String(a.Endpoint), Retryer: aws.NopRetryer{}})
-	sm := &fakeSM{versions: versions}
-	p := provider.NewFromAPIs(provider.APIs{STS: &fakeSTS{}, SecretsManager: sm, SSM: client, Kube: kubefake.New(kubeObjects(), testIssuer), Region: ssmRegion}, testOptions)
+	sm := &awsfake.SM{Versions: versions}
+	p := provider.NewFromAPIs(provider.APIs{STS: newSTS(), SecretsManager: sm, SSM: client, Kube: kubefake.New(kubeObjects(), testIssuer), Region: ssmRegion}, testOptions)
 	return &ssmEnv{aws: a, sm: sm, p: p}
 }
 
@@ -57,7 +58,7 @@ func (e *ssmEnv) mount(t *testing.T, objects string, extra map[string]string) (*
 const dbDoc = `{"username":"app","password":"hunter2","port":5432,"tls":{"on":true}}`
 
 func TestMountParameters(t *testing.T) {
-	e := startSSM(t, smVersion{ID: "db-creds", VersionID: v1, Value: dbDoc})
+	e := startSSM(t, awsfake.Version{ID: "db-creds", VersionID: v1, Value: dbDoc})
 	e.put(t, "/app/db", types.ParameterTypeString, dbDoc)
 	e.put(t, "/app/password", types.ParameterTypeSecureString, "s3cret")
 	e.put(t, "/app/hosts", types.ParameterTypeStringList, "a.example,b.example")
@@ -158,7 +159,7 @@ func TestMountParametersCalls(t *testing.T) {
 }
 
 func TestMountParametersErrors(t *testing.T) {
-	e := startSSM(t, smVersion{ID: "plain", VersionID: v1, Value: "not json"})
+	e := startSSM(t, awsfake.Version{ID: "plain", VersionID: v1, Value: "not json"})
 	e.put(t, "/app/db", types.ParameterTypeString, dbDoc)
 	tests := []struct {
 		name    string

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsfake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
@@ -22,7 +23,7 @@ func pmpDocument(b *testing.B) string {
 // role, the credentials and the secret in the caches (AWS and the
 // Kubernetes API are in-process fakes, never called after the first Mount).
 func BenchmarkMountCached(b *testing.B) {
-	sm := &fakeSM{versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: pmpDocument(b)}}}
+	sm := &awsfake.SM{Versions: []awsfake.Version{{ID: pmpSecret, VersionID: v1, Value: pmpDocument(b)}}}
 	p := newProvider(edges{sm: sm, region: "eu-west-1"}, provider.Options{TokenAudience: "sts.amazonaws.com", Cache: true, SecretTTL: time.Hour, CacheSize: 64})
 	req := &params.Request{
 		Pod:                 params.Pod{Name: "pmp-0", Namespace: "pmp", UID: "uid", ServiceAccount: "pmp-secrets-access"},

@@ -7,16 +7,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
-	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 	smithy "github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -27,6 +22,7 @@ import (
 	"sigs.k8s.io/secrets-store-csi-driver/pkg/util/fileutil"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsfake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/kubefake"
@@ -35,7 +31,6 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
 )
 
 // These tests drive Provider.Mount with small fakes at its edges: STS and
@@ -49,144 +44,9 @@ const (
 	v1, v2    = "a1b2c3d4-0000-4000-8000-000000000001", "a1b2c3d4-0000-4000-8000-000000000002"
 )
 
-// fakeSTS exchanges any token for credentials named after the session,
-// or fails with errs[role], and records every call.
-type fakeSTS struct {
-	errs map[string]error
-
-	mu    sync.Mutex
-	calls []stsCall
-}
-
-type stsCall struct {
-	Op                           string // "" for AssumeRoleWithWebIdentity
-	Role, Session, Token, Region string
-	ExternalID                   string
-	Duration                     int32
-}
-
-var _ identity.STSAPI = (*fakeSTS)(nil)
-
-func (f *fakeSTS) AssumeRoleWithWebIdentity(_ context.Context, in *sts.AssumeRoleWithWebIdentityInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleWithWebIdentityOutput, error) {
-	var o sts.Options
-	for _, fn := range optFns {
-		fn(&o)
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, stsCall{Role: aws.ToString(in.RoleArn), Session: aws.ToString(in.RoleSessionName), Token: aws.ToString(in.WebIdentityToken), Region: o.Region})
-	if err := f.errs[aws.ToString(in.RoleArn)]; err != nil {
-		return nil, err
-	}
-	return &sts.AssumeRoleWithWebIdentityOutput{Credentials: &ststypes.Credentials{
-		AccessKeyId: aws.String("key-of-" + aws.ToString(in.RoleSessionName)), SecretAccessKey: aws.String("s"), SessionToken: aws.String("t"),
-		Expiration: aws.Time(time.Now().Add(time.Hour)),
-	}}, nil
-}
-
-// AssumeRole assumes any role for any caller, or fails with
-// errs[role], recording the call with the caller's access key as Token.
-func (f *fakeSTS) AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleOutput, error) {
-	var o sts.Options
-	for _, fn := range optFns {
-		fn(&o)
-	}
-	caller, err := o.Credentials.Retrieve(ctx)
-	if err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, stsCall{Op: "AssumeRole", Role: aws.ToString(in.RoleArn), Session: aws.ToString(in.RoleSessionName), Token: caller.AccessKeyID, Region: o.Region,
-		ExternalID: aws.ToString(in.ExternalId), Duration: aws.ToInt32(in.DurationSeconds)})
-	if err := f.errs[aws.ToString(in.RoleArn)]; err != nil {
-		return nil, err
-	}
-	return &sts.AssumeRoleOutput{Credentials: &ststypes.Credentials{
-		AccessKeyId: aws.String("key-of-" + aws.ToString(in.RoleArn) + "-as-" + caller.AccessKeyID), SecretAccessKey: aws.String("s"), SessionToken: aws.String("t"),
-		Expiration: aws.Time(time.Now().Add(time.Hour)),
-	}}, nil
-}
-
-func (f *fakeSTS) Calls() []stsCall {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.calls)
-}
-
-// smVersion is one version of a secret in fakeSM.
-type smVersion struct {
-	ID        string // name or ARN, as objectName gives it
-	VersionID string
-	Stages    []string // AWSCURRENT when empty
-	Value     string
-	Binary    []byte
-}
-
-// fakeSM answers GetSecretValue from its versions, or fails with
-// errs[secret id], and records every call.
-type fakeSM struct {
-	versions []smVersion
-	errs     map[string]error
-
-	mu    sync.Mutex
-	calls []smCall
-}
-
-type smCall struct{ ID, VersionID, Stage, Region, AccessKey string }
-
-var _ secrets.API = (*fakeSM)(nil)
-
-func (f *fakeSM) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
-	var o secretsmanager.Options
-	for _, fn := range optFns {
-		fn(&o)
-	}
-	creds, err := o.Credentials.Retrieve(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, version, stage := aws.ToString(in.SecretId), aws.ToString(in.VersionId), aws.ToString(in.VersionStage)
-	f.mu.Lock()
-	f.calls = append(f.calls, smCall{ID: id, VersionID: version, Stage: stage, Region: o.Region, AccessKey: creds.AccessKeyID})
-	f.mu.Unlock()
-	if err := f.errs[id]; err != nil {
-		return nil, err
-	}
-	if version == "" && stage == "" {
-		stage = "AWSCURRENT"
-	}
-	for _, v := range f.versions {
-		stages := v.Stages
-		if len(stages) == 0 {
-			stages = []string{"AWSCURRENT"}
-		}
-		if v.ID != id || (version != "" && v.VersionID != version) || (stage != "" && !slices.Contains(stages, stage)) {
-			continue
-		}
-		name, arn := id, id
-		if i := strings.Index(id, ":secret:"); i >= 0 {
-			name = strings.TrimSuffix(id[i+len(":secret:"):], "-AbCdEf")
-		} else {
-			arn = "arn:aws:secretsmanager:" + o.Region + ":111122223333:secret:" + id + "-AbCdEf"
-		}
-		out := &secretsmanager.GetSecretValueOutput{ARN: aws.String(arn), Name: aws.String(name), SecretBinary: v.Binary}
-		if v.VersionID != "" {
-			out.VersionId = aws.String(v.VersionID)
-		}
-		if v.Binary == nil {
-			out.SecretString = aws.String(v.Value)
-		}
-		return out, nil
-	}
-	return nil, &smithy.GenericAPIError{Code: "ResourceNotFoundException", Message: "Secrets Manager can't find the specified secret."}
-}
-
-func (f *fakeSM) Calls() []smCall {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.calls)
-}
+// The fakes name their access keys after the session and role, so a
+// call's credentials say whose they are.
+func newSTS() *awsfake.STS { return &awsfake.STS{NamedKeys: true} }
 
 // testIssuer is the cluster's service-account issuer: it signs the pods'
 // tokens and the provider verifies them with its keys.
@@ -194,8 +54,8 @@ var testIssuer = issuer.New()
 
 // edges are the fakes one provider runs over.
 type edges struct {
-	sts *fakeSTS
-	sm  *fakeSM
+	sts *awsfake.STS
+	sm  *awsfake.SM
 	// region is the provider's AWS_REGION; node its node's name.
 	region, node string
 }
@@ -226,10 +86,10 @@ var testOptions = provider.Options{
 
 func newProvider(e edges, o provider.Options) *provider.Provider {
 	if e.sts == nil {
-		e.sts = &fakeSTS{}
+		e.sts = newSTS()
 	}
 	if e.sm == nil {
-		e.sm = &fakeSM{}
+		e.sm = &awsfake.SM{}
 	}
 	o.NodeName = e.node
 	return provider.NewFromAPIs(provider.APIs{STS: e.sts, SecretsManager: e.sm, Kube: kubefake.New(kubeObjects(), testIssuer), Region: e.region}, o)
@@ -272,10 +132,10 @@ func filesOf(res *provider.Result) []file {
 const pmpDoc = `{"VCS": {"GithubAdminPAT": "gh-pat", "GitlabAdminPAT": ""}, "Email": {"SMTPPassword": "smtp-pw"}}`
 
 func TestMountFiles(t *testing.T) {
-	pmpV1 := smVersion{ID: pmpSecret, VersionID: v1, Value: pmpDoc}
+	pmpV1 := awsfake.Version{ID: pmpSecret, VersionID: v1, Value: pmpDoc}
 	tests := []struct {
 		name     string
-		versions []smVersion
+		versions []awsfake.Version
 		objects  string
 		// permission is the request's default mode as the driver sends
 		// it (decimal JSON); empty: 420 (0644).
@@ -284,7 +144,7 @@ func TestMountFiles(t *testing.T) {
 		wantVersions []provider.Version
 	}{
 		{
-			name: "PMP JSON: one file per credential with a value", versions: []smVersion{pmpV1},
+			name: "PMP JSON: one file per credential with a value", versions: []awsfake.Version{pmpV1},
 			objects: "- objectName: PMP-Production-Credentials",
 			want: []file{
 				{Path: "Email.SMTPPassword", Mode: 0o644, Contents: "smtp-pw"},
@@ -293,7 +153,7 @@ func TestMountFiles(t *testing.T) {
 			wantVersions: []provider.Version{{ID: "Email.SMTPPassword", Version: v1}, {ID: "VCS.GithubAdminPAT", Version: v1}},
 		},
 		{
-			name: "keepEmpty mounts empty credentials", versions: []smVersion{pmpV1},
+			name: "keepEmpty mounts empty credentials", versions: []awsfake.Version{pmpV1},
 			objects: "- objectName: PMP-Production-Credentials\n  keepEmpty: true",
 			want: []file{
 				{Path: "Email.SMTPPassword", Mode: 0o644, Contents: "smtp-pw"},
@@ -303,14 +163,14 @@ func TestMountFiles(t *testing.T) {
 			wantVersions: []provider.Version{{ID: "Email.SMTPPassword", Version: v1}, {ID: "VCS.GithubAdminPAT", Version: v1}, {ID: "VCS.GitlabAdminPAT", Version: v1}},
 		},
 		{
-			name: "keys, nested layout and an alias directory", versions: []smVersion{pmpV1},
+			name: "keys, nested layout and an alias directory", versions: []awsfake.Version{pmpV1},
 			objects:      "- objectName: PMP-Production-Credentials\n  objectAlias: pmp\n  keys: [\"VCS.*\"]\n  layout: nested",
 			want:         []file{{Path: "pmp/VCS/GithubAdminPAT", Mode: 0o644, Contents: "gh-pat"}},
 			wantVersions: []provider.Version{{ID: "pmp/VCS/GithubAdminPAT", Version: v1}},
 		},
 		{
 			name: "file modes: the request's, and an object's filePermission", permission: "288", // 0440
-			versions: []smVersion{pmpV1, {ID: "db-password", VersionID: v2, Value: "hunter2"}},
+			versions: []awsfake.Version{pmpV1, {ID: "db-password", VersionID: v2, Value: "hunter2"}},
 			objects:  "- objectName: PMP-Production-Credentials\n  keys: [Email.SMTPPassword]\n- objectName: db-password\n  filePermission: \"0400\"",
 			want: []file{
 				{Path: "Email.SMTPPassword", Mode: 0o440, Contents: "smtp-pw"},
@@ -319,26 +179,26 @@ func TestMountFiles(t *testing.T) {
 			wantVersions: []provider.Version{{ID: "Email.SMTPPassword", Version: v1}, {ID: "db-password", Version: v2}},
 		},
 		{
-			name: "flatten: false mounts the JSON whole, under its alias", versions: []smVersion{pmpV1},
+			name: "flatten: false mounts the JSON whole, under its alias", versions: []awsfake.Version{pmpV1},
 			objects:      "- objectName: PMP-Production-Credentials\n  flatten: false\n  objectAlias: pmp.json",
 			want:         []file{{Path: "pmp.json", Mode: 0o644, Contents: pmpDoc}},
 			wantVersions: []provider.Version{{ID: "pmp.json", Version: v1}},
 		},
 		{
-			name: "flatten auto: a value that is not a JSON object is one file", versions: []smVersion{{ID: "team/db-password", VersionID: v1, Value: "hunter2"}},
+			name: "flatten auto: a value that is not a JSON object is one file", versions: []awsfake.Version{{ID: "team/db-password", VersionID: v1, Value: "hunter2"}},
 			objects:      "- objectName: team/db-password",
 			want:         []file{{Path: "team_db-password", Mode: 0o644, Contents: "hunter2"}},
 			wantVersions: []provider.Version{{ID: "team_db-password", Version: v1}},
 		},
 		{
-			name: "a binary secret, named by its ARN", versions: []smVersion{{ID: "arn:aws:secretsmanager:eu-west-1:111122223333:secret:tls-key-AbCdEf", VersionID: v1, Binary: []byte{0, 1, 2}}},
+			name: "a binary secret, named by its ARN", versions: []awsfake.Version{{ID: "arn:aws:secretsmanager:eu-west-1:111122223333:secret:tls-key-AbCdEf", VersionID: v1, Binary: []byte{0, 1, 2}}},
 			objects:      "- objectName: arn:aws:secretsmanager:eu-west-1:111122223333:secret:tls-key-AbCdEf",
 			want:         []file{{Path: "tls-key-AbCdEf", Mode: 0o644, Contents: "\x00\x01\x02"}},
 			wantVersions: []provider.Version{{ID: "tls-key-AbCdEf", Version: v1}},
 		},
 		{
 			name: "decode base64 on a whole value, padded or not, a trailing newline ignored",
-			versions: []smVersion{
+			versions: []awsfake.Version{
 				{ID: "keystore", VersionID: v1, Value: "AAEC/w==\n"},
 				{ID: "truststore", VersionID: v1, Value: "AAEC/w"},
 				{ID: "token", VersionID: v1, Value: "AAEC_w"},
@@ -353,7 +213,7 @@ func TestMountFiles(t *testing.T) {
 		},
 		{
 			name:     "decode base64 on each selected key; the same secret mounted undecoded beside it",
-			versions: []smVersion{{ID: "tls", VersionID: v1, Value: `{"TLS": {"Cert": "aGVsbG8=", "Key": "d29ybGQ"}, "Name": "plain"}`}},
+			versions: []awsfake.Version{{ID: "tls", VersionID: v1, Value: `{"TLS": {"Cert": "aGVsbG8=", "Key": "d29ybGQ"}, "Name": "plain"}`}},
 			objects:  "- {objectName: tls, objectAlias: tls, keys: [TLS.*], layout: nested, decode: base64}\n- {objectName: tls, keys: [TLS.Cert]}",
 			want: []file{
 				{Path: "TLS.Cert", Mode: 0o644, Contents: "aGVsbG8="},
@@ -364,14 +224,14 @@ func TestMountFiles(t *testing.T) {
 		},
 		{
 			name:         "a binary JSON secret whose strings are not UTF-8: the files hold its exact bytes",
-			versions:     []smVersion{{ID: "legacy", VersionID: v1, Binary: []byte("{\"DB\": {\"Password\": \"p\xe4ss\xff\"}, \"Note\": \"\\u00e9\\n\"}")}},
+			versions:     []awsfake.Version{{ID: "legacy", VersionID: v1, Binary: []byte("{\"DB\": {\"Password\": \"p\xe4ss\xff\"}, \"Note\": \"\\u00e9\\n\"}")}},
 			objects:      "- objectName: legacy",
 			want:         []file{{Path: "DB.Password", Mode: 0o644, Contents: "p\xe4ss\xff"}, {Path: "Note", Mode: 0o644, Contents: "é\n"}},
 			wantVersions: []provider.Version{{ID: "DB.Password", Version: v1}, {ID: "Note", Version: v1}},
 		},
 		{
 			name: "objectVersion pins a version",
-			versions: []smVersion{
+			versions: []awsfake.Version{
 				{ID: pmpSecret, VersionID: v1, Stages: []string{"AWSPREVIOUS"}, Value: `{"Email": {"SMTPPassword": "old"}}`},
 				{ID: pmpSecret, VersionID: v2, Value: `{"Email": {"SMTPPassword": "new"}}`},
 			},
@@ -381,7 +241,7 @@ func TestMountFiles(t *testing.T) {
 		},
 		{
 			name: "objectVersionLabel selects a stage; two versions of one secret side by side",
-			versions: []smVersion{
+			versions: []awsfake.Version{
 				{ID: pmpSecret, VersionID: v1, Stages: []string{"AWSPREVIOUS"}, Value: `{"Email": {"SMTPPassword": "old"}}`},
 				{ID: pmpSecret, VersionID: v2, Value: `{"Email": {"SMTPPassword": "new"}}`},
 			},
@@ -395,7 +255,7 @@ func TestMountFiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := newProvider(edges{sm: &fakeSM{versions: tt.versions}, region: "eu-west-1"}, testOptions)
+			p := newProvider(edges{sm: &awsfake.SM{Versions: tt.versions}, region: "eu-west-1"}, testOptions)
 			r := pmpReq(tt.objects)
 			r.Permission = tt.permission
 			res, err := p.Mount(context.Background(), parse(t, r))
@@ -413,7 +273,7 @@ func TestMountFiles(t *testing.T) {
 }
 
 func TestMountAsksForTheVersion(t *testing.T) {
-	sm := &fakeSM{versions: []smVersion{{ID: pmpSecret, VersionID: v1, Stages: []string{"AWSCURRENT", "AWSPREVIOUS"}, Value: pmpDoc}}}
+	sm := &awsfake.SM{Versions: []awsfake.Version{{ID: pmpSecret, VersionID: v1, Stages: []string{"AWSCURRENT", "AWSPREVIOUS"}, Value: pmpDoc}}}
 	p := newProvider(edges{sm: sm, region: "eu-west-1"}, testOptions)
 	objects := "- objectName: PMP-Production-Credentials\n  keys: [VCS.GithubAdminPAT]\n" +
 		"- objectName: PMP-Production-Credentials\n  objectAlias: pinned\n  objectVersion: " + v1 + "\n" +
@@ -422,7 +282,7 @@ func TestMountAsksForTheVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := "key-of-pmp-pmp-pmp-secrets-access"
-	want := []smCall{
+	want := []awsfake.SMCall{
 		{ID: pmpSecret, Region: "eu-west-1", AccessKey: key},
 		{ID: pmpSecret, VersionID: v1, Region: "eu-west-1", AccessKey: key},
 		{ID: pmpSecret, Stage: "AWSPREVIOUS", Region: "eu-west-1", AccessKey: key},
@@ -454,8 +314,8 @@ func TestMountRegion(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.edges.sts = &fakeSTS{}
-			tt.edges.sm = &fakeSM{versions: []smVersion{{ID: tt.objectName, VersionID: v1, Value: pmpDoc}}}
+			tt.edges.sts = newSTS()
+			tt.edges.sm = &awsfake.SM{Versions: []awsfake.Version{{ID: tt.objectName, VersionID: v1, Value: pmpDoc}}}
 			p := newProvider(tt.edges, testOptions)
 			r := pmpReq("- objectName: " + tt.objectName)
 			if tt.regionParam != "" {
@@ -469,7 +329,7 @@ func TestMountRegion(t *testing.T) {
 			if got := tt.edges.sm.Calls(); len(got) != 1 || got[0].Region != tt.wantRegion {
 				t.Errorf("GetSecretValue calls = %+v, want one in %s", got, tt.wantRegion)
 			}
-			wantSTS := []stsCall{{Role: testRole, Session: "pmp-pmp-pmp-secrets-access", Token: req.Tokens["sts.amazonaws.com"].Value, Region: tt.wantRegion}}
+			wantSTS := []awsfake.STSCall{{Role: testRole, Session: "pmp-pmp-pmp-secrets-access", Token: req.Tokens["sts.amazonaws.com"].Value, Region: tt.wantRegion}}
 			if diff := cmp.Diff(wantSTS, tt.edges.sts.Calls()); diff != "" {
 				t.Errorf("STS calls (-want +got):\n%s", diff)
 			}
@@ -486,7 +346,7 @@ func TestMountRegion(t *testing.T) {
 // TestMountErrors: each failure has its kind (hence its gRPC code) and a
 // message that names what to fix; no failure returns a file.
 func TestMountErrors(t *testing.T) {
-	pmpV1 := smVersion{ID: pmpSecret, VersionID: v1, Value: pmpDoc}
+	pmpV1 := awsfake.Version{ID: pmpSecret, VersionID: v1, Value: pmpDoc}
 	deny := func(code, msg string) error { return &smithy.GenericAPIError{Code: code, Message: msg} }
 	tests := []struct {
 		name     string
@@ -538,7 +398,7 @@ func TestMountErrors(t *testing.T) {
 		},
 		{
 			name:         "STS refuses the role",
-			edges:        edges{region: "eu-west-1", sts: &fakeSTS{errs: map[string]error{testRole: deny("AccessDenied", "Not authorized")}}},
+			edges:        edges{region: "eu-west-1", sts: &awsfake.STS{NamedKeys: true, RoleErrs: map[string]error{testRole: deny("AccessDenied", "Not authorized")}}},
 			req:          func() driverreq.Request { return pmpReq("- objectName: PMP-Production-Credentials") },
 			wantKind:     mounterr.Denied,
 			wantMsg:      "STS refused to let pmp/pmp-secrets-access assume role " + testRole + " (AccessDenied): the role's trust policy must allow sts:AssumeRoleWithWebIdentity from the cluster's OIDC provider with conditions <issuer>:sub = system:serviceaccount:pmp:pmp-secrets-access and <issuer>:aud = sts.amazonaws.com",
@@ -554,7 +414,7 @@ func TestMountErrors(t *testing.T) {
 		},
 		{
 			name:  "all or nothing: the second object fails",
-			edges: edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{pmpV1}, errs: map[string]error{"db-password": deny("AccessDeniedException", "no")}}},
+			edges: edges{region: "eu-west-1", sm: &awsfake.SM{Versions: []awsfake.Version{pmpV1}, Errs: map[string]error{"db-password": deny("AccessDeniedException", "no")}}},
 			req: func() driverreq.Request {
 				return pmpReq("- objectName: PMP-Production-Credentials\n- objectName: db-password")
 			},
@@ -564,7 +424,7 @@ func TestMountErrors(t *testing.T) {
 		},
 		{
 			name:         "Secrets Manager throttles past the retry budget",
-			edges:        edges{region: "eu-west-1", sm: &fakeSM{errs: map[string]error{pmpSecret: deny("ThrottlingException", "Rate exceeded")}}},
+			edges:        edges{region: "eu-west-1", sm: &awsfake.SM{Errs: map[string]error{pmpSecret: deny("ThrottlingException", "Rate exceeded")}}},
 			req:          func() driverreq.Request { return pmpReq("- objectName: PMP-Production-Credentials") },
 			wantKind:     mounterr.Transient,
 			wantMsg:      "Secrets Manager GetSecretValue for PMP-Production-Credentials in eu-west-1 kept failing for 0s (ThrottlingException: Rate exceeded); this is transient: the kubelet retries the mount",
@@ -572,7 +432,7 @@ func TestMountErrors(t *testing.T) {
 		},
 		{
 			name:         "an answer without a version",
-			edges:        edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{{ID: pmpSecret, Value: pmpDoc}}}},
+			edges:        edges{region: "eu-west-1", sm: &awsfake.SM{Versions: []awsfake.Version{{ID: pmpSecret, Value: pmpDoc}}}},
 			req:          func() driverreq.Request { return pmpReq("- objectName: PMP-Production-Credentials") },
 			wantKind:     mounterr.Internal,
 			wantMsg:      "Secrets Manager answered GetSecretValue for PMP-Production-Credentials without a VersionId",
@@ -580,7 +440,7 @@ func TestMountErrors(t *testing.T) {
 		},
 		{
 			name:         "keys asked of a value that is not JSON",
-			edges:        edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: "hunter2"}}}},
+			edges:        edges{region: "eu-west-1", sm: &awsfake.SM{Versions: []awsfake.Version{{ID: pmpSecret, VersionID: v1, Value: "hunter2"}}}},
 			req:          func() driverreq.Request { return pmpReq("- objectName: PMP-Production-Credentials\n  keys: [VCS.*]") },
 			wantKind:     mounterr.Invalid,
 			wantMsg:      "objects entry PMP-Production-Credentials splits secret PMP-Production-Credentials into keys (flatten: true, keys or strictKeys), but the value is not a JSON object: store a JSON object such as the PMP template, or set flatten: false and remove keys and strictKeys",
@@ -588,7 +448,7 @@ func TestMountErrors(t *testing.T) {
 		},
 		{
 			name:         "broken JSON",
-			edges:        edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: `{"VCS": {"GithubAdminPAT": "x"`}}}},
+			edges:        edges{region: "eu-west-1", sm: &awsfake.SM{Versions: []awsfake.Version{{ID: pmpSecret, VersionID: v1, Value: `{"VCS": {"GithubAdminPAT": "x"`}}}},
 			req:          func() driverreq.Request { return pmpReq("- objectName: PMP-Production-Credentials") },
 			wantKind:     mounterr.Invalid,
 			wantMsg:      "secret PMP-Production-Credentials: the value starts with '{' but is not valid JSON (syntax error at byte 30): fix the JSON, or set flatten: false to mount the value as one file",
@@ -596,7 +456,7 @@ func TestMountErrors(t *testing.T) {
 		},
 		{
 			name:         "a key that cannot be a file name",
-			edges:        edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: `{"..": {"etc": "x"}}`}}}},
+			edges:        edges{region: "eu-west-1", sm: &awsfake.SM{Versions: []awsfake.Version{{ID: pmpSecret, VersionID: v1, Value: `{"..": {"etc": "x"}}`}}}},
 			req:          func() driverreq.Request { return pmpReq("- objectName: PMP-Production-Credentials") },
 			wantKind:     mounterr.Invalid,
 			wantMsg:      `secret PMP-Production-Credentials: key "...etc" cannot be a file name: it has an empty segment (a key that is empty, or starts or ends with '.')`,
@@ -604,7 +464,7 @@ func TestMountErrors(t *testing.T) {
 		},
 		{
 			name:         "nested and dotted spellings disagree",
-			edges:        edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: `{"VCS": {"GithubAdminPAT": "a"}, "VCS.GithubAdminPAT": "b"}`}}}},
+			edges:        edges{region: "eu-west-1", sm: &awsfake.SM{Versions: []awsfake.Version{{ID: pmpSecret, VersionID: v1, Value: `{"VCS": {"GithubAdminPAT": "a"}, "VCS.GithubAdminPAT": "b"}`}}}},
 			req:          func() driverreq.Request { return pmpReq("- objectName: PMP-Production-Credentials") },
 			wantKind:     mounterr.Invalid,
 			wantMsg:      `secret PMP-Production-Credentials cannot be split into files: key "VCS.GithubAdminPAT" is set twice with different values (nested and as a dotted key): keep one spelling`,
@@ -612,7 +472,7 @@ func TestMountErrors(t *testing.T) {
 		},
 		{
 			name:  "a keys pattern that matches no credential with a value",
-			edges: edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{pmpV1}}},
+			edges: edges{region: "eu-west-1", sm: &awsfake.SM{Versions: []awsfake.Version{pmpV1}}},
 			req: func() driverreq.Request {
 				return pmpReq("- objectName: PMP-Production-Credentials\n  keys: [VCS.GitlabAdminPAT]")
 			},
@@ -622,7 +482,7 @@ func TestMountErrors(t *testing.T) {
 		},
 		{
 			name:         "a whole value that is empty",
-			edges:        edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{{ID: "db-password", VersionID: v1}}}},
+			edges:        edges{region: "eu-west-1", sm: &awsfake.SM{Versions: []awsfake.Version{{ID: "db-password", VersionID: v1}}}},
 			req:          func() driverreq.Request { return pmpReq("- objectName: db-password") },
 			wantKind:     mounterr.NotFound,
 			wantMsg:      "secret db-password has an empty value: store a value, or set keepEmpty: true",
@@ -630,7 +490,7 @@ func TestMountErrors(t *testing.T) {
 		},
 		{
 			name:         "a secret whose every credential is empty",
-			edges:        edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: `{"VCS": {"GithubAdminPAT": ""}}`}}}},
+			edges:        edges{region: "eu-west-1", sm: &awsfake.SM{Versions: []awsfake.Version{{ID: pmpSecret, VersionID: v1, Value: `{"VCS": {"GithubAdminPAT": ""}}`}}}},
 			req:          func() driverreq.Request { return pmpReq("- objectName: PMP-Production-Credentials") },
 			wantKind:     mounterr.NotFound,
 			wantMsg:      `SecretProviderClass "pmp-credentials" selects no credential with a value: fill in the secret's values, or set keepEmpty: true to mount empty ones`,
@@ -638,7 +498,7 @@ func TestMountErrors(t *testing.T) {
 		},
 		{
 			name:         "decode: a whole value that is not base64",
-			edges:        edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{{ID: "keystore", VersionID: v1, Value: "hunter2!"}}}},
+			edges:        edges{region: "eu-west-1", sm: &awsfake.SM{Versions: []awsfake.Version{{ID: "keystore", VersionID: v1, Value: "hunter2!"}}}},
 			req:          func() driverreq.Request { return pmpReq("- {objectName: keystore, decode: base64}") },
 			wantKind:     mounterr.Invalid,
 			wantMsg:      "objects entry keystore: the value of secret keystore is not valid base64 (decode: base64): store it base64-encoded, or remove decode",
@@ -646,7 +506,7 @@ func TestMountErrors(t *testing.T) {
 		},
 		{
 			name:  "decode: a base64url value under decode: base64 names the key",
-			edges: edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{{ID: "tls", VersionID: v1, Value: `{"TLS": {"Cert": "aGVsbG8=", "Key": "AAEC_w"}}`}}}},
+			edges: edges{region: "eu-west-1", sm: &awsfake.SM{Versions: []awsfake.Version{{ID: "tls", VersionID: v1, Value: `{"TLS": {"Cert": "aGVsbG8=", "Key": "AAEC_w"}}`}}}},
 			req: func() driverreq.Request {
 				return pmpReq("- {objectName: tls, objectAlias: tls, layout: nested, decode: base64}")
 			},
@@ -656,7 +516,7 @@ func TestMountErrors(t *testing.T) {
 		},
 		{
 			name:  "two objects write the same file",
-			edges: edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{pmpV1}}},
+			edges: edges{region: "eu-west-1", sm: &awsfake.SM{Versions: []awsfake.Version{pmpV1}}},
 			req: func() driverreq.Request {
 				return pmpReq("- objectName: PMP-Production-Credentials\n- objectName: PMP-Production-Credentials\n  keys: [Email.*]")
 			},
@@ -717,7 +577,7 @@ func TestMountCalls(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := edges{region: "eu-west-1", sts: &fakeSTS{}, sm: &fakeSM{versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: pmpDoc}}}}
+			e := edges{region: "eu-west-1", sts: newSTS(), sm: &awsfake.SM{Versions: []awsfake.Version{{ID: pmpSecret, VersionID: v1, Value: pmpDoc}}}}
 			o := testOptions
 			o.Cache = tt.cache
 			p := newProvider(e, o)
@@ -744,7 +604,7 @@ func TestMountCalls(t *testing.T) {
 }
 
 func TestMountPathTranslation(t *testing.T) {
-	versions := []smVersion{{ID: "team/app/secret", VersionID: v1, Value: "hunter2"}}
+	versions := []awsfake.Version{{ID: "team/app/secret", VersionID: v1, Value: "hunter2"}}
 	tests := []struct {
 		name, translation string // "": parameter not set
 		want              string
@@ -755,7 +615,7 @@ func TestMountPathTranslation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := newProvider(edges{sm: &fakeSM{versions: versions}, region: "eu-west-1"}, testOptions)
+			p := newProvider(edges{sm: &awsfake.SM{Versions: versions}, region: "eu-west-1"}, testOptions)
 			r := pmpReq("- objectName: team/app/secret")
 			if tt.translation != "" {
 				r.Parameters["pathTranslation"] = tt.translation
@@ -798,7 +658,7 @@ func TestMountVerifiesEveryToken(t *testing.T) {
 	for _, cached := range []bool{true, false} {
 		for _, tt := range tests {
 			t.Run(fmt.Sprintf("%s, identity cached %v", tt.name, cached), func(t *testing.T) {
-				e := edges{region: "eu-west-1", sts: &fakeSTS{}, sm: &fakeSM{versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: pmpDoc}}}}
+				e := edges{region: "eu-west-1", sts: newSTS(), sm: &awsfake.SM{Versions: []awsfake.Version{{ID: pmpSecret, VersionID: v1, Value: pmpDoc}}}}
 				p := newProvider(e, testOptions)
 				if cached {
 					if _, err := p.Mount(context.Background(), parse(t, victim())); err != nil {
@@ -842,7 +702,7 @@ func (panicSM) GetSecretValue(context.Context, *secretsmanager.GetSecretValueInp
 // panic on the Mount's own goroutine is the server's to recover). The
 // Mount fails as Internal instead, and the provider serves the next.
 func TestPanicInACacheLoad(t *testing.T) {
-	p := provider.NewFromAPIs(provider.APIs{STS: &fakeSTS{}, SecretsManager: panicSM{}, Kube: kubefake.New(kubeObjects(), testIssuer), Region: "eu-west-1"}, testOptions)
+	p := provider.NewFromAPIs(provider.APIs{STS: newSTS(), SecretsManager: panicSM{}, Kube: kubefake.New(kubeObjects(), testIssuer), Region: "eu-west-1"}, testOptions)
 	for range 2 {
 		_, err := p.Mount(context.Background(), parse(t, pmpReq("- objectName: PMP-Production-Credentials")))
 		if mounterr.KindOf(err) != mounterr.Internal || !strings.Contains(err.Error(), "internal error") {
@@ -868,11 +728,11 @@ func nestedKeys(n, width int) string {
 // object, before anything the driver would refuse or fail on is returned.
 func TestMountBounds(t *testing.T) {
 	var objects strings.Builder
-	var big []smVersion
+	var big []awsfake.Version
 	for i := range 60 {
 		id := fmt.Sprintf("blob-%02d", i)
 		fmt.Fprintf(&objects, "- objectName: %s\n", id)
-		big = append(big, smVersion{ID: id, VersionID: v1, Value: strings.Repeat("x", 60_000)})
+		big = append(big, awsfake.Version{ID: id, VersionID: v1, Value: strings.Repeat("x", 60_000)})
 	}
 	var wide strings.Builder
 	wide.WriteString(`{"` + strings.Repeat("k", 30_000) + `":{`)
@@ -885,32 +745,32 @@ func TestMountBounds(t *testing.T) {
 	wide.WriteString("}}")
 	tests := []struct {
 		name     string
-		versions []smVersion
+		versions []awsfake.Version
 		objects  string
 		target   string // the request's target path
 		want     []string
 	}{
-		{name: "a value over Secrets Manager's 64 KiB", versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: strings.Repeat("x", 65_537)}},
+		{name: "a value over Secrets Manager's 64 KiB", versions: []awsfake.Version{{ID: pmpSecret, VersionID: v1, Value: strings.Repeat("x", 65_537)}},
 			objects: "- objectName: PMP-Production-Credentials",
 			want:    []string{"secret PMP-Production-Credentials is 65537 bytes, over the 65536 bytes"}},
-		{name: "one long key over thousands of sub-keys", versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: wide.String()}},
+		{name: "one long key over thousands of sub-keys", versions: []awsfake.Version{{ID: pmpSecret, VersionID: v1, Value: wide.String()}},
 			objects: "- objectName: PMP-Production-Credentials",
 			want:    []string{"secret PMP-Production-Credentials", "the key names add up to over 1048576 bytes"}},
 		{name: "a response over 3 MiB", versions: big, objects: objects.String(),
 			want: []string{"objects entry blob-52:", "over 3145728 bytes", "4 MiB"}},
 		{name: "a path the driver accepts but cannot write under its ..<timestamp>/ directory",
-			versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: nestedKeys(16, 250)}},
+			versions: []awsfake.Version{{ID: pmpSecret, VersionID: v1, Value: nestedKeys(16, 250)}},
 			objects:  "- objectName: PMP-Production-Credentials\n  layout: nested",
 			want:     []string{"objects entry PMP-Production-Credentials: the file", "is 4015 bytes long", "room for 3901"}},
 		{name: "the room left depends on the volume's directory",
-			versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: nestedKeys(14, 250)}},
+			versions: []awsfake.Version{{ID: pmpSecret, VersionID: v1, Value: nestedKeys(14, 250)}},
 			objects:  "- objectName: PMP-Production-Credentials\n  layout: nested",
 			target:   "/var/lib/kubelet/" + strings.Repeat("d", 600) + "/mount",
 			want:     []string{"is 3513 bytes long", "room for 3438"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := newProvider(edges{region: "eu-west-1", sm: &fakeSM{versions: tt.versions}}, testOptions)
+			p := newProvider(edges{region: "eu-west-1", sm: &awsfake.SM{Versions: tt.versions}}, testOptions)
 			req := parse(t, pmpReq(tt.objects))
 			req.TargetPath = tt.target
 			res, err := p.Mount(context.Background(), req)
@@ -931,7 +791,7 @@ func TestMountBounds(t *testing.T) {
 		})
 	}
 	// Within the bounds the same shapes mount.
-	p := newProvider(edges{region: "eu-west-1", sm: &fakeSM{versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: nestedKeys(15, 240)}}}}, testOptions)
+	p := newProvider(edges{region: "eu-west-1", sm: &awsfake.SM{Versions: []awsfake.Version{{ID: pmpSecret, VersionID: v1, Value: nestedKeys(15, 240)}}}}, testOptions)
 	if _, err := p.Mount(context.Background(), parse(t, pmpReq("- objectName: PMP-Production-Credentials\n  layout: nested"))); err != nil {
 		t.Errorf("a 3614-byte nested path: %v", err)
 	}
@@ -984,7 +844,7 @@ func TestNodeRegionReadFailingIsTransient(t *testing.T) {
 	})
 	o := testOptions
 	o.NodeName = "node-1"
-	p := provider.NewFromAPIs(provider.APIs{STS: &fakeSTS{}, SecretsManager: &fakeSM{}, Kube: kubefake.New(cs, testIssuer)}, o)
+	p := provider.NewFromAPIs(provider.APIs{STS: newSTS(), SecretsManager: &awsfake.SM{}, Kube: kubefake.New(cs, testIssuer)}, o)
 	_, err := p.Mount(context.Background(), parse(t, pmpReq("- objectName: PMP-Production-Credentials")))
 	if mounterr.KindOf(err) != mounterr.Transient || !strings.Contains(err.Error(), "transient") || strings.Contains(err.Error(), "no AWS region") {
 		t.Errorf("Mount = %v (%s), want a Transient error saying so", err, mounterr.KindOf(err))
@@ -997,8 +857,8 @@ func TestNodeRegionReadFailingIsTransient(t *testing.T) {
 // external id and duration with it.
 func TestMountReadsEachObjectAsItsRole(t *testing.T) {
 	const target, other = "arn:aws:iam::444455556666:role/pmp-reader", "arn:aws:iam::777788889999:role/other"
-	e := edges{sm: &fakeSM{versions: []smVersion{{ID: "a", VersionID: v1, Value: "1"}, {ID: "b", VersionID: v1, Value: "2"}, {ID: "c", VersionID: v1, Value: "3"}}}, region: "eu-west-1"}
-	e.sts = &fakeSTS{}
+	e := edges{sm: &awsfake.SM{Versions: []awsfake.Version{{ID: "a", VersionID: v1, Value: "1"}, {ID: "b", VersionID: v1, Value: "2"}, {ID: "c", VersionID: v1, Value: "3"}}}, region: "eu-west-1"}
+	e.sts = newSTS()
 	p := newProvider(e, testOptions)
 	r := pmpReq("- objectName: a\n- objectName: b\n  assumeRoleArn: " + other + "\n  assumeRoleDurationSeconds: 1800\n- objectName: c")
 	r.Parameters["assumeRoleArn"] = target
@@ -1007,7 +867,7 @@ func TestMountReadsEachObjectAsItsRole(t *testing.T) {
 		t.Fatal(err)
 	}
 	own := "key-of-pmp-pmp-pmp-secrets-access"
-	wantSTS := []stsCall{
+	wantSTS := []awsfake.STSCall{
 		{Role: testRole, Session: "pmp-pmp-pmp-secrets-access", Region: "eu-west-1"},
 		{Op: "AssumeRole", Role: target, Session: "pmp-pmp-pmp-secrets-access", Token: own, Region: "eu-west-1", ExternalID: "ext-1"},
 		{Op: "AssumeRole", Role: other, Session: "pmp-pmp-pmp-secrets-access", Token: own, Region: "eu-west-1", Duration: 1800},
@@ -1036,7 +896,7 @@ func TestMountReadsEachObjectAsItsRole(t *testing.T) {
 // secret version and one way of mounting it. Any other Mount has its own
 // (a Memo shared across identities would serve one pod another's files).
 func TestMountMemo(t *testing.T) {
-	e := edges{region: "eu-west-1", sts: &fakeSTS{}, sm: &fakeSM{versions: []smVersion{{ID: pmpSecret, VersionID: v1, Value: pmpDoc}}}}
+	e := edges{region: "eu-west-1", sts: newSTS(), sm: &awsfake.SM{Versions: []awsfake.Version{{ID: pmpSecret, VersionID: v1, Value: pmpDoc}}}}
 	p := newProvider(e, testOptions)
 	mount := func(ns, sa, objects string) *provider.Result {
 		t.Helper()

@@ -1,12 +1,10 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,31 +17,14 @@ import (
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/logcapture"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server"
 )
 
-// syncBuffer collects klog output from every goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // captureLogs turns klog up to its maximum verbosity and collects its
 // output until the test ends.
-func captureLogs(t *testing.T) *syncBuffer {
+func captureLogs(t *testing.T) *logcapture.Buffer {
 	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(fs)
 	for k, v := range map[string]string{"v": "10", "logtostderr": "false", "alsologtostderr": "false", "stderrthreshold": "FATAL"} {
@@ -51,7 +32,7 @@ func captureLogs(t *testing.T) *syncBuffer {
 			t.Fatal(err)
 		}
 	}
-	buf := &syncBuffer{}
+	buf := &logcapture.Buffer{}
 	klog.SetOutput(buf)
 	t.Cleanup(func() {
 		klog.Flush()
@@ -63,7 +44,7 @@ func captureLogs(t *testing.T) *syncBuffer {
 
 // loggedOnce checks that the captured logs say line exactly once, with
 // each of fields, and hold no secret value or token.
-func loggedOnce(t *testing.T, logs *syncBuffer, line string, fields ...string) {
+func loggedOnce(t *testing.T, logs *logcapture.Buffer, line string, fields ...string) {
 	t.Helper()
 	klog.Flush()
 	out := logs.String()

@@ -11,30 +11,14 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/testclock"
 )
 
-// clock is a settable time source for the cache's now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newCache(max int) (*Cache[string, string], *clock) {
-	clk := &clock{t: time.Date(2026, 11, 26, 18, 0, 0, 0, time.UTC)}
+func newCache(max int) (*Cache[string, string], *testclock.Clock) {
+	clk := testclock.New(time.Date(2026, 11, 26, 18, 0, 0, 0, time.UTC))
 	c := New[string, string](max)
-	c.now = clk.now
+	c.now = clk.Now
 	return c, clk
 }
 
@@ -160,7 +144,7 @@ func TestGet(t *testing.T) {
 			c, clk := newCache(tt.max)
 			var l loader
 			for i, s := range tt.steps {
-				clk.advance(s.advance)
+				clk.Advance(s.advance)
 				got, err := c.Get(context.Background(), s.key, l.fn(s.value, s.ttl, s.err))
 				if !errors.Is(err, s.wantErr) || (s.wantErr == nil && err != nil) {
 					t.Fatalf("step %d: Get(%q) error = %v, want %v", i, s.key, err, s.wantErr)
@@ -260,7 +244,7 @@ func TestPeekAndForget(t *testing.T) {
 	}
 	_, _ = c.Get(context.Background(), "a", l.fn("va", time.Minute, nil))
 	_, _ = c.Get(context.Background(), "neg", l.fn("", time.Minute, errDenied))
-	clk.advance(time.Hour)
+	clk.Advance(time.Hour)
 	if v, ok := c.Peek("a"); !ok || v != "va" {
 		t.Errorf("Peek(a) after expiry = %q, %v; want the stale value", v, ok)
 	}

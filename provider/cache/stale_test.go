@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/testclock"
 )
 
 var errOutage = errors.New("ServiceUnavailable: AWS is down")
@@ -14,20 +16,20 @@ var errOutage = errors.New("ServiceUnavailable: AWS is down")
 // errOutage only, with its clock and the OnStale calls it made.
 type staleCache struct {
 	*Cache[string, string]
-	clk *clock
+	clk *testclock.Clock
 
 	logMu   sync.Mutex
 	onStale []time.Duration
 }
 
 func newStaleCache(retry time.Duration) *staleCache {
-	clk := &clock{t: time.Date(2026, 11, 26, 18, 0, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2026, 11, 26, 18, 0, 0, 0, time.UTC))
 	sc := &staleCache{clk: clk}
 	sc.Cache = NewWithOptions[string, string](8, Options[string]{
 		StaleIfError: time.Hour,
 		StaleIf:      func(err error) bool { return errors.Is(err, errOutage) },
 		StaleRetry:   retry,
-		Now:          clk.now,
+		Now:          clk.Now,
 		OnStale: func(_ string, _ error, late time.Duration) {
 			sc.logMu.Lock()
 			defer sc.logMu.Unlock()
@@ -54,7 +56,7 @@ func TestStaleValueAnswersATransientFailure(t *testing.T) {
 	if v, err := get(t, c.Cache, &l, "v1", time.Minute, nil); v != "v1" || err != nil {
 		t.Fatalf("first load: %q, %v", v, err)
 	}
-	c.clk.advance(2 * time.Minute) // past the freshness window
+	c.clk.Advance(2 * time.Minute) // past the freshness window
 	for i := range 3 {
 		v, err := get(t, c.Cache, &l, "", 0, errOutage)
 		if v != "v1" || err != nil {
@@ -76,7 +78,7 @@ func TestStaleValueAnswersATransientFailure(t *testing.T) {
 	if v, err := get(t, c.Cache, &l, "v3", time.Minute, nil); v != "v2" || err != nil {
 		t.Fatalf("after the outage: %q, %v; want v2", v, err)
 	}
-	c.clk.advance(2 * time.Minute)
+	c.clk.Advance(2 * time.Minute)
 	if v, err := get(t, c.Cache, &l, "", 0, errOutage); v != "v2" || err != nil {
 		t.Fatalf("second outage: %q, %v; want v2", v, err)
 	}
@@ -89,7 +91,7 @@ func TestStaleValueIsBounded(t *testing.T) {
 	c := newStaleCache(0)
 	var l loader
 	get(t, c.Cache, &l, "v1", time.Minute, nil)
-	c.clk.advance(time.Minute + time.Hour + time.Second) // past freshness and StaleIfError
+	c.clk.Advance(time.Minute + time.Hour + time.Second) // past freshness and StaleIfError
 	if v, err := get(t, c.Cache, &l, "", 0, errOutage); !errors.Is(err, errOutage) || v != "" {
 		t.Fatalf("an hour past freshness: %q, %v; want the failure", v, err)
 	}
@@ -100,12 +102,12 @@ func TestRefusalDropsTheStaleValueAtOnce(t *testing.T) {
 		c := newStaleCache(10 * time.Second)
 		var l loader
 		get(t, c.Cache, &l, "v1", time.Minute, nil)
-		c.clk.advance(2 * time.Minute)
+		c.clk.Advance(2 * time.Minute)
 		if v, _ := get(t, c.Cache, &l, "", 0, errOutage); v != "v1" {
 			t.Fatalf("outage: %q, want v1", v)
 		}
 		c.idle(t)
-		c.clk.advance(11 * time.Second) // the stale value's retry is due
+		c.clk.Advance(11 * time.Second) // the stale value's retry is due
 		// The first lookup is answered stale while its load runs: the
 		// refusal must hold from then on.
 		get(t, c.Cache, &l, "", ttl, errDenied)
@@ -123,7 +125,7 @@ func TestStaleOffIsStrict(t *testing.T) {
 	c, clk := newCache(8)
 	var l loader
 	get(t, c, &l, "v1", time.Minute, nil)
-	clk.advance(2 * time.Minute)
+	clk.Advance(2 * time.Minute)
 	if v, err := get(t, c, &l, "", 0, errOutage); !errors.Is(err, errOutage) || v != "" {
 		t.Fatalf("without StaleIfError: %q, %v; want the failure", v, err)
 	}
@@ -136,7 +138,7 @@ func TestStaleValueAnswersWhenTheDeadlinePassesFirst(t *testing.T) {
 	c := newStaleCache(0)
 	var l loader
 	get(t, c.Cache, &l, "v1", time.Minute, nil)
-	c.clk.advance(2 * time.Minute)
+	c.clk.Advance(2 * time.Minute)
 	release := make(chan struct{})
 	defer close(release)
 	hung := func(ctx context.Context) (string, time.Duration, error) {
@@ -154,7 +156,7 @@ func TestStaleValueAnswersWhenTheDeadlinePassesFirst(t *testing.T) {
 	// A caller that gave up (the pod was deleted) gets its cancellation.
 	cctx, ccancel := context.WithCancel(context.Background())
 	ccancel()
-	c.clk.advance(time.Second)
+	c.clk.Advance(time.Second)
 	if _, err := c.Get(cctx, "other", hung); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled caller: %v", err)
 	}
@@ -164,7 +166,7 @@ func TestOutageLookupsDoNotWaitOnTheRetry(t *testing.T) {
 	c := newStaleCache(10 * time.Second)
 	var l loader
 	get(t, c.Cache, &l, "v1", time.Minute, nil)
-	c.clk.advance(2 * time.Minute)
+	c.clk.Advance(2 * time.Minute)
 	get(t, c.Cache, &l, "", 0, errOutage) // the outage is found
 	c.idle(t)
 	calls := l.calls.Load()
@@ -179,7 +181,7 @@ func TestOutageLookupsDoNotWaitOnTheRetry(t *testing.T) {
 	}
 	// After it, the stale value answers at once while one load tries
 	// again in the background.
-	c.clk.advance(11 * time.Second)
+	c.clk.Advance(11 * time.Second)
 	release := make(chan struct{})
 	slow := func(ctx context.Context) (string, time.Duration, error) {
 		<-release
@@ -200,7 +202,7 @@ func TestOutageLookupsDoNotWaitOnTheRetry(t *testing.T) {
 }
 
 func TestJitterShortensFreshnessByABoundedFraction(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 11, 26, 18, 0, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2026, 11, 26, 18, 0, 0, 0, time.UTC))
 	for _, tc := range []struct {
 		rand  float64
 		fresh time.Duration // how long the value is served
@@ -209,38 +211,38 @@ func TestJitterShortensFreshnessByABoundedFraction(t *testing.T) {
 		{0.5, 95 * time.Second},
 		{0.999, 90*time.Second + 10*time.Millisecond},
 	} {
-		c := NewWithOptions[string, string](8, Options[string]{Jitter: 0.1, Now: clk.now, Rand: func() float64 { return tc.rand }})
+		c := NewWithOptions[string, string](8, Options[string]{Jitter: 0.1, Now: clk.Now, Rand: func() float64 { return tc.rand }})
 		var l loader
 		get(t, c, &l, "v1", 100*time.Second, nil)
-		clk.advance(tc.fresh - time.Millisecond)
+		clk.Advance(tc.fresh - time.Millisecond)
 		if v, _ := get(t, c, &l, "v2", 100*time.Second, nil); v != "v1" {
 			t.Errorf("rand %v: %s after the load got %q, want the cached v1", tc.rand, tc.fresh-time.Millisecond, v)
 		}
-		clk.advance(time.Millisecond)
+		clk.Advance(time.Millisecond)
 		if v, _ := get(t, c, &l, "v2", 100*time.Second, nil); v != "v2" {
 			t.Errorf("rand %v: %s after the load got %q, want a reload", tc.rand, tc.fresh, v)
 		}
 		// Failures are remembered for exactly their ttl.
 		c.Forget("k")
 		get(t, c, &l, "", 10*time.Second, errDenied)
-		clk.advance(10*time.Second - time.Millisecond)
+		clk.Advance(10*time.Second - time.Millisecond)
 		if _, err := get(t, c, &l, "v3", time.Minute, nil); !errors.Is(err, errDenied) {
 			t.Errorf("rand %v: negative entry shortened: %v", tc.rand, err)
 		}
-		clk.advance(time.Millisecond)
+		clk.Advance(time.Millisecond)
 	}
 }
 
 func TestJitterSpreadsExpiries(t *testing.T) {
 	// Many nodes load one secret in the same second: their copies expire
 	// over the last tenth of the window, not together.
-	clk := &clock{t: time.Date(2026, 11, 26, 18, 0, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2026, 11, 26, 18, 0, 0, 0, time.UTC))
 	seconds := map[int64]bool{}
 	for range 200 {
-		c := NewWithOptions[string, string](8, Options[string]{Jitter: 0.1, Now: clk.now})
+		c := NewWithOptions[string, string](8, Options[string]{Jitter: 0.1, Now: clk.Now})
 		c.Get(context.Background(), "k", func(context.Context) (string, time.Duration, error) { return "v", 2 * time.Minute, nil })
 		el := c.items["k"]
-		exp := el.Value.(*entry[string, string]).expires.Sub(clk.now())
+		exp := el.Value.(*entry[string, string]).expires.Sub(clk.Now())
 		if exp > 2*time.Minute || exp <= 108*time.Second {
 			t.Fatalf("expiry %s outside (108s, 120s]", exp)
 		}

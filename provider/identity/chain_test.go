@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsfake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 )
 
@@ -22,7 +23,7 @@ func chained(id Identity, role, externalID string, d time.Duration) Identity {
 }
 
 func TestChainAssumesTheTargetWithThePodsOwnCredentials(t *testing.T) {
-	api := &fakeSTS{}
+	api := &awsfake.STS{}
 	c := NewCredentials(api, CredentialsConfig{Retry: fastRetry, RefreshLead: 5 * time.Minute, Cache: true, CacheSize: 8})
 	ctx := context.Background()
 	id := chained(testIdentity, crossAccount, "pmp-prod", 15*time.Minute)
@@ -33,10 +34,10 @@ func TestChainAssumesTheTargetWithThePodsOwnCredentials(t *testing.T) {
 	if creds.AccessKeyID != "ASIACHAIN1-ASIATEST1" {
 		t.Errorf("credentials = %s, want the target's, assumed as the pod's own ASIATEST1", creds.AccessKeyID)
 	}
-	want := []assumed{{in: &sts.AssumeRoleInput{
+	want := []awsfake.Assumed{{In: &sts.AssumeRoleInput{
 		RoleArn: aws.String(crossAccount), RoleSessionName: aws.String("pmp-pmp-pmp-sa"), ExternalId: aws.String("pmp-prod"), DurationSeconds: aws.Int32(900),
-	}, caller: "ASIATEST1", region: "eu-west-1"}}
-	if diff := cmp.Diff(want, api.Assumed(), cmp.AllowUnexported(assumed{}, sts.AssumeRoleInput{})); diff != "" {
+	}, Caller: "ASIATEST1", Region: "eu-west-1"}}
+	if diff := cmp.Diff(want, api.Assumed(), cmp.AllowUnexported(sts.AssumeRoleInput{})); diff != "" {
 		t.Errorf("AssumeRole calls (-want +got):\n%s", diff)
 	}
 	if _, fresh, _ := c.Get(ctx, id, "the-pod-token"); fresh {
@@ -50,10 +51,10 @@ func TestChainAssumesTheTargetWithThePodsOwnCredentials(t *testing.T) {
 	if own, fresh, _ := c.Get(ctx, testIdentity, "the-pod-token"); fresh || own.AccessKeyID != "ASIATEST1" {
 		t.Errorf("own credentials = %s (fresh %v), want the cached ASIATEST1", own.AccessKeyID, fresh)
 	}
-	if api.calls != 1 || len(api.Assumed()) != 2 {
-		t.Errorf("STS calls: %d AssumeRoleWithWebIdentity, %d AssumeRole; want 1 and 2", api.calls, len(api.Assumed()))
+	if api.Exchanges() != 1 || len(api.Assumed()) != 2 {
+		t.Errorf("STS calls: %d AssumeRoleWithWebIdentity, %d AssumeRole; want 1 and 2", api.Exchanges(), len(api.Assumed()))
 	}
-	if in := api.Assumed()[1].in; in.ExternalId != nil || in.DurationSeconds != nil {
+	if in := api.Assumed()[1].In; in.ExternalId != nil || in.DurationSeconds != nil {
 		t.Errorf("no external id or duration set, sent %v and %v", in.ExternalId, in.DurationSeconds)
 	}
 }
@@ -63,7 +64,7 @@ func TestChainAssumesTheTargetWithThePodsOwnCredentials(t *testing.T) {
 // target role: each assumes it with its own credentials, which the
 // target's trust policy judges.
 func TestChainIsKeptPerPodIdentityAndTarget(t *testing.T) {
-	api := &fakeSTS{}
+	api := &awsfake.STS{}
 	c := NewCredentials(api, CredentialsConfig{Retry: fastRetry, RefreshLead: 5 * time.Minute, Cache: true, CacheSize: 8})
 	ctx := context.Background()
 	a := chained(testIdentity, crossAccount, "", 0)
@@ -72,7 +73,7 @@ func TestChainIsKeptPerPodIdentityAndTarget(t *testing.T) {
 	pi := a
 	pi.Source, pi.RoleARN = PodIdentity, ""
 	ca, _, _ := c.Get(ctx, a, "token-a")
-	api.assumeErr = apiError("AccessDenied", "not trusted")
+	api.AssumeErr = apiError("AccessDenied", "not trusted")
 	_, _, errB := c.Get(ctx, b, "token-b")
 	if mounterr.KindOf(errB) != mounterr.Denied {
 		t.Errorf("the other pod identity: %v, want the target's refusal", errB)
@@ -80,7 +81,7 @@ func TestChainIsKeptPerPodIdentityAndTarget(t *testing.T) {
 	if got, fresh, _ := c.Get(ctx, a, "token-a"); got.AccessKeyID != ca.AccessKeyID || fresh {
 		t.Errorf("the first pod after the refusal: %s (fresh %v), want its cached %s", got.AccessKeyID, fresh, ca.AccessKeyID)
 	}
-	api.assumeErr = nil
+	api.AssumeErr = nil
 	if _, _, err := c.Get(ctx, chained(testIdentity, crossAccount, "another-id", 0), "token-a"); err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func TestChainIsKeptPerPodIdentityAndTarget(t *testing.T) {
 	}
 	callers := map[string]bool{}
 	for _, a := range api.Assumed() {
-		callers[a.caller] = true
+		callers[a.Caller] = true
 	}
 	if len(callers) < 2 {
 		t.Errorf("AssumeRole callers %v: want each pod identity's own credentials", callers)
@@ -125,7 +126,7 @@ func TestChainErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			api := &fakeSTS{assumeErr: tt.err}
+			api := &awsfake.STS{AssumeErr: tt.err}
 			c := NewCredentials(api, CredentialsConfig{Retry: fastRetry, Cache: true, CacheSize: 8, Agent: NewAgent(newAgent(t).url(), "")})
 			_, _, err := c.Get(context.Background(), tt.id, "token")
 			if err == nil {
@@ -151,27 +152,27 @@ func TestChainErrors(t *testing.T) {
 // refuses (expired, or their session revoked) are exchanged once more and
 // the target assumed with the new ones; fresh ones are not.
 func TestChainRenewsRevokedOwnCredentials(t *testing.T) {
-	api := &fakeSTS{}
+	api := &awsfake.STS{}
 	c := NewCredentials(api, CredentialsConfig{Retry: fastRetry, RefreshLead: 5 * time.Minute, Cache: true, CacheSize: 8})
 	ctx := context.Background()
 	if _, _, err := c.Get(ctx, testIdentity, "token"); err != nil { // own credentials cached
 		t.Fatal(err)
 	}
-	api.assumeErrs = []error{apiError("ExpiredToken", "The security token included in the request is expired"), nil}
+	api.AssumeErrs = []error{apiError("ExpiredToken", "The security token included in the request is expired"), nil}
 	creds, _, err := c.Get(ctx, chained(testIdentity, crossAccount, "", 0), "token")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if api.calls != 2 || creds.AccessKeyID != "ASIACHAIN2-ASIATEST2" {
-		t.Errorf("%d exchanges, credentials %s; want the own credentials exchanged again and the target assumed with them", api.calls, creds.AccessKeyID)
+	if api.Exchanges() != 2 || creds.AccessKeyID != "ASIACHAIN2-ASIATEST2" {
+		t.Errorf("%d exchanges, credentials %s; want the own credentials exchanged again and the target assumed with them", api.Exchanges(), creds.AccessKeyID)
 	}
 	// A refusal with fresh own credentials is the target's answer.
-	api2 := &fakeSTS{assumeErr: apiError("AccessDenied", "no")}
+	api2 := &awsfake.STS{AssumeErr: apiError("AccessDenied", "no")}
 	c2 := NewCredentials(api2, CredentialsConfig{Retry: fastRetry, Cache: true, CacheSize: 8})
 	if _, _, err := c2.Get(ctx, chained(testIdentity, crossAccount, "", 0), "token"); mounterr.KindOf(err) != mounterr.Denied {
 		t.Errorf("Get = %v, want Denied", err)
 	}
-	if api2.calls != 1 || len(api2.Assumed()) != 1 {
-		t.Errorf("%d exchanges and %d AssumeRole, want one each", api2.calls, len(api2.Assumed()))
+	if api2.Exchanges() != 1 || len(api2.Assumed()) != 1 {
+		t.Errorf("%d exchanges and %d AssumeRole, want one each", api2.Exchanges(), len(api2.Assumed()))
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsfake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/podagent"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
@@ -71,7 +72,7 @@ var podIdentity = Identity{Source: PodIdentity, Namespace: "pmp", ServiceAccount
 
 func TestPodIdentityCredentials(t *testing.T) {
 	agent := newAgent(t)
-	api := &fakeSTS{}
+	api := &awsfake.STS{}
 	c := NewCredentials(api, CredentialsConfig{Retry: agentRetry, RefreshLead: 5 * time.Minute, Cache: true, CacheSize: 8, Agent: NewAgent(agent.url(), "")})
 	ctx := context.Background()
 	creds, fresh, err := c.Get(ctx, podIdentity, "the-pod-identity-token")
@@ -97,8 +98,8 @@ func TestPodIdentityCredentials(t *testing.T) {
 	if diff := strings.Join(agent.Tokens(), ","); diff != "the-pod-identity-token,another-token" {
 		t.Errorf("agent saw Authorization %q, want each pod's token once", diff)
 	}
-	if api.calls != 0 {
-		t.Errorf("STS AssumeRoleWithWebIdentity called %d times for Pod Identity", api.calls)
+	if api.Exchanges() != 0 {
+		t.Errorf("STS AssumeRoleWithWebIdentity called %d times for Pod Identity", api.Exchanges())
 	}
 }
 
@@ -124,7 +125,7 @@ func TestPodIdentityAddresses(t *testing.T) {
 			if tt.v4Down {
 				v4URL = podagent.UnreachableURL(t)
 			}
-			c := NewCredentials(&fakeSTS{}, CredentialsConfig{Retry: agentRetry, Cache: true, CacheSize: 8, Agent: NewAgent(v4URL, v6.url())})
+			c := NewCredentials(&awsfake.STS{}, CredentialsConfig{Retry: agentRetry, Cache: true, CacheSize: 8, Agent: NewAgent(v4URL, v6.url())})
 			id := podIdentity
 			id.Address = tt.addr
 			_, _, err := c.Get(context.Background(), id, "token")
@@ -187,7 +188,7 @@ func TestPodIdentityErrors(t *testing.T) {
 			if tt.wantFault == AgentUnreachable {
 				retry = agentRetry
 			}
-			c := NewCredentials(&fakeSTS{}, CredentialsConfig{Retry: retry, Cache: true, CacheSize: 8, Agent: agent})
+			c := NewCredentials(&awsfake.STS{}, CredentialsConfig{Retry: retry, Cache: true, CacheSize: 8, Agent: agent})
 			id := podIdentity
 			id.Address = tt.addr
 			_, _, err := c.Get(context.Background(), id, "secret-token-value")
@@ -228,7 +229,7 @@ func TestPodIdentityTokenGoesNowhereElse(t *testing.T) {
 	elsewhere := newAgent(t)
 	redirect := httptest.NewServer(http.RedirectHandler(elsewhere.url(), http.StatusTemporaryRedirect))
 	defer redirect.Close()
-	c := NewCredentials(&fakeSTS{}, CredentialsConfig{Retry: agentRetry, Agent: NewAgent(redirect.URL+"/v1/credentials", "")})
+	c := NewCredentials(&awsfake.STS{}, CredentialsConfig{Retry: agentRetry, Agent: NewAgent(redirect.URL+"/v1/credentials", "")})
 	if _, _, err := c.Get(context.Background(), podIdentity, "token"); err == nil {
 		t.Error("Get succeeded through a redirect")
 	}

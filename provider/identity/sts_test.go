@@ -3,103 +3,20 @@ package identity
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 	smithy "github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsfake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 )
 
-// fakeSTS answers AssumeRoleWithWebIdentity with err, or with credentials
-// that expire in an hour, and records what it was asked.
-type fakeSTS struct {
-	err    error
-	noCred bool
-
-	// assumeErr fails every AssumeRole; assumeErrs the next ones, in turn
-	// (nil: succeed).
-	assumeErr  error
-	assumeErrs []error
-
-	mu      sync.Mutex
-	calls   int
-	in      *sts.AssumeRoleWithWebIdentityInput
-	regions []string
-	assumed []assumed
-}
-
-var _ STSAPI = (*fakeSTS)(nil)
-
-func (f *fakeSTS) AssumeRoleWithWebIdentity(_ context.Context, in *sts.AssumeRoleWithWebIdentityInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleWithWebIdentityOutput, error) {
-	var o sts.Options
-	for _, fn := range optFns {
-		fn(&o)
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls++
-	f.in = in
-	f.regions = append(f.regions, o.Region)
-	if f.err != nil {
-		return nil, f.err
-	}
-	if f.noCred {
-		return &sts.AssumeRoleWithWebIdentityOutput{}, nil
-	}
-	return &sts.AssumeRoleWithWebIdentityOutput{Credentials: &ststypes.Credentials{
-		AccessKeyId: aws.String(fmt.Sprintf("ASIATEST%d", f.calls)), SecretAccessKey: aws.String("secret"), SessionToken: aws.String("session"),
-		Expiration: aws.Time(time.Now().Add(time.Hour)),
-	}}, nil
-}
-
-// AssumeRole answers with assumeErr (then assumeErrs, one per call), or
-// with credentials named after the caller's, and records the input and the
-// caller's access key.
-func (f *fakeSTS) AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleOutput, error) {
-	var o sts.Options
-	for _, fn := range optFns {
-		fn(&o)
-	}
-	caller, err := o.Credentials.Retrieve(ctx)
-	if err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.assumed = append(f.assumed, assumed{in: in, caller: caller.AccessKeyID, region: o.Region})
-	if len(f.assumeErrs) > 0 {
-		err := f.assumeErrs[0]
-		f.assumeErrs = f.assumeErrs[1:]
-		if err != nil {
-			return nil, err
-		}
-	} else if f.assumeErr != nil {
-		return nil, f.assumeErr
-	}
-	return &sts.AssumeRoleOutput{Credentials: &ststypes.Credentials{
-		AccessKeyId: aws.String(fmt.Sprintf("ASIACHAIN%d-%s", len(f.assumed), caller.AccessKeyID)), SecretAccessKey: aws.String("secret"), SessionToken: aws.String("session"),
-		Expiration: aws.Time(time.Now().Add(time.Hour)),
-	}}, nil
-}
-
-type assumed struct {
-	in             *sts.AssumeRoleInput
-	caller, region string
-}
-
-func (f *fakeSTS) Assumed() []assumed {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]assumed(nil), f.assumed...)
-}
+var _ STSAPI = (*awsfake.STS)(nil)
 
 // fastRetry gives transient failures a budget short enough for unit tests.
 var fastRetry = awsretry.Policy{Budget: 100 * time.Millisecond, AttemptTimeout: 50 * time.Millisecond, BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond}
@@ -145,7 +62,7 @@ func TestCredentialsErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			api := &fakeSTS{err: tt.err, noCred: tt.noCred}
+			api := &awsfake.STS{Err: tt.err, NoCredentials: tt.noCred}
 			c := NewCredentials(api, CredentialsConfig{Retry: fastRetry, Cache: true, CacheSize: 8})
 			_, _, err := c.Get(context.Background(), testIdentity, "token")
 			if err == nil {
@@ -165,7 +82,7 @@ func TestCredentialsErrors(t *testing.T) {
 }
 
 func TestCredentialsExchange(t *testing.T) {
-	api := &fakeSTS{}
+	api := &awsfake.STS{}
 	c := NewCredentials(api, CredentialsConfig{Retry: fastRetry, RefreshLead: 5 * time.Minute, Cache: true, CacheSize: 8})
 	creds, _, err := c.Get(context.Background(), testIdentity, "the-pod-token")
 	if err != nil {
@@ -177,10 +94,10 @@ func TestCredentialsExchange(t *testing.T) {
 	want := &sts.AssumeRoleWithWebIdentityInput{
 		RoleArn: aws.String(testIdentity.RoleARN), RoleSessionName: aws.String("pmp-pmp-pmp-sa"), WebIdentityToken: aws.String("the-pod-token"),
 	}
-	if diff := cmp.Diff(want, api.in, cmp.AllowUnexported(sts.AssumeRoleWithWebIdentityInput{})); diff != "" {
+	if diff := cmp.Diff(want, api.LastExchange(), cmp.AllowUnexported(sts.AssumeRoleWithWebIdentityInput{})); diff != "" {
 		t.Errorf("STS input (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"eu-west-1"}, api.regions); diff != "" {
+	if diff := cmp.Diff([]string{"eu-west-1"}, api.ExchangeRegions()); diff != "" {
 		t.Errorf("STS regions (-want +got):\n%s", diff)
 	}
 }
@@ -199,20 +116,20 @@ func TestCredentialsCache(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			api := &fakeSTS{err: tt.err}
+			api := &awsfake.STS{Err: tt.err}
 			c := NewCredentials(api, CredentialsConfig{Retry: fastRetry, RefreshLead: 5 * time.Minute, NegativeTTL: time.Minute, Cache: tt.cache, CacheSize: 8})
 			for range 3 {
 				_, _, _ = c.Get(context.Background(), testIdentity, "token")
 			}
-			if api.calls != tt.wantCalls {
-				t.Errorf("STS calls = %d, want %d", api.calls, tt.wantCalls)
+			if api.Exchanges() != tt.wantCalls {
+				t.Errorf("STS calls = %d, want %d", api.Exchanges(), tt.wantCalls)
 			}
 		})
 	}
 }
 
 func TestCredentialsRenew(t *testing.T) {
-	api := &fakeSTS{}
+	api := &awsfake.STS{}
 	c := NewCredentials(api, CredentialsConfig{Retry: fastRetry, RefreshLead: 5 * time.Minute, Cache: true, CacheSize: 8})
 	ctx := context.Background()
 	first, fresh, err := c.Get(ctx, testIdentity, "token")
@@ -232,8 +149,8 @@ func TestCredentialsRenew(t *testing.T) {
 	if err != nil || again.AccessKeyID != renewed.AccessKeyID {
 		t.Errorf("second Renew of the old credentials = %v, %v; want %s", again.AccessKeyID, err, renewed.AccessKeyID)
 	}
-	if api.calls != 2 {
-		t.Errorf("STS calls = %d, want 2", api.calls)
+	if api.Exchanges() != 2 {
+		t.Errorf("STS calls = %d, want 2", api.Exchanges())
 	}
 	if got, _, _ := c.Get(ctx, testIdentity, "token"); got.AccessKeyID != renewed.AccessKeyID {
 		t.Errorf("Get after Renew = %s, want the renewed %s", got.AccessKeyID, renewed.AccessKeyID)

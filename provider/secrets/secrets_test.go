@@ -14,46 +14,13 @@ import (
 	smithy "github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsfake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 )
 
-// fakeSM answers GetSecretValue with err or with out, and records what it
-// was asked and with which region and credentials.
-type fakeSM struct {
-	err error
-	out *secretsmanager.GetSecretValueOutput
-
-	mu      sync.Mutex
-	calls   int
-	in      *secretsmanager.GetSecretValueInput
-	regions []string
-	keys    []string
-}
-
-var _ API = (*fakeSM)(nil)
-
-func (f *fakeSM) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
-	var o secretsmanager.Options
-	for _, fn := range optFns {
-		fn(&o)
-	}
-	creds, err := o.Credentials.Retrieve(ctx)
-	if err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls++
-	f.in = in
-	f.regions = append(f.regions, o.Region)
-	f.keys = append(f.keys, creds.AccessKeyID)
-	if f.err != nil {
-		return nil, f.err
-	}
-	return f.out, nil
-}
+var _ API = (*awsfake.SM)(nil)
 
 var fastRetry = awsretry.Policy{Budget: 100 * time.Millisecond, AttemptTimeout: 50 * time.Millisecond, BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond}
 
@@ -141,7 +108,7 @@ func TestGetErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := NewFetcher(&fakeSM{err: tt.err}, Config{Retry: fastRetry, Cache: true, SecretTTL: time.Minute, CacheSize: 8})
+			f := NewFetcher(&awsfake.SM{Err: tt.err}, Config{Retry: fastRetry, Cache: true, SecretTTL: time.Minute, CacheSize: 8})
 			_, err := f.Get(context.Background(), testIdentity, tt.ref, &fakeCreds{})
 			if err == nil {
 				t.Fatal("Get succeeded")
@@ -160,7 +127,7 @@ func TestGetErrors(t *testing.T) {
 }
 
 func TestGetWithoutVersionID(t *testing.T) {
-	f := NewFetcher(&fakeSM{out: &secretsmanager.GetSecretValueOutput{Name: aws.String("pmp"), SecretString: aws.String("x")}}, Config{Retry: fastRetry})
+	f := NewFetcher(&awsfake.SM{Out: &secretsmanager.GetSecretValueOutput{Name: aws.String("pmp"), SecretString: aws.String("x")}}, Config{Retry: fastRetry})
 	_, err := f.Get(context.Background(), testIdentity, Ref{ID: "pmp", Region: "eu-west-1"}, &fakeCreds{})
 	if got := mounterr.KindOf(err); got != mounterr.Internal {
 		t.Errorf("Get() error = %v (%s), want Internal", err, got)
@@ -183,18 +150,18 @@ func TestGetAsksForTheVersion(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			api := &fakeSM{out: out}
+			api := &awsfake.SM{Out: out}
 			s, err := NewFetcher(api, Config{Retry: fastRetry}).Get(context.Background(), testIdentity, tt.ref, cachedCreds())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tt.want, api.in, cmp.AllowUnexported(secretsmanager.GetSecretValueInput{})); diff != "" {
+			if diff := cmp.Diff(tt.want, api.LastInput(), cmp.AllowUnexported(secretsmanager.GetSecretValueInput{})); diff != "" {
 				t.Errorf("input (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff([]string{"eu-west-1"}, api.regions); diff != "" {
+			if diff := cmp.Diff([]string{"eu-west-1"}, api.Regions()); diff != "" {
 				t.Errorf("regions (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff([]string{"ASIATEST1"}, api.keys); diff != "" {
+			if diff := cmp.Diff([]string{"ASIATEST1"}, api.AccessKeys()); diff != "" {
 				t.Errorf("signed with (-want +got):\n%s", diff)
 			}
 			if s.Name != "pmp" || s.VersionID != "v-2" || string(s.Value) != "binary" || s.ARN != aws.ToString(out.ARN) {
@@ -219,35 +186,18 @@ func TestGetCache(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			api := &fakeSM{out: out, err: tt.err}
+			api := &awsfake.SM{Out: out, Err: tt.err}
 			tt.cfg.Retry = fastRetry
 			f := NewFetcher(api, tt.cfg)
 			creds := &fakeCreds{}
 			for range 3 {
 				_, _ = f.Get(context.Background(), testIdentity, Ref{ID: "pmp", Region: "eu-west-1"}, creds)
 			}
-			if api.calls != tt.wantCalls || creds.gets != tt.wantCalls {
-				t.Errorf("GetSecretValue calls = %d, credentials asked %d times; want %d of each", api.calls, creds.gets, tt.wantCalls)
+			if api.CallCount() != tt.wantCalls || creds.gets != tt.wantCalls {
+				t.Errorf("GetSecretValue calls = %d, credentials asked %d times; want %d of each", api.CallCount(), creds.gets, tt.wantCalls)
 			}
 		})
 	}
-}
-
-// scriptedSM answers GetSecretValue with errs[i] on call i, then out.
-type scriptedSM struct {
-	fakeSM
-	errs []error
-}
-
-func (s *scriptedSM) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
-	s.mu.Lock()
-	i := s.calls
-	s.mu.Unlock()
-	out, err := s.fakeSM.GetSecretValue(ctx, in, optFns...)
-	if i < len(s.errs) {
-		return nil, s.errs[i]
-	}
-	return out, err
 }
 
 // TestRejectedCredentialsAreRenewedOnce: cached STS credentials that AWS
@@ -283,7 +233,7 @@ func TestRejectedCredentialsAreRenewedOnce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			api := &scriptedSM{fakeSM: fakeSM{out: out}, errs: tt.errs}
+			api := &awsfake.SM{Out: out, CallErrs: tt.errs}
 			f := NewFetcher(api, Config{Retry: fastRetry, Cache: true, SecretTTL: time.Minute, CacheSize: 8})
 			s, err := f.Get(context.Background(), testIdentity, Ref{ID: "pmp", Region: "eu-west-1"}, tt.creds)
 			if tt.wantOK && (err != nil || string(s.Value) != "x") {
@@ -292,7 +242,7 @@ func TestRejectedCredentialsAreRenewedOnce(t *testing.T) {
 			if !tt.wantOK && mounterr.KindOf(err) != tt.wantKind {
 				t.Errorf("Get error = %v (%s), want %s", err, mounterr.KindOf(err), tt.wantKind)
 			}
-			if diff := cmp.Diff(tt.wantKeys, api.keys); diff != "" {
+			if diff := cmp.Diff(tt.wantKeys, api.AccessKeys()); diff != "" {
 				t.Errorf("GetSecretValue signed with (-want +got):\n%s", diff)
 			}
 			if diff := cmp.Diff(tt.wantRenewed, tt.creds.renewed); diff != "" {
@@ -307,7 +257,7 @@ func TestRejectedCredentialsAreRenewedOnce(t *testing.T) {
 // share an entry (one's window would otherwise decide for the other).
 func TestObjectWindow(t *testing.T) {
 	out := &secretsmanager.GetSecretValueOutput{Name: aws.String("pmp"), VersionId: aws.String("v-1"), SecretString: aws.String("x")}
-	api := &fakeSM{out: out}
+	api := &awsfake.SM{Out: out}
 	f := NewFetcher(api, Config{Retry: fastRetry, Cache: true, SecretTTL: time.Minute, CacheSize: 8})
 	for _, tc := range []struct {
 		ttl, want time.Duration
@@ -317,15 +267,15 @@ func TestObjectWindow(t *testing.T) {
 			t.Errorf("TTL %s: kept for %s (%v), want %s", tc.ttl, got, err, tc.want)
 		}
 	}
-	api.calls = 0
+	before := api.CallCount()
 	creds := &fakeCreds{}
 	for _, ttl := range []time.Duration{0, 10 * time.Second, 0, 10 * time.Second} {
 		if _, err := f.Get(context.Background(), testIdentity, Ref{ID: "pmp", Region: "eu-west-1", TTL: ttl}, creds); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if api.calls != 2 {
-		t.Errorf("two windows of one secret cost %d GetSecretValue calls, want 2 (one entry each)", api.calls)
+	if n := api.CallCount() - before; n != 2 {
+		t.Errorf("two windows of one secret cost %d GetSecretValue calls, want 2 (one entry each)", n)
 	}
 }
 
@@ -338,7 +288,7 @@ func TestMaxTTLCapsObjectWindow(t *testing.T) {
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	api := &fakeSM{out: &secretsmanager.GetSecretValueOutput{Name: aws.String("pmp"), VersionId: aws.String("v-1"), SecretString: aws.String("one")}}
+	api := &awsfake.SM{Out: &secretsmanager.GetSecretValueOutput{Name: aws.String("pmp"), VersionId: aws.String("v-1"), SecretString: aws.String("one")}}
 	f := NewFetcher(api, Config{Retry: fastRetry, Cache: true, SecretTTL: 30 * time.Second, MaxTTL: time.Hour, CacheSize: 8, Clock: clock})
 	get := func(ttl time.Duration) string {
 		t.Helper()
@@ -351,14 +301,14 @@ func TestMaxTTLCapsObjectWindow(t *testing.T) {
 	if got := get(24 * time.Hour); got != "one" {
 		t.Fatalf("first read: %q", got)
 	}
-	api.out = &secretsmanager.GetSecretValueOutput{Name: aws.String("pmp"), VersionId: aws.String("v-2"), SecretString: aws.String("two")}
+	api.Out = &secretsmanager.GetSecretValueOutput{Name: aws.String("pmp"), VersionId: aws.String("v-2"), SecretString: aws.String("two")}
 	advance(time.Hour - time.Second)
-	if got := get(24 * time.Hour); got != "one" || api.calls != 1 {
-		t.Fatalf("within the cap: %q after %d calls, want the cached value", got, api.calls)
+	if got := get(24 * time.Hour); got != "one" || api.CallCount() != 1 {
+		t.Fatalf("within the cap: %q after %d calls, want the cached value", got, api.CallCount())
 	}
 	advance(2 * time.Second)
-	if got := get(24 * time.Hour); got != "two" || api.calls != 2 {
-		t.Errorf("past the cap: %q after %d calls, want the secret read again (secretTTL 24h capped to 1h)", got, api.calls)
+	if got := get(24 * time.Hour); got != "two" || api.CallCount() != 2 {
+		t.Errorf("past the cap: %q after %d calls, want the secret read again (secretTTL 24h capped to 1h)", got, api.CallCount())
 	}
 	for _, tc := range []struct{ ttl, want time.Duration }{{0, 30 * time.Second}, {10 * time.Minute, 10 * time.Minute}, {time.Hour, time.Hour}, {24 * time.Hour, time.Hour}} {
 		if _, got, err := f.fetch(context.Background(), Ref{ID: "pmp", Region: "eu-west-1", TTL: f.cfg.Window(tc.ttl)}, cachedCreds()); err != nil || got != tc.want {
@@ -372,7 +322,7 @@ func TestMaxTTLCapsObjectWindow(t *testing.T) {
 // --cache-size allows.
 func TestCacheMaxBytes(t *testing.T) {
 	doc := `{"VCS":{"BitbucketProjectAdminPAT":"` + strings.Repeat("v", 4000) + `","GithubAdminPAT":"x"}}`
-	api := &fakeSM{out: &secretsmanager.GetSecretValueOutput{Name: aws.String("pmp"), VersionId: aws.String("v1"), SecretString: aws.String(doc)}}
+	api := &awsfake.SM{Out: &secretsmanager.GetSecretValueOutput{Name: aws.String("pmp"), VersionId: aws.String("v1"), SecretString: aws.String(doc)}}
 	f := NewFetcher(api, Config{Retry: fastRetry, Cache: true, SecretTTL: time.Hour, CacheSize: 1024, CacheMaxBytes: 12000})
 	ref := Ref{ID: "pmp", Region: "eu-west-1"}
 	for _, sa := range []string{"a", "a", "b", "b", "a"} {
@@ -385,8 +335,8 @@ func TestCacheMaxBytes(t *testing.T) {
 			t.Fatalf("Size() = %d, want at least twice the %d-byte value", got, len(doc))
 		}
 	}
-	if api.calls != 3 {
-		t.Errorf("GetSecretValue called %d times, want 3 (a, b, then a again: one secret fits)", api.calls)
+	if api.CallCount() != 3 {
+		t.Errorf("GetSecretValue called %d times, want 3 (a, b, then a again: one secret fits)", api.CallCount())
 	}
 	if st := f.Stats(); st.Entries != 1 || st.Bytes > 12000 || st.Bytes == 0 {
 		t.Errorf("Stats() = %+v, want 1 entry of at most 12000 bytes", st)

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/testclock"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 )
 
@@ -66,24 +67,6 @@ func (f *fakeAPI) set(iss *issuer.Issuer, err error) {
 	f.err = err
 }
 
-// clock is a settable time for both halves of a verifier.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 var pod = Pod{Name: "pmp-0", Namespace: "pmp", UID: "0b0e3c1e-0000-4000-8000-000000000001", ServiceAccount: "pmp-secrets-access"}
 
 // kubelet is the token the kubelet issues for pod.
@@ -103,13 +86,13 @@ func kubelet(t issuer.Token) issuer.Token {
 	return t
 }
 
-func newVerifier(t *testing.T) (*Verifier, *fakeAPI, *issuer.Issuer, *clock) {
+func newVerifier(t *testing.T) (*Verifier, *fakeAPI, *issuer.Issuer, *testclock.Clock) {
 	t.Helper()
 	iss := issuer.New()
 	api := &fakeAPI{iss: iss}
 	v := New(api, DefaultConfig("sts.amazonaws.com"))
-	c := &clock{t: time.Now()}
-	v.now, v.keys.now = c.now, c.now
+	c := testclock.New(time.Now())
+	v.now, v.keys.now = c.Now, c.Now
 	return v, api, iss, c
 }
 
@@ -231,17 +214,17 @@ func TestRememberedTokensAreCheckedAgainstEachMount(t *testing.T) {
 		t.Errorf("discovery read %d times, want 1", got)
 	}
 	// Past its expiry (and the leeway) it is refused, remembered or not.
-	c.add(time.Hour + 31*time.Second)
+	c.Advance(time.Hour + 31*time.Second)
 	wantRefused(t, v.Verify(context.Background(), tok, pod), tok, "expiry")
 }
 
 func TestLeeway(t *testing.T) {
 	v, _, iss, c := newVerifier(t)
-	tok := iss.Sign(kubelet(issuer.Token{NotBefore: c.now().Add(20 * time.Second)}))
+	tok := iss.Sign(kubelet(issuer.Token{NotBefore: c.Now().Add(20 * time.Second)}))
 	if err := v.Verify(context.Background(), tok, pod); err != nil {
 		t.Errorf("nbf 20s ahead (a node clock behind): %v", err)
 	}
-	c.add(time.Hour + 20*time.Second)
+	c.Advance(time.Hour + 20*time.Second)
 	if err := v.Verify(context.Background(), tok, pod); err != nil {
 		t.Errorf("exp 20s ago: %v", err)
 	}
@@ -256,7 +239,7 @@ func TestKeysAreReadAgainForAnUnknownKeyIDAtABoundedRate(t *testing.T) {
 	// seen, and the keys are read again.
 	rotated := iss.Rotated("test-key-2")
 	api.set(rotated, nil)
-	c.add(DefaultConfig("").RefreshInterval)
+	c.Advance(DefaultConfig("").RefreshInterval)
 	if err := v.Verify(context.Background(), rotated.Sign(kubelet(issuer.Token{})), pod); err != nil {
 		t.Fatalf("token of the rotated key: %v", err)
 	}
@@ -269,7 +252,7 @@ func TestKeysAreReadAgainForAnUnknownKeyIDAtABoundedRate(t *testing.T) {
 	for i := range 50 {
 		// Each token its own (a second apart): a token already verified is
 		// remembered even once its key is gone, until it expires.
-		tok := kubelet(issuer.Token{IssuedAt: c.now().Add(-time.Duration(i+1) * time.Second)})
+		tok := kubelet(issuer.Token{IssuedAt: c.Now().Add(-time.Duration(i+1) * time.Second)})
 		forged := iss.Sign(tok) // the old key, gone from the set
 		if i%2 == 1 {
 			forged = forger.Sign(tok) // the known key id, another key
@@ -288,7 +271,7 @@ func TestKeysAreReadAgainForAKeyReplacedUnderItsID(t *testing.T) {
 	}
 	replaced := iss.Forger()
 	api.set(replaced, nil)
-	c.add(DefaultConfig("").RefreshInterval)
+	c.Advance(DefaultConfig("").RefreshInterval)
 	if err := v.Verify(context.Background(), replaced.Sign(kubelet(issuer.Token{})), pod); err != nil {
 		t.Fatalf("token of the replaced key: %v", err)
 	}
@@ -303,7 +286,7 @@ func TestKeysAreReadAgainWhenOld(t *testing.T) {
 		if err := v.Verify(context.Background(), iss.Sign(kubelet(issuer.Token{})), pod); err != nil {
 			t.Fatal(err)
 		}
-		c.add(DefaultConfig("").KeysMaxAge)
+		c.Advance(DefaultConfig("").KeysMaxAge)
 	}
 	if got := api.Reads(); got != 2 {
 		t.Errorf("reads = %d, want 2: keys older than KeysMaxAge are read again", got)
@@ -351,7 +334,7 @@ func TestKnownKeysOutliveAnAPIOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	api.set(nil, errors.New("connection refused"))
-	c.add(DefaultConfig("").KeysMaxAge) // due for a read, which fails
+	c.Advance(DefaultConfig("").KeysMaxAge) // due for a read, which fails
 	if err := v.Verify(context.Background(), iss.Sign(kubelet(issuer.Token{})), pod); err != nil {
 		t.Errorf("a token of a known key during an API outage: %v", err)
 	}
