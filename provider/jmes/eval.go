@@ -354,12 +354,26 @@ func (ev *evaluator) slice(n *parsing.ASTNode, v any) (any, error) {
 	return nil, nil
 }
 
-func (ev *evaluator) compare(n *parsing.ASTNode, v any, sc *scope) (any, error) {
-	left, err := ev.eval(&n.Children[0], v, sc)
-	if err != nil {
-		return nil, err
+// operands evaluates the two sides of a binary node, left first.
+func (ev *evaluator) operands(n *parsing.ASTNode, v any, sc *scope) (left, right any, err error) {
+	if left, err = ev.eval(&n.Children[0], v, sc); err != nil {
+		return nil, nil, err
 	}
-	right, err := ev.eval(&n.Children[1], v, sc)
+	if right, err = ev.eval(&n.Children[1], v, sc); err != nil {
+		return nil, nil, err
+	}
+	return left, right, nil
+}
+
+// numbers is both operands as numbers; ok is false unless both are.
+func numbers(left, right any) (l, r float64, ok bool) {
+	l, okl := left.(float64)
+	r, okr := right.(float64)
+	return l, r, okl && okr
+}
+
+func (ev *evaluator) compare(n *parsing.ASTNode, v any, sc *scope) (any, error) {
+	left, right, err := ev.operands(n, v, sc)
 	if err != nil {
 		return nil, err
 	}
@@ -371,9 +385,8 @@ func (ev *evaluator) compare(n *parsing.ASTNode, v any, sc *scope) (any, error) 
 		}
 		return eq == (n.Value == parsing.TOKEQ), nil
 	}
-	l, ok := left.(float64)
-	r, ok2 := right.(float64)
-	if !ok || !ok2 {
+	l, r, ok := numbers(left, right)
+	if !ok {
 		return nil, nil
 	}
 	switch n.Value {
@@ -390,17 +403,12 @@ func (ev *evaluator) compare(n *parsing.ASTNode, v any, sc *scope) (any, error) 
 }
 
 func (ev *evaluator) arithmetic(n *parsing.ASTNode, v any, sc *scope) (any, error) {
-	left, err := ev.eval(&n.Children[0], v, sc)
+	left, right, err := ev.operands(n, v, sc)
 	if err != nil {
 		return nil, err
 	}
-	right, err := ev.eval(&n.Children[1], v, sc)
-	if err != nil {
-		return nil, err
-	}
-	l, ok := left.(float64)
-	r, ok2 := right.(float64)
-	if !ok || !ok2 {
+	l, r, ok := numbers(left, right)
+	if !ok {
 		return nil, nil
 	}
 	switch n.Value {
