@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"math"
 	"net"
 	"net/http"
 	"time"
@@ -79,16 +78,7 @@ func (b *bench) podIdentity() error {
 			extra = append(extra, "--pod-identity-share-by-service-account")
 		}
 		_, err := b.measureWith(name, t, b.o.window, 8, extra, func(p *proc, r *row) error {
-			first := time.Now()
-			var last time.Time
-			for round := range b.o.rounds {
-				r.res.add(run1(p.client, load{pods: pods, callers: 8, count: len(pods), check: checkFiles(b.secret.get)}))
-				last = time.Now()
-				if round < b.o.rounds-1 {
-					time.Sleep(time.Until(first.Add(time.Duration(round+1) * b.o.window / 2)))
-				}
-			}
-			r.windows = int(math.Ceil(last.Sub(first).Seconds() / b.o.window.Seconds()))
+			b.republishRounds(p, r, pods, checkFiles(b.secret.get))
 			r.note = fmt.Sprintf("usePodIdentity; rounds every %s, freshness window %s: %d windows; the agent's credentials are an sts:AssumeRole each (EKS Auth's call in a cluster)", b.o.window/2, b.o.window, r.windows)
 			return nil
 		})
