@@ -15,7 +15,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/metrics"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/opshttp"
 )
 
 // Config is everything the flags decide. The Mount pipeline's settings are
@@ -175,7 +175,7 @@ func (c Config) validate() error {
 		errs = append(errs, errors.New("--shutdown-grace must not be negative"))
 	}
 	if c.PprofAddr != "" {
-		if err := metrics.CheckLoopback(c.PprofAddr); err != nil {
+		if err := opshttp.CheckLoopback(c.PprofAddr); err != nil {
 			errs = append(errs, fmt.Errorf("--pprof-addr %w", err))
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/kubeapi"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/metrics"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/opshttp"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/probes"
 )
 
 // ops is the operations side of one run: the registry every instrument
@@ -18,11 +20,11 @@ import (
 // the Mount path a few atomic adds.
 type ops struct {
 	reg     *prometheus.Registry
-	health  *metrics.Health
+	health  *probes.Health
 	mounts  *metrics.Mounts
 	aws     *awsretry.Metrics
 	kube    *kubeapi.Metrics
-	servers []*metrics.Server
+	servers []*opshttp.Server
 }
 
 // startOps builds the registry and starts the HTTP servers the flags ask
@@ -31,7 +33,7 @@ type ops struct {
 func startOps(cfg Config) (_ *ops, err error) {
 	o := &ops{
 		reg:    metrics.NewRegistry(version),
-		health: metrics.NewHealth(server.SocketPath(cfg.ProviderDir, cfg.ProviderName)),
+		health: probes.NewHealth(server.SocketPath(cfg.ProviderDir, cfg.ProviderName)),
 	}
 	if o.mounts, err = metrics.NewMounts(o.reg); err != nil {
 		return nil, err
@@ -48,14 +50,14 @@ func startOps(cfg Config) (_ *ops, err error) {
 		}
 	}()
 	if cfg.MetricsAddr != "" {
-		s, err := metrics.Start("--metrics-addr", cfg.MetricsAddr, metrics.Handler(o.reg, o.health), metrics.Timeouts{})
+		s, err := opshttp.Start("--metrics-addr", cfg.MetricsAddr, opshttp.Handler(o.reg, o.health), opshttp.Timeouts{})
 		if err != nil {
 			return nil, err
 		}
 		o.servers = append(o.servers, s)
 	}
 	if cfg.PprofAddr != "" {
-		s, err := metrics.Start("--pprof-addr", cfg.PprofAddr, metrics.PprofHandler(), metrics.PprofTimeouts())
+		s, err := opshttp.Start("--pprof-addr", cfg.PprofAddr, opshttp.PprofHandler(), opshttp.PprofTimeouts())
 		if err != nil {
 			return nil, err
 		}

@@ -1,8 +1,7 @@
-// Package metrics is the provider's operations endpoint: its Prometheus
-// registry (Mounts, caches, build info, Go and process collectors; the AWS
-// and Kubernetes API instruments live beside their calls, in
-// provider/awsretry and provider/kubeapi), and the HTTP server of
-// /metrics, /healthz and /readyz, and of pprof behind its own flag.
+// Package metrics is the provider's Prometheus registry: Mounts, caches,
+// failover, build info, Go and process collectors (the AWS and Kubernetes
+// API instruments live beside their calls, in provider/awsretry and
+// provider/kubeapi), and the /metrics handler. server/opshttp serves it.
 //
 // Nothing here keeps package-level state: run() builds one registry and
 // hands it to every instrument; tests build their own. No label ever holds
@@ -35,16 +34,12 @@ func NewRegistry(version string) *prometheus.Registry {
 	return reg
 }
 
-// Handler serves /metrics from g, and /healthz and /readyz from h (not nil).
-func Handler(g prometheus.Gatherer, h *Health) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{
+// Handler serves /metrics from g.
+func Handler(g prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{
 		// A failing collector must not hide the others.
 		ErrorHandling: promhttp.ContinueOnError,
 		// Concurrent scrapes are bounded: a node agent has one or two scrapers.
 		MaxRequestsInFlight: 4,
-	}))
-	mux.HandleFunc("GET /healthz", probe(h.Live))
-	mux.HandleFunc("GET /readyz", probe(h.Ready))
-	return mux
+	})
 }

@@ -66,7 +66,7 @@ func TestMetricsEndpointServesTheTextFormat(t *testing.T) {
 	if err := metrics.RegisterCaches(reg, func() map[string]cache.Stats { return map[string]cache.Stats{"secrets": {Hits: 7}} }); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(metrics.Handler(reg, metrics.NewHealth("/nonexistent.sock")))
+	srv := httptest.NewServer(metrics.Handler(reg))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/metrics")
 	if err != nil {

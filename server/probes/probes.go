@@ -1,4 +1,7 @@
-package metrics
+// Package probes answers the kubelet's liveness and readiness probes from
+// what the driver would see: a gRPC health check on the provider's unix
+// socket, and whether the AWS configuration has loaded.
+package probes
 
 import (
 	"context"
@@ -15,9 +18,9 @@ import (
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 )
 
-// ProbeTimeout bounds one health check of the socket; the kubelet's
-// default probe timeout is 1s.
-const ProbeTimeout = 900 * time.Millisecond
+// Timeout bounds one health check of the socket; the kubelet's default
+// probe timeout is 1s.
+const Timeout = 900 * time.Millisecond
 
 // Health answers the probes from what the driver would see: the provider
 // is live when its unix socket answers a gRPC health check for the
@@ -63,10 +66,16 @@ func (h *Health) Ready(ctx context.Context) error {
 	return h.Live(ctx)
 }
 
+// LiveHandler serves /healthz: Live as an HTTP probe.
+func (h *Health) LiveHandler() http.Handler { return probe(h.Live) }
+
+// ReadyHandler serves /readyz: Ready as an HTTP probe.
+func (h *Health) ReadyHandler() http.Handler { return probe(h.Ready) }
+
 // probe answers 200 "ok" when check passes, 503 with its error otherwise.
 func probe(check func(context.Context) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), ProbeTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), Timeout)
 		defer cancel()
 		if err := check(ctx); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)

@@ -1,4 +1,4 @@
-package metrics
+package opshttp
 
 import (
 	"net/http"

@@ -1,4 +1,4 @@
-package metrics_test
+package opshttp_test
 
 import (
 	"bufio"
@@ -11,17 +11,29 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/metrics"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/opshttp"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/probes"
 )
 
-func start(t *testing.T, h http.Handler, to metrics.Timeouts) *metrics.Server {
+func start(t *testing.T, h http.Handler, to opshttp.Timeouts) *opshttp.Server {
 	t.Helper()
-	s, err := metrics.Start("--metrics-addr", "127.0.0.1:0", h, to)
+	s, err := opshttp.Start("--metrics-addr", "127.0.0.1:0", h, to)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Stop)
 	return s
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 // closedWithin reports whether the server closes conn within d, reading
@@ -39,8 +51,8 @@ func closedWithin(t *testing.T, conn net.Conn, d time.Duration) bool {
 // A client that never finishes its headers, or idles on a kept-alive
 // connection, is cut off: it cannot hold a connection and its goroutine.
 func TestMetricsServerCutsSlowAndIdleClients(t *testing.T) {
-	s := start(t, metrics.Handler(prometheus.NewRegistry(), metrics.NewHealth("/nonexistent.sock")),
-		metrics.Timeouts{ReadHeader: 200 * time.Millisecond, Read: 300 * time.Millisecond, Idle: 300 * time.Millisecond})
+	s := start(t, opshttp.Handler(prometheus.NewRegistry(), probes.NewHealth("/nonexistent.sock")),
+		opshttp.Timeouts{ReadHeader: 200 * time.Millisecond, Read: 300 * time.Millisecond, Idle: 300 * time.Millisecond})
 
 	slow, err := net.Dial("tcp", s.Addr())
 	if err != nil {
@@ -77,15 +89,15 @@ func TestMetricsServerCutsSlowAndIdleClients(t *testing.T) {
 }
 
 func TestStartNamesTheFlagOfABadAddress(t *testing.T) {
-	_, err := metrics.Start("--metrics-addr", "127.0.0.1:notaport", http.NotFoundHandler(), metrics.Timeouts{})
+	_, err := opshttp.Start("--metrics-addr", "127.0.0.1:notaport", http.NotFoundHandler(), opshttp.Timeouts{})
 	if err == nil || !strings.HasPrefix(err.Error(), "--metrics-addr: ") {
 		t.Errorf("err = %v, want one starting with --metrics-addr", err)
 	}
 }
 
 func TestPprofOnItsOwnServerOnly(t *testing.T) {
-	p := start(t, metrics.PprofHandler(), metrics.PprofTimeouts())
-	m := start(t, metrics.Handler(prometheus.NewRegistry(), metrics.NewHealth("/nonexistent.sock")), metrics.Timeouts{})
+	p := start(t, opshttp.PprofHandler(), opshttp.PprofTimeouts())
+	m := start(t, opshttp.Handler(prometheus.NewRegistry(), probes.NewHealth("/nonexistent.sock")), opshttp.Timeouts{})
 	if code, body := get(t, "http://"+p.Addr()+"/debug/pprof/"); code != 200 || !strings.Contains(body, "goroutine") {
 		t.Errorf("pprof index = %d", code)
 	}
@@ -99,7 +111,7 @@ func TestPprofOnItsOwnServerOnly(t *testing.T) {
 
 func TestCheckLoopback(t *testing.T) {
 	for _, ok := range []string{"127.0.0.1:6060", "127.0.0.2:6060", "[::1]:6060", "localhost:6060", "127.0.0.1:0"} {
-		if err := metrics.CheckLoopback(ok); err != nil {
+		if err := opshttp.CheckLoopback(ok); err != nil {
 			t.Errorf("CheckLoopback(%q) = %v", ok, err)
 		}
 	}
@@ -111,7 +123,7 @@ func TestCheckLoopback(t *testing.T) {
 		{"node-1:6060", "not a loopback address"},
 		{"127.0.0.1", "not host:port"},
 	} {
-		if err := metrics.CheckLoopback(c.addr); err == nil || !strings.Contains(err.Error(), c.want) {
+		if err := opshttp.CheckLoopback(c.addr); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("CheckLoopback(%q) = %v, want an error with %q", c.addr, err, c.want)
 		}
 	}

@@ -1,4 +1,4 @@
-package metrics_test
+package probes_test
 
 import (
 	"context"
@@ -15,7 +15,8 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/metrics"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/opshttp"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/probes"
 )
 
 // blockingMounter holds every Mount until release is closed.
@@ -49,8 +50,8 @@ func TestProbesFollowTheSocket(t *testing.T) {
 	}
 	defer os.RemoveAll(dir)
 	sock := server.SocketPath(dir, "pmp")
-	h := metrics.NewHealth(sock)
-	srv := httptest.NewServer(metrics.Handler(prometheus.NewRegistry(), h))
+	h := probes.NewHealth(sock)
+	srv := httptest.NewServer(opshttp.Handler(prometheus.NewRegistry(), h))
 	defer srv.Close()
 
 	expect := func(path string, code int, text string) {

@@ -1,4 +1,7 @@
-package metrics
+// Package opshttp is the provider's operations HTTP servers: /metrics,
+// /healthz and /readyz on --metrics-addr, and pprof on --pprof-addr, which
+// must be a loopback address. Every connection's phases are bounded.
+package opshttp
 
 import (
 	"context"
@@ -9,7 +12,11 @@ import (
 	"net/http/pprof"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/klog/v2"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/metrics"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/probes"
 )
 
 // Timeouts bound each connection of an HTTP server, so a client that
@@ -95,6 +102,16 @@ func (s *Server) Stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = s.srv.Shutdown(ctx)
+}
+
+// Handler serves --metrics-addr: /metrics from g, and /healthz and
+// /readyz from h (not nil).
+func Handler(g prometheus.Gatherer, h *probes.Health) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler(g))
+	mux.Handle("GET /healthz", h.LiveHandler())
+	mux.Handle("GET /readyz", h.ReadyHandler())
+	return mux
 }
 
 // PprofHandler serves the runtime profiles under /debug/pprof/, on a mux

@@ -1,4 +1,4 @@
-package metrics_test
+package probes_test
 
 import (
 	"context"
