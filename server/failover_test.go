@@ -12,7 +12,6 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
@@ -446,9 +445,7 @@ func TestFailoverRegionOfTheProvider(t *testing.T) {
 func TestFailoverOneIdentitysTroubleIsNotAnothers(t *testing.T) {
 	e := newFailoverEnv(t)
 	const roleA = "arn:aws:iam::111111111111:role/tenant-a"
-	if _, err := e.kube.CoreV1().ServiceAccounts("tenant-a").Create(context.Background(), serviceAccount("tenant-a", "app", roleA), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	e.kube.PutServiceAccount("tenant-a", "app", roleA)
 	e.putSecret("tenant-a-db", "east-a")
 	e.putSecretWest("tenant-a-db", "west-a")
 	// B's secrets have no replica in the failover region; one per phase,

@@ -12,15 +12,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes/fake"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/apifake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/kubefake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
@@ -49,7 +46,7 @@ var testForger = testIssuer.Forger()
 type env struct {
 	t      *testing.T
 	aws    *awsemu.AWS
-	kube   *fake.Clientset
+	kube   *apifake.Server
 	client v1alpha1.CSIDriverProviderClient
 	p      *provider.Provider
 	// reg holds the provider's metrics.
@@ -74,12 +71,11 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 // environment variables, as the binary is.
 func startProvider(t *testing.T, a *awsemu.AWS, opts ...envOption) *env {
 	t.Helper()
-	kube := fake.NewClientset(
-		serviceAccount("pmp", "pmp-secrets-access", testRole),
-		serviceAccount("other", "copycat", testRole),
-		serviceAccount("pmp", "no-role", ""),
-		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1", Labels: map[string]string{identity.RegionLabel: "eu-central-1"}}},
-	)
+	kube := apifake.StartWith(t, testIssuer)
+	kube.PutServiceAccount("pmp", "pmp-secrets-access", testRole)
+	kube.PutServiceAccount("other", "copycat", testRole)
+	kube.PutServiceAccount("pmp", "no-role", "")
+	kube.PutNode("node-1", map[string]string{identity.RegionLabel: "eu-central-1"})
 	o := provider.Options{
 		TokenAudience: "sts.amazonaws.com", NodeName: "node-1", Cache: true,
 		SecretTTL: time.Minute, NegativeTTL: 5 * time.Second, CacheSize: 64, RetryBudget: 3 * time.Second,
@@ -103,7 +99,7 @@ func startProvider(t *testing.T, a *awsemu.AWS, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := provider.New(awsCfg, kubefake.New(kube, testIssuer), o)
+	p := provider.New(awsCfg, kube.Client(), o)
 	if err := metrics.RegisterCaches(reg, p.CacheStats); err != nil {
 		t.Fatal(err)
 	}
@@ -142,14 +138,6 @@ func startProvider(t *testing.T, a *awsemu.AWS, opts ...envOption) *env {
 	go func() { err := <-done; served <- err; close(served) }()
 	return &env{t: t, aws: a, kube: kube, client: v1alpha1.NewCSIDriverProviderClient(conn), p: p, reg: reg,
 		sock: sock, shutdown: cancel, served: served}
-}
-
-func serviceAccount(ns, name, role string) *corev1.ServiceAccount {
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
-	if role != "" {
-		sa.Annotations = map[string]string{identity.RoleAnnotation: role}
-	}
-	return sa
 }
 
 // putSecret creates or rotates a secret in the emulator and returns the

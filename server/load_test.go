@@ -11,7 +11,6 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
@@ -26,9 +25,7 @@ func (e *env) loadIdentities(prefix string, n int) (reqs []mountReq, want []stri
 	for i := range n {
 		ns, sa := fmt.Sprintf("%s-ns-%d", prefix, i), fmt.Sprintf("%s-sa-%d", prefix, i)
 		role := fmt.Sprintf("arn:aws:iam::123456789012:role/%s-role-%d", prefix, i)
-		if _, err := e.kube.CoreV1().ServiceAccounts(ns).Create(context.Background(), serviceAccount(ns, sa, role), metav1.CreateOptions{}); err != nil {
-			e.t.Fatal(err)
-		}
+		e.kube.PutServiceAccount(ns, sa, role)
 		value := fmt.Sprintf("VALUE-SENTINEL-%s-%d", prefix, i)
 		secret := fmt.Sprintf("%s-secret-%d", prefix, i)
 		e.putSecret(secret, fmt.Sprintf(`{"Identity": {"Value": %q}}`, value))

@@ -30,19 +30,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes/fake"
 	"sigs.k8s.io/secrets-store-csi-driver/pkg/util/fileutil"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/spclass"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/apifake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/kubefake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server"
 )
@@ -95,12 +91,12 @@ func run(dir, spcFile string) error {
 	if err != nil {
 		return err
 	}
-	kube := fake.NewClientset(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{
-		Namespace: namespace, Name: saName, Annotations: map[string]string{identity.RoleAnnotation: roleARN},
-	}})
 	const ttl = 2 * time.Second
 	tokenIssuer := issuer.New()
-	p := provider.New(awsCfg, kubefake.New(kube, tokenIssuer), provider.Options{TokenAudience: "sts.amazonaws.com", Cache: true, SecretTTL: ttl, NegativeTTL: 10 * time.Second, CacheSize: 64})
+	kube := apifake.New(tokenIssuer)
+	defer kube.Close()
+	kube.PutServiceAccount(namespace, saName, roleARN)
+	p := provider.New(awsCfg, kube.Client(), provider.Options{TokenAudience: "sts.amazonaws.com", Cache: true, SecretTTL: ttl, NegativeTTL: 10 * time.Second, CacheSize: 64})
 
 	sockDir, err := os.MkdirTemp("", "pmp-demo")
 	if err != nil {

@@ -1,7 +1,9 @@
-// Package apifake is a Kubernetes API server for tests of the doctor
-// subcommand: it serves JSON objects by path over HTTP on 127.0.0.1,
-// lists them (by namespace, across namespaces, by label selector), and
-// answers TokenRequests. A kubeconfig file points clients at it.
+// Package apifake is the Kubernetes API server of the tests (and of the
+// demo): it serves JSON objects by path over HTTP on 127.0.0.1, lists them
+// (by namespace, across namespaces, by label selector), answers
+// TokenRequests, serves its service-account issuer's discovery and keys,
+// and fails a path on request. The provider reads it through its real
+// client (Client, provider/kubeapi); doctor through a kubeconfig file.
 package apifake
 
 import (
@@ -17,7 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/rest"
+
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/kubeapi"
 )
 
 // Server is the fake API server.
@@ -35,17 +40,58 @@ type Server struct {
 	// them, for tests that check no output shows one.
 	Issuer    *issuer.Issuer
 	discovery *http.ServeMux
+	// failing are the paths answered with a status instead of their object.
+	failing map[string]int
+	srv     *httptest.Server
 }
 
-// Start serves an empty API until the test ends.
-func Start(t testing.TB) *Server {
+// Start serves an empty API with an issuer of its own until the test ends.
+func Start(t testing.TB) *Server { return StartWith(t, issuer.New()) }
+
+// StartWith serves an empty API whose service-account issuer is iss until
+// the test ends.
+func StartWith(t testing.TB, iss *issuer.Issuer) *Server {
 	t.Helper()
-	s := &Server{objects: map[string]json.RawMessage{}, Issuer: issuer.New(), discovery: http.NewServeMux()}
-	s.Issuer.Register(s.discovery)
-	srv := httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(srv.Close)
-	s.URL = srv.URL
+	s := New(iss)
+	t.Cleanup(s.Close)
 	return s
+}
+
+// New serves an empty API whose service-account issuer is iss until Close.
+func New(iss *issuer.Issuer) *Server {
+	s := &Server{objects: map[string]json.RawMessage{}, Issuer: iss, discovery: http.NewServeMux(), failing: map[string]int{}}
+	s.Issuer.Register(s.discovery)
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.URL = s.srv.URL
+	return s
+}
+
+// Close stops the server.
+func (s *Server) Close() { s.srv.Close() }
+
+// Client is the provider's Kubernetes client (provider/kubeapi, the one
+// the binary uses) for this server.
+func (s *Server) Client() *kubeapi.Client {
+	c, err := kubeapi.New(&rest.Config{Host: s.URL})
+	if err != nil {
+		panic(err) // a URL httptest made always parses
+	}
+	return c
+}
+
+// Fail answers every request for path with code (an API Status) until
+// Heal: an API server that is overloaded or unavailable for that object.
+func (s *Server) Fail(path string, code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failing[path] = code
+}
+
+// Heal answers path with its object again.
+func (s *Server) Heal(path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.failing, path)
 }
 
 // Put stores obj (marshalled to JSON) at path, e.g.
@@ -95,6 +141,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
+	if code, ok := s.failing[r.URL.Path]; ok {
+		status(w, code, http.StatusText(code), fmt.Sprintf("%s is failing (apifake.Fail)", r.URL.Path))
+		return
+	}
 	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/token") {
 		s.token(w, r)
 		return

@@ -92,10 +92,37 @@ func Class(name, provider, region, objects string) Obj {
 
 // ServiceAccount is a service account in namespace pmp, annotated with
 // role unless it is empty.
-func ServiceAccount(name, role string) Obj {
-	m := Obj{"name": name, "namespace": "pmp"}
+func ServiceAccount(name, role string) Obj { return ServiceAccountIn("pmp", name, role) }
+
+// ServiceAccountIn is a service account in namespace ns, annotated with
+// role unless it is empty.
+func ServiceAccountIn(ns, name, role string) Obj {
+	m := Obj{"name": name, "namespace": ns}
 	if role != "" {
 		m["annotations"] = Obj{"eks.amazonaws.com/role-arn": role}
 	}
 	return Obj{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": m}
+}
+
+// ServiceAccountPathOf is the path of service account ns/name.
+func ServiceAccountPathOf(ns, name string) string {
+	return "/api/v1/namespaces/" + ns + "/serviceaccounts/" + name
+}
+
+// PutServiceAccount stores service account ns/name, annotated with role
+// unless it is empty.
+func (s *Server) PutServiceAccount(ns, name, role string) {
+	s.Put(ServiceAccountPathOf(ns, name), ServiceAccountIn(ns, name, role))
+}
+
+// NodePath is the path of node name.
+func NodePath(name string) string { return "/api/v1/nodes/" + name }
+
+// PutNode stores node name with labels (nil: none).
+func (s *Server) PutNode(name string, labels map[string]string) {
+	m := Obj{"name": name}
+	if labels != nil {
+		m["labels"] = labels
+	}
+	s.Put(NodePath(name), Obj{"apiVersion": "v1", "kind": "Node", "metadata": m})
 }

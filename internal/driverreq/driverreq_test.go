@@ -4,11 +4,9 @@ import (
 	"context"
 	"testing"
 
-	"k8s.io/client-go/kubernetes/fake"
-
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/apifake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/kubefake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/tokens"
 )
@@ -44,7 +42,7 @@ func TestBuildSignsTheKubeletsToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := tokens.New(kubefake.New(fake.NewClientset(), iss), tokens.DefaultConfig("sts.amazonaws.com"))
+	v := tokens.New(apifake.StartWith(t, iss).Client(), tokens.DefaultConfig("sts.amazonaws.com"))
 	if err := v.Verify(context.Background(), req.Tokens["sts.amazonaws.com"].Value, tokens.Pod(req.Pod)); err != nil {
 		t.Errorf("the built token does not verify for its pod: %v", err)
 	}
