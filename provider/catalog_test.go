@@ -2,7 +2,6 @@ package provider
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"strings"
 	"testing"
@@ -123,19 +122,7 @@ func TestVersionSet(t *testing.T) {
 }
 
 // logs collects klog's output until the test ends.
-func logs(t *testing.T) *logcapture.Buffer {
-	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
-	klog.InitFlags(fs)
-	for k, v := range map[string]string{"logtostderr": "false", "alsologtostderr": "false", "stderrthreshold": "FATAL"} {
-		if err := fs.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	buf := &logcapture.Buffer{}
-	klog.SetOutput(buf)
-	t.Cleanup(func() { klog.Flush(); _ = fs.Set("logtostderr", "true") })
-	return buf
-}
+func logs(t *testing.T) *logcapture.Buffer { return logcapture.Klog(t, 0) }
 
 func TestWarnUnknownKeysOncePerVersion(t *testing.T) {
 	out := logs(t)

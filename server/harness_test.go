@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -18,17 +16,17 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/mountenv"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/metrics"
 )
 
 const (
-	testRegion = "eu-west-1"
-	testRole   = "arn:aws:iam::123456789012:role/PMP-SecretsManager-Role"
+	testRegion = mountenv.Region
+	testRole   = mountenv.Role
 )
 
 // testIssuer is the cluster's service-account issuer: it signs the pods'
@@ -58,7 +56,7 @@ type env struct {
 	served   <-chan error
 }
 
-type envOption func(*provider.Options)
+type envOption = mountenv.Option
 
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
@@ -68,44 +66,28 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 }
 
 // startProvider serves a provider configured from this process's AWS
-// environment variables, as the binary is.
+// environment variables, as the binary is, counting in a registry of the
+// test's own as run() wires it.
 func startProvider(t *testing.T, a *awsemu.AWS, opts ...envOption) *env {
 	t.Helper()
-	kube := apifake.StartWith(t, testIssuer)
-	kube.PutServiceAccount("pmp", "pmp-secrets-access", testRole)
-	kube.PutServiceAccount("other", "copycat", testRole)
-	kube.PutServiceAccount("pmp", "no-role", "")
-	kube.PutNode("node-1", map[string]string{identity.RegionLabel: "eu-central-1"})
-	o := provider.Options{
-		TokenAudience: "sts.amazonaws.com", NodeName: "node-1", Cache: true,
-		SecretTTL: time.Minute, NegativeTTL: 5 * time.Second, CacheSize: 64, RetryBudget: 3 * time.Second,
-	}
-	for _, fn := range opts {
-		fn(&o)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	awsCfg, err := provider.LoadAWSConfig(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The provider counts in a registry of the test's own, as run() wires it.
 	reg := prometheus.NewRegistry()
 	calls, err := awsretry.NewMetrics(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	calls.Instrument(&awsCfg)
+	me := mountenv.Start(t, a, mountenv.Config{Issuer: testIssuer, Instrument: calls.Instrument}, opts...)
+	p := me.P
 	mounts, err := metrics.NewMounts(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := provider.New(awsCfg, kube.Client(), o)
 	if err := metrics.RegisterCaches(reg, p.CacheStats); err != nil {
 		t.Fatal(err)
 	}
 	if err := metrics.RegisterFailover(reg, p.FailoverServed); err != nil {
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 
 	// Unix socket paths are limited to 108 bytes: keep the directory short.
 	dir, err := os.MkdirTemp("", "pmp")
@@ -136,7 +118,7 @@ func startProvider(t *testing.T, a *awsemu.AWS, opts ...envOption) *env {
 		os.RemoveAll(dir)
 	})
 	go func() { err := <-done; served <- err; close(served) }()
-	return &env{t: t, aws: a, kube: kube, client: v1alpha1.NewCSIDriverProviderClient(conn), p: p, reg: reg,
+	return &env{t: t, aws: a, kube: me.Kube, client: v1alpha1.NewCSIDriverProviderClient(conn), p: p, reg: reg,
 		sock: sock, shutdown: cancel, served: served}
 }
 
@@ -144,28 +126,13 @@ func startProvider(t *testing.T, a *awsemu.AWS, opts ...envOption) *env {
 // new version id.
 func (e *env) putSecret(name, value string) string {
 	e.t.Helper()
-	ctx := context.Background()
-	out, err := e.aws.Admin.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)})
-	if err == nil {
-		return aws.ToString(out.VersionId)
-	}
-	put, perr := e.aws.Admin.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String(value)})
-	if perr != nil {
-		e.t.Fatalf("create %s: %v; put: %v", name, err, perr)
-	}
-	return aws.ToString(put.VersionId)
+	return mountenv.PutSecret(e.t, e.aws.Admin, name, value)
 }
 
 // putBinary creates or rotates a secret whose value is SecretBinary.
 func (e *env) putBinary(name string, value []byte) {
 	e.t.Helper()
-	ctx := context.Background()
-	if _, err := e.aws.Admin.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretBinary: value}); err == nil {
-		return
-	}
-	if _, err := e.aws.Admin.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretBinary: value}); err != nil {
-		e.t.Fatalf("put %s: %v", name, err)
-	}
+	mountenv.PutBinary(e.t, e.aws.Admin, name, value)
 }
 
 // mountReq is what the driver sends for one pod.

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"flag"
 	"regexp"
 	"strings"
 	"testing"
@@ -24,23 +23,7 @@ import (
 
 // captureLogs turns klog up to its maximum verbosity and collects its
 // output until the test ends.
-func captureLogs(t *testing.T) *logcapture.Buffer {
-	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
-	klog.InitFlags(fs)
-	for k, v := range map[string]string{"v": "10", "logtostderr": "false", "alsologtostderr": "false", "stderrthreshold": "FATAL"} {
-		if err := fs.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	buf := &logcapture.Buffer{}
-	klog.SetOutput(buf)
-	t.Cleanup(func() {
-		klog.Flush()
-		_ = fs.Set("v", "0")
-		_ = fs.Set("logtostderr", "true")
-	})
-	return buf
-}
+func captureLogs(t *testing.T) *logcapture.Buffer { return logcapture.Klog(t, 10) }
 
 // loggedOnce checks that the captured logs say line exactly once, with
 // each of fields, and hold no secret value or token.

@@ -1,4 +1,4 @@
-package server_test
+package failover_test
 
 import (
 	"context"
@@ -10,13 +10,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	awsssm "github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/promtest"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/logcapture"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/mountenv"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 )
 
 // The primary region is the front's own kumo; the failover region a
@@ -31,21 +31,22 @@ const (
 // of the secret PMP-Production-Credentials (their values say which region
 // served them).
 type failoverEnv struct {
-	*env
+	*mountenv.Env
+	t    *testing.T
 	west *awsemu.Region
 	// eastVersion and westVersion are the secret's VersionId in each.
 	eastVersion, westVersion string
 }
 
-func newFailoverEnv(t *testing.T, opts ...envOption) *failoverEnv {
+func newFailoverEnv(t *testing.T, opts ...mountenv.Option) *failoverEnv {
 	t.Helper()
 	a := awsemu.Start(t)
 	west := a.AddRegion(t, failoverRegion)
-	a.UseFrom(t, testRegion)
-	e := &failoverEnv{env: startProvider(t, a, append([]envOption{func(o *provider.Options) {
+	a.UseFrom(t, mountenv.Region)
+	e := &failoverEnv{Env: mountenv.Start(t, a, mountenv.Config{}, append([]mountenv.Option{func(o *provider.Options) {
 		o.RetryBudget, o.AWSCallTimeout = 3*time.Second, 400*time.Millisecond
-	}}, opts...)...), west: west}
-	e.eastVersion = e.putSecret("PMP-Production-Credentials", `{"VCS": {"GithubAdminPAT": "VALUE-SENTINEL-east"}}`)
+	}}, opts...)...), t: t, west: west}
+	e.eastVersion = e.PutSecret("PMP-Production-Credentials", `{"VCS": {"GithubAdminPAT": "VALUE-SENTINEL-east"}}`)
 	e.westVersion = e.putSecretWest("PMP-Production-Credentials", `{"VCS": {"GithubAdminPAT": "VALUE-SENTINEL-west"}}`)
 	return e
 }
@@ -54,17 +55,13 @@ func newFailoverEnv(t *testing.T, opts ...envOption) *failoverEnv {
 // ARN's version id.
 func (e *failoverEnv) putSecretWest(name, value string) string {
 	e.t.Helper()
-	out, err := e.west.Admin.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return aws.ToString(out.VersionId)
+	return mountenv.PutSecret(e.t, e.west.Admin, name, value)
 }
 
 // failoverReq is a Mount of objects read in us-east-1 with us-west-2 as
 // the failoverRegion.
-func failoverReq(objects string) mountReq {
-	r := pmpReq(objects)
+func (e *failoverEnv) failoverReq(objects string) driverreq.Request {
+	r := e.Req(objects)
 	r.Parameters["region"] = primaryRegion
 	r.Parameters["failoverRegion"] = failoverRegion
 	return r
@@ -73,40 +70,35 @@ func failoverReq(objects string) mountReq {
 // regionOutage fails every call of op signed for region with fault.
 func (e *failoverEnv) regionOutage(region, op string, fault awsemu.Fault) {
 	fault.Region, fault.Operation = region, op
-	e.aws.Front.Inject(fault)
+	e.AWS.Front.Inject(fault)
 }
 
-// versions are a response's object versions by file.
-func versions(resp *v1alpha1.MountResponse) map[string]string {
-	out := map[string]string{}
-	for _, v := range resp.GetObjectVersion() {
-		out[v.GetId()] = v.GetVersion()
-	}
-	return out
-}
+// served is how many reads of objects with a failoverRegion service's
+// failover region served (pmp_failover_served_total).
+func (e *failoverEnv) served(service string) int64 { return e.P.FailoverServed()[service] }
 
 func TestFailoverPrimaryAnswersAndWins(t *testing.T) {
 	e := newFailoverEnv(t)
 	for i := range 2 {
-		resp, err := e.mount(failoverReq("- objectName: PMP-Production-Credentials"))
+		resp, err := e.Mount(e.failoverReq("- objectName: PMP-Production-Credentials"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := filesOf(resp)["VCS.GithubAdminPAT"]; got != "VALUE-SENTINEL-east" {
+		if got := mountenv.Files(resp)["VCS.GithubAdminPAT"]; got != "VALUE-SENTINEL-east" {
 			t.Fatalf("Mount %d: file %q, want the primary region's value", i, got)
 		}
-		if got, want := versions(resp)["VCS.GithubAdminPAT"], primaryRegion+"/"+e.eastVersion; got != want {
+		if got, want := mountenv.Versions(resp)["VCS.GithubAdminPAT"], primaryRegion+"/"+e.eastVersion; got != want {
 			t.Errorf("Mount %d: version %q, want %q (the region that served it)", i, got, want)
 		}
 	}
-	if got := e.aws.Front.RegionCounts(failoverRegion); len(got) != 0 {
+	if got := e.AWS.Front.RegionCounts(failoverRegion); len(got) != 0 {
 		t.Errorf("the failover region was called while the primary answered: %v", got)
 	}
-	if got := e.aws.Front.CountIn(primaryRegion, getSecretValue); got != 1 {
+	if got := e.AWS.Front.CountIn(primaryRegion, getSecretValue); got != 1 {
 		t.Errorf("%d GetSecretValue in the primary for two Mounts, want 1 (cached)", got)
 	}
-	if got := promtest.Value(t, e.reg, "pmp_failover_served_total", "service", "Secrets Manager"); got != 0 {
-		t.Errorf("pmp_failover_served_total = %v, want 0", got)
+	if got := e.served("Secrets Manager"); got != 0 {
+		t.Errorf("failover served %v, want 0", got)
 	}
 }
 
@@ -122,17 +114,17 @@ func TestFailoverServesWhileThePrimaryIsOut(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newFailoverEnv(t)
-			logs := captureLogs(t)
+			logs := logcapture.Klog(t, 10)
 			e.regionOutage(primaryRegion, getSecretValue, tt.fault)
 			for i := range 3 { // a new pod, then its republishes
-				resp, err := e.mount(failoverReq("- objectName: PMP-Production-Credentials"))
+				resp, err := e.Mount(e.failoverReq("- objectName: PMP-Production-Credentials"))
 				if err != nil {
 					t.Fatalf("Mount %d with the primary region out: %v; want the failover region's value", i, err)
 				}
-				if got := filesOf(resp)["VCS.GithubAdminPAT"]; got != "VALUE-SENTINEL-west" {
+				if got := mountenv.Files(resp)["VCS.GithubAdminPAT"]; got != "VALUE-SENTINEL-west" {
 					t.Fatalf("Mount %d: file %q, want the failover region's value", i, got)
 				}
-				if got, want := versions(resp)["VCS.GithubAdminPAT"], failoverRegion+"/"+e.westVersion; got != want {
+				if got, want := mountenv.Versions(resp)["VCS.GithubAdminPAT"], failoverRegion+"/"+e.westVersion; got != want {
 					t.Errorf("Mount %d: version %q, want %q", i, got, want)
 				}
 			}
@@ -140,16 +132,16 @@ func TestFailoverServesWhileThePrimaryIsOut(t *testing.T) {
 			// credentials there come from an STS exchange of their own
 			// (the front cannot tell an unsigned STS call's region: the
 			// credentials cache tells the two exchanges apart).
-			if got := e.aws.Front.CountIn(failoverRegion, getSecretValue); got != 1 {
+			if got := e.AWS.Front.CountIn(failoverRegion, getSecretValue); got != 1 {
 				t.Errorf("%d GetSecretValue in the failover region, want 1", got)
 			}
-			if got := promtest.Value(t, e.reg, "pmp_cache_misses_total", "cache", "credentials"); got != 2 {
+			if got := e.P.CacheStats()["credentials"].Misses; got != 2 {
 				t.Errorf("%v credential exchanges, want 2: one per region", got)
 			}
-			if got := promtest.Value(t, e.reg, "pmp_failover_served_total", "service", "Secrets Manager"); got != 1 {
-				t.Errorf("pmp_failover_served_total{service=Secrets Manager} = %v, want 1", got)
+			if got := e.served("Secrets Manager"); got != 1 {
+				t.Errorf("failover served (Secrets Manager) %v, want 1", got)
 			}
-			loggedOnce(t, logs, "the failover region serves secret PMP-Production-Credentials",
+			e.LoggedOnce(logs, "the failover region serves secret PMP-Production-Credentials",
 				`region="us-east-1"`, `failoverRegion="us-west-2"`, `namespace="pmp"`, `serviceAccount="pmp-secrets-access"`, `reason=`)
 		})
 	}
@@ -160,26 +152,26 @@ func TestFailoverServesWhileThePrimaryIsOut(t *testing.T) {
 // failover region at once.
 func TestFailoverRemembersThePrimaryOutage(t *testing.T) {
 	e := newFailoverEnv(t)
-	e.putSecret("PMP-Other", "east-other")
+	e.PutSecret("PMP-Other", "east-other")
 	e.putSecretWest("PMP-Other", "west-other")
 	e.regionOutage(primaryRegion, getSecretValue, awsemu.Fault{Delay: awsemu.Hang})
-	resp, err := e.mount(failoverReq("- objectName: PMP-Production-Credentials\n- {objectName: PMP-Other, objectAlias: other}"))
+	resp, err := e.Mount(e.failoverReq("- objectName: PMP-Production-Credentials\n- {objectName: PMP-Other, objectAlias: other}"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := filesOf(resp)["other"]; got != "west-other" {
+	if got := mountenv.Files(resp)["other"]; got != "west-other" {
 		t.Errorf("other = %q, want the failover region's", got)
 	}
-	if got := e.aws.Front.CountIn(failoverRegion, getSecretValue); got != 2 {
+	if got := e.AWS.Front.CountIn(failoverRegion, getSecretValue); got != 2 {
 		t.Errorf("%d GetSecretValue in the failover region, want 2 (one per object)", got)
 	}
-	before := e.aws.Front.CountIn(primaryRegion, getSecretValue)
-	e.putSecret("PMP-Third", "east-third")
+	before := e.AWS.Front.CountIn(primaryRegion, getSecretValue)
+	e.PutSecret("PMP-Third", "east-third")
 	e.putSecretWest("PMP-Third", "west-third")
-	if _, err := e.mount(failoverReq("- {objectName: PMP-Third, objectAlias: third}")); err != nil {
+	if _, err := e.Mount(e.failoverReq("- {objectName: PMP-Third, objectAlias: third}")); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.aws.Front.CountIn(primaryRegion, getSecretValue); got != before {
+	if got := e.AWS.Front.CountIn(primaryRegion, getSecretValue); got != before {
 		t.Errorf("a third object during the remembered outage called the primary %d times, want none", got-before)
 	}
 }
@@ -188,25 +180,25 @@ func TestFailoverNeverPapersOverARefusal(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
 		fault *awsemu.Fault // nil: the secret is missing in the primary
-		code  codes.Code
+		kind  mounterr.Kind
 		want  string
 	}{
-		{"not found", nil, codes.NotFound, "was not found in region us-east-1"},
-		{"access denied", &awsemu.Fault{Status: 400, Code: "AccessDeniedException", Message: "not authorized"}, codes.PermissionDenied, "access to secret PMP-Only-West in us-east-1 was denied"},
-		{"bad request", &awsemu.Fault{Status: 400, Code: "InvalidParameterException", Message: "bad"}, codes.InvalidArgument, "Secrets Manager rejected the request"},
+		{"not found", nil, mounterr.NotFound, "was not found in region us-east-1"},
+		{"access denied", &awsemu.Fault{Status: 400, Code: "AccessDeniedException", Message: "not authorized"}, mounterr.Denied, "access to secret PMP-Only-West in us-east-1 was denied"},
+		{"bad request", &awsemu.Fault{Status: 400, Code: "InvalidParameterException", Message: "bad"}, mounterr.Invalid, "Secrets Manager rejected the request"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newFailoverEnv(t)
 			e.putSecretWest("PMP-Only-West", "west")
 			if tt.fault != nil {
-				e.putSecret("PMP-Only-West", "east")
+				e.PutSecret("PMP-Only-West", "east")
 				e.regionOutage(primaryRegion, getSecretValue, *tt.fault)
 			}
-			_, err := e.mount(failoverReq("- {objectName: PMP-Only-West, objectAlias: x}"))
-			if status.Code(err) != tt.code || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("Mount: %v; want %s saying %q", err, tt.code, tt.want)
+			_, err := e.Mount(e.failoverReq("- {objectName: PMP-Only-West, objectAlias: x}"))
+			if mounterr.KindOf(err) != tt.kind || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Mount: %v; want %s saying %q", err, tt.kind, tt.want)
 			}
-			if got := e.aws.Front.RegionCounts(failoverRegion); len(got) != 0 {
+			if got := e.AWS.Front.RegionCounts(failoverRegion); len(got) != 0 {
 				t.Errorf("a refusal of the primary region was sent to the failover region: %v", got)
 			}
 		})
@@ -218,23 +210,23 @@ func TestFailoverPrimaryWinsAgainAfterTheWindow(t *testing.T) {
 	// secretTTL 1s: a value the failover region served is kept 1s.
 	objects := "- {objectName: PMP-Production-Credentials, secretTTL: 1s}"
 	e.regionOutage(primaryRegion, getSecretValue, awsemu.Fault{Status: 503, Code: "ServiceUnavailable"})
-	resp, err := e.mount(failoverReq(objects))
+	resp, err := e.Mount(e.failoverReq(objects))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := versions(resp)["VCS.GithubAdminPAT"]; got != failoverRegion+"/"+e.westVersion {
+	if got := mountenv.Versions(resp)["VCS.GithubAdminPAT"]; got != failoverRegion+"/"+e.westVersion {
 		t.Fatalf("during the outage: version %q", got)
 	}
-	e.aws.Front.Clear()
+	e.AWS.Front.Clear()
 	time.Sleep(1100 * time.Millisecond) // the failover region's value and the remembered outage end
-	resp, err = e.mount(failoverReq(objects))
+	resp, err = e.Mount(e.failoverReq(objects))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := filesOf(resp)["VCS.GithubAdminPAT"]; got != "VALUE-SENTINEL-east" {
+	if got := mountenv.Files(resp)["VCS.GithubAdminPAT"]; got != "VALUE-SENTINEL-east" {
 		t.Errorf("after the outage: file %q, want the primary region's value", got)
 	}
-	if got, want := versions(resp)["VCS.GithubAdminPAT"], primaryRegion+"/"+e.eastVersion; got != want {
+	if got, want := mountenv.Versions(resp)["VCS.GithubAdminPAT"], primaryRegion+"/"+e.eastVersion; got != want {
 		t.Errorf("after the outage: version %q, want %q: the driver rewrites the files", got, want)
 	}
 }
@@ -247,9 +239,9 @@ func TestFailoverBothRegionsDown(t *testing.T) {
 	t.Run("strict", func(t *testing.T) {
 		e := newFailoverEnv(t)
 		down(e)
-		_, err := e.mount(failoverReq("- objectName: PMP-Production-Credentials"))
-		if status.Code(err) != codes.Unknown {
-			t.Fatalf("both regions down: %v; want Unknown (transient)", err)
+		_, err := e.Mount(e.failoverReq("- objectName: PMP-Production-Credentials"))
+		if mounterr.KindOf(err) != mounterr.Transient {
+			t.Fatalf("both regions down: %v; want Transient", err)
 		}
 		for _, w := range []string{"in either region", "in its region us-east-1", "ServiceUnavailable", "in the failover region us-west-2", "InternalServiceError", "transient"} {
 			if !strings.Contains(err.Error(), w) {
@@ -261,7 +253,7 @@ func TestFailoverBothRegionsDown(t *testing.T) {
 	// kept an hour for an outage.
 	staleEnv := func(t *testing.T) *failoverEnv {
 		e := newFailoverEnv(t, func(o *provider.Options) { o.SecretTTL, o.StaleIfError = time.Second, time.Hour })
-		if _, err := e.mount(failoverReq("- objectName: PMP-Production-Credentials")); err != nil {
+		if _, err := e.Mount(e.failoverReq("- objectName: PMP-Production-Credentials")); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(1100 * time.Millisecond) // the freshness window ends
@@ -270,25 +262,25 @@ func TestFailoverBothRegionsDown(t *testing.T) {
 	t.Run("stale-if-error", func(t *testing.T) {
 		e := staleEnv(t)
 		down(e)
-		resp, err := e.mount(failoverReq("- objectName: PMP-Production-Credentials"))
+		resp, err := e.Mount(e.failoverReq("- objectName: PMP-Production-Credentials"))
 		if err != nil {
 			t.Fatalf("both regions down with a value fetched before: %v; want it served stale", err)
 		}
-		if got := filesOf(resp)["VCS.GithubAdminPAT"]; got != "VALUE-SENTINEL-east" {
+		if got := mountenv.Files(resp)["VCS.GithubAdminPAT"]; got != "VALUE-SENTINEL-east" {
 			t.Errorf("file %q, want the last good value", got)
 		}
-		if got := promtest.Value(t, e.reg, "pmp_cache_stale_served_total", "cache", "secrets"); got != 1 {
-			t.Errorf("pmp_cache_stale_served_total = %v, want 1", got)
+		if got := e.P.CacheStats()["secrets"].Stale; got != 1 {
+			t.Errorf("stale served %v, want 1", got)
 		}
 	})
 	t.Run("the failover region answers: no stale value", func(t *testing.T) {
 		e := staleEnv(t)
 		e.regionOutage(primaryRegion, getSecretValue, awsemu.Fault{Status: 503, Code: "ServiceUnavailable"})
-		resp, err := e.mount(failoverReq("- objectName: PMP-Production-Credentials"))
+		resp, err := e.Mount(e.failoverReq("- objectName: PMP-Production-Credentials"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := filesOf(resp)["VCS.GithubAdminPAT"]; got != "VALUE-SENTINEL-west" {
+		if got := mountenv.Files(resp)["VCS.GithubAdminPAT"]; got != "VALUE-SENTINEL-west" {
 			t.Errorf("file %q, want the failover region's current value before a stale one", got)
 		}
 	})
@@ -297,7 +289,7 @@ func TestFailoverBothRegionsDown(t *testing.T) {
 func TestFailoverObjectByARN(t *testing.T) {
 	e := newFailoverEnv(t)
 	ctx := context.Background()
-	east, err := e.aws.Admin.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("PMP-By-ARN"), SecretString: aws.String("east-arn")})
+	east, err := e.AWS.Admin.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("PMP-By-ARN"), SecretString: aws.String("east-arn")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,25 +301,25 @@ func TestFailoverObjectByARN(t *testing.T) {
 	if !strings.Contains(westARN, ":"+failoverRegion+":") {
 		t.Fatalf("the failover region's ARN %s does not name it", westARN)
 	}
-	r := failoverReq("- objectName: " + eastARN + "\n  objectAlias: db\n  failoverObject:\n    objectName: " + westARN)
+	r := e.failoverReq("- objectName: " + eastARN + "\n  objectAlias: db\n  failoverObject:\n    objectName: " + westARN)
 	delete(r.Parameters, "region") // the ARN names its region
-	resp, err := e.mount(r)
+	resp, err := e.Mount(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := filesOf(resp)["db"]; got != "east-arn" {
+	if got := mountenv.Files(resp)["db"]; got != "east-arn" {
 		t.Fatalf("db = %q, want the primary's", got)
 	}
 	e.regionOutage(arnRegion(eastARN), getSecretValue, awsemu.Fault{Status: 503, Code: "ServiceUnavailable"})
 	r.Parameters["objects"] += "\n  secretTTL: 2s" // a new cache entry
-	resp, err = e.mount(r)
+	resp, err = e.Mount(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := filesOf(resp)["db"]; got != "west-arn" {
+	if got := mountenv.Files(resp)["db"]; got != "west-arn" {
 		t.Errorf("db = %q during the outage, want the failoverObject's value, under the same file name", got)
 	}
-	if got := versions(resp)["db"]; !strings.HasPrefix(got, failoverRegion+"/") {
+	if got := mountenv.Versions(resp)["db"]; !strings.HasPrefix(got, failoverRegion+"/") {
 		t.Errorf("version %q, want it to name %s", got, failoverRegion)
 	}
 }
@@ -344,56 +336,56 @@ func TestFailoverParameters(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	put(e.aws.SSM, "/pmp/db/password", "east-db")
-	put(e.aws.SSM, "/pmp/db/user", "east-user")
+	put(e.AWS.SSM, "/pmp/db/password", "east-db")
+	put(e.AWS.SSM, "/pmp/db/user", "east-user")
 	put(e.west.SSM, "/pmp/db/password", "west-db")
 	put(e.west.SSM, "/pmp-west/db/user", "west-user")
 	objects := `
 - {objectName: /pmp/db/password, objectType: ssmparameter, objectAlias: password}
 - {objectName: /pmp/db/user, objectType: ssmparameter, objectAlias: user, failoverObject: {objectName: /pmp-west/db/user}}
 `
-	resp, err := e.mount(failoverReq(objects))
+	resp, err := e.Mount(e.failoverReq(objects))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := filesOf(resp); got["password"] != "east-db" || got["user"] != "east-user" {
+	if got := mountenv.Files(resp); got["password"] != "east-db" || got["user"] != "east-user" {
 		t.Fatalf("files %v, want the primary's", got)
 	}
-	if got := versions(resp)["password"]; got != primaryRegion+"/1" {
+	if got := mountenv.Versions(resp)["password"]; got != primaryRegion+"/1" {
 		t.Errorf("version %q, want %s/1", got, primaryRegion)
 	}
-	if got := e.aws.Front.RegionCounts(failoverRegion); len(got) != 0 {
+	if got := e.AWS.Front.RegionCounts(failoverRegion); len(got) != 0 {
 		t.Errorf("the failover region was called while the primary answered: %v", got)
 	}
 
 	t.Run("primary refuses", func(t *testing.T) {
-		before := e.aws.Front.CountIn(failoverRegion, awsemu.OpGetParameters)
-		_, err := e.mount(failoverReq("- {objectName: /pmp/missing, objectType: ssmparameter, objectAlias: m}"))
-		if status.Code(err) != codes.NotFound || !strings.Contains(err.Error(), "not found in region us-east-1") {
+		before := e.AWS.Front.CountIn(failoverRegion, awsemu.OpGetParameters)
+		_, err := e.Mount(e.failoverReq("- {objectName: /pmp/missing, objectType: ssmparameter, objectAlias: m}"))
+		if mounterr.KindOf(err) != mounterr.NotFound || !strings.Contains(err.Error(), "not found in region us-east-1") {
 			t.Fatalf("a parameter missing in the primary: %v; want NotFound", err)
 		}
-		if got := e.aws.Front.CountIn(failoverRegion, awsemu.OpGetParameters); got != before {
+		if got := e.AWS.Front.CountIn(failoverRegion, awsemu.OpGetParameters); got != before {
 			t.Errorf("a refusal of the primary was sent to the failover region")
 		}
 	})
 	t.Run("primary out", func(t *testing.T) {
 		e.regionOutage(primaryRegion, awsemu.OpGetParameters, awsemu.Fault{Status: 503, Code: "ServiceUnavailable"})
-		defer e.aws.Front.Clear()
-		resp, err := e.mount(failoverReq(strings.ReplaceAll(objects, "}\n", ", secretTTL: 2s}\n"))) // a new batch
+		defer e.AWS.Front.Clear()
+		resp, err := e.Mount(e.failoverReq(strings.ReplaceAll(objects, "}\n", ", secretTTL: 2s}\n"))) // a new batch
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := filesOf(resp); got["password"] != "west-db" || got["user"] != "west-user" {
+		if got := mountenv.Files(resp); got["password"] != "west-db" || got["user"] != "west-user" {
 			t.Errorf("files %v, want the failover region's (the user from its failoverObject)", got)
 		}
-		if got := versions(resp)["user"]; got != failoverRegion+"/1" {
+		if got := mountenv.Versions(resp)["user"]; got != failoverRegion+"/1" {
 			t.Errorf("version %q, want %s/1", got, failoverRegion)
 		}
-		if got := e.aws.Front.CountIn(failoverRegion, awsemu.OpGetParameters); got != 1 {
+		if got := e.AWS.Front.CountIn(failoverRegion, awsemu.OpGetParameters); got != 1 {
 			t.Errorf("%d GetParameters in the failover region, want 1 (one batch)", got)
 		}
-		if got := promtest.Value(t, e.reg, "pmp_failover_served_total", "service", "SSM"); got != 1 {
-			t.Errorf("pmp_failover_served_total{service=SSM} = %v, want 1", got)
+		if got := e.served("SSM"); got != 1 {
+			t.Errorf("failover served (SSM) %v, want 1", got)
 		}
 	})
 }
@@ -403,15 +395,15 @@ func TestFailoverParameters(t *testing.T) {
 func TestFailoverKeepsIdentitiesApart(t *testing.T) {
 	e := newFailoverEnv(t)
 	e.regionOutage(primaryRegion, getSecretValue, awsemu.Fault{Status: 503, Code: "ServiceUnavailable"})
-	if _, err := e.mount(failoverReq("- objectName: PMP-Production-Credentials")); err != nil {
+	if _, err := e.Mount(e.failoverReq("- objectName: PMP-Production-Credentials")); err != nil {
 		t.Fatal(err)
 	}
-	r := failoverReq("- objectName: PMP-Production-Credentials")
+	r := e.failoverReq("- objectName: PMP-Production-Credentials")
 	r.Namespace, r.ServiceAccount = "other", "copycat"
-	if _, err := e.mount(r); err != nil {
+	if _, err := e.Mount(r); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.aws.Front.CountIn(failoverRegion, getSecretValue); got != 2 {
+	if got := e.AWS.Front.CountIn(failoverRegion, getSecretValue); got != 2 {
 		t.Errorf("%d GetSecretValue in the failover region, want 2: the other identity reads it as itself", got)
 	}
 }
@@ -422,15 +414,15 @@ func TestFailoverKeepsIdentitiesApart(t *testing.T) {
 func TestFailoverRegionOfTheProvider(t *testing.T) {
 	e := newFailoverEnv(t)
 	for _, objects := range []string{"- objectName: PMP-Production-Credentials", "- {objectName: /pmp/db/password, objectType: ssmparameter}"} {
-		r := pmpReq(objects)
-		r.Parameters["failoverRegion"] = testRegion
-		_, err := e.mount(r)
-		if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "is read in region eu-west-1 (the provider's AWS_REGION") ||
+		r := e.Req(objects)
+		r.Parameters["failoverRegion"] = mountenv.Region
+		_, err := e.Mount(r)
+		if mounterr.KindOf(err) != mounterr.Invalid || !strings.Contains(err.Error(), "is read in region eu-west-1 (the provider's AWS_REGION") ||
 			!strings.Contains(err.Error(), "which is the failoverRegion") {
-			t.Errorf("%s: %v; want InvalidArgument naming the region and the failoverRegion", objects, err)
+			t.Errorf("%s: %v; want Invalid naming the region and the failoverRegion", objects, err)
 		}
 	}
-	if got := e.aws.Front.Total(); got != 0 {
+	if got := e.AWS.Front.Total(); got != 0 {
 		t.Errorf("%d AWS calls for a refused Mount", got)
 	}
 }
@@ -445,19 +437,19 @@ func TestFailoverRegionOfTheProvider(t *testing.T) {
 func TestFailoverOneIdentitysTroubleIsNotAnothers(t *testing.T) {
 	e := newFailoverEnv(t)
 	const roleA = "arn:aws:iam::111111111111:role/tenant-a"
-	e.kube.PutServiceAccount("tenant-a", "app", roleA)
-	e.putSecret("tenant-a-db", "east-a")
+	e.Kube.PutServiceAccount("tenant-a", "app", roleA)
+	e.PutSecret("tenant-a-db", "east-a")
 	e.putSecretWest("tenant-a-db", "west-a")
 	// B's secrets have no replica in the failover region; one per phase,
 	// so B's second Mount is not answered from its cache.
-	e.putSecret("tenant-b-db", "east-b")
-	e.putSecret("tenant-b-db2", "east-b")
-	a := failoverReq("- {objectName: tenant-a-db, objectAlias: db}")
+	e.PutSecret("tenant-b-db", "east-b")
+	e.PutSecret("tenant-b-db2", "east-b")
+	a := e.failoverReq("- {objectName: tenant-a-db, objectAlias: db}")
 	a.Namespace, a.ServiceAccount, a.PodName, a.PodUID = "tenant-a", "app", "a-0", "0b0e3c1e-0000-4000-8000-00000000000a"
 	mountB := func(secret, after string) {
 		t.Helper()
-		before := e.aws.Front.CountIn(primaryRegion, getSecretValue)
-		resp, err := e.mount(failoverReq("- {objectName: " + secret + ", objectAlias: db}"))
+		before := e.AWS.Front.CountIn(primaryRegion, getSecretValue)
+		resp, err := e.Mount(e.failoverReq("- {objectName: " + secret + ", objectAlias: db}"))
 		if err != nil {
 			for _, name := range []string{"tenant-a", "111111111111", "found out"} {
 				if strings.Contains(err.Error(), name) {
@@ -466,32 +458,32 @@ func TestFailoverOneIdentitysTroubleIsNotAnothers(t *testing.T) {
 			}
 			t.Fatalf("after %s, B's Mount failed: %v; want its primary's value", after, err)
 		}
-		if got := filesOf(resp)["db"]; got != "east-b" {
+		if got := mountenv.Files(resp)["db"]; got != "east-b" {
 			t.Errorf("after %s, B's file is %q, want its primary's value", after, got)
 		}
-		if got := e.aws.Front.CountIn(primaryRegion, getSecretValue) - before; got != 1 {
+		if got := e.AWS.Front.CountIn(primaryRegion, getSecretValue) - before; got != 1 {
 			t.Errorf("after %s, B's Mount asked its primary %d times, want once", after, got)
 		}
 	}
 
 	// A's credential step fails: STS does not answer (the front cannot
 	// tell an unsigned STS call's region: both of A's exchanges fail).
-	e.aws.Front.Inject(awsemu.Fault{Operation: "sts:AssumeRoleWithWebIdentity", Status: 503, Code: "ServiceUnavailable"})
-	if _, err := e.mount(a); err == nil {
+	e.AWS.Front.Inject(awsemu.Fault{Operation: "sts:AssumeRoleWithWebIdentity", Status: 503, Code: "ServiceUnavailable"})
+	if _, err := e.Mount(a); err == nil {
 		t.Fatal("A's Mount succeeded without credentials")
 	}
-	e.aws.Front.Clear()
+	e.AWS.Front.Clear()
 	mountB("tenant-b-db", "A's credential step failed")
 
 	// A's own data call finds its primary out, and A fails over.
 	e.regionOutage(primaryRegion, getSecretValue, awsemu.Fault{Status: 503, Code: "ServiceUnavailable"})
-	resp, err := e.mount(a)
+	resp, err := e.Mount(a)
 	if err != nil {
 		t.Fatalf("A's Mount with its primary out: %v", err)
 	}
-	if got := filesOf(resp)["db"]; got != "west-a" {
+	if got := mountenv.Files(resp)["db"]; got != "west-a" {
 		t.Fatalf("A's file is %q, want the failover region's", got)
 	}
-	e.aws.Front.Clear()
+	e.AWS.Front.Clear()
 	mountB("tenant-b-db2", "A's primary was found out")
 }
