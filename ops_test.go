@@ -6,18 +6,9 @@ import (
 	"os"
 	"strings"
 	"testing"
-)
 
-func httpGet(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/httpget"
+)
 
 func TestOpsServeMetricsProbesAndPprofUntilStopped(t *testing.T) {
 	dir := t.TempDir()
@@ -33,22 +24,22 @@ func TestOpsServeMetricsProbesAndPprofUntilStopped(t *testing.T) {
 		t.Fatalf("%d servers, want metrics and pprof", len(o.servers))
 	}
 	m, p := "http://"+o.servers[0].Addr(), "http://"+o.servers[1].Addr()
-	code, body := httpGet(t, m+"/metrics")
+	code, body := httpget.Get(t, m+"/metrics")
 	for _, want := range []string{`pmp_build_info{go_version="`, `version="` + version + `"} 1`, "pmp_mounts_in_flight 0", "go_goroutines ", "process_resident_memory_bytes "} {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("/metrics = %d, lacks %q", code, want)
 		}
 	}
-	if code, body := httpGet(t, m+"/readyz"); code != 503 || !strings.Contains(body, "AWS configuration") {
+	if code, body := httpget.Get(t, m+"/readyz"); code != 503 || !strings.Contains(body, "AWS configuration") {
 		t.Errorf("/readyz before start-up = %d %q, want 503", code, body)
 	}
-	if code, _ := httpGet(t, m+"/healthz"); code != 503 {
+	if code, _ := httpget.Get(t, m+"/healthz"); code != 503 {
 		t.Errorf("/healthz with no socket = %d, want 503", code)
 	}
-	if code, _ := httpGet(t, p+"/debug/pprof/"); code != 200 {
+	if code, _ := httpget.Get(t, p+"/debug/pprof/"); code != 200 {
 		t.Errorf("pprof = %d", code)
 	}
-	if code, _ := httpGet(t, m+"/debug/pprof/"); code != 404 {
+	if code, _ := httpget.Get(t, m+"/debug/pprof/"); code != 404 {
 		t.Errorf("pprof on the metrics port = %d, want 404", code)
 	}
 	o.stop()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/httpget"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/opshttp"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/probes"
 )
@@ -23,17 +24,6 @@ func start(t *testing.T, h http.Handler, to opshttp.Timeouts) *opshttp.Server {
 	}
 	t.Cleanup(s.Stop)
 	return s
-}
-
-func get(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
 }
 
 // closedWithin reports whether the server closes conn within d, reading
@@ -98,13 +88,13 @@ func TestStartNamesTheFlagOfABadAddress(t *testing.T) {
 func TestPprofOnItsOwnServerOnly(t *testing.T) {
 	p := start(t, opshttp.PprofHandler(), opshttp.PprofTimeouts())
 	m := start(t, opshttp.Handler(prometheus.NewRegistry(), probes.NewHealth("/nonexistent.sock")), opshttp.Timeouts{})
-	if code, body := get(t, "http://"+p.Addr()+"/debug/pprof/"); code != 200 || !strings.Contains(body, "goroutine") {
+	if code, body := httpget.Get(t, "http://"+p.Addr()+"/debug/pprof/"); code != 200 || !strings.Contains(body, "goroutine") {
 		t.Errorf("pprof index = %d", code)
 	}
-	if code, _ := get(t, "http://"+p.Addr()+"/debug/pprof/goroutine?debug=1"); code != 200 {
+	if code, _ := httpget.Get(t, "http://"+p.Addr()+"/debug/pprof/goroutine?debug=1"); code != 200 {
 		t.Errorf("goroutine profile = %d", code)
 	}
-	if code, _ := get(t, "http://"+m.Addr()+"/debug/pprof/"); code != 404 {
+	if code, _ := httpget.Get(t, "http://"+m.Addr()+"/debug/pprof/"); code != 404 {
 		t.Errorf("pprof on the metrics server = %d, want 404", code)
 	}
 }

@@ -2,8 +2,6 @@ package probes_test
 
 import (
 	"context"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/httpget"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server"
@@ -26,17 +25,6 @@ func (m blockingMounter) Mount(ctx context.Context, _ *params.Request) (*provide
 	m.started <- struct{}{}
 	<-m.release
 	return nil, context.Canceled
-}
-
-func get(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
 }
 
 // The probes follow what the driver would see on the socket: not live
@@ -56,7 +44,7 @@ func TestProbesFollowTheSocket(t *testing.T) {
 
 	expect := func(path string, code int, text string) {
 		t.Helper()
-		got, body := get(t, srv.URL+path)
+		got, body := httpget.Get(t, srv.URL+path)
 		if got != code || !strings.Contains(body, text) {
 			t.Errorf("%s = %d %q, want %d with %q", path, got, body, code, text)
 		}
@@ -91,7 +79,7 @@ func TestProbesFollowTheSocket(t *testing.T) {
 	// probe passes while the last Mounts finish.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		code, _ := get(t, srv.URL+"/healthz")
+		code, _ := httpget.Get(t, srv.URL+"/healthz")
 		if code == 503 {
 			break
 		}
@@ -100,7 +88,7 @@ func TestProbesFollowTheSocket(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if code, _ := get(t, srv.URL+"/readyz"); code != 503 {
+	if code, _ := httpget.Get(t, srv.URL+"/readyz"); code != 503 {
 		t.Errorf("/readyz during shutdown = %d, want 503", code)
 	}
 	close(m.release)
