@@ -34,8 +34,8 @@ type command struct {
 }
 
 var commands = []command{
-	{template.Command, "print the PMP secret's JSON template (--describe: what each key is for)", template.Run},
-	{validate.Command, "check a PMP secret (file, stdin or Secrets Manager) and what a SecretProviderClass mounts from it", validate.Run},
+	{template.Command, "print the PMP secret's JSON template (--describe: what each key is for; --environment: a Mendix app environment's secret)", template.Run},
+	{validate.Command, "check a PMP secret (file, stdin or Secrets Manager; --environment: a Mendix app environment's) and what a SecretProviderClass mounts from it", validate.Run},
 	{policy.Command, "print the IAM permission policy for one secret and the role's trust policy", policy.Run},
 	{doctor.Command, "check a live cluster's set-up for a workload, and prove its IRSA chain end to end", doctor.Run},
 }
