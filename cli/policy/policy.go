@@ -414,9 +414,14 @@ func writeText(w io.Writer, in Input, res Result) {
 		fmt.Fprintf(w, "\n# Trust policy of the role: only service account %s/%s, through the cluster's OIDC provider.\n", in.Namespace, in.ServiceAccount)
 		fmt.Fprintln(w, "# aws iam create-role --role-name ROLE --assume-role-policy-document file://trust-policy.json")
 		_ = report.WriteJSON(w, res.TrustPolicy)
-		fmt.Fprintf(w, "\n# Then annotate the service account (not the Deployment) with the role:\n")
-		fmt.Fprintf(w, "# kubectl annotate serviceaccount -n %s %s eks.amazonaws.com/role-arn=arn:%s:iam::%s:role/ROLE\n",
-			in.Namespace, in.ServiceAccount, identity.Partition(or(in.Region, PlaceholderRegion)), or(in.Account, PlaceholderAccount))
+		roleARN := fmt.Sprintf("arn:%s:iam::%s:role/ROLE", identity.Partition(or(in.Region, PlaceholderRegion)), or(in.Account, PlaceholderAccount))
+		if in.Environment {
+			fmt.Fprintf(w, "\n# Then create the environment's ServiceAccount (named as the environment) and SecretProviderClass with the role:\n")
+			fmt.Fprintf(w, "# pmp-secrets-provider manifests --environment %s -n %s --secret %s --role-arn %s | kubectl apply -f -\n", in.ServiceAccount, in.Namespace, in.Secret, roleARN)
+		} else {
+			fmt.Fprintf(w, "\n# Then annotate the service account (not the Deployment) with the role:\n")
+			fmt.Fprintf(w, "# kubectl annotate serviceaccount -n %s %s eks.amazonaws.com/role-arn=%s\n", in.Namespace, in.ServiceAccount, roleARN)
+		}
 	}
 	if len(res.Findings) > 0 {
 		fmt.Fprintf(w, "\n%s:\n", report.Summary(res.Findings))

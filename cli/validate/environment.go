@@ -28,7 +28,7 @@ type Environment struct {
 // EnvironmentKeys are the names of a secret's keys, by kind.
 type EnvironmentKeys struct {
 	// Required are the keys the modes need that the secret has with a
-	// value; Missing those it lacks (or has empty).
+	// value; Missing those it lacks (or has empty, or a placeholder).
 	Required []string `json:"required"`
 	Missing  []string `json:"missing"`
 	// Optional are the other catalog keys it has.
@@ -73,7 +73,7 @@ func CheckEnvironment(raw []byte, given mendixenv.Modes) Environment {
 	keys := EnvironmentKeys{Required: []string{}, Missing: []string{}, Optional: []string{}, Constants: []string{}, RuntimeSettings: []string{}}
 	set := map[string]bool{}
 	for _, e := range entries {
-		set[e.Name] = len(e.Value) > 0
+		set[e.Name] = len(e.Value) > 0 && !mendixenv.HasPlaceholder(string(e.Value))
 		switch mendixenv.Classify(e.Name) {
 		case mendixenv.Constant:
 			keys.Constants = append(keys.Constants, e.Name)
@@ -116,7 +116,7 @@ func writeEnvironmentText(w io.Writer, res Result) {
 		fmt.Fprintf(w, "\nKeys of a Mendix app environment with %s:\n", e.Modes)
 		fmt.Fprintf(w, "  %-17s %d of %d set%s\n", "needed", len(k.Required), total, list(": ", k.Required))
 		if len(k.Missing) > 0 {
-			fmt.Fprintf(w, "  %-17s missing or empty: %s\n", "", strings.Join(k.Missing, ", "))
+			fmt.Fprintf(w, "  %-17s missing, empty or a placeholder: %s\n", "", strings.Join(k.Missing, ", "))
 		}
 		if len(k.Optional) > 0 {
 			fmt.Fprintf(w, "  %-17s %s\n", "optional", strings.Join(k.Optional, ", "))
