@@ -17,6 +17,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/apifake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/golden"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/mddoc"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mendixenv"
 )
 
@@ -185,5 +186,24 @@ func TestRunEnvironment(t *testing.T) {
 		if code != 2 || stdout != "" || !strings.Contains(stderr, says) {
 			t.Errorf("%s: status %d, stdout %q, stderr %q", args, code, stdout, stderr)
 		}
+	}
+}
+
+// docs/mendix-environments.md shows the run of TestHealthyEnvironmentPasses.
+func TestDocsShowTheHealthyEnvironment(t *testing.T) {
+	b, err := os.ReadFile("../../docs/mendix-environments.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, shown, ok := mddoc.ExampleRun(string(b), "kubectl pmp doctor --environment my-app -n my-namespace")
+	if !ok {
+		t.Fatal("docs/mendix-environments.md shows no doctor --environment run")
+	}
+	want, err := os.ReadFile("testdata/environment.golden.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := regexp.MustCompile(`version [0-9a-f-]{36}`).ReplaceAllString(shown, "version VERSION"); got != string(want) {
+		t.Errorf("docs/mendix-environments.md shows:\n%s\ndoctor prints:\n%s", got, want)
 	}
 }

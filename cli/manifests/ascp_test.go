@@ -55,3 +55,25 @@ func TestOfficialASCPExampleMounts(t *testing.T) {
 		t.Errorf("without ascpCompat: %v", err)
 	}
 }
+
+// docs/mendix-environments.md shows the official example as the fixture
+// holds it, and the class manifests writes.
+func TestDocsShowBothClasses(t *testing.T) {
+	b, err := os.ReadFile("../../docs/mendix-environments.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixture, err := os.ReadFile("testdata/ascp-mendix-environment.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ascp := string(fixture)[strings.Index(string(fixture), "apiVersion:"):]
+	if !strings.Contains(string(b), "```yaml\n"+ascp+"```") {
+		t.Errorf("docs/mendix-environments.md does not show the official example as testdata/ascp-mendix-environment.yaml holds it:\n%s", ascp)
+	}
+	_, out, _ := run("--environment", "my-app", "-n", "my-namespace", "--role-arn", role)
+	ours := out[strings.Index(out, "---\n")+4:]
+	if !strings.Contains(string(b), "```yaml\n"+ours+"```") {
+		t.Errorf("docs/mendix-environments.md does not show the class manifests writes:\n%s", ours)
+	}
+}
