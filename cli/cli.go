@@ -1,7 +1,7 @@
 // Package cli is the binary's command line beside serving the driver:
 // which subcommand argv asks for, the overview help, and the kubectl
 // plugin name. Each subcommand is its own package (template, validate,
-// policy, doctor); serving stays in main, the default with no subcommand.
+// manifests, policy, doctor); serving stays in main, the default with no subcommand.
 package cli
 
 import (
@@ -13,6 +13,7 @@ import (
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/cmdline"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/doctor"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/manifests"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/policy"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/report"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/template"
@@ -34,8 +35,9 @@ type command struct {
 }
 
 var commands = []command{
-	{template.Command, "print the PMP secret's JSON template (--describe: what each key is for)", template.Run},
-	{validate.Command, "check a PMP secret (file, stdin or Secrets Manager) and what a SecretProviderClass mounts from it", validate.Run},
+	{template.Command, "print the PMP secret's JSON template (--describe: what each key is for; --environment: a Mendix app environment's secret)", template.Run},
+	{validate.Command, "check a PMP secret (file, stdin or Secrets Manager; --environment: a Mendix app environment's) and what a SecretProviderClass mounts from it", validate.Run},
+	{manifests.Command, "print a Mendix app environment's ServiceAccount and SecretProviderClass, as the Mendix Operator looks for them", manifests.Run},
 	{policy.Command, "print the IAM permission policy for one secret and the role's trust policy", policy.Run},
 	{doctor.Command, "check a live cluster's set-up for a workload, and prove its IRSA chain end to end", doctor.Run},
 }

@@ -137,3 +137,56 @@ func TestNoSubcommandPrintsAValue(t *testing.T) {
 		}
 	}
 }
+
+// The Mendix app environment subcommands, on every path, with an
+// environment's secret full of recognisable values: no value may appear in
+// any output.
+func TestNoEnvironmentSubcommandPrintsAValue(t *testing.T) {
+	a := awsemu.Start(t)
+	a.UseFrom(t, "eu-west-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDCALLERSENTINEL")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "caller-secret-SENTINEL")
+	good, err := os.ReadFile("validate/testdata/in/environment.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mistakes, err := os.ReadFile("validate/testdata/in/environment-mistakes.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, doc := range map[string][]byte{"my-namespace/my-app": good, "my-namespace/mistakes": mistakes} {
+		if _, err := a.Admin.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(string(doc))},
+			func(o *secretsmanager.Options) { o.Region = "eu-west-1" }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	api := apifake.Start(t)
+	api.PMP()
+	api.MendixEnvironment()
+	kubeconfig := api.Kubeconfig(t)
+	const p = "pmp-secrets-provider"
+	for _, c := range []struct {
+		stdin string
+		argv  []string
+	}{
+		{"", []string{p, "template", "--environment"}},
+		{"", []string{p, "template", "--environment", "--describe"}},
+		{"", []string{p, "validate", "--environment", "validate/testdata/in/environment.json", "--class", "validate/testdata/in/environment-class.yaml"}},
+		{"", []string{p, "validate", "--environment", "validate/testdata/in/environment-mistakes.json", "--output", "json"}},
+		{string(mistakes), []string{p, "validate", "--environment", "-", "--database", "sqlserver"}},
+		{"", []string{p, "validate", "--environment", "--secret", "my-namespace/mistakes", "--storage-auth", "irsa"}},
+		{"", []string{p, "validate", "--environment", "--secret", "my-namespace/my-app", "--class", "validate/testdata/in/environment-class.yaml", "--output", "json"}},
+		{"", []string{p, "manifests", "--environment", "my-app", "-n", "my-namespace", "--role-arn", apifake.MendixRole}},
+		{"", []string{p, "policy", "--environment", "--secret", "my-namespace/my-app", "--account", "123456789012", "--database-auth", "rds-iam", "--storage-auth", "irsa"}},
+		{"", []string{p, "doctor", "--kubeconfig", kubeconfig, "--environment", "my-app", "-n", "my-namespace"}},
+		{"", []string{p, "doctor", "--kubeconfig", kubeconfig, "--environment", "my-app", "-n", "my-namespace", "--database", "sqlserver", "--output", "json"}},
+	} {
+		_, stdout, stderr := run(t, c.stdin, c.argv...)
+		if stdout+stderr == "" {
+			t.Errorf("%q printed nothing", c.argv[1:])
+		}
+		if strings.Contains(stdout+stderr, "SENTINEL") {
+			t.Errorf("%q printed a value:\n%s%s", c.argv[1:], stdout, stderr)
+		}
+	}
+}

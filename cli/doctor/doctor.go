@@ -74,7 +74,22 @@ cluster or a node.
 
   doctor -n pmp --deployment pmp
   doctor -n pmp --service-account pmp-secrets-access --class pmp-credentials
-  kubectl pmp doctor -n pmp --deployment pmp`,
+  kubectl pmp doctor -n pmp --deployment pmp
+
+With --environment NAME it checks a Mendix app environment as the Mendix
+Operator finds it, before the checks above for its service account and class:
+
+  mendixapp            the MendixApp NAME sets allowOverrideSecretsWithSecretStoreCSIDriver
+                       (skipped when the MendixApp CRD is not installed)
+  environment-account  the ServiceAccount NAME, annotated
+                       privatecloud.mendix.com/environment-account: "true"
+  environment-class    the SecretProviderClass NAME, annotated
+                       privatecloud.mendix.com/environment-class: "true"
+  environment-secret   the mounted files against the Operator's keys for the
+                       environment's modes (--database, --database-auth, --storage,
+                       --storage-auth; the kinds default to what the files say)
+
+  doctor --environment my-app -n my-namespace`,
 }
 
 // API is what doctor reads from the Kubernetes API; kubeapi.Client.
@@ -187,6 +202,8 @@ func Run(ctx context.Context, env cmdline.Env, args []string) int {
 	fs.StringVar(&d.ProviderDaemonSet, "provider-daemonset", "", "NAMESPACE/NAME of the provider's DaemonSet (default: found by its image)")
 	agentV4 := fs.String(flagAgentIPv4, "", "the EKS Pod Identity Agent's IPv4 URL, for a class with usePodIdentity (default: the provider DaemonSet's --"+flagAgentIPv4+", else "+identity.DefaultAgentIPv4URL+")")
 	agentV6 := fs.String(flagAgentIPv6, "", "its IPv6 URL (default: the provider DaemonSet's --"+flagAgentIPv6+", else "+identity.DefaultAgentIPv6URL+")")
+	fs.StringVar(&t.Environment, "environment", "", "a Mendix app environment to check: its MendixApp's name, the name of its ServiceAccount and SecretProviderClass")
+	modes := cmdline.ModeFlags(fs)
 	output := cmdline.OutputFlag(fs)
 	rest, code, done := env.Parse(Command, fs, args)
 	if done {
@@ -203,8 +220,18 @@ func Run(ctx context.Context, env cmdline.Env, args []string) int {
 			d.PodIdentityAgentURLIPv6 = agentV6
 		}
 	})
-	if t.Deployment == "" && t.ServiceAccount == "" {
-		return env.Usage(Command.Name, "name the workload: --deployment NAME or --service-account NAME")
+	given := cmdline.ModesGiven(fs)
+	switch {
+	case t.Environment != "" && (t.Deployment != "" || t.ServiceAccount != "" || t.Class != ""):
+		return env.Usage(Command.Name, "--environment names the service account and class itself: not with --deployment, --service-account or --class")
+	case t.Environment == "" && len(given) > 0:
+		return env.Usage(Command.Name, "%s: only with --environment", strings.Join(given, ", "))
+	case t.Environment != "":
+		if err := modes.Defaults().Check(); err != nil {
+			return env.Usage(Command.Name, "%v", err)
+		}
+	case t.Deployment == "" && t.ServiceAccount == "":
+		return env.Usage(Command.Name, "name the workload: --deployment NAME or --service-account NAME, or a Mendix app environment: --environment NAME")
 	}
 	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
 		&clientcmd.ClientConfigLoadingRules{ExplicitPath: *kubeconfig, Precedence: clientcmd.NewDefaultClientConfigLoadingRules().Precedence},
@@ -235,7 +262,12 @@ func Run(ctx context.Context, env cmdline.Env, args []string) int {
 	// findings are steps instead.
 	klog.LogToStderr(false)
 	klog.SetOutput(io.Discard)
-	res := d.Check(ctx, t)
+	var res Result
+	if t.Environment != "" {
+		res = d.CheckEnvironment(ctx, t, *modes)
+	} else {
+		res = d.Check(ctx, t)
+	}
 	if *output == cmdline.JSON {
 		if err := report.WriteJSON(env.Stdout, res); err != nil {
 			fmt.Fprintln(env.Stderr, err)
@@ -251,6 +283,9 @@ func Run(ctx context.Context, env cmdline.Env, args []string) int {
 func WriteText(w io.Writer, res Result) {
 	t := res.Target
 	who := []string{"namespace " + t.Namespace}
+	if t.Environment != "" {
+		who = append(who, "Mendix app environment "+t.Environment)
+	}
 	if t.Deployment != "" {
 		who = append(who, "Deployment "+t.Deployment)
 	}

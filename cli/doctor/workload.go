@@ -19,7 +19,10 @@ import (
 // Target is what doctor checks: a workload or service account in a
 // namespace, and the SecretProviderClass it mounts.
 type Target struct {
-	Namespace      string `json:"namespace"`
+	Namespace string `json:"namespace"`
+	// Environment is a Mendix app environment (doctor --environment):
+	// its ServiceAccount and SecretProviderClass are named as it.
+	Environment    string `json:"environment,omitempty"`
 	ServiceAccount string `json:"serviceAccount,omitempty"`
 	Deployment     string `json:"deployment,omitempty"`
 	Class          string `json:"secretProviderClass,omitempty"`

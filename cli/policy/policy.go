@@ -1,11 +1,14 @@
 // Package policy is the policy subcommand: the IAM permission policy that
-// lets a role read exactly one PMP secret, and, for a service account, the
-// role's trust policy that lets only that service account assume it
-// through the cluster's OIDC provider.
+// lets a role read exactly one PMP secret (with --environment, a Mendix
+// app environment's secret, and what its IAM-authentication modes reach:
+// rds-db:connect, the S3 bucket), and, for a service account, the role's
+// trust policy that lets only that service account assume it through the
+// cluster's OIDC provider.
 package policy
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -16,6 +19,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/cmdline"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/report"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mendixenv"
 )
 
 // Command is the subcommand's description.
@@ -37,10 +41,21 @@ var Command = cmdline.Command{
     policy: sts:AssumeRoleWithWebIdentity for that one service account through
     the cluster's IAM OIDC identity provider, audience sts.amazonaws.com.
 
-Without --region (or AWS_REGION) or --account the policy holds a placeholder
-and the status is 1.
+With --environment, the role of a Mendix app environment (its ServiceAccount
+is named as the environment): its secret, and for the modes that authenticate
+as the role instead of with a key in the secret,
+  - --database-auth rds-iam: rds-db:connect as --db-user on the RDS database
+    --db-resource-id (its Resource ID, db-ABC..., not its name);
+  - --storage-auth irsa: the S3 actions the Mendix runtime uses on the
+    objects of --bucket (NAME, or NAME/PREFIX).
+
+Without --region (or AWS_REGION) or --account (or, with --environment, the
+database user, its resource ID or the bucket the modes need) the policy holds
+a placeholder and the status is 1.
 
   policy --secret PMP-Production-Credentials --region eu-west-1 --account 123456789012
+  policy --environment --secret my-namespace/my-app --region eu-west-1 --account 123456789012 \
+      --database-auth rds-iam --db-user my_app --db-resource-id db-ABCDEFGHIJKL01234 --storage-auth irsa --bucket my-app-bucket
   policy --secret PMP-Production-Credentials --region eu-west-1 --account 123456789012 \
       --namespace pmp --service-account pmp-secrets-access \
       --oidc-issuer https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE
@@ -51,9 +66,17 @@ The OIDC issuer of an EKS cluster:
 
 // Placeholders stand for what was not given.
 const (
-	PlaceholderRegion  = "REGION"
-	PlaceholderAccount = "ACCOUNT_ID"
+	PlaceholderRegion     = "REGION"
+	PlaceholderAccount    = "ACCOUNT_ID"
+	PlaceholderDBResource = "DB_RESOURCE_ID"
+	PlaceholderDBUser     = "DB_USER"
+	PlaceholderBucket     = "BUCKET"
 )
+
+// S3Actions are what the Mendix runtime does with an environment's files
+// in S3 when it reaches them as the environment's role (IRSA), as the
+// Mendix documentation lists them.
+var S3Actions = []string{"s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"}
 
 // Input is what the policies are made for.
 type Input struct {
@@ -64,6 +87,12 @@ type Input struct {
 	// Parameters are Parameter Store parameter names.
 	Parameters                            []string
 	Namespace, ServiceAccount, OIDCIssuer string
+	// Environment: the role of a Mendix app environment, with Modes;
+	// DBUser and DBResourceID for RDS IAM authentication, Bucket (NAME
+	// or NAME/PREFIX) for S3 with IRSA.
+	Environment                  bool
+	Modes                        mendixenv.Modes
+	DBUser, DBResourceID, Bucket string
 }
 
 // Document is an IAM policy document.
@@ -94,6 +123,9 @@ var (
 	accountRE = regexp.MustCompile(`^\d{12}$`)
 	nameRE    = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
 	paramRE   = regexp.MustCompile(`^[A-Za-z0-9_./-]+$`)
+	dbUserRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$@.-]{0,62}$`)
+	dbResRE   = regexp.MustCompile(`^(db|cluster)-[A-Z0-9]{10,}$`)
+	bucketRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9!_.*'()/-]+)?$`)
 	arnRE     = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):secretsmanager:([a-z0-9-]+):(\d{12}):secret:([A-Za-z0-9/_+=.@-]+)$`)
 	// dns1123Label is a namespace; a service account is a subdomain.
 	dns1123Label     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
@@ -115,6 +147,11 @@ func Run(_ context.Context, env cmdline.Env, args []string) int {
 		in.Parameters = append(in.Parameters, strings.TrimSpace(v))
 		return nil
 	})
+	fs.BoolVar(&in.Environment, "environment", false, "the role of a Mendix app environment: its secret, and what its IAM-authentication modes reach")
+	modes := cmdline.ModeFlags(fs)
+	fs.StringVar(&in.DBUser, "db-user", "", "with --environment --database-auth rds-iam: the database user (database-username)")
+	fs.StringVar(&in.DBResourceID, "db-resource-id", "", "with --environment --database-auth rds-iam: the RDS database's Resource ID (db-...)")
+	fs.StringVar(&in.Bucket, "bucket", "", "with --environment --storage-auth irsa: the S3 bucket of the environment's files, NAME or NAME/PREFIX")
 	output := cmdline.OutputFlag(fs)
 	rest, code, done := env.Parse(Command, fs, args)
 	if done {
@@ -122,6 +159,10 @@ func Run(_ context.Context, env cmdline.Env, args []string) int {
 	}
 	if len(rest) > 0 {
 		return env.Usage(Command.Name, "unexpected arguments %q", rest)
+	}
+	in.Modes = *modes
+	if err := in.checkEnvironment(fs); err != "" {
+		return env.Usage(Command.Name, "%s", err)
 	}
 	if err := in.check(); err != "" {
 		return env.Usage(Command.Name, "%s", err)
@@ -210,6 +251,40 @@ func (in *Input) check() string {
 	return ""
 }
 
+// checkEnvironment reports a usage error of the --environment flags.
+func (in *Input) checkEnvironment(fs *flag.FlagSet) string {
+	var envOnly []string
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "database", "database-auth", "storage", "storage-auth", "db-user", "db-resource-id", "bucket":
+			envOnly = append(envOnly, "--"+f.Name)
+		}
+	})
+	if !in.Environment {
+		if len(envOnly) > 0 {
+			return strings.Join(envOnly, ", ") + ": only with --environment"
+		}
+		return ""
+	}
+	in.Modes = in.Modes.Defaults()
+	if err := in.Modes.Check(); err != nil {
+		return err.Error()
+	}
+	switch {
+	case in.DBUser != "" && in.Modes.DatabaseAuth != mendixenv.AuthRDSIAM, in.DBResourceID != "" && in.Modes.DatabaseAuth != mendixenv.AuthRDSIAM:
+		return "--db-user and --db-resource-id are for --database-auth " + mendixenv.AuthRDSIAM
+	case in.Bucket != "" && in.Modes.StorageAuth != mendixenv.AuthIRSA:
+		return "--bucket is for --storage-auth " + mendixenv.AuthIRSA + " (with an access key pair the role needs no S3 permission)"
+	case in.DBUser != "" && !dbUserRE.MatchString(in.DBUser):
+		return fmt.Sprintf("--db-user %q is not a database user name", in.DBUser)
+	case in.DBResourceID != "" && !dbResRE.MatchString(in.DBResourceID):
+		return fmt.Sprintf("--db-resource-id %q is not an RDS Resource ID such as db-ABCDEFGHIJKL01234 (aws rds describe-db-instances --query 'DBInstances[].DbiResourceId'): the database's name does not work here", in.DBResourceID)
+	case in.Bucket != "" && !bucketRE.MatchString(in.Bucket):
+		return fmt.Sprintf("--bucket %q is not an S3 bucket name, or NAME/PREFIX", in.Bucket)
+	}
+	return ""
+}
+
 // issuerHost is the issuer as IAM names it: host and path, no scheme.
 func issuerHost(s string) (string, string) {
 	raw := strings.TrimSpace(s)
@@ -263,8 +338,12 @@ func Build(in Input) Result {
 			params = append(params, fmt.Sprintf("arn:%s:ssm:%s:%s:parameter/%s", part, r, account, strings.TrimPrefix(p, "/")))
 		}
 	}
+	sid := "ReadThePMPSecret"
+	if in.Environment {
+		sid = "ReadTheEnvironmentSecret"
+	}
 	res.PermissionPolicy = Document{Version: "2012-10-17", Statement: []Statement{{
-		Sid:      "ReadThePMPSecret",
+		Sid:      sid,
 		Effect:   "Allow",
 		Action:   []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"},
 		Resource: oneOrList(secrets),
@@ -272,6 +351,9 @@ func Build(in Input) Result {
 	if len(params) > 0 {
 		res.PermissionPolicy.Statement = append(res.PermissionPolicy.Statement,
 			Statement{Sid: "ReadTheParameters", Effect: "Allow", Action: []string{"ssm:GetParameters"}, Resource: oneOrList(params)})
+	}
+	if in.Environment {
+		environmentStatements(&res, in, part, region, account)
 	}
 	if in.Namespace == "" {
 		return res
@@ -288,17 +370,58 @@ func Build(in Input) Result {
 	return res
 }
 
+// environmentStatements adds what an environment's IAM-authentication
+// modes need, with a placeholder and a finding for each value not given.
+func environmentStatements(res *Result, in Input, part, region, account string) {
+	placeholder := func(v *string, ph, check, msg, fix string) {
+		if *v == "" {
+			*v = ph
+			res.Findings = append(res.Findings, report.Finding{Severity: report.Error, Check: check, Message: msg + ": the policy names " + ph, Fix: fix})
+		}
+	}
+	if in.Modes.DatabaseAuth == mendixenv.AuthRDSIAM {
+		user, id := in.DBUser, in.DBResourceID
+		placeholder(&user, PlaceholderDBUser, "placeholder-db-user", "no database user", "pass --db-user, the environment's database-username")
+		placeholder(&id, PlaceholderDBResource, "placeholder-db-resource-id", "no RDS Resource ID",
+			"pass --db-resource-id (aws rds describe-db-instances --db-instance-identifier NAME --query 'DBInstances[0].DbiResourceId' --output text)")
+		res.PermissionPolicy.Statement = append(res.PermissionPolicy.Statement, Statement{Sid: "ConnectToTheDatabaseAsItsUser", Effect: "Allow",
+			Action: []string{"rds-db:connect"}, Resource: fmt.Sprintf("arn:%s:rds-db:%s:%s:dbuser:%s/%s", part, region, account, id, user)})
+	}
+	if in.Modes.StorageAuth == mendixenv.AuthIRSA {
+		bucket := in.Bucket
+		placeholder(&bucket, PlaceholderBucket, "placeholder-bucket", "no S3 bucket", "pass --bucket, the bucket of the environment's storage-endpoint (NAME, or NAME/PREFIX)")
+		res.PermissionPolicy.Statement = append(res.PermissionPolicy.Statement, Statement{Sid: "ReadAndWriteTheFiles", Effect: "Allow",
+			Action: S3Actions, Resource: fmt.Sprintf("arn:%s:s3:::%s/*", part, strings.TrimSuffix(bucket, "/"))})
+	}
+}
+
 func writeText(w io.Writer, in Input, res Result) {
-	fmt.Fprintln(w, "# Permission policy of the role: read this one secret.")
-	fmt.Fprintln(w, "# aws iam put-role-policy --role-name ROLE --policy-name pmp-secret --policy-document file://permission-policy.json")
+	switch {
+	case in.Environment && len(res.PermissionPolicy.Statement) > 1:
+		fmt.Fprintln(w, "# Permission policy of the environment's role: read its secret, and what its IAM-authentication modes reach.")
+	case in.Environment:
+		fmt.Fprintln(w, "# Permission policy of the environment's role: read its secret.")
+	default:
+		fmt.Fprintln(w, "# Permission policy of the role: read this one secret.")
+	}
+	policyName := "pmp-secret"
+	if in.Environment {
+		policyName = "mendix-environment"
+	}
+	fmt.Fprintf(w, "# aws iam put-role-policy --role-name ROLE --policy-name %s --policy-document file://permission-policy.json\n", policyName)
 	_ = report.WriteJSON(w, res.PermissionPolicy)
 	if res.TrustPolicy != nil {
 		fmt.Fprintf(w, "\n# Trust policy of the role: only service account %s/%s, through the cluster's OIDC provider.\n", in.Namespace, in.ServiceAccount)
 		fmt.Fprintln(w, "# aws iam create-role --role-name ROLE --assume-role-policy-document file://trust-policy.json")
 		_ = report.WriteJSON(w, res.TrustPolicy)
-		fmt.Fprintf(w, "\n# Then annotate the service account (not the Deployment) with the role:\n")
-		fmt.Fprintf(w, "# kubectl annotate serviceaccount -n %s %s eks.amazonaws.com/role-arn=arn:%s:iam::%s:role/ROLE\n",
-			in.Namespace, in.ServiceAccount, identity.Partition(or(in.Region, PlaceholderRegion)), or(in.Account, PlaceholderAccount))
+		roleARN := fmt.Sprintf("arn:%s:iam::%s:role/ROLE", identity.Partition(or(in.Region, PlaceholderRegion)), or(in.Account, PlaceholderAccount))
+		if in.Environment {
+			fmt.Fprintf(w, "\n# Then create the environment's ServiceAccount (named as the environment) and SecretProviderClass with the role:\n")
+			fmt.Fprintf(w, "# pmp-secrets-provider manifests --environment %s -n %s --secret %s --role-arn %s | kubectl apply -f -\n", in.ServiceAccount, in.Namespace, in.Secret, roleARN)
+		} else {
+			fmt.Fprintf(w, "\n# Then annotate the service account (not the Deployment) with the role:\n")
+			fmt.Fprintf(w, "# kubectl annotate serviceaccount -n %s %s eks.amazonaws.com/role-arn=%s\n", in.Namespace, in.ServiceAccount, roleARN)
+		}
 	}
 	if len(res.Findings) > 0 {
 		fmt.Fprintf(w, "\n%s:\n", report.Summary(res.Findings))

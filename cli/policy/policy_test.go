@@ -11,6 +11,7 @@ import (
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/cmdline"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/golden"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mendixenv"
 )
 
 func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -200,6 +201,100 @@ func TestIssuerHost(t *testing.T) {
 	} {
 		if got, err := issuerHost(in); got != want || err != "" {
 			t.Errorf("issuerHost(%q) = %q, %q; want %q", in, got, err, want)
+		}
+	}
+}
+
+func TestEnvironmentGoldenOutputs(t *testing.T) {
+	t.Setenv("AWS_REGION", "")
+	env := []string{"--environment", "--secret", "my-namespace/my-app", "--region", "eu-west-1", "--account", "123456789012"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"environment", env, 0},
+		{"environment-iam", append(env, "--database-auth", "rds-iam", "--db-user", "my_app", "--db-resource-id", "db-ABCDEFGHIJKL01234", "--storage-auth", "irsa", "--bucket", "my-app-bucket/files"), 0},
+		{"environment-placeholders", append(env, "--database-auth", "rds-iam", "--storage-auth", "irsa"), 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for format, ext := range map[string]string{"text": "txt", "json": "json"} {
+				code, stdout, stderr := run(t, append(tc.args, "--output", format)...)
+				if code != tc.code || stderr != "" {
+					t.Errorf("--output %s: status %d, want %d; stderr %s", format, code, tc.code, stderr)
+				}
+				golden.Check(t, tc.name+".golden."+ext, stdout)
+			}
+		})
+	}
+}
+
+func TestEnvironmentStatements(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		in        Input
+		sids      []string
+		resources []string
+		checks    []string
+	}{
+		{name: "password and access keys: the secret only", in: Input{Modes: mendixenv.Modes{}.Defaults()},
+			sids: []string{"ReadTheEnvironmentSecret"}},
+		{name: "RDS IAM", in: Input{Modes: mendixenv.Modes{DatabaseAuth: "rds-iam"}.Defaults(), DBUser: "app", DBResourceID: "db-ABCDEFGHIJKL01234"},
+			sids: []string{"ReadTheEnvironmentSecret", "ConnectToTheDatabaseAsItsUser"}, resources: []string{"arn:aws:rds-db:eu-west-1:123456789012:dbuser:db-ABCDEFGHIJKL01234/app"}},
+		{name: "S3 with IRSA, in China", in: Input{Region: "cn-north-1", Modes: mendixenv.Modes{StorageAuth: "irsa"}.Defaults(), Bucket: "files"},
+			sids: []string{"ReadTheEnvironmentSecret", "ReadAndWriteTheFiles"}, resources: []string{"arn:aws-cn:s3:::files/*"}},
+		{name: "Azure with a managed identity: nothing of AWS", in: Input{Modes: mendixenv.Modes{Storage: "azure", StorageAuth: "managed-identity"}.Defaults()},
+			sids: []string{"ReadTheEnvironmentSecret"}},
+		{name: "placeholders", in: Input{Modes: mendixenv.Modes{DatabaseAuth: "rds-iam", StorageAuth: "irsa"}.Defaults()},
+			sids:      []string{"ReadTheEnvironmentSecret", "ConnectToTheDatabaseAsItsUser", "ReadAndWriteTheFiles"},
+			resources: []string{"arn:aws:rds-db:eu-west-1:123456789012:dbuser:DB_RESOURCE_ID/DB_USER", "arn:aws:s3:::BUCKET/*"},
+			checks:    []string{"placeholder-db-user", "placeholder-db-resource-id", "placeholder-bucket"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := tc.in
+			in.Environment, in.Secret, in.Account = true, "my-app", "123456789012"
+			if in.Region == "" {
+				in.Region = "eu-west-1"
+			}
+			res := Build(in)
+			var sids []string
+			var resources []string
+			for i, st := range res.PermissionPolicy.Statement {
+				sids = append(sids, st.Sid)
+				if i > 0 {
+					resources = append(resources, st.Resource.(string))
+				}
+			}
+			var checks []string
+			for _, f := range res.Findings {
+				checks = append(checks, f.Check)
+			}
+			if diff := cmp.Diff(tc.sids, sids); diff != "" {
+				t.Errorf("statements (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.resources, resources); diff != "" {
+				t.Errorf("resources (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.checks, checks); diff != "" {
+				t.Errorf("findings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestEnvironmentUsageErrors(t *testing.T) {
+	for args, says := range map[string]string{
+		"--secret s --storage-auth irsa":                                         "--storage-auth: only with --environment",
+		"--secret s --bucket b":                                                  "--bucket: only with --environment",
+		"--environment --secret s --bucket b":                                    "--bucket is for --storage-auth irsa",
+		"--environment --secret s --db-user u":                                   "--db-user and --db-resource-id are for --database-auth rds-iam",
+		"--environment --secret s --database-auth rds-iam --db-resource-id mydb": `--db-resource-id "mydb" is not an RDS Resource ID`,
+		"--environment --secret s --storage-auth irsa --bucket My_Bucket":        `--bucket "My_Bucket" is not an S3 bucket name`,
+		"--environment --secret s --storage azure --storage-auth irsa":           `--storage-auth "irsa" is not one of azure storage's`,
+	} {
+		code, stdout, stderr := run(t, strings.Fields(args)...)
+		if code != 2 || stdout != "" || !strings.Contains(stderr, says) {
+			t.Errorf("%s: status %d, stdout %q, stderr %q", args, code, stdout, stderr)
 		}
 	}
 }

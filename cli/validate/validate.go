@@ -1,8 +1,10 @@
 // Package validate is the validate subcommand: it checks a PMP secret's
-// JSON, from a file, stdin or Secrets Manager, against the PMP catalog,
-// says which credentials are set per module, and shows the files a
-// SecretProviderClass would mount from it, using the provider's own
-// parsing, flattening and file selection. It never prints a value.
+// JSON, from a file, stdin or Secrets Manager, against the PMP catalog
+// (with --environment, a Mendix app environment's secret against the
+// Mendix Operator's catalog, provider/mendixenv), says which credentials
+// are set, and shows the files a SecretProviderClass would mount from it,
+// using the provider's own parsing, flattening and file selection. It
+// never prints a value.
 package validate
 
 import (
@@ -33,6 +35,17 @@ provider would. It never prints a value.
   validate --secret PMP-Production-Credentials --region eu-west-1
   validate --secret PMP-Production-Credentials --class examples/pmp-vcs-only.yaml
 
+With --environment it checks the secret of a Mendix app environment instead:
+the keys the Mendix Operator reads for the environment's database and storage
+kinds (--database, --database-auth, --storage, --storage-auth; the kinds
+default to what the secret's database-type and storage-service-name say),
+unknown keys with suggestions (database-pasword), values that cannot work (a
+JDBC URL of another database, a storage service name, booleans), and the
+template's placeholders left in.
+
+  validate --environment env-secret.json
+  validate --environment --secret my-namespace/my-app --database-auth rds-iam --storage-auth irsa
+
 --secret reads the secret with your own AWS credentials and configuration
 (environment, profile, SSO), as the AWS CLI does: they need
 secretsmanager:GetSecretValue on it.`,
@@ -47,6 +60,8 @@ type Result struct {
 	Classes []Volume `json:"classes,omitempty"`
 	// ClassesNotShown says why there are no Classes despite --class.
 	ClassesNotShown string `json:"classesNotShown,omitempty"`
+	// Environment is set with --environment.
+	Environment *Environment `json:"environment,omitempty"`
 }
 
 // refusals are the findings of a secret no SecretProviderClass can mount
@@ -64,10 +79,21 @@ func Run(ctx context.Context, env cmdline.Env, args []string) int {
 		return nil
 	})
 	providerName := fs.String("provider-name", "pmp", "the provider's name, as spec.provider of the classes")
+	environment := fs.Bool("environment", false, "check a Mendix app environment's secret (the Mendix Operator's keys) instead of a PMP secret")
+	modes := cmdline.ModeFlags(fs)
 	output := cmdline.OutputFlag(fs)
 	rest, code, done := env.Parse(Command, fs, args)
 	if done {
 		return code
+	}
+	if given := cmdline.ModesGiven(fs); len(given) > 0 && !*environment {
+		return env.Usage(Command.Name, "%s: only with --environment", strings.Join(given, ", "))
+	}
+	if *environment {
+		// A mode given is checked now; one inferred from the secret later.
+		if err := modes.Defaults().Check(); err != nil {
+			return env.Usage(Command.Name, "%v", err)
+		}
 	}
 	var src Source
 	switch {
@@ -108,7 +134,12 @@ func Run(ctx context.Context, env cmdline.Env, args []string) int {
 	if err != nil {
 		res.Findings = []report.Finding{{Severity: report.Error, Check: "read-failed", Message: err.Error()}}
 	} else {
-		res.Document = Check(raw)
+		if *environment {
+			e := CheckEnvironment(raw, *modes)
+			res.Findings, res.Environment = e.Findings, &e
+		} else {
+			res.Document = Check(raw)
+		}
 		if len(classes) > 0 {
 			if hasCheck(res.Findings, refusals...) {
 				res.ClassesNotShown = "the provider refuses this secret (see the errors above): fix it to see the files"
@@ -125,6 +156,8 @@ func Run(ctx context.Context, env cmdline.Env, args []string) int {
 			fmt.Fprintln(env.Stderr, err)
 			return report.ExitProblems
 		}
+	} else if *environment {
+		writeEnvironmentText(env.Stdout, res)
 	} else {
 		writeText(env.Stdout, res)
 	}
@@ -168,6 +201,11 @@ func writeText(w io.Writer, res Result) {
 			fmt.Fprintf(w, "  not in the secret: %s\n", strings.Join(res.Absent, ", "))
 		}
 	}
+	writeClasses(w, res)
+}
+
+// writeClasses writes the files of the --class SecretProviderClasses.
+func writeClasses(w io.Writer, res Result) {
 	if res.ClassesNotShown != "" {
 		fmt.Fprintf(w, "\nFiles of the SecretProviderClasses not shown: %s.\n", res.ClassesNotShown)
 	}

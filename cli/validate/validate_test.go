@@ -171,3 +171,107 @@ func TestFromSecretsManager(t *testing.T) {
 		t.Errorf("denied: status %d, stdout %s", code, stdout)
 	}
 }
+
+func TestEnvironmentGoldenOutputs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"environment", []string{"--environment", "testdata/in/environment.json"}, 0},
+		{"environment-mistakes", []string{"--environment", "testdata/in/environment-mistakes.json", "--storage-auth", "irsa"}, 1},
+		{"environment-classes", []string{"--environment", "testdata/in/environment.json", "--class", "testdata/in/environment-class.yaml"}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for format, ext := range map[string]string{"text": "txt", "json": "json"} {
+				code, stdout, stderr := run(t, "", append(tc.args, "--output", format)...)
+				if code != tc.code || stderr != "" {
+					t.Errorf("--output %s: status %d, want %d; stderr: %s", format, code, tc.code, stderr)
+				}
+				if format == "json" && !json.Valid([]byte(stdout)) {
+					t.Errorf("--output json is not JSON:\n%s", stdout)
+				}
+				noValues(t, stdout)
+				golden.Check(t, tc.name+".golden."+ext, stdout)
+			}
+		})
+	}
+}
+
+func TestEnvironmentFindings(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc string
+		args      []string
+		code      int
+		says      []string
+	}{
+		{name: "the kinds come from the secret",
+			doc: `{"database-type": "SQLSERVER", "database-jdbc-url": "jdbc:sqlserver://db:1433;databaseName=a", "database-host": "db:1433", "database-name": "a", "database-username": "u", "database-password": "p",
+				"storage-service-name": "com.mendix.storage.azure", "storage-azure-account-name": "n", "storage-azure-account-key": "k", "storage-azure-container": "c"}`,
+			says: []string{"no problems", "SQLSERVER with a password, Azure with an account key", "10 of 10 set"}},
+		{name: "a flag that disagrees with the secret",
+			doc:  `{"database-type": "SQLSERVER", "database-jdbc-url": "jdbc:sqlserver://db:1433", "database-host": "db", "database-name": "a", "database-username": "u", "database-password": "p", "storage-service-name": "com.mendix.storage.s3", "storage-endpoint": "https://s3.example", "storage-bucket-name": "b", "storage-access-key-id": "i", "storage-secret-access-key": "s"}`,
+			args: []string{"--database", "postgresql"}, code: 1,
+			says: []string{"database-type names SQLSERVER, but the environment is checked as PostgreSQL", "pass --database sqlserver"}},
+		{name: "a nested object is a dotted key",
+			doc:  `{"database": {"type": "PostgreSQL"}}`,
+			code: 1, says: []string{"database.type is not a key the Mendix Operator reads", "database-type is missing"}},
+		{name: "a PMP secret", doc: `{"VCS": {"GithubAdminPAT": "x"}}`, code: 1, says: []string{"VCS.GithubAdminPAT is not a key the Mendix Operator reads"}},
+		{name: "broken JSON", doc: `{"database-type": "PostgreSQL",}`, code: 1, says: []string{"JSON syntax error"}},
+		{name: "not an object", doc: `"x"`, code: 1, says: []string{"the provider refuses the secret"}},
+		{name: "only empty values", doc: `{"mx-admin-password": ""}`, code: 1, says: []string{"no key has a value"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := run(t, tc.doc, append([]string{"--environment", "-"}, tc.args...)...)
+			if code != tc.code || stderr != "" {
+				t.Errorf("status %d, want %d; stderr %s", code, tc.code, stderr)
+			}
+			for _, s := range tc.says {
+				if !strings.Contains(stdout, s) {
+					t.Errorf("output lacks %q:\n%s", s, stdout)
+				}
+			}
+		})
+	}
+}
+
+func TestEnvironmentUsageErrors(t *testing.T) {
+	for args, says := range map[string]string{
+		"--storage-auth irsa testdata/in/environment.json":                              "--storage-auth: only with --environment",
+		"--environment --storage gcs testdata/in/environment.json":                      `--storage "gcs" is not a storage kind`,
+		"--environment --database sqlserver --database-auth rds-iam testdata/in/x.json": "documented for PostgreSQL on AWS RDS only",
+	} {
+		code, stdout, stderr := run(t, "", strings.Fields(args)...)
+		if code != 2 || stdout != "" || !strings.Contains(stderr, says) {
+			t.Errorf("%s: status %d, stdout %q, stderr %q", args, code, stdout, stderr)
+		}
+	}
+}
+
+// --environment --secret reads the environment's secret from Secrets
+// Manager with the caller's own credentials, against the emulator.
+func TestEnvironmentFromSecretsManager(t *testing.T) {
+	a := awsemu.Start(t)
+	a.UseFrom(t, "eu-west-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDCALLER")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "caller-secret")
+	doc, err := os.ReadFile("testdata/in/environment-mistakes.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Admin.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
+		Name: aws.String("my-namespace/my-app"), SecretString: aws.String(string(doc)),
+	}, func(o *secretsmanager.Options) { o.Region = "eu-west-1" }); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := run(t, "", "--environment", "--secret", "my-namespace/my-app", "--storage-auth", "irsa")
+	if code != 1 {
+		t.Errorf("status %d, stderr %s", code, stderr)
+	}
+	noValues(t, stdout, stderr)
+	want, _ := os.ReadFile("testdata/environment-mistakes.golden.txt")
+	findings := strings.SplitN(string(want), "\n", 2)[1]
+	if !strings.Contains(stdout, findings) {
+		t.Errorf("the secret's findings are not the file's:\n%s\nwant:\n%s", stdout, findings)
+	}
+}
