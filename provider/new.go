@@ -41,7 +41,7 @@ type Options struct {
 	// CacheSize bounds each cache's entries.
 	CacheSize int
 	// CacheMaxBytes bounds the secrets cache's estimated bytes as well
-	// (secrets.Secret.Size); zero: entries only. Credentials and roles are
+	// (object.Version.Size); zero: entries only. Credentials and roles are
 	// small and of fixed size: CacheSize bounds them.
 	CacheMaxBytes int64
 	// RetryBudget bounds a whole Mount, retries of transient AWS failures

@@ -10,8 +10,8 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/jmes"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/object"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/ssm"
 )
 
@@ -54,7 +54,7 @@ func ssmRef(obj params.Object) ssm.Ref {
 // parameters fetches every Parameter Store object of req before the files
 // are built: the parameters of one region go in as few GetParameters calls
 // as the batch size allows, instead of one call per object.
-func (p *Provider) parameters(ctx context.Context, req *params.Request, base identity.Identity, token string) (map[paramKey]*secrets.Secret, error) {
+func (p *Provider) parameters(ctx context.Context, req *params.Request, base identity.Identity, token string) (map[paramKey]*object.Version, error) {
 	byGroup := map[paramGroup][]ssm.Ref{}
 	// replicas are, with a failover region, each group's refs' replicas
 	// there, in the order of its refs.
@@ -83,7 +83,7 @@ func (p *Provider) parameters(ctx context.Context, req *params.Request, base ide
 	if len(groups) == 0 {
 		return nil, nil
 	}
-	out := map[paramKey]*secrets.Secret{}
+	out := map[paramKey]*object.Version{}
 	for _, g := range groups {
 		id := base
 		id.Region, id.Target = g.region, g.target
@@ -118,7 +118,7 @@ func (p *Provider) parameters(ctx context.Context, req *params.Request, base ide
 
 // jmesPathFiles are the files an object's jmesPath entries select from its
 // JSON value. mode is the object's.
-func jmesPathFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode) ([]files.File, error) {
+func jmesPathFiles(obj params.Object, s *object.Version, mode fs.FileMode) ([]files.File, error) {
 	if len(obj.JMESPath) == 0 {
 		return nil, nil
 	}

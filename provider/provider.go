@@ -19,6 +19,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/flatten"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/object"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/ssm"
@@ -82,7 +83,7 @@ type Result struct {
 	// and versions are exactly (a Mount of one object, not decoded): the
 	// server keeps the response it builds from them there. Every Mount
 	// with the same Memo returns the same files and versions.
-	Memo *secrets.Memo
+	Memo *object.Memo
 }
 
 // Mount resolves the pod's identity, fetches every object and builds the
@@ -156,7 +157,7 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 			id.Region = obj.Region // an ARN names its own region
 		}
 		id.Target = Target(req, obj)
-		var secret *secrets.Secret
+		var secret *object.Version
 		if obj.Type == params.SSMParameter {
 			secret = parameters[paramKeyOf(req, res.Identity, obj)]
 		} else {
@@ -235,7 +236,7 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 
 // secretWithFailover reads obj, a secret, in id's region with creds, and
 // in the failoverRegion, as id there (its own STS), when id's region is out.
-func (p *Provider) secretWithFailover(ctx context.Context, req *params.Request, obj *params.Object, id identity.Identity, creds podCredentials, ref secrets.Ref) (*secrets.Secret, error) {
+func (p *Provider) secretWithFailover(ctx context.Context, req *params.Request, obj *params.Object, id identity.Identity, creds podCredentials, ref secrets.Ref) (*object.Version, error) {
 	if err := sameRegion(req, obj, id.Region); err != nil {
 		return nil, err
 	}
@@ -339,7 +340,7 @@ func (p *Provider) region(ctx context.Context, req *params.Request) (string, err
 
 // objectFiles builds one object's files from its secret, with the Memo of
 // the cached selection when the files are exactly its files.
-func objectFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode, translation string) ([]files.File, *secrets.Memo, error) {
+func objectFiles(obj params.Object, s *object.Version, mode fs.FileMode, translation string) ([]files.File, *object.Memo, error) {
 	if obj.Flatten == params.FlattenOff {
 		out, err := whole(obj, s, mode, translation)
 		return out, nil, err
@@ -378,7 +379,7 @@ func objectFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode, transla
 	return out, memo, nil
 }
 
-func whole(obj params.Object, s *secrets.Secret, mode fs.FileMode, translation string) ([]files.File, error) {
+func whole(obj params.Object, s *object.Version, mode fs.FileMode, translation string) ([]files.File, error) {
 	if len(s.Value) == 0 && !obj.KeepEmpty {
 		return nil, mounterr.New(mounterr.NotFound, "%s %s has an empty value: store a value, or set keepEmpty: true", noun(obj), s.Name)
 	}

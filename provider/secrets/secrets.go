@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 	"unsafe"
 
@@ -20,9 +19,9 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/failover"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/flatten"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/object"
 )
 
 // API is the one Secrets Manager call the provider makes. The PMP IAM
@@ -32,11 +31,6 @@ type API interface {
 }
 
 var _ API = (*secretsmanager.Client)(nil)
-
-// MaxValueBytes is the most a Secrets Manager secret holds (SecretString or
-// SecretBinary). A larger answer is refused: no value the provider keeps,
-// flattens or returns is larger.
-const MaxValueBytes = 65536
 
 // Ref names a secret version to fetch.
 type Ref struct {
@@ -48,29 +42,6 @@ type Ref struct {
 	// TTL is this secret's freshness window; zero is Config.SecretTTL.
 	// Objects that ask for different windows keep separate entries.
 	TTL time.Duration
-}
-
-// Secret is a fetched secret version. It is shared between Mounts and must
-// not be modified.
-type Secret struct {
-	ARN, Name, VersionID string
-	Value                []byte
-
-	// entries, and the selections with their Memos (the server's memoised
-	// responses): keyed by identity (a Secret is loaded for one cache key,
-	// which holds the reader's identity, and is never shared across keys).
-	once    sync.Once
-	entries []flatten.Entry
-	flatErr error
-
-	selMu      sync.Mutex
-	selections map[selectionKey]selected
-}
-
-// Entries returns the flattened value, computed once per secret version.
-func (s *Secret) Entries() ([]flatten.Entry, error) {
-	s.once.Do(func() { s.entries, s.flatErr = flatten.Flatten(s.Value) })
-	return s.entries, s.flatErr
 }
 
 // Config tunes a Fetcher.
@@ -123,7 +94,7 @@ type Fetcher struct {
 	cfg Config
 	// cache, its negative entries and coalesced loads: keyed by identity
 	// (key holds the reader's identity.Key).
-	cache *cache.Cache[key, *Secret]
+	cache *cache.Cache[key, *object.Version]
 	// regions are the outages of the primary regions of secrets that have
 	// a failover region (GetFailover): keyed by identity (region and
 	// Read.Reader, the identity.Key), see failover.Regions.
@@ -134,7 +105,7 @@ type Fetcher struct {
 func NewFetcher(api API, cfg Config) *Fetcher {
 	f := &Fetcher{api: api, cfg: cfg, regions: failover.New[key]("Secrets Manager", Stale, cfg.Clock)}
 	if cfg.Cache {
-		f.cache = cache.NewWithOptions[key, *Secret](cfg.CacheSize, cache.Options[key]{
+		f.cache = cache.NewWithOptions[key, *object.Version](cfg.CacheSize, cache.Options[key]{
 			Jitter:       cfg.Jitter,
 			StaleIfError: cfg.StaleIfError,
 			StaleIf:      Stale,
@@ -145,7 +116,7 @@ func NewFetcher(api API, cfg Config) *Fetcher {
 			Now:     cfg.Clock,
 		})
 		if cfg.CacheMaxBytes > 0 {
-			f.cache.LimitBytes(cfg.CacheMaxBytes, key.size, (*Secret).Size)
+			f.cache.LimitBytes(cfg.CacheMaxBytes, key.size, (*object.Version).Size)
 		}
 	}
 	return f
@@ -164,13 +135,13 @@ func (f *Fetcher) Stats() cache.Stats {
 type Credentials = awsretry.Credentials
 
 // Get returns the secret for ref, as the identity with key identityKey.
-func (f *Fetcher) Get(ctx context.Context, identityKey identity.Key, ref Ref, creds Credentials) (*Secret, error) {
+func (f *Fetcher) Get(ctx context.Context, identityKey identity.Key, ref Ref, creds Credentials) (*object.Version, error) {
 	ref.TTL = f.cfg.Window(ref.TTL)
 	if f.cache == nil {
 		s, _, err := f.fetch(ctx, ref, creds)
 		return s, err
 	}
-	return f.cache.Get(ctx, key{Identity: identityKey, Ref: ref}, func(ctx context.Context) (*Secret, time.Duration, error) {
+	return f.cache.Get(ctx, key{Identity: identityKey, Ref: ref}, func(ctx context.Context) (*object.Version, time.Duration, error) {
 		return f.fetch(ctx, ref, creds)
 	})
 }
@@ -187,7 +158,7 @@ type Replica struct {
 // (failover.Do). The secret's VersionID names the region that served it
 // (failover.Version). It is kept per (identity, secret, replica); a
 // version the replica's region served only for StaleRetry.
-func (f *Fetcher) GetFailover(ctx context.Context, identityKey identity.Key, ref Ref, creds Credentials, replica Replica, replicaCreds Credentials) (*Secret, error) {
+func (f *Fetcher) GetFailover(ctx context.Context, identityKey identity.Key, ref Ref, creds Credentials, replica Replica, replicaCreds Credentials) (*object.Version, error) {
 	ref.TTL = f.cfg.Window(ref.TTL)
 	ttl := ref.TTL
 	if ttl <= 0 {
@@ -195,11 +166,11 @@ func (f *Fetcher) GetFailover(ctx context.Context, identityKey identity.Key, ref
 	}
 	k := key{Identity: identityKey, Ref: ref, Replica: replica}
 	replicaRef := Ref{ID: replica.ID, VersionID: replica.VersionID, VersionStage: replica.VersionStage, Region: replica.Region, TTL: ref.TTL}
-	load := func(ctx context.Context) (*Secret, time.Duration, error) {
-		return failover.Do(ctx, f.regions, failover.Read[key, *Secret]{
+	load := func(ctx context.Context) (*object.Version, time.Duration, error) {
+		return failover.Do(ctx, f.regions, failover.Read[key, *object.Version]{
 			Key: k, Reader: identityKey, What: "secret " + ref.ID,
-			Primary:  failover.Source[*Secret]{Region: ref.Region, Load: f.fetchIn(ref, creds)},
-			Failover: failover.Source[*Secret]{Region: replica.Region, Load: f.fetchIn(replicaRef, replicaCreds)},
+			Primary:  failover.Source[*object.Version]{Region: ref.Region, Load: f.fetchIn(ref, creds)},
+			Failover: failover.Source[*object.Version]{Region: replica.Region, Load: f.fetchIn(replicaRef, replicaCreds)},
 			Window:   StaleRetry(ttl),
 		})
 	}
@@ -211,8 +182,8 @@ func (f *Fetcher) GetFailover(ctx context.Context, identityKey identity.Key, ref
 }
 
 // fetchIn is the fetch of ref, whose version names its region.
-func (f *Fetcher) fetchIn(ref Ref, creds Credentials) func(context.Context) (*Secret, time.Duration, error) {
-	return func(ctx context.Context) (*Secret, time.Duration, error) {
+func (f *Fetcher) fetchIn(ref Ref, creds Credentials) func(context.Context) (*object.Version, time.Duration, error) {
+	return func(ctx context.Context) (*object.Version, time.Duration, error) {
 		s, ttl, err := f.fetch(ctx, ref, creds)
 		if s != nil {
 			s.VersionID = failover.Version(ref.Region, s.VersionID)
@@ -267,7 +238,7 @@ func Stale(err error) bool {
 	return mounterr.KindOf(err) == mounterr.Transient && awsretry.Outage(err)
 }
 
-func (f *Fetcher) fetch(ctx context.Context, ref Ref, credentials Credentials) (*Secret, time.Duration, error) {
+func (f *Fetcher) fetch(ctx context.Context, ref Ref, credentials Credentials) (*object.Version, time.Duration, error) {
 	in := &secretsmanager.GetSecretValueInput{SecretId: aws.String(ref.ID)}
 	if ref.VersionID != "" {
 		in.VersionId = aws.String(ref.VersionID)
@@ -295,7 +266,7 @@ func (f *Fetcher) fetch(ctx context.Context, ref Ref, credentials Credentials) (
 		merr := getErrors.Error(ref, err)
 		return nil, merr.Kind.NegativeTTL(f.cfg.NegativeTTL), merr
 	}
-	s := &Secret{ARN: aws.ToString(out.ARN), Name: aws.ToString(out.Name), VersionID: aws.ToString(out.VersionId)}
+	s := &object.Version{ARN: aws.ToString(out.ARN), Name: aws.ToString(out.Name), VersionID: aws.ToString(out.VersionId)}
 	switch {
 	case out.SecretString != nil:
 		s.Value = []byte(*out.SecretString)
@@ -305,10 +276,10 @@ func (f *Fetcher) fetch(ctx context.Context, ref Ref, credentials Credentials) (
 	if s.VersionID == "" {
 		return nil, 0, mounterr.New(mounterr.Internal, "Secrets Manager answered GetSecretValue for %s without a VersionId", ref.ID)
 	}
-	if len(s.Value) > MaxValueBytes {
+	if len(s.Value) > object.MaxValueBytes {
 		// Refused before it is kept, flattened or copied into files.
 		err := mounterr.New(mounterr.Invalid, "secret %s is %d bytes, over the %d bytes Secrets Manager holds in a secret: check the endpoint the provider calls (AWS_ENDPOINT_URL)",
-			ref.ID, len(s.Value), MaxValueBytes)
+			ref.ID, len(s.Value), object.MaxValueBytes)
 		return nil, err.Kind.NegativeTTL(f.cfg.NegativeTTL), err
 	}
 	// Flattened now, outside the cache's lock, so that Size counts it.
@@ -317,28 +288,6 @@ func (f *Fetcher) fetch(ctx context.Context, ref Ref, credentials Credentials) (
 		return s, ref.TTL, nil
 	}
 	return s, f.cfg.SecretTTL, nil
-}
-
-// Per-item overheads in Size: a Secret with its maps and locks, an entry
-// (string and slice headers), a selected file (its File and headers, and
-// its file and version in the response the server keeps in the Memo).
-const (
-	secretOverhead = 1024
-	entryOverhead  = 64
-	fileOverhead   = 320
-)
-
-// Size estimates the bytes s holds: its value, its flattened entries and
-// one selection of files of them (a selection's contents share the
-// entries' bytes; its paths are counted again), for the cache's bound in
-// bytes. s is flattened if it was not yet.
-func (s *Secret) Size() int64 {
-	entries, _ := s.Entries()
-	n := secretOverhead + len(s.ARN) + len(s.Name) + len(s.VersionID) + len(s.Value)
-	for _, e := range entries {
-		n += entryOverhead + len(e.Name) + len(e.Value) + fileOverhead + len(e.Name)
-	}
-	return int64(n)
 }
 
 // getErrors is how Secrets Manager failures read in the pod's events:

@@ -28,6 +28,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/failover"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/object"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
 )
 
@@ -91,7 +92,7 @@ type Fetcher struct {
 }
 
 // batch is the answer to one GetParameters call, by member.
-type batch map[member]*secrets.Secret
+type batch map[member]*object.Version
 
 // member is a parameter of a batch: its selector, and, in a batch read with
 // a failover region (GetFailover), its replica's (one name may have two
@@ -129,13 +130,13 @@ func (f *Fetcher) Stats() cache.Stats {
 }
 
 // Get returns the parameters refs name in region, as the identity with key
-// identityKey, each as a *secrets.Secret (VersionID is the parameter's
+// identityKey, each as a *object.Version (VersionID is the parameter's
 // version number) shared between Mounts and not to be modified. The refs
 // are fetched in sorted batches of BatchSize; all or nothing: any missing
 // parameter fails the whole Get, naming every one that is missing. ttl is
 // the batches' freshness window (the objects' secretTTL); zero is
 // Config.SecretTTL.
-func (f *Fetcher) Get(ctx context.Context, identityKey identity.Key, region string, ttl time.Duration, refs []Ref, creds secrets.Credentials) (map[Ref]*secrets.Secret, error) {
+func (f *Fetcher) Get(ctx context.Context, identityKey identity.Key, region string, ttl time.Duration, refs []Ref, creds secrets.Credentials) (map[Ref]*object.Version, error) {
 	ttl = f.cfg.Window(ttl) // the objects' secretTTL within --max-secret-ttl
 	sels := make([]string, 0, len(refs))
 	for _, r := range refs {
@@ -163,7 +164,7 @@ func (f *Fetcher) Get(ctx context.Context, identityKey identity.Key, region stri
 			got[k] = v
 		}
 	}
-	out := make(map[Ref]*secrets.Secret, len(refs))
+	out := make(map[Ref]*object.Version, len(refs))
 	for _, r := range refs {
 		out[r] = got[member{selector: r.selector()}]
 	}
@@ -190,7 +191,7 @@ type Replicas struct {
 // parameter's VersionID names the region that served it
 // (failover.Version). Batches are kept per (identity, region, pairs); a
 // batch the failover region served only for secrets.StaleRetry.
-func (f *Fetcher) GetFailover(ctx context.Context, identityKey identity.Key, region string, ttl time.Duration, pairs []Pair, creds secrets.Credentials, replicas Replicas) (map[Pair]*secrets.Secret, error) {
+func (f *Fetcher) GetFailover(ctx context.Context, identityKey identity.Key, region string, ttl time.Duration, pairs []Pair, creds secrets.Credentials, replicas Replicas) (map[Pair]*object.Version, error) {
 	ttl = f.cfg.Window(ttl) // the objects' secretTTL within --max-secret-ttl
 	sels := make([]member, 0, len(pairs))
 	for _, p := range pairs {
@@ -221,7 +222,7 @@ func (f *Fetcher) GetFailover(ctx context.Context, identityKey identity.Key, reg
 				}
 				// b is this fetch's own: its parameters (each under its
 				// name and ARN) are renamed once.
-				renamed := make(map[*secrets.Secret]bool, len(b))
+				renamed := make(map[*object.Version]bool, len(b))
 				for _, p := range b {
 					if !renamed[p] {
 						p.VersionID, renamed[p] = failover.Version(reg, p.VersionID), true
@@ -258,7 +259,7 @@ func (f *Fetcher) GetFailover(ctx context.Context, identityKey identity.Key, reg
 			got[s] = b[s]
 		}
 	}
-	out := make(map[Pair]*secrets.Secret, len(pairs))
+	out := make(map[Pair]*object.Version, len(pairs))
 	for _, p := range pairs {
 		out[p] = got[member{p.Primary.selector(), p.Failover.selector()}]
 	}
@@ -358,16 +359,16 @@ func (f *Fetcher) fetch(ctx context.Context, region string, names []string, ttl 
 }
 
 // secret is a parameter as the files stage reads it.
-func secret(p types.Parameter) (*secrets.Secret, *mounterr.Error) {
+func secret(p types.Parameter) (*object.Version, *mounterr.Error) {
 	name := aws.ToString(p.Name)
 	v := aws.ToString(p.Value)
-	if len(v) > secrets.MaxValueBytes {
+	if len(v) > object.MaxValueBytes {
 		return nil, mounterr.New(mounterr.Invalid, "parameter %s is %d bytes, over the %d bytes the provider reads: check the endpoint the provider calls (AWS_ENDPOINT_URL)",
-			name, len(v), secrets.MaxValueBytes)
+			name, len(v), object.MaxValueBytes)
 	}
 	// A StringList is written as Parameter Store holds it: the items
 	// joined by commas, as ASCP writes it.
-	return &secrets.Secret{ARN: aws.ToString(p.ARN), Name: name, VersionID: strconv.FormatInt(p.Version, 10), Value: []byte(v)}, nil
+	return &object.Version{ARN: aws.ToString(p.ARN), Name: name, VersionID: strconv.FormatInt(p.Version, 10), Value: []byte(v)}, nil
 }
 
 // parameters names one or more parameters: "parameter a", "parameters a, b".
