@@ -45,32 +45,33 @@ type batch struct {
 type plan struct {
 	batches []batch
 	at      []place
+	// one holds the usual Mount's one object: no allocation of its own.
+	one struct {
+		batch [1]batch
+		item  [1]fetch.Item
+		at    [1]place
+	}
 }
 
 type place struct{ batch, item int }
 
 // planOf groups req's objects, read as base (the pod's identity in the
-// Mount's region), into batches.
-func planOf(req *params.Request, base identity.Identity) plan {
+// Mount's region), into batches, in pl.
+func planOf(req *params.Request, base identity.Identity, pl *plan) {
 	n := len(req.Objects)
+	if n == 1 { // the usual Mount
+		o := &pl.one
+		o.batch[0].group, o.item[0] = groupOf(req, base, &req.Objects[0]), itemOf(req, &req.Objects[0])
+		o.batch[0].items = o.item[:]
+		pl.batches, pl.at = o.batch[:], o.at[:]
+		return
+	}
 	groups := make([]group, n)
 	items := make([]fetch.Item, n)
 	for i := range req.Objects {
-		obj := &req.Objects[i]
-		groups[i] = group{typ: obj.Type, region: base.Region, target: Target(req, *obj), ttl: obj.SecretTTL, failover: req.FailoverRegion}
-		if obj.Region != "" {
-			groups[i].region = obj.Region // an ARN names its own region
-		}
-		items[i].Ref = backendRef(obj.Name, obj.Version, obj.VersionLabel)
-		if req.FailoverRegion != "" {
-			items[i].Replica = backendRef(obj.InFailover())
-		}
+		groups[i], items[i] = groupOf(req, base, &req.Objects[i]), itemOf(req, &req.Objects[i])
 	}
-	pl := plan{at: make([]place, n)}
-	if n == 1 { // the usual Mount
-		pl.batches = []batch{{group: groups[0], items: items}}
-		return pl
-	}
+	pl.at = make([]place, n)
 	order := make([]int, n)
 	for i := range order {
 		order[i] = i
@@ -85,19 +86,37 @@ func planOf(req *params.Request, base identity.Identity) plan {
 			end++
 		}
 		size := backends[g.typ].info.Batch
-		var unique []fetch.Item
+		var distinct []fetch.Item
 		for _, i := range order[start:end] {
-			if len(unique) == 0 || unique[len(unique)-1] != items[i] {
-				unique = append(unique, items[i])
+			if len(distinct) == 0 || distinct[len(distinct)-1] != items[i] {
+				distinct = append(distinct, items[i])
 			}
-			pl.at[i] = place{batch: len(pl.batches) + (len(unique)-1)/size, item: (len(unique) - 1) % size}
+			pl.at[i] = place{batch: len(pl.batches) + (len(distinct)-1)/size, item: (len(distinct) - 1) % size}
 		}
-		for _, part := range fetch.Split(unique, size) {
+		for _, part := range fetch.Split(distinct, size) {
 			pl.batches = append(pl.batches, batch{group: g, items: part})
 		}
 		start = end
 	}
-	return pl
+}
+
+// groupOf is obj's group, read as base.
+func groupOf(req *params.Request, base identity.Identity, obj *params.Object) group {
+	g := group{typ: obj.Type, region: base.Region, target: Target(req, *obj), ttl: obj.SecretTTL, failover: req.FailoverRegion}
+	if obj.Region != "" {
+		g.region = obj.Region // an ARN names its own region
+	}
+	return g
+}
+
+// itemOf is obj as its batch reads it: its ref, and with a failover
+// region its replica's.
+func itemOf(req *params.Request, obj *params.Object) fetch.Item {
+	it := fetch.Item{Ref: backendRef(obj.Name, obj.Version, obj.VersionLabel)}
+	if req.FailoverRegion != "" {
+		it.Replica = backendRef(obj.InFailover())
+	}
+	return it
 }
 
 // read reads b, which obj (of req) is the first object to need, as base

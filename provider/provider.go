@@ -147,7 +147,8 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		return res, err
 	}
 
-	pl := planOf(req, res.Identity)
+	var pl plan
+	planOf(req, res.Identity, &pl)
 	room := files.PathRoom(req.TargetPath)
 	size := 0
 	for i, obj := range req.Objects {
@@ -158,24 +159,24 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 				return res, err
 			}
 		}
-		secret := b.versions[at.item]
+		fetched := b.versions[at.item]
 		mode := req.Mode
 		if obj.Mode != 0 {
 			mode = obj.Mode
 		}
-		out, memo, err := objectFiles(obj, secret, mode, req.PathTranslation)
+		out, memo, err := objectFiles(obj, fetched, mode, req.PathTranslation)
 		if err != nil {
 			return res, err
 		}
-		selected, err := jmesPathFiles(obj, secret, mode)
+		selected, err := jmesPathFiles(obj, fetched, mode)
 		if err != nil {
 			return res, err
 		}
 		if len(selected) > 0 {
-			out = append(slices.Clip(out), selected...) // out may be shared by the secret's selections
+			out = append(slices.Clip(out), selected...) // out may be shared by the version's selections
 			memo = nil                                  // the selection's response lacks the jmesPath files
 		}
-		p.warnUnknownKeys(obj, secret)
+		p.warnUnknownKeys(obj, fetched)
 		for _, f := range out {
 			if len(f.Path) > room {
 				return res, mounterr.New(mounterr.Invalid,
@@ -183,7 +184,7 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 					obj.Name, mounterr.Quote(f.Path), len(f.Path), files.MaxPathBytes, room)
 			}
 			// The response holds each path twice: the file and its version.
-			size += 2*len(f.Path) + len(f.Contents) + len(secret.VersionID) + fileOverheadBytes
+			size += 2*len(f.Path) + len(f.Contents) + len(fetched.VersionID) + fileOverheadBytes
 		}
 		if size > MaxResponseBytes {
 			return res, mounterr.New(mounterr.Invalid,
@@ -202,7 +203,7 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		}
 		res.Versions = slices.Grow(res.Versions, len(out))
 		for _, f := range out {
-			res.Versions = append(res.Versions, Version{ID: f.Path, Version: secret.VersionID})
+			res.Versions = append(res.Versions, Version{ID: f.Path, Version: fetched.VersionID})
 		}
 	}
 	if err := files.CheckVolume(res.Files); err != nil {

@@ -202,17 +202,16 @@ func (f *Fetcher) Fetch(ctx context.Context, reader identity.Key, b Batch) ([]*o
 	ttl := f.cfg.Window(b.TTL) // the objects' secretTTL within --max-secret-ttl
 	k := Key{info: f.info, Identity: reader, Region: b.Region, TTL: ttl, FailoverRegion: b.FailoverRegion}
 	k.First, k.Rest = itemsKey(b.Items)
-	primary := refs(b.Items, false)
 	load := func(ctx context.Context) ([]*object.Version, time.Duration, error) {
-		return f.read(ctx, b.Region, primary, ttl, b.Credentials, false)
+		return f.read(ctx, b.Region, refs(b.Items, false), ttl, b.Credentials, false)
 	}
 	if b.FailoverRegion != "" {
 		window := ttl
 		if window <= 0 {
 			window = f.cfg.SecretTTL
 		}
-		replicas := refs(b.Items, true)
 		load = func(ctx context.Context) ([]*object.Version, time.Duration, error) {
+			primary, replicas := refs(b.Items, false), refs(b.Items, true)
 			return failover.Do(ctx, f.regions, failover.Read[Key, []*object.Version]{
 				Key: k, Reader: reader, What: f.info.What(primary),
 				Primary: failover.Source[[]*object.Version]{Region: b.Region, Load: func(ctx context.Context) ([]*object.Version, time.Duration, error) {
