@@ -7,8 +7,8 @@ import (
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/files"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/object"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
 )
 
 // decodeValue decodes v as obj.Decode says. Padding is optional and
@@ -42,7 +42,7 @@ func decodeName(d params.Decode) string {
 
 // decodeFiles returns copies of fs with each value decoded: the files of
 // a selection are shared by every Mount of the secret version.
-func decodeFiles(obj params.Object, s *secrets.Secret, fs []files.File) ([]files.File, error) {
+func decodeFiles(obj params.Object, s *object.Version, fs []files.File) ([]files.File, error) {
 	if obj.Decode == params.DecodeNone {
 		return fs, nil
 	}

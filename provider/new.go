@@ -10,16 +10,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	awsssm "github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/backend/parameterstore"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/backend/secretsmanager"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/fetch"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/ssm"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/tokens"
 )
 
@@ -41,7 +43,7 @@ type Options struct {
 	// CacheSize bounds each cache's entries.
 	CacheSize int
 	// CacheMaxBytes bounds the secrets cache's estimated bytes as well
-	// (secrets.Secret.Size); zero: entries only. Credentials and roles are
+	// (object.Version.Size); zero: entries only. Credentials and roles are
 	// small and of fixed size: CacheSize bounds them.
 	CacheMaxBytes int64
 	// RetryBudget bounds a whole Mount, retries of transient AWS failures
@@ -147,8 +149,8 @@ func Endpoints(ctx context.Context, awsCfg aws.Config) (map[string]string, error
 	_, stsErr := c.sts.AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{
 		RoleArn: aws.String("arn:aws:iam::000000000000:role/endpoint-check"), RoleSessionName: aws.String("endpoint-check"), WebIdentityToken: aws.String("none"),
 	}, func(o *sts.Options) { o.APIOptions = append(o.APIOptions, resolvedURL(&stsURL)) })
-	_, smErr := c.secretsManager.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("endpoint-check")},
-		func(o *secretsmanager.Options) { o.APIOptions = append(o.APIOptions, resolvedURL(&smURL)) })
+	_, smErr := c.secretsManager.GetSecretValue(ctx, &awssm.GetSecretValueInput{SecretId: aws.String("endpoint-check")},
+		func(o *awssm.Options) { o.APIOptions = append(o.APIOptions, resolvedURL(&smURL)) })
 	_, ssmErr := c.ssm.GetParameters(ctx, &awsssm.GetParametersInput{Names: []string{"endpoint-check"}},
 		func(o *awsssm.Options) { o.APIOptions = append(o.APIOptions, resolvedURL(&ssmURL)) })
 	for _, err := range []error{stsErr, smErr, ssmErr} {
@@ -179,7 +181,7 @@ func New(awsCfg aws.Config, kube KubeAPI, o Options) *Provider {
 // clients are the SDK clients of the provider's AWS calls.
 type clients struct {
 	sts            *sts.Client
-	secretsManager *secretsmanager.Client
+	secretsManager *awssm.Client
 	ssm            *awsssm.Client
 }
 
@@ -187,16 +189,16 @@ type clients struct {
 // (AWS_USE_FIPS_ENDPOINT, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>)
 // each client's endpoint resolver applies as the SDK documents.
 func newClients(awsCfg aws.Config) clients {
-	return clients{sts: sts.NewFromConfig(awsCfg), secretsManager: secretsmanager.NewFromConfig(awsCfg), ssm: awsssm.NewFromConfig(awsCfg)}
+	return clients{sts: sts.NewFromConfig(awsCfg), secretsManager: awssm.NewFromConfig(awsCfg), ssm: awsssm.NewFromConfig(awsCfg)}
 }
 
 // APIs are the provider's edges: the AWS calls and Kubernetes reads a
 // Mount makes. New fills them from the SDK; tests give small fakes.
 type APIs struct {
 	STS            identity.STSAPI
-	SecretsManager secrets.API
+	SecretsManager secretsmanager.API
 	// SSM is Parameter Store, for objects of objectType ssmparameter.
-	SSM  ssm.API
+	SSM  parameterstore.API
 	Kube KubeAPI
 	// Region is the region of objects whose SecretProviderClass and ARN
 	// name none (the SDK's AWS_REGION); empty: the node's region label.
@@ -216,7 +218,7 @@ func NewFromAPIs(apis APIs, o Options) *Provider {
 	if o.PodIdentityAgentURL != "" || o.PodIdentityAgentURLIPv6 != "" {
 		agent = identity.NewAgent(o.PodIdentityAgentURL, o.PodIdentityAgentURLIPv6)
 	}
-	fetchConfig := secrets.Config{
+	fetchConfig := fetch.Config{
 		Retry: policy, Cache: o.Cache, SecretTTL: o.SecretTTL, NegativeTTL: o.NegativeTTL, CacheSize: o.CacheSize,
 		StaleIfError: o.StaleIfError, Jitter: refreshJitter, CacheMaxBytes: o.CacheMaxBytes, MaxTTL: o.MaxSecretTTL,
 	}
@@ -235,9 +237,17 @@ func NewFromAPIs(apis APIs, o Options) *Provider {
 			Retry: policy, RefreshLead: credentialRefreshLead, NegativeTTL: o.NegativeTTL,
 			Cache: o.Cache, CacheSize: o.CacheSize, Agent: agent,
 		}),
-		fetcher: secrets.NewFetcher(apis.SecretsManager, fetchConfig),
-		ssm:     ssm.NewFetcher(apis.SSM, fetchConfig),
+		fetchers: fetchers(apis, fetchConfig),
 
 		podIdentityShared: o.PodIdentityShareByServiceAccount,
 	}
+}
+
+// fetchers are every registered backend's, over apis, tuned by cfg.
+func fetchers(apis APIs, cfg fetch.Config) map[params.ObjectType]*fetch.Fetcher {
+	out := make(map[params.ObjectType]*fetch.Fetcher, len(backends))
+	for t, b := range backends {
+		out[t] = fetch.New(b.info, b.new(apis), cfg)
+	}
+	return out
 }

@@ -5,8 +5,8 @@ import (
 	"slices"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/files"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/object"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
 )
 
 // ObjectFiles returns the files a Mount gives for one object of a
@@ -19,7 +19,7 @@ func ObjectFiles(obj params.Object, value []byte, mode fs.FileMode, translation 
 	if obj.Mode != 0 {
 		mode = obj.Mode
 	}
-	s := &secrets.Secret{Name: obj.Name, Value: value}
+	s := &object.Version{Name: obj.Name, Value: value}
 	out, _, err := objectFiles(obj, s, mode, translation)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 // Package provider is the Mount pipeline: parsed request -> pod identity ->
-// secrets and parameters -> files. It is all or nothing: any failing object fails the
-// whole Mount and no file is returned.
+// the objects in batches, each read by its type's backend (backends.go)
+// through provider/fetch -> files. It is all or nothing: any failing object
+// fails the whole Mount and no file is returned.
 package provider
 
 import (
@@ -14,14 +15,16 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/backend"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/fetch"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/files"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/flatten"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/object"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/ssm"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/tokens"
 )
 
@@ -37,14 +40,15 @@ type Provider struct {
 	defaultRegion string
 	kube          *identity.Kube
 	credentials   *identity.Credentials
-	fetcher       *secrets.Fetcher
-	ssm           *ssm.Fetcher
+	// fetchers read each object type's objects (backends.go), with
+	// retries, caching, stale-if-error and failover.
+	fetchers map[params.ObjectType]*fetch.Fetcher
 	// retryBudget bounds a whole Mount, all objects and retries included,
 	// so it ends well before the kubelet's 2-minute deadline.
 	retryBudget time.Duration
 
 	// catalogChecked are the secret versions checked against the PMP
-	// catalog (catalog.go). Holds nothing identity-specific: keyed by
+	// catalog (unknownkeys.go). Holds nothing identity-specific: keyed by
 	// secret version, it only stops a log line (which names no reader and
 	// says the same of a version whoever reads it) being said again;
 	// nothing in it reaches a Mount.
@@ -82,7 +86,7 @@ type Result struct {
 	// and versions are exactly (a Mount of one object, not decoded): the
 	// server keeps the response it builds from them there. Every Mount
 	// with the same Memo returns the same files and versions.
-	Memo *secrets.Memo
+	Memo *object.Memo
 }
 
 // Mount resolves the pod's identity, fetches every object and builds the
@@ -143,51 +147,36 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		return res, err
 	}
 
-	parameters, err := p.parameters(ctx, req, res.Identity, token.Value)
-	if err != nil {
-		return res, err
-	}
-
+	var pl plan
+	planOf(req, res.Identity, &pl)
 	room := files.PathRoom(req.TargetPath)
 	size := 0
-	for _, obj := range req.Objects {
-		id := res.Identity
-		if obj.Region != "" {
-			id.Region = obj.Region // an ARN names its own region
-		}
-		id.Target = Target(req, obj)
-		var secret *secrets.Secret
-		if obj.Type == params.SSMParameter {
-			secret = parameters[paramKeyOf(req, res.Identity, obj)]
-		} else {
-			creds := podCredentials{c: p.credentials, id: id, token: token.Value}
-			ref := secrets.Ref{ID: obj.Name, VersionID: obj.Version, VersionStage: obj.VersionLabel, Region: id.Region, TTL: obj.SecretTTL}
-			if req.FailoverRegion != "" {
-				secret, err = p.secretWithFailover(ctx, req, &obj, id, creds, ref)
-			} else {
-				secret, err = p.fetcher.Get(ctx, id.Key(), ref, creds)
-			}
-			if err != nil {
+	for i, obj := range req.Objects {
+		at := pl.at[i]
+		b := &pl.batches[at.batch]
+		if b.versions == nil {
+			if err := p.read(ctx, req, &obj, res.Identity, token.Value, b); err != nil {
 				return res, err
 			}
 		}
+		fetched := b.versions[at.item]
 		mode := req.Mode
 		if obj.Mode != 0 {
 			mode = obj.Mode
 		}
-		out, memo, err := objectFiles(obj, secret, mode, req.PathTranslation)
+		out, memo, err := objectFiles(obj, fetched, mode, req.PathTranslation)
 		if err != nil {
 			return res, err
 		}
-		selected, err := jmesPathFiles(obj, secret, mode)
+		selected, err := jmesPathFiles(obj, fetched, mode)
 		if err != nil {
 			return res, err
 		}
 		if len(selected) > 0 {
-			out = append(slices.Clip(out), selected...) // out may be shared by the secret's selections
+			out = append(slices.Clip(out), selected...) // out may be shared by the version's selections
 			memo = nil                                  // the selection's response lacks the jmesPath files
 		}
-		p.warnUnknownKeys(obj, secret)
+		p.warnUnknownKeys(obj, fetched)
 		for _, f := range out {
 			if len(f.Path) > room {
 				return res, mounterr.New(mounterr.Invalid,
@@ -195,7 +184,7 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 					obj.Name, mounterr.Quote(f.Path), len(f.Path), files.MaxPathBytes, room)
 			}
 			// The response holds each path twice: the file and its version.
-			size += 2*len(f.Path) + len(f.Contents) + len(secret.VersionID) + fileOverheadBytes
+			size += 2*len(f.Path) + len(f.Contents) + len(fetched.VersionID) + fileOverheadBytes
 		}
 		if size > MaxResponseBytes {
 			return res, mounterr.New(mounterr.Invalid,
@@ -214,7 +203,7 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		}
 		res.Versions = slices.Grow(res.Versions, len(out))
 		for _, f := range out {
-			res.Versions = append(res.Versions, Version{ID: f.Path, Version: secret.VersionID})
+			res.Versions = append(res.Versions, Version{ID: f.Path, Version: fetched.VersionID})
 		}
 	}
 	if err := files.CheckVolume(res.Files); err != nil {
@@ -224,27 +213,13 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		return res, mounterr.New(mounterr.NotFound,
 			"SecretProviderClass %q selects no credential with a value: fill in the secret's values, or set keepEmpty: true to mount empty ones", req.SecretProviderClass)
 	}
-	// One object's files come sorted (secrets.Select); several objects'
+	// One object's files come sorted (object.Version.Select); several objects'
 	// are sorted here.
 	if !slices.IsSortedFunc(res.Files, func(a, b files.File) int { return strings.Compare(a.Path, b.Path) }) {
 		slices.SortFunc(res.Files, func(a, b files.File) int { return strings.Compare(a.Path, b.Path) })
 		slices.SortFunc(res.Versions, func(a, b Version) int { return strings.Compare(a.ID, b.ID) })
 	}
 	return res, nil
-}
-
-// secretWithFailover reads obj, a secret, in id's region with creds, and
-// in the failoverRegion, as id there (its own STS), when id's region is out.
-func (p *Provider) secretWithFailover(ctx context.Context, req *params.Request, obj *params.Object, id identity.Identity, creds podCredentials, ref secrets.Ref) (*secrets.Secret, error) {
-	if err := sameRegion(req, obj, id.Region); err != nil {
-		return nil, err
-	}
-	replicaID := id
-	replicaID.Region = req.FailoverRegion
-	name, version, label := obj.InFailover()
-	replica := secrets.Replica{Region: req.FailoverRegion, ID: name, VersionID: version, VersionStage: label}
-	return p.fetcher.GetFailover(ctx, id.Key(), ref, creds,
-		replica, podCredentials{c: p.credentials, id: replicaID, token: creds.token})
 }
 
 // sameRegion refuses an object read in region when region is the
@@ -290,8 +265,8 @@ func (p podCredentials) Renew(ctx context.Context, rejected aws.Credentials) (aw
 func (p *Provider) DefaultRegion() string { return p.defaultRegion }
 
 // PodCredentials are id's credentials exchanged for token, as a Mount
-// passes them to the Secrets Manager stage (for doctor; see Credentials).
-func (p *Provider) PodCredentials(id identity.Identity, token string) secrets.Credentials {
+// passes them to its reads (for doctor; see Credentials).
+func (p *Provider) PodCredentials(id identity.Identity, token string) awsretry.Credentials {
 	return podCredentials{c: p.credentials, id: id, token: token}
 }
 
@@ -299,26 +274,41 @@ func (p *Provider) PodCredentials(id identity.Identity, token string) secrets.Cr
 // stages one by one to say which link of the IRSA chain breaks.
 func (p *Provider) Credentials() *identity.Credentials { return p.credentials }
 
-// Secrets is the pipeline's Secrets Manager stage, for doctor (see
-// Credentials).
-func (p *Provider) Secrets() *secrets.Fetcher { return p.fetcher }
+// Read reads one object of type t alone, in id's region as id, with the
+// pod's token, through the pipeline's own fetch stage and cache (for
+// doctor, which reads each object to say which one a role may not read;
+// see Credentials).
+func (p *Provider) Read(ctx context.Context, t params.ObjectType, id identity.Identity, token string, ref backend.Ref) (*object.Version, error) {
+	got, err := p.fetchers[t].Fetch(ctx, id.Key(), fetch.Batch{Region: id.Region, Items: []fetch.Item{{Ref: ref}},
+		Credentials: podCredentials{c: p.credentials, id: id, token: token}})
+	if err != nil {
+		return nil, err
+	}
+	return got[0], nil
+}
 
-// CacheStats returns the counters of the provider's caches, by name:
-// "secrets", "parameters", "credentials" and "roles".
+// CacheStats returns the counters of the provider's caches, by name: each
+// backend's ("secrets", "parameters"), "credentials" and "roles".
 func (p *Provider) CacheStats() map[string]cache.Stats {
-	return map[string]cache.Stats{
-		"secrets":     p.fetcher.Stats(),
-		"parameters":  p.ssm.Stats(),
+	out := map[string]cache.Stats{
 		"credentials": p.credentials.Stats(),
 		"roles":       p.kube.Stats(),
 	}
+	for _, f := range p.fetchers {
+		out[f.Info().Cache] = f.Stats()
+	}
+	return out
 }
 
 // FailoverServed returns, by service ("Secrets Manager", "SSM"), how many
 // reads of objects with a failoverRegion the failover region served
 // because the object's own region was out.
 func (p *Provider) FailoverServed() map[string]int64 {
-	return map[string]int64{"Secrets Manager": p.fetcher.FailoverServed(), "SSM": p.ssm.FailoverServed()}
+	out := make(map[string]int64, len(p.fetchers))
+	for _, f := range p.fetchers {
+		out[f.Info().Service] = f.FailoverServed()
+	}
+	return out
 }
 
 func (p *Provider) region(ctx context.Context, req *params.Request) (string, error) {
@@ -339,7 +329,7 @@ func (p *Provider) region(ctx context.Context, req *params.Request) (string, err
 
 // objectFiles builds one object's files from its secret, with the Memo of
 // the cached selection when the files are exactly its files.
-func objectFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode, translation string) ([]files.File, *secrets.Memo, error) {
+func objectFiles(obj params.Object, s *object.Version, mode fs.FileMode, translation string) ([]files.File, *object.Memo, error) {
 	if obj.Flatten == params.FlattenOff {
 		out, err := whole(obj, s, mode, translation)
 		return out, nil, err
@@ -378,7 +368,7 @@ func objectFiles(obj params.Object, s *secrets.Secret, mode fs.FileMode, transla
 	return out, memo, nil
 }
 
-func whole(obj params.Object, s *secrets.Secret, mode fs.FileMode, translation string) ([]files.File, error) {
+func whole(obj params.Object, s *object.Version, mode fs.FileMode, translation string) ([]files.File, error) {
 	if len(s.Value) == 0 && !obj.KeepEmpty {
 		return nil, mounterr.New(mounterr.NotFound, "%s %s has an empty value: store a value, or set keepEmpty: true", noun(obj), s.Name)
 	}
@@ -396,9 +386,9 @@ func whole(obj params.Object, s *secrets.Secret, mode fs.FileMode, translation s
 }
 
 // noun is what an object is read from, for messages.
-func noun(obj params.Object) string {
-	if obj.Type == params.SSMParameter {
-		return "parameter"
-	}
-	return "secret"
+func noun(obj params.Object) string { return Backend(obj.Type).Noun }
+
+// backendRef is the ref of an object's name, version and label.
+func backendRef(name, version, label string) backend.Ref {
+	return backend.Ref{Name: name, Version: version, Label: label}
 }

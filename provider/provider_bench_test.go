@@ -9,6 +9,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsfake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/object"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
 )
@@ -40,7 +41,7 @@ func BenchmarkMountCached(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	first.Memo.Do(func() any { return struct{}{} }) // the server keeps its response there
+	object.Derive(first.Memo, func() struct{} { return struct{}{} }) // the server keeps its response there
 
 	b.ReportAllocs()
 	for b.Loop() {

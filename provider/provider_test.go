@@ -30,6 +30,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/files"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/object"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 )
 
@@ -916,7 +917,7 @@ func TestMountMemo(t *testing.T) {
 	if again := mount("pmp", "pmp-secrets-access", one); again.Memo != first.Memo || len(again.Versions) != len(again.Files) {
 		t.Errorf("a republish of the same identity and selection has another Memo, or %d versions for %d files", len(again.Versions), len(again.Files))
 	}
-	first.Memo.Do(func() any { return "the response" }) // as the server does
+	object.Derive(first.Memo, func() string { return "the response" }) // as the server does
 	if again := mount("pmp", "pmp-secrets-access", one); again.Memo != first.Memo || again.Versions != nil || len(again.Files) != 2 {
 		t.Errorf("a republish once the response is kept: %d files, %d versions, same Memo %v; want 2 files, no versions, the same Memo",
 			len(again.Files), len(again.Versions), again.Memo == first.Memo)

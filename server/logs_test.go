@@ -191,7 +191,7 @@ func faultPaths(t *testing.T, e *env) {
 
 // stalePaths serves a secret and a Parameter Store parameter stale through
 // an AWS outage (--stale-if-error), so the lines saying so (the
-// StaleLog lines of provider/secrets and provider/ssm) are logged.
+// StaleLog lines of provider/fetch, for secrets and parameters) are logged.
 func stalePaths(t *testing.T) {
 	t.Helper()
 	e := newEnv(t, func(o *provider.Options) {

@@ -12,8 +12,8 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/files"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/object"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/metrics"
 )
@@ -81,7 +81,7 @@ func BenchmarkServerMountMemo(b *testing.B) {
 		b.Fatal(err)
 	}
 	res := pmpResult()
-	res.Memo = &secrets.Memo{}
+	res.Memo = &object.Memo{}
 	s := &server.Server{Mounter: resultMounter{res}, RuntimeVersion: "bench", Metrics: mounts}
 	req := benchRequest(b)
 	ctx := context.Background()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/object"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/metrics"
 )
@@ -126,7 +127,7 @@ func (s *Server) Mount(ctx context.Context, in *v1alpha1.MountRequest) (*v1alpha
 	if res.Memo != nil {
 		// The same files as every Mount of this cached selection: one
 		// response built for all of them (gRPC only reads it).
-		out = res.Memo.Do(func() any { return response(res) }).(*v1alpha1.MountResponse)
+		out = object.Derive(res.Memo, func() *v1alpha1.MountResponse { return response(res) })
 	} else {
 		out = response(res)
 	}

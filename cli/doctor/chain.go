@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,9 +19,9 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/report"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/validate"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/backend"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
 )
 
 // tokenTTL is how long doctor's service-account token lasts: it is used
@@ -125,27 +126,29 @@ func (d *Doctor) chain(ctx context.Context, t Target, req *params.Request, own i
 			mountable = false
 			continue
 		}
-		objCreds := p.PodCredentials(oid, token)
-		creds, _, err := objCreds.Get(ctx)
+		creds, _, err := p.PodCredentials(oid, token).Get(ctx)
 		if err != nil {
 			s.fail(first, report.Error, stsMessage(err), "the message says what to change")
 			mountable = false
 			continue
 		}
 		check := fmt.Sprintf("secret[%d]", i)
-		if obj.Type == params.SSMParameter {
-			// Read by the mount check below, in its GetParameters batch.
-			s.skip(check, "parameter %s (Parameter Store) is read by the mount check below, which names it if the role may not read it (ssm:GetParameters)", obj.Name)
+		b := provider.Backend(obj.Type)
+		if b.Batch > 1 {
+			// Read by the mount check below, in its batch, as a Mount reads it.
+			s.skip(check, "%s %s (%s) is read by the mount check below, which names it if the role may not read it (%s)", b.Noun, obj.Name, b.Name, strings.Join(b.Actions, ", "))
 			continue
 		}
-		d.describe(ctx, check, obj, oid.Region, creds, s)
-		secret, err := p.Secrets().Get(ctx, oid.Key(), secrets.Ref{ID: obj.Name, VersionID: obj.Version, VersionStage: obj.VersionLabel, Region: oid.Region}, objCreds)
+		if slices.Contains(b.Actions, describeSecret) {
+			d.describe(ctx, check, obj, oid.Region, creds, s)
+		}
+		secret, err := p.Read(ctx, obj.Type, oid, token, backend.Ref{Name: obj.Name, Version: obj.Version, Label: obj.VersionLabel})
 		if err != nil {
-			s.fail(check, report.Error, "GetSecretValue: "+err.Error(), "change what the message names; pmp-secrets-provider policy --secret "+obj.Name+" prints the role's permission policy")
+			s.fail(check, report.Error, b.Call+": "+err.Error(), "change what the message names; pmp-secrets-provider policy --secret "+obj.Name+" prints the role's permission policy")
 			mountable = false
 			continue
 		}
-		s.ok(check, "%s reads secret %s (GetSecretValue, version %s)", reader(oid), obj.Name, secret.VersionID)
+		s.ok(check, "%s reads %s %s (%s, version %s)", reader(oid), b.Noun, obj.Name, b.Call, secret.VersionID)
 		if obj.Flatten != params.FlattenOff {
 			d.validateSecret(check, obj.Name, secret.Value, s)
 		}
@@ -261,6 +264,10 @@ func allARNs(objs []params.Object) bool {
 	}
 	return len(objs) > 0
 }
+
+// describeSecret is the IAM action describe checks, for the objects whose
+// backend names it among the actions a role needs (Secrets Manager's).
+const describeSecret = "secretsmanager:DescribeSecret"
 
 // describe calls DescribeSecret as the role: PMP's IAM policy grants it and
 // PMP may call it; the provider itself needs only GetSecretValue.

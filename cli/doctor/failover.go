@@ -11,10 +11,10 @@ import (
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/report"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/backend"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
 )
 
 // failover reads every object as a Mount reads it in the class's
@@ -45,7 +45,9 @@ func (d *Doctor) failover(ctx context.Context, p *provider.Provider, req *params
 			primaries = append(primaries, primary)
 		}
 		name, version, label := obj.InFailover()
-		if obj.Type == params.SSMParameter {
+		b := provider.Backend(obj.Type)
+		if b.Batch > 1 {
+			// Read in batches: only the mount check reads them (below).
 			parameters = append(parameters, name)
 			continue
 		}
@@ -56,14 +58,14 @@ func (d *Doctor) failover(ctx context.Context, p *provider.Provider, req *params
 			failed = true
 			continue
 		}
-		secret, err := p.Secrets().Get(ctx, id.Key(), secrets.Ref{ID: name, VersionID: version, VersionStage: label, Region: region}, p.PodCredentials(id, token))
+		secret, err := p.Read(ctx, obj.Type, id, token, backend.Ref{Name: name, Version: version, Label: label})
 		if err != nil {
 			s.fail(check, report.Warning, fmt.Sprintf("objects entry %s cannot be read in failover region %s, so its Mount would fail during an outage of %s: %s", obj.Name, region, primary, withCode(err)),
 				failoverFix(obj, name, primary, region, id, err))
 			failed = true
 			continue
 		}
-		served = append(served, fmt.Sprintf("secret %s as %s (GetSecretValue, version %s)", name, reader(id), secret.VersionID))
+		served = append(served, fmt.Sprintf("%s %s as %s (%s, version %s)", b.Noun, name, reader(id), b.Call, secret.VersionID))
 	}
 	if len(parameters) > 0 {
 		s.skip(check, "parameters %s (Parameter Store) are not read in failover region %s: doctor reads parameters only through the mount check, in the primary region; aws ssm get-parameters --names NAME --with-decryption --region %s, as the role, shows whether it serves them",

@@ -14,12 +14,15 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/cmdline"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/report"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mendixenv"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 )
 
 // Command is the subcommand's description.
@@ -319,23 +322,23 @@ func Build(in Input) Result {
 			Fix:     "pass --account (aws sts get-caller-identity --query Account --output text)"})
 	}
 	part := identity.Partition(region)
+	// What a role needs on each object comes from its backend.
+	secret, parameter := provider.Backend(params.SecretsManager), provider.Backend(params.SSMParameter)
 	regions := []string{region}
 	if in.FailoverRegion != "" {
 		regions = append(regions, in.FailoverRegion)
 	}
-	var secrets, params []string
+	var secrets, parameters []string
 	for _, r := range regions {
 		if strings.HasPrefix(in.Secret, "arn:") {
 			// A replica's ARN is its secret's with the other region.
 			m := arnRE.FindStringSubmatch(in.Secret)
 			secrets = append(secrets, fmt.Sprintf("arn:%s:secretsmanager:%s:%s:secret:%s", m[1], r, m[3], m[4]))
 		} else {
-			// "?" matches one character: the random suffix of the ARN, and
-			// no other secret whose name merely starts with this one.
-			secrets = append(secrets, fmt.Sprintf("arn:%s:secretsmanager:%s:%s:secret:%s-??????", part, r, account, in.Secret))
+			secrets = append(secrets, secret.Resource(part, r, account, in.Secret))
 		}
 		for _, p := range in.Parameters {
-			params = append(params, fmt.Sprintf("arn:%s:ssm:%s:%s:parameter/%s", part, r, account, strings.TrimPrefix(p, "/")))
+			parameters = append(parameters, parameter.Resource(part, r, account, p))
 		}
 	}
 	sid := "ReadThePMPSecret"
@@ -345,12 +348,12 @@ func Build(in Input) Result {
 	res.PermissionPolicy = Document{Version: "2012-10-17", Statement: []Statement{{
 		Sid:      sid,
 		Effect:   "Allow",
-		Action:   []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"},
+		Action:   slices.Clone(secret.Actions),
 		Resource: oneOrList(secrets),
 	}}}
-	if len(params) > 0 {
+	if len(parameters) > 0 {
 		res.PermissionPolicy.Statement = append(res.PermissionPolicy.Statement,
-			Statement{Sid: "ReadTheParameters", Effect: "Allow", Action: []string{"ssm:GetParameters"}, Resource: oneOrList(params)})
+			Statement{Sid: "ReadTheParameters", Effect: "Allow", Action: slices.Clone(parameter.Actions), Resource: oneOrList(parameters)})
 	}
 	if in.Environment {
 		environmentStatements(&res, in, part, region, account)

@@ -1,6 +1,7 @@
 // Package awsfake holds fakes of the AWS APIs the provider calls (STS,
 // Secrets Manager), for tests of faults the AWS emulator cannot produce
-// and of exactly what was asked. Both record every call.
+// and of exactly what was asked (both record every call), and of the
+// credentials a read is made with (Creds).
 package awsfake
 
 import (

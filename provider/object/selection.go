@@ -1,4 +1,4 @@
-package secrets
+package object
 
 import (
 	"fmt"
@@ -11,7 +11,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/files"
 )
 
-// maxSelections bounds the selections kept per secret version: a secret is
+// maxSelections bounds the selections kept per version: an object is
 // mounted by a handful of SecretProviderClasses at most. When full, a random
 // selection makes room, the rule of params.Parser's cache too.
 const maxSelections = 8
@@ -25,33 +25,36 @@ type selected struct {
 // Memo keeps one value derived from a selection's files, computed once
 // and dropped with the selection: the server keeps there the response it
 // builds from them, shared by every Mount that returns exactly these files.
+// Its type is the caller's (Derive): this package never names it.
 type Memo struct {
 	once sync.Once
 	v    any
 	done atomic.Bool
 }
 
-// Do returns the value, computing it with f the first time.
-func (m *Memo) Do(f func() any) any {
+// Derive returns m's value, computing it with f the first time. Every
+// caller of one Memo derives the same type T: the value is the selection's
+// one derived value, not a map of them.
+func Derive[T any](m *Memo, f func() T) T {
 	m.once.Do(func() { m.v = f(); m.done.Store(true) })
-	return m.v
+	return m.v.(T)
 }
 
 // Done reports whether the value has been computed.
 func (m *Memo) Done() bool { return m.done.Load() }
 
 // Select returns the files of the flattened value for sel, sorted by path,
-// built once per secret version and selection: every republish of every pod that mounts
+// built once per version and selection: every republish of every pod that mounts
 // this version the same way shares them. The files and their contents are
 // shared and must not be modified. It fails as Entries does, or as
 // files.Select does.
-func (s *Secret) Select(sel files.Selection) ([]files.File, error) {
+func (s *Version) Select(sel files.Selection) ([]files.File, error) {
 	out, _, err := s.SelectMemo(sel)
 	return out, err
 }
 
 // SelectMemo is Select, with the selection's Memo.
-func (s *Secret) SelectMemo(sel files.Selection) ([]files.File, *Memo, error) {
+func (s *Version) SelectMemo(sel files.Selection) ([]files.File, *Memo, error) {
 	entries, err := s.Entries()
 	if err != nil {
 		return nil, nil, err

@@ -1,4 +1,4 @@
-package secrets
+package object
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 )
 
 func TestSelectIsBuiltOncePerSelection(t *testing.T) {
-	s := &Secret{Name: "pmp", VersionID: "v1", Value: []byte(`{"VCS": {"GithubAdminPAT": "a", "GitlabAdminPAT": ""}, "Email": {"SMTPPassword": "b"}}`)}
+	s := &Version{Name: "pmp", VersionID: "v1", Value: []byte(`{"VCS": {"GithubAdminPAT": "a", "GitlabAdminPAT": ""}, "Email": {"SMTPPassword": "b"}}`)}
 	all := files.Selection{Mode: 0o440}
 	first, err := s.Select(all)
 	if err != nil || len(first) != 2 {
@@ -33,7 +33,7 @@ func TestSelectIsBuiltOncePerSelection(t *testing.T) {
 }
 
 func TestSelectKeepsErrorsAndIsBounded(t *testing.T) {
-	s := &Secret{Name: "pmp", VersionID: "v1", Value: []byte(`{"VCS": {"GithubAdminPAT": "a"}}`)}
+	s := &Version{Name: "pmp", VersionID: "v1", Value: []byte(`{"VCS": {"GithubAdminPAT": "a"}}`)}
 	sel := files.Selection{Keys: []string{"Email.*"}}
 	_, err := s.Select(sel)
 	var noMatch *files.NoMatchError
@@ -57,7 +57,7 @@ func TestSelectKeepsErrorsAndIsBounded(t *testing.T) {
 }
 
 func TestSelectOfAValueThatIsNotAnObject(t *testing.T) {
-	s := &Secret{Name: "plain", VersionID: "v1", Value: []byte("just-a-password")}
+	s := &Version{Name: "plain", VersionID: "v1", Value: []byte("just-a-password")}
 	if _, err := s.Select(files.Selection{}); err == nil {
 		t.Fatal("Select of a plain value succeeded, want Entries' error")
 	}

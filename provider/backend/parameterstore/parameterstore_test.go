@@ -1,4 +1,4 @@
-package ssm_test
+package parameterstore_test
 
 import (
 	"context"
@@ -15,11 +15,85 @@ import (
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/backend"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/backend/parameterstore"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/fetch"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/ssm"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/object"
 )
+
+// The tests read parameters as the provider does: through fetch, in
+// batches of parameterstore.BatchSize (fetch.Split).
+
+type (
+	Ref    = backend.Ref
+	Config = fetch.Config
+)
+
+// Pair is a parameter and its replica in a failover region.
+type Pair struct{ Primary, Failover Ref }
+
+// Replicas are where GetFailover reads parameters when their region is
+// out, and the identity's credentials there.
+type Replicas struct {
+	Region      string
+	Credentials awsretry.Credentials
+}
+
+type Fetcher struct{ *fetch.Fetcher }
+
+func NewFetcher(api parameterstore.API, cfg Config) *Fetcher {
+	return &Fetcher{fetch.New(&parameterstore.Info, parameterstore.New(api), cfg)}
+}
+
+// get reads items in batches: each item's version.
+func (f *Fetcher) get(ctx context.Context, id identity.Key, b fetch.Batch, items []fetch.Item) (map[fetch.Item]*object.Version, error) {
+	out := map[fetch.Item]*object.Version{}
+	for _, part := range fetch.Split(items, parameterstore.Info.Batch) {
+		b.Items = part
+		got, err := f.Fetch(ctx, id, b)
+		if err != nil {
+			return nil, err
+		}
+		for i, it := range part {
+			out[it] = got[i]
+		}
+	}
+	return out, nil
+}
+
+func (f *Fetcher) Get(ctx context.Context, id identity.Key, region string, ttl time.Duration, refs []Ref, creds awsretry.Credentials) (map[Ref]*object.Version, error) {
+	items := make([]fetch.Item, len(refs))
+	for i, r := range refs {
+		items[i] = fetch.Item{Ref: r}
+	}
+	got, err := f.get(ctx, id, fetch.Batch{Region: region, TTL: ttl, Credentials: creds}, items)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[Ref]*object.Version, len(refs))
+	for _, r := range refs {
+		out[r] = got[fetch.Item{Ref: r}]
+	}
+	return out, nil
+}
+
+func (f *Fetcher) GetFailover(ctx context.Context, id identity.Key, region string, ttl time.Duration, pairs []Pair, creds awsretry.Credentials, replicas Replicas) (map[Pair]*object.Version, error) {
+	items := make([]fetch.Item, len(pairs))
+	for i, p := range pairs {
+		items[i] = fetch.Item{Ref: p.Primary, Replica: p.Failover}
+	}
+	got, err := f.get(ctx, id, fetch.Batch{Region: region, TTL: ttl, Credentials: creds, FailoverRegion: replicas.Region, FailoverCredentials: replicas.Credentials}, items)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[Pair]*object.Version, len(pairs))
+	for _, p := range pairs {
+		out[p] = got[fetch.Item{Ref: p.Primary, Replica: p.Failover}]
+	}
+	return out, nil
+}
 
 // These tests run against the kumo emulator through the awsemu front,
 // which counts the calls and stands in for what kumo lacks: versions,
@@ -34,7 +108,7 @@ type staticCreds struct {
 	renew int
 }
 
-var _ secrets.Credentials = (*staticCreds)(nil)
+var _ awsretry.Credentials = (*staticCreds)(nil)
 
 func (c *staticCreds) Get(context.Context) (aws.Credentials, bool, error) {
 	c.mu.Lock()
@@ -54,14 +128,14 @@ var fastRetry = awsretry.Policy{Budget: 300 * time.Millisecond, AttemptTimeout: 
 
 type env struct {
 	aws *awsemu.AWS
-	f   *ssm.Fetcher
+	f   *Fetcher
 }
 
 func start(t *testing.T, cache bool) *env {
 	t.Helper()
 	a := awsemu.Start(t)
 	client := awsssm.New(awsssm.Options{Region: region, BaseEndpoint: aws.String(a.Endpoint), Retryer: aws.NopRetryer{}})
-	f := ssm.NewFetcher(client, ssm.Config{Retry: fastRetry, Cache: cache, SecretTTL: time.Minute, NegativeTTL: 10 * time.Second, CacheSize: 64})
+	f := NewFetcher(client, Config{Retry: fastRetry, Cache: cache, SecretTTL: time.Minute, NegativeTTL: 10 * time.Second, CacheSize: 64})
 	return &env{aws: a, f: f}
 }
 
@@ -75,11 +149,11 @@ func (e *env) put(t *testing.T, name string, typ types.ParameterType, value stri
 
 func TestGetBatchesOfTen(t *testing.T) {
 	e := start(t, true)
-	var refs []ssm.Ref
+	var refs []Ref
 	for i := range 23 {
 		name := fmt.Sprintf("/app/p%02d", i)
 		e.put(t, name, types.ParameterTypeString, "value-"+name)
-		refs = append(refs, ssm.Ref{Name: name})
+		refs = append(refs, Ref{Name: name})
 	}
 	creds := &staticCreds{}
 	got, err := e.f.Get(context.Background(), identityA, region, 0, refs, creds)
@@ -119,7 +193,7 @@ func TestGetCoalesces(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := e.f.Get(context.Background(), identityA, region, 0, []ssm.Ref{{Name: "/app/db"}}, &staticCreds{})
+			_, err := e.f.Get(context.Background(), identityA, region, 0, []Ref{{Name: "/app/db"}}, &staticCreds{})
 			errs <- err
 		}()
 	}
@@ -149,7 +223,7 @@ func TestGetTypesAndVersions(t *testing.T) {
 	e.aws.Front.AddParameterVersion(awsemu.ParameterVersion{Name: "/app/rotated", Version: 1, Type: "String", Value: "v1", Labels: []string{"previous"}})
 	e.aws.Front.AddParameterVersion(awsemu.ParameterVersion{Name: "/app/rotated", Version: 2, Type: "String", Value: "v2", Labels: []string{"prod"}})
 
-	refs := []ssm.Ref{
+	refs := []Ref{
 		{Name: "/app/password"}, {Name: "/app/hosts"}, {Name: "/app/json"}, {Name: "/app/rotated"},
 		{Name: "/app/rotated", Version: "1"}, {Name: "/app/rotated", Label: "prod"}, {Name: "/app/rotated", Label: "previous"},
 	}
@@ -157,7 +231,7 @@ func TestGetTypesAndVersions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[ssm.Ref][2]string{
+	want := map[Ref][2]string{
 		refs[0]: {"s3cret", "1"},                // SecureString, decrypted
 		refs[1]: {"a.example,b.example", "1"},   // StringList as stored
 		refs[2]: {`{"db":{"user":"app"}}`, "1"}, // JSON: flattened by the files stage
@@ -182,7 +256,7 @@ func TestGetErrors(t *testing.T) {
 	e.put(t, "/app/db", types.ParameterTypeString, "x")
 
 	t.Run("missing parameters are named", func(t *testing.T) {
-		_, err := e.f.Get(context.Background(), identityA, region, 0, []ssm.Ref{{Name: "/app/db"}, {Name: "/app/nope"}, {Name: "/app/db", Version: "7"}}, &staticCreds{})
+		_, err := e.f.Get(context.Background(), identityA, region, 0, []Ref{{Name: "/app/db"}, {Name: "/app/nope"}, {Name: "/app/db", Version: "7"}}, &staticCreds{})
 		var merr *mounterr.Error
 		if !errors.As(err, &merr) || merr.Kind != mounterr.NotFound {
 			t.Fatalf("error = %v, want NotFound", err)
@@ -198,7 +272,7 @@ func TestGetErrors(t *testing.T) {
 			Message: "User: arn:aws:sts::111122223333:assumed-role/app/x is not authorized to perform: ssm:GetParameters on resource: arn:aws:ssm:us-east-1:111122223333:parameter/app/secret"})
 		defer e.aws.Front.Clear()
 		creds := &staticCreds{}
-		_, err := e.f.Get(context.Background(), identityB, region, 0, []ssm.Ref{{Name: "/app/secret", Label: "prod"}}, creds)
+		_, err := e.f.Get(context.Background(), identityB, region, 0, []Ref{{Name: "/app/secret", Label: "prod"}}, creds)
 		var merr *mounterr.Error
 		if !errors.As(err, &merr) || merr.Kind != mounterr.Denied {
 			t.Fatalf("error = %v, want Denied", err)
@@ -211,7 +285,7 @@ func TestGetErrors(t *testing.T) {
 	})
 	t.Run("a refusal is remembered for the negative window", func(t *testing.T) {
 		before := e.aws.Front.Count(awsemu.OpGetParameters)
-		_, err := e.f.Get(context.Background(), identityB, region, 0, []ssm.Ref{{Name: "/app/secret", Label: "prod"}}, &staticCreds{})
+		_, err := e.f.Get(context.Background(), identityB, region, 0, []Ref{{Name: "/app/secret", Label: "prod"}}, &staticCreds{})
 		if err == nil || e.aws.Front.Count(awsemu.OpGetParameters) != before {
 			t.Errorf("a remembered refusal: error %v, %d new calls", err, e.aws.Front.Count(awsemu.OpGetParameters)-before)
 		}
@@ -219,7 +293,7 @@ func TestGetErrors(t *testing.T) {
 	t.Run("throttling beyond the budget is transient", func(t *testing.T) {
 		e.aws.Front.Inject(awsemu.Fault{Operation: awsemu.OpGetParameters, Status: 400, Code: "ThrottlingException", Message: "Rate exceeded"})
 		defer e.aws.Front.Clear()
-		_, err := e.f.Get(context.Background(), identityC, region, 0, []ssm.Ref{{Name: "/app/db"}}, &staticCreds{})
+		_, err := e.f.Get(context.Background(), identityC, region, 0, []Ref{{Name: "/app/db"}}, &staticCreds{})
 		var merr *mounterr.Error
 		if !errors.As(err, &merr) || merr.Kind != mounterr.Transient || !strings.Contains(err.Error(), "Parameter Store GetParameters for /app/db in us-east-1 kept failing") {
 			t.Fatalf("error = %v, want Transient naming the call", err)
@@ -243,12 +317,12 @@ func TestGetRenewsRevokedCredentials(t *testing.T) {
 	e.put(t, "/app/db", types.ParameterTypeString, "x")
 	creds := &staticCreds{gets: 1} // cached credentials: the next Get is not fresh
 	e.aws.Front.Inject(awsemu.Fault{Operation: awsemu.OpGetParameters, Status: 400, Code: "ExpiredTokenException", Message: "The security token included in the request is expired", Times: 1})
-	got, err := e.f.Get(context.Background(), identityA, region, 0, []ssm.Ref{{Name: "/app/db"}}, creds)
+	got, err := e.f.Get(context.Background(), identityA, region, 0, []Ref{{Name: "/app/db"}}, creds)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(got[ssm.Ref{Name: "/app/db"}].Value) != "x" || creds.renew != 1 {
-		t.Errorf("value %q after %d renewals, want x after 1", got[ssm.Ref{Name: "/app/db"}].Value, creds.renew)
+	if string(got[Ref{Name: "/app/db"}].Value) != "x" || creds.renew != 1 {
+		t.Errorf("value %q after %d renewals, want x after 1", got[Ref{Name: "/app/db"}].Value, creds.renew)
 	}
 }
 
@@ -262,11 +336,11 @@ func TestStaleIfError(t *testing.T) {
 	now := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	f := ssm.NewFetcher(client, ssm.Config{Retry: fastRetry, Cache: true, SecretTTL: time.Minute, NegativeTTL: 10 * time.Second,
+	f := NewFetcher(client, Config{Retry: fastRetry, Cache: true, SecretTTL: time.Minute, NegativeTTL: 10 * time.Second,
 		CacheSize: 64, StaleIfError: time.Hour, Clock: clock})
 	e := &env{aws: a, f: f}
 	e.put(t, "/app/db", types.ParameterTypeSecureString, "value-1")
-	refs := []ssm.Ref{{Name: "/app/db"}}
+	refs := []Ref{{Name: "/app/db"}}
 	if _, err := f.Get(context.Background(), identityA, region, 0, refs, &staticCreds{}); err != nil {
 		t.Fatal(err)
 	}
@@ -304,19 +378,19 @@ func TestStaleIfError(t *testing.T) {
 func TestGetFailoverBatchesPairs(t *testing.T) {
 	e := start(t, true)
 	west := e.aws.AddRegion(t, "us-west-2")
-	var pairs []ssm.Pair
+	var pairs []Pair
 	for i := range 12 {
 		name := fmt.Sprintf("/app/p%02d", i)
 		e.put(t, name, types.ParameterTypeString, "east")
 		if _, err := west.SSM.PutParameter(context.Background(), &awsssm.PutParameterInput{Name: aws.String(name + "-dr"), Type: types.ParameterTypeString, Value: aws.String("west-" + name)}); err != nil {
 			t.Fatal(err)
 		}
-		pairs = append(pairs, ssm.Pair{Primary: ssm.Ref{Name: name}, Failover: ssm.Ref{Name: name + "-dr"}})
+		pairs = append(pairs, Pair{Primary: Ref{Name: name}, Failover: Ref{Name: name + "-dr"}})
 	}
 	// /app/p00 a second time, with another replica.
-	pairs = append(pairs, ssm.Pair{Primary: ssm.Ref{Name: "/app/p00"}, Failover: ssm.Ref{Name: "/app/p01-dr"}})
+	pairs = append(pairs, Pair{Primary: Ref{Name: "/app/p00"}, Failover: Ref{Name: "/app/p01-dr"}})
 	e.aws.Front.Inject(awsemu.Fault{Operation: awsemu.OpGetParameters, Region: region, Status: 503, Code: "ServiceUnavailable"})
-	got, err := e.f.GetFailover(context.Background(), identityA, region, 0, pairs, &staticCreds{}, ssm.Replicas{Region: "us-west-2", Credentials: &staticCreds{}})
+	got, err := e.f.GetFailover(context.Background(), identityA, region, 0, pairs, &staticCreds{}, Replicas{Region: "us-west-2", Credentials: &staticCreds{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,9 +10,9 @@ import (
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/logcapture"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/object"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
 )
 
 const misCased = `{"VCS": {"GithubAdminPat": "v", "GithubOrgOwnerPAT": "w"}, "Email": {"SMTPPassword": "s"}}`
@@ -100,7 +100,7 @@ func TestUnknownKeyNamesStayQuiet(t *testing.T) {
 
 	out := logs(t)
 	var p Provider
-	p.warnUnknownKeys(params.Object{Name: "PMP-Production-Credentials"}, &secrets.Secret{Name: "PMP-Production-Credentials", VersionID: "v1", Value: []byte(value)})
+	p.warnUnknownKeys(params.Object{Name: "PMP-Production-Credentials"}, &object.Version{Name: "PMP-Production-Credentials", VersionID: "v1", Value: []byte(value)})
 	klog.Flush()
 	if !strings.Contains(out.String(), "PMP secret has keys that are not in the PMP catalog") {
 		t.Fatalf("no warning logged:\n%s", out)
@@ -128,9 +128,9 @@ func TestWarnUnknownKeysOncePerVersion(t *testing.T) {
 	out := logs(t)
 	var p Provider
 	obj := params.Object{Name: "PMP-Production-Credentials"}
-	version := func(id, value string) *secrets.Secret {
+	version := func(id, value string) *object.Version {
 		// A fresh Secret per call: what the cache gives after each window.
-		return &secrets.Secret{ARN: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:PMP-Production-Credentials-AbCdEf",
+		return &object.Version{ARN: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:PMP-Production-Credentials-AbCdEf",
 			Name: "PMP-Production-Credentials", VersionID: id, Value: []byte(value)}
 	}
 	for i := 0; i < 5; i++ {

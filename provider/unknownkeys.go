@@ -9,9 +9,9 @@ import (
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/flatten"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/object"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/secrets"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/suggest"
 )
 
@@ -29,7 +29,7 @@ import (
 // module it is under.
 
 // strictKeys fails a Mount of a secret with keys outside the catalog.
-func strictKeys(obj params.Object, s *secrets.Secret, entries []flatten.Entry) error {
+func strictKeys(obj params.Object, s *object.Version, entries []flatten.Entry) error {
 	if !obj.StrictKeys {
 		return nil
 	}
@@ -43,7 +43,7 @@ func strictKeys(obj params.Object, s *secrets.Secret, entries []flatten.Entry) e
 // that are not in the catalog. Once per version, not per cached Secret:
 // the secret cache fetches a version again after every freshness window
 // and per identity, and the driver republishes every minute.
-func (p *Provider) warnUnknownKeys(obj params.Object, s *secrets.Secret) {
+func (p *Provider) warnUnknownKeys(obj params.Object, s *object.Version) {
 	if obj.Flatten == params.FlattenOff || obj.StrictKeys || !p.catalogChecked.add(version{s.ARN, s.Name, s.VersionID}) {
 		return // strictKeys failed the Mount instead; the failure is logged
 	}

@@ -1,0 +1,48 @@
+package provider
+
+import (
+	"errors"
+	"io/fs"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/files"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/jmes"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/object"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
+)
+
+// jmesPathFiles are the files an object's jmesPath entries select from its
+// JSON value. mode is the object's.
+func jmesPathFiles(obj params.Object, s *object.Version, mode fs.FileMode) ([]files.File, error) {
+	if len(obj.JMESPath) == 0 {
+		return nil, nil
+	}
+	what := noun(obj)
+	doc, err := jmes.Parse(s.Value)
+	if err != nil {
+		return nil, mounterr.New(mounterr.Invalid, "objects entry %s: jmesPath selects from a JSON value, but %s %s: %v: store a JSON document, or remove jmesPath",
+			obj.Name, what, s.Name, err)
+	}
+	out := make([]files.File, 0, len(obj.JMESPath))
+	for i, j := range obj.JMESPath {
+		v, err := j.Path.Search(doc)
+		if err != nil {
+			kind := mounterr.Invalid
+			if errors.Is(err, jmes.ErrNoMatch) {
+				kind = mounterr.NotFound
+			}
+			return nil, mounterr.New(kind, "objects entry %s: jmesPath[%d] path %s (objectAlias %s) in %s %s: %v",
+				obj.Name, i, mounterr.Quote(j.Path.String()), j.Alias, what, s.Name, err)
+		}
+		m := mode
+		if j.Mode != 0 {
+			m = j.Mode
+		}
+		f, err := files.Whole(j.Alias, v, m)
+		if err != nil {
+			return nil, mounterr.New(mounterr.Invalid, "objects entry %s: jmesPath[%d]: %v", obj.Name, i, err)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
