@@ -96,6 +96,22 @@ func Outage(err error) bool {
 	return false
 }
 
+// Throttled reports whether err is AWS throttling the caller: a throttling
+// code (ThrottlingException, TooManyRequestsException, ...) or HTTP 429,
+// through the retries that outlived the budget (*ExhaustedError). It is an
+// Outage; the caches back their refreshes off for it (cache.Options.Throttled),
+// since every node retrying sooner is what keeps a fleet over the quota.
+func Throttled(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	if throttles.IsErrorThrottle(err) == aws.TrueTernary {
+		return true
+	}
+	o, _ := outcomeOf(err)
+	return o == OutcomeThrottled
+}
+
 // Do runs call until it succeeds, fails with a non-transient error, or the
 // budget runs out, in which case the error is an *ExhaustedError holding
 // the most telling failure (what AWS said rather than a timeout). The

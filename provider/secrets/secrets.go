@@ -138,6 +138,7 @@ func NewFetcher(api API, cfg Config) *Fetcher {
 			Jitter:       cfg.Jitter,
 			StaleIfError: cfg.StaleIfError,
 			StaleIf:      Stale,
+			Throttled:    awsretry.Throttled,
 			StaleRetry:   StaleRetry(cfg.SecretTTL),
 			// Once per outage and secret: which secret, as whom, since
 			// when and why.

@@ -110,6 +110,7 @@ func NewFetcher(api API, cfg Config) *Fetcher {
 			Jitter:       cfg.Jitter,
 			StaleIfError: cfg.StaleIfError,
 			StaleIf:      secrets.Stale,
+			Throttled:    awsretry.Throttled,
 			StaleRetry:   secrets.StaleRetry(cfg.SecretTTL),
 			// Once per outage and batch: which parameters, as whom,
 			// since when and why.
