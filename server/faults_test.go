@@ -120,8 +120,9 @@ func TestStaleIfErrorOffIsStrict(t *testing.T) {
 
 // TestThrottledRefreshBacksOff: AWS throttles the refresh of a fetched
 // secret (the fleet is past its quota). Even with --stale-if-error=0 the
-// value held answers, counted as held back, and the next Mounts, within
-// the entry's back-off (at least one more window), make no call at all.
+// value held answers, counted as held back; the refresh made one call, not
+// retried, and the next Mounts, within the entry's back-off (at least one
+// more window), make no call at all.
 func TestThrottledRefreshBacksOff(t *testing.T) {
 	e := staleEnv(t, func(o *provider.Options) { o.StaleIfError = 0 })
 	outage(e, awsemu.Fault{Status: 400, Code: "ThrottlingException", Message: "Rate exceeded"})
@@ -136,7 +137,12 @@ func TestThrottledRefreshBacksOff(t *testing.T) {
 			t.Fatalf("Mount %d: file %q", i, got)
 		}
 		if i == 0 {
-			before = e.aws.Front.Count(op) // the throttled refresh and its retries
+			// The throttled refresh made one call: not retried, since
+			// the value held answers for it.
+			if got := e.aws.Front.Count(op) - before; got != 1 {
+				t.Errorf("the throttled refresh made %d GetSecretValue calls, want 1", got)
+			}
+			before = e.aws.Front.Count(op)
 		}
 	}
 	if got := e.aws.Front.Count(op); got != before {

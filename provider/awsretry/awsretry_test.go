@@ -147,6 +147,41 @@ func TestDo(t *testing.T) {
 	}
 }
 
+// TestDoWithValueHeld: a refresh whose caller holds a value does not retry
+// throttling (AWS asking for fewer calls): one call, and the throttling
+// back, as an *ExhaustedError Throttled still recognises. Other transient
+// failures are retried as for any call.
+func TestDoWithValueHeld(t *testing.T) {
+	throttled := httpErr(400, apiErr("ThrottlingException", "Rate exceeded"))
+	var calls atomic.Int64
+	err := Do(WithValueHeld(context.Background()), fast, func(context.Context) error {
+		calls.Add(1)
+		return throttled
+	})
+	var ex *ExhaustedError
+	if !errors.As(err, &ex) || !Throttled(err) || calls.Load() != 1 {
+		t.Errorf("throttled with a value held: %v after %d calls; want the throttling, as an ExhaustedError, after one", err, calls.Load())
+	}
+	calls.Store(0)
+	err = Do(WithValueHeld(context.Background()), fast, func(context.Context) error {
+		if calls.Add(1) < 3 {
+			return httpErr(503, errors.New("unavailable"))
+		}
+		return nil
+	})
+	if err != nil || calls.Load() != 3 {
+		t.Errorf("5xx with a value held: %v after %d calls; want success after 3", err, calls.Load())
+	}
+	calls.Store(0)
+	_ = Do(context.Background(), Policy{Budget: 50 * time.Millisecond, AttemptTimeout: time.Second, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}, func(context.Context) error {
+		calls.Add(1)
+		return throttled
+	})
+	if calls.Load() < 2 {
+		t.Errorf("throttled without a value held: %d calls, want retries", calls.Load())
+	}
+}
+
 func TestDoErrors(t *testing.T) {
 	denied := apiErr("AccessDeniedException", "not authorized")
 	throttled := apiErr("ThrottlingException", "Rate exceeded")

@@ -34,6 +34,7 @@ import (
 
 	"k8s.io/klog/v2"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 )
 
@@ -82,8 +83,10 @@ type Options[K comparable] struct {
 	// entry tries again only after Backoff of its window, growing with
 	// each throttled refresh in a row and back to the window once one
 	// succeeds. Throttling is the service asking every client to slow
-	// down: the value already held is the safe answer meanwhile. Nil: a
-	// throttled refresh is any other failure.
+	// down: the value already held is the safe answer meanwhile. The load
+	// of such a refresh has its context marked awsretry.WithValueHeld, so
+	// it is not retried through the throttling either. Nil: a throttled
+	// refresh is any other failure.
 	Throttled func(error) bool
 	// Now is the clock (tests); nil: time.Now.
 	Now func() time.Time
@@ -267,6 +270,22 @@ func (c *Cache[K, V]) Get(ctx context.Context, key K, load Loader[V]) (V, error)
 	}
 }
 
+// holds reports whether key has a value that would answer for a
+// throttled refresh (Options.Throttled).
+func (c *Cache[K, V]) holds(key K) bool {
+	if c.opts.Throttled == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.items[key]
+	if !ok {
+		return false
+	}
+	e := el.Value.(*entry[K, V])
+	return e.err == nil && c.now().Before(laterTime(e.staleUntil, e.holdUntil))
+}
+
 // serveStale returns the stale value of key, if one may answer for err,
 // and marks it as answering stale.
 func (c *Cache[K, V]) serveStale(key K, err error) (V, bool) {
@@ -356,6 +375,10 @@ func (c *Cache[K, V]) releaseLocked(e *entry[K, V]) {
 
 func (c *Cache[K, V]) run(ctx context.Context, key K, cl *call[V], load Loader[V]) {
 	lctx := context.WithoutCancel(ctx)
+	if c.holds(key) {
+		// A throttled call is not retried: the value answers for it.
+		lctx = awsretry.WithValueHeld(lctx)
+	}
 	if d, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
 		lctx, cancel = context.WithDeadline(lctx, d)

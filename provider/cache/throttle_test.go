@@ -1,11 +1,14 @@
 package cache
 
 import (
+	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/testclock"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 )
 
 var errThrottled = errors.New("ThrottlingException: Rate exceeded")
@@ -115,6 +118,24 @@ func TestThrottledRefreshServesWithoutStaleIfError(t *testing.T) {
 	clk.Advance(time.Minute)
 	if v, err := get(t, c.Cache, &l, "", 0, errOutage); v != "" || !errors.Is(err, errOutage) {
 		t.Fatalf("outage with stale-if-error 0: %q, %v; want the failure", v, err)
+	}
+}
+
+// TestRefreshIsMarkedValueHeld: the load of a refresh whose value would
+// answer for throttling runs with awsretry.WithValueHeld (so its calls do
+// not retry the throttling); a first load, with nothing to serve, does not.
+func TestRefreshIsMarkedValueHeld(t *testing.T) {
+	c, clk := newThrottleCache(0)
+	var held []bool
+	load := func(ctx context.Context) (string, time.Duration, error) {
+		held = append(held, awsretry.ValueHeld(ctx))
+		return "v", time.Minute, nil
+	}
+	c.Get(context.Background(), "k", load)
+	clk.Advance(time.Minute)
+	c.Get(context.Background(), "k", load)
+	if !slices.Equal(held, []bool{false, true}) {
+		t.Errorf("loads marked value-held: %v, want [false true] (first load, refresh)", held)
 	}
 }
 
