@@ -387,8 +387,10 @@ func (f *fleet) startNodes() error {
 	f.nodes = make([]*proc, f.shape.Nodes)
 	flags := []string{
 		"--stale-if-error", f.sim(time.Hour).String(),
-		"--retry-budget", f.sim(30 * time.Second).String(),
-		"--aws-call-timeout", min(time.Second, f.sim(30*time.Second)).String(),
+		// Not below 3s and 1s: the emulator on a shared machine answers
+		// in tens of milliseconds, not AWS's few, compressed or not.
+		"--retry-budget", max(3*time.Second, f.sim(30*time.Second)).String(),
+		"--aws-call-timeout", max(time.Second, f.sim(5*time.Second)).String(),
 		"--negative-ttl", f.sim(10 * time.Second).String(),
 	}
 	sem := make(chan struct{}, 8)
@@ -505,8 +507,9 @@ func (f *fleet) mount(ctx context.Context, p *fleetPod) bool {
 		return false
 	}
 	f.fetched[key] = true
+	// Each of the secret's files carries its version (a UUID, unique).
 	for _, v := range resp.GetObjectVersion() {
-		if v.GetId() == fleetSecret && v.GetVersion() == f.version && f.seenAt[i].IsZero() {
+		if v.GetVersion() == f.version && f.seenAt[i].IsZero() {
 			f.seenAt[i] = time.Now()
 		}
 	}

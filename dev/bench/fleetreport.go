@@ -95,9 +95,10 @@ them. Each node runs pods of a few identities; each pod is mounted every 60-90 s
 phase, as the kubelet republishes (with the driver's --rotation-poll-interval at most that;
 its 2m default halves every figure here, ours and the every-republish provider's alike).
 Time is compressed %dx: one real second is %d simulated seconds; the provider's windows
-(--secret-ttl 30s, --stale-if-error 1h, --retry-budget 30s, --negative-ttl 10s) are
-shortened and the quotas raised by the same factor, so the rates below are per simulated
-(real-life) second. STS credentials last an hour of wall time, so STS is called once per
+(--secret-ttl 30s, --stale-if-error 1h, --negative-ttl 10s, and --retry-budget 30s and
+--aws-call-timeout 5s down to 3s and 1s of wall time at most: the emulator on a shared machine
+answers in tens of milliseconds) are shortened and the quotas raised by the same factor, so
+the rates below are per simulated (real-life) second. STS credentials last an hour of wall time, so STS is called once per
 identity and node in a run (the model's 1 per 55 minutes in steady state is left out).
 
 Runs per size: **start** (every pod's first Mount within the first minute against fresh
@@ -111,20 +112,26 @@ rotation to its first Mount that returns the new version. "model" is dev/bench/f
 for the same shape.
 
 `, b.o.fleetScale, b.o.fleetScale, b.o.fleetMinutes)
-	sb.WriteString("| scenario | nodes | identities x pods per node | secrets, batches per identity | GetSecretValue/s (model) | GetParameters/s (model) | GetParameters quota/s | peak GetParameters/s | throttled calls | refreshes throttled, held back at the end | Mounts | failed Mounts: cached identity / first | rotation latency p50 / p90 / max |\n")
-	sb.WriteString("|---|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	sb.WriteString("| scenario | nodes | identities x pods per node | secrets, batches per identity | GetSecretValue/s (model) | GetParameters/s (model) | GetParameters quota/s | GetParameters answered/s | peak GetParameters/s | throttled calls | refreshes throttled, held back at the end | Mounts | failed Mounts: cached identity / first | rotation latency p50 / p90 / max | every republish (ASCP), model: STS, DescribeSecret or GetSecretValue, GetParameters /s |\n")
+	sb.WriteString("|---|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|\n")
 	for _, r := range b.fleet {
 		s := r.shape
 		var throttled int64
 		for _, n := range r.throttled {
 			throttled += n
 		}
-		fmt.Fprintf(&sb, "| %s | %d | %d x %d | %d, %d | %.2f (%.2f) | %.2f (%.2f) | %s | %.2f | %d | %.0f, %.0f | %d | %d / %d | %s |\n",
+		ascp := s.everyRepublishRates()
+		if r.scenario == "fleet start" {
+			ascp = s.everyRepublishStartRates(startSpread)
+		}
+		answered := float64(r.calls[opGetParameters]-r.throttled[opGetParameters]) / r.span.Seconds()
+		fmt.Fprintf(&sb, "| %s | %d | %d x %d | %d, %d | %.2f (%.2f) | %.2f (%.2f) | %s | %.2f | %.2f | %d | %.0f, %.0f | %d | %d / %d | %s | %.2f, %.2f, %.2f |\n",
 			r.scenario, s.Nodes, s.IDsPerNode, s.PodsPerID, s.Secrets, s.Batches,
 			r.rate(opGetSecretValue), r.model.GetSecretValue, r.rate(opGetParameters), r.model.GetParameters,
-			trimFloat(r.quota), r.peak, throttled, r.throttledRefreshes, r.heldBack, r.mounts, r.failedCached, r.failedFirst, latencySummary(r.latencies, r.unreached))
+			trimFloat(r.quota), answered, r.peak, throttled, r.throttledRefreshes, r.heldBack, r.mounts, r.failedCached, r.failedFirst, latencySummary(r.latencies, r.unreached),
+			ascp.STS, ascp.DescribeSecret+ascp.GetSecretValue, ascp.GetParameters)
 	}
-	sb.WriteString("\nThe mounts, failures and rotation latencies are the whole run's (the start and steady rows share a run).\n")
+	sb.WriteString("\nCalls/s count every call the front answered, throttled ones included. Mounts, failures and rotation latencies are the whole run's (the start and steady rows share a run). \"model\" for the start row is every key's first fetch within the minute plus the refreshes whose window ends in it; for the drain, steady plus a first fetch for every moved pod (an upper bound); for the SSM row, the demand the quota cuts down. The last column is a provider that calls AWS on every Mount for the same fleet (fleetmodel.go everyRepublishRates): its GetParameters alone would exceed the quota of the SSM row by far, and it has no value to serve when throttled.\n")
 	for _, r := range b.fleet {
 		if r.firstErr != "" {
 			fmt.Fprintf(&sb, "\n- %s, %d nodes: first failed Mount: %s\n", r.scenario, r.shape.Nodes, r.firstErr)

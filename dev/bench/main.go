@@ -92,7 +92,7 @@ func main() {
 	fs.IntVar(&o.latencyRotations, "latency-rotations", 4, "rotations per cell of the rotation-latency table (-quick: 2)")
 	fs.BoolVar(&o.fleet, "fleet", false, "run the fleet simulation instead of the scenarios (make fleet): -fleet-nodes provider processes against the AWS front's quotas; -write splices its section into the file, keeping the rest")
 	fleetNodes := fs.String("fleet-nodes", "10,50,100", "fleet sizes (provider processes) of the fleet simulation, comma-separated")
-	fs.IntVar(&o.fleetScale, "fleet-scale", 20, "the fleet simulation's time compression: simulated seconds per real second (the provider's windows are shortened by it)")
+	fs.IntVar(&o.fleetScale, "fleet-scale", 10, "the fleet simulation's time compression: simulated seconds per real second (the provider's windows are shortened by it)")
 	fs.IntVar(&o.fleetMinutes, "fleet-minutes", 8, "simulated minutes of each fleet run (at least 7: the steady span starts at 3, the last rotation at 5.5)")
 	only := fs.String("only", "", "run only the scenarios matching this regexp (cold, republish, podidentity, burst, denied, steady1, steady8, steady32, rotation, long, identities, faults, outage, latency); targets of the others are not checked")
 	if err := fs.Parse(os.Args[1:]); err != nil {
