@@ -400,15 +400,15 @@ func (c *Cache[K, V]) run(ctx context.Context, key K, cl *call[V], load Loader[V
 		if cl.value, first, late, ok = c.staleLocked(key, err, throttled); ok {
 			cl.err, cl.stale = nil, true
 		} else {
+			// Past what the value may answer for this failure (an
+			// outage past StaleIfError while throttling held it): it
+			// answers no more.
 			cl.value = value
+			c.dropExpiredLocked(key)
 		}
 	case err != nil:
 		// A refusal or a bug: a stale value must not answer for it.
-		if el, ok := c.items[key]; ok {
-			if e := el.Value.(*entry[K, V]); e.staling || !c.now().Before(e.expires) {
-				c.removeLocked(el)
-			}
-		}
+		c.dropExpiredLocked(key)
 	}
 	if ttl > 0 {
 		window := ttl
@@ -424,6 +424,16 @@ func (c *Cache[K, V]) run(ctx context.Context, key K, cl *call[V], load Loader[V
 		c.opts.OnStale(key, err, late)
 	}
 	close(cl.done)
+}
+
+// dropExpiredLocked removes key's value if it is past its freshness or
+// answering stale; a fresh one (loaded meanwhile) stays.
+func (c *Cache[K, V]) dropExpiredLocked(key K) {
+	if el, ok := c.items[key]; ok {
+		if e := el.Value.(*entry[K, V]); e.staling || !c.now().Before(e.expires) {
+			c.removeLocked(el)
+		}
+	}
 }
 
 // load runs the loader, turning a panic into a *PanicError for every

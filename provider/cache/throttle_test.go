@@ -139,6 +139,28 @@ func TestRefreshIsMarkedValueHeld(t *testing.T) {
 	}
 }
 
+// TestOutageAfterThrottlingKeepsStaleIfErrorsBound: a value held by
+// throttling past --stale-if-error does not answer for an outage that is
+// not throttling: that failure drops it, and it answers no more.
+func TestOutageAfterThrottlingKeepsStaleIfErrorsBound(t *testing.T) {
+	c, clk := newThrottleCache(2 * time.Minute) // the hold, 16 windows, is longer
+	var l loader
+	get(t, c.Cache, &l, "v1", time.Minute, nil)
+	clk.Advance(time.Minute)
+	if v, _ := get(t, c.Cache, &l, "", 0, errThrottled); v != "v1" {
+		t.Fatalf("throttled: %q, want v1", v)
+	}
+	clk.Advance(4 * time.Minute) // past the back-off and past stale-if-error
+	get(t, c.Cache, &l, "", 0, errOutage)
+	c.idle(t)
+	if v, err := get(t, c.Cache, &l, "", 0, errOutage); v != "" || !errors.Is(err, errOutage) {
+		t.Fatalf("an outage 3 minutes past stale-if-error: %q, %v; want the failure", v, err)
+	}
+	if s := c.Stats(); s.HeldBack != 0 {
+		t.Errorf("Stats().HeldBack = %d, want 0", s.HeldBack)
+	}
+}
+
 func TestBackoff(t *testing.T) {
 	for n, want := range map[int]time.Duration{1: 60 * time.Second, 2: 120 * time.Second, 3: 240 * time.Second, 4: 240 * time.Second, 100: 240 * time.Second} {
 		if got := Backoff(30*time.Second, n); got != want {
