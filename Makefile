@@ -62,6 +62,10 @@ bench: tools ## Run the benchmark harness (provider vs caching off vs null provi
 	set -o pipefail; $(GO) test -run=^$$ -bench=. -benchmem ./provider/... ./server/... | tee _output/gobench.txt
 	KUMO_BIN=$$(tools/build.sh kumo) $(GO) run ./dev/bench -write BENCHMARKS.md -gobench _output/gobench.txt $(BENCHFLAGS)
 
+.PHONY: fleet
+fleet: tools ## Simulate a fleet (10, 50, 100 provider processes) against AWS's quotas; writes its section of BENCHMARKS.md (FLEETFLAGS: more harness flags).
+	KUMO_BIN=$$(tools/build.sh kumo) $(GO) run ./dev/bench -fleet -write BENCHMARKS.md $(FLEETFLAGS)
+
 .PHONY: demo
 demo: tools ## Mount the PMP secret from a local AWS emulator into ./demo-volume, no cloud account needed.
 	KUMO_BIN=$$(tools/build.sh kumo) $(GO) run ./dev/demo -dir demo-volume

@@ -118,6 +118,44 @@ func TestStaleIfErrorOffIsStrict(t *testing.T) {
 	}
 }
 
+// TestThrottledRefreshBacksOff: AWS throttles the refresh of a fetched
+// secret (the fleet is past its quota). Even with --stale-if-error=0 the
+// value held answers, counted as held back; the refresh made one call, not
+// retried, and the next Mounts, within the entry's back-off (at least one
+// more window), make no call at all.
+func TestThrottledRefreshBacksOff(t *testing.T) {
+	e := staleEnv(t, func(o *provider.Options) { o.StaleIfError = 0 })
+	outage(e, awsemu.Fault{Status: 400, Code: "ThrottlingException", Message: "Rate exceeded"})
+	const op = "secretsmanager:GetSecretValue"
+	before := e.aws.Front.Count(op)
+	for i := range 4 { // the pod's republish, then new pods of the identity
+		resp, err := e.mount(pmpReq("- objectName: PMP-Production-Credentials"))
+		if err != nil {
+			t.Fatalf("Mount %d while AWS throttles the refresh, --stale-if-error=0: %v; want the value held", i, err)
+		}
+		if got := filesOf(resp)["VCS.GithubAdminPAT"]; got != "VALUE-SENTINEL-good" {
+			t.Fatalf("Mount %d: file %q", i, got)
+		}
+		if i == 0 {
+			// The throttled refresh made one call: not retried, since
+			// the value held answers for it.
+			if got := e.aws.Front.Count(op) - before; got != 1 {
+				t.Errorf("the throttled refresh made %d GetSecretValue calls, want 1", got)
+			}
+			before = e.aws.Front.Count(op)
+		}
+	}
+	if got := e.aws.Front.Count(op); got != before {
+		t.Errorf("%d GetSecretValue calls after the throttled refresh, want none within its back-off", got-before)
+	}
+	if got := promtest.Value(t, e.reg, "pmp_cache_throttled_total", "cache", "secrets"); got != 1 {
+		t.Errorf("pmp_cache_throttled_total{cache=secrets} = %v, want 1", got)
+	}
+	if got := promtest.Value(t, e.reg, "pmp_cache_held_back", "cache", "secrets"); got != 1 {
+		t.Errorf("pmp_cache_held_back{cache=secrets} = %v, want 1", got)
+	}
+}
+
 // TestHungAWSCostsOneAttemptNotTheBudget: AWS accepts calls and never
 // answers. Each attempt has its own timeout, so the Mount makes several
 // and ends, with a final code saying it is transient, within its budget.

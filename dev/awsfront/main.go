@@ -1,7 +1,8 @@
 // Command awsfront runs the AWS emulator front as its own process, for the
 // e2e suite and the benchmark harness: it forwards to --upstream (and calls
 // signed for a region of --route to that region's emulator), counts calls
-// and injects faults, and serves its control API on --control.
+// and injects faults, enforces per-operation rate quotas (ThrottlingException
+// past them, as AWS), and serves its control API on --control.
 package main
 
 import (

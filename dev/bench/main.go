@@ -15,6 +15,11 @@
 // the ratios and each target with PASS/FAIL, writes them to -write, and
 // exits non-zero when a target fails (unless -no-check).
 //
+// With -fleet (make fleet) it runs the fleet simulation instead (fleet.go):
+// many provider processes against the front's AWS quotas, checked against
+// the fleet model (fleetmodel.go), written as its own section of the
+// report.
+//
 // Everything listens on 127.0.0.1 or a unix socket; every loop is bounded
 // by a count or a deadline. Secret values and tokens are synthetic and never
 // printed.
@@ -26,6 +31,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -49,6 +55,13 @@ type options struct {
 	// latencyScale and latencyRotations shape the rotation-latency table.
 	latencyScale     int
 	latencyRotations int
+	// fleet runs the fleet simulation (fleet.go) instead of the
+	// scenarios, for fleetNodes nodes, in time compressed by fleetScale,
+	// each run fleetMinutes simulated minutes.
+	fleet        bool
+	fleetNodes   []int
+	fleetScale   int
+	fleetMinutes int
 }
 
 func main() {
@@ -77,6 +90,10 @@ func main() {
 	fs.StringVar(&o.baseline, "baseline", "", "also run the provider built from this git revision (caching on) in the steady and long scenarios, as \"baseline\": a before/after figure from the same run")
 	fs.IntVar(&o.latencyScale, "latency-scale", 50, "the rotation-latency table runs in scaled time: this many real seconds per second")
 	fs.IntVar(&o.latencyRotations, "latency-rotations", 4, "rotations per cell of the rotation-latency table (-quick: 2)")
+	fs.BoolVar(&o.fleet, "fleet", false, "run the fleet simulation instead of the scenarios (make fleet): -fleet-nodes provider processes against the AWS front's quotas; -write splices its section into the file, keeping the rest")
+	fleetNodes := fs.String("fleet-nodes", "10,50,100", "fleet sizes (provider processes) of the fleet simulation, comma-separated")
+	fs.IntVar(&o.fleetScale, "fleet-scale", 10, "the fleet simulation's time compression: simulated seconds per real second (the provider's windows are shortened by it)")
+	fs.IntVar(&o.fleetMinutes, "fleet-minutes", 8, "simulated minutes of each fleet run (at least 7: the steady span starts at 3, the last rotation at 5.5)")
 	only := fs.String("only", "", "run only the scenarios matching this regexp (cold, republish, podidentity, burst, denied, steady1, steady8, steady32, rotation, long, identities, faults, outage, latency); targets of the others are not checked")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -91,6 +108,16 @@ func main() {
 			os.Exit(2)
 		}
 		o.only = re
+	}
+	nodes, err := parseNodes(*fleetNodes)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: -fleet-nodes:", err)
+		os.Exit(2)
+	}
+	o.fleetNodes = nodes
+	if o.fleetScale < 1 || o.fleetScale > 100 || o.fleetMinutes < 7 || o.fleetMinutes > 120 {
+		fmt.Fprintln(os.Stderr, "bench: -fleet-scale must be 1-100 and -fleet-minutes 7-120")
+		os.Exit(2)
 	}
 	if o.quick {
 		set := map[string]bool{}
@@ -119,6 +146,10 @@ func main() {
 	if len(os.Args) > 1 {
 		command += " " + strings.Join(os.Args[1:], " ")
 	}
+	run := run
+	if o.fleet {
+		run = runFleet
+	}
 	failed, err := run(o, command)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -128,4 +159,17 @@ func main() {
 		fmt.Fprintf(os.Stderr, "bench: %d target(s) failed\n", failed)
 		os.Exit(1)
 	}
+}
+
+// parseNodes reads -fleet-nodes: fleet sizes of 2 to 500 nodes.
+func parseNodes(s string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 2 || n > 500 {
+			return nil, fmt.Errorf("%q: want comma-separated node counts, each 2 to 500", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

@@ -68,6 +68,12 @@ func run(o options, command string) (int, error) {
 	report := b.markdown(command, elapsed, targets)
 	fmt.Print(report)
 	if o.write != "" {
+		// The fleet section is make fleet's: kept as it was.
+		if old, err := os.ReadFile(o.write); err == nil {
+			if fleet := fleetSection(string(old)); fleet != "" {
+				report = spliceFleet(report, fleet)
+			}
+		}
 		if err := os.WriteFile(o.write, []byte(report), 0o644); err != nil {
 			return failed, err
 		}

@@ -99,6 +99,10 @@ type bench struct {
 	load   string
 	// latency is the rotation-latency table's cells.
 	latency []latencyRow
+	// fleet are the fleet simulation's rows (-fleet); fleetVersion the
+	// fleet secret's version before a run rotates it.
+	fleet        []*fleetRow
+	fleetVersion string
 }
 
 // rotate stores a new generation of the PMP document.

@@ -27,6 +27,9 @@ type controlFault struct {
 //	DELETE /faults  clears every fault
 //	POST   /trust   {"role": "arn:...", "subjects": ["system:serviceaccount:NS:SA"]} enforces a trust policy
 //	DELETE /trust   stops enforcing trust policies (?role=ARN: that role's only)
+//	POST   /quotas  {"operation": "amazonssm:GetParameters", "rate": 40, "burst": 40} enforces a rate quota
+//	DELETE /quotas  stops enforcing quotas
+//	GET    /throttled -> {"amazonssm:GetParameters": 12, ...} calls answered past a quota
 func (f *Front) ControlHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /counts", func(w http.ResponseWriter, r *http.Request) {
@@ -94,6 +97,23 @@ func (f *Front) ControlHandler() http.Handler {
 			f.ClearTrust()
 		}
 		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST /quotas", func(w http.ResponseWriter, r *http.Request) {
+		var q Quota
+		if err := json.NewDecoder(r.Body).Decode(&q); err != nil || q.Operation == "" || q.Rate <= 0 || q.Burst < 0 {
+			http.Error(w, fmt.Sprintf("bad quota: want {\"operation\": \"service:Action\", \"rate\": calls/s > 0, \"burst\": calls >= 0} (%v)", err), http.StatusBadRequest)
+			return
+		}
+		f.SetQuota(q)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("DELETE /quotas", func(w http.ResponseWriter, _ *http.Request) {
+		f.ClearQuotas()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /throttled", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(f.Throttled())
 	})
 	return mux
 }

@@ -90,6 +90,10 @@ type Front struct {
 	// paramVersions are Parameter Store versions served in the
 	// emulator's place (ssm.go), by parameter name.
 	paramVersions map[string][]ParameterVersion
+	// quotas are the operations' rate quotas (quota.go), by
+	// "service:Action"; throttled counts the calls answered past them.
+	quotas    map[string]*bucket
+	throttled map[string]int64
 }
 
 // NewFront returns a front that forwards to upstream.
@@ -281,7 +285,7 @@ func tokenClaims(token string) (claims, bool) {
 }
 
 // record counts op, signed for region, and returns the fault to answer
-// with, if any.
+// with, if any: past op's quota, ThrottlingException.
 func (f *Front) record(op, region string) *Fault {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -291,6 +295,10 @@ func (f *Front) record(op, region string) *Fault {
 	}
 	f.regionCounts[region][op]++
 	now := f.now()
+	if f.overQuotaLocked(op, now) {
+		c := throttling
+		return &c
+	}
 	for i, fl := range f.faults {
 		if !fl.Until.IsZero() && now.After(fl.Until) {
 			continue
@@ -393,6 +401,7 @@ func (f *Front) ResetCounts() {
 	defer f.mu.Unlock()
 	f.counts = map[string]int64{}
 	f.regionCounts = map[string]map[string]int64{}
+	f.throttled = nil
 }
 
 // Operations returns the operation names seen so far, sorted.

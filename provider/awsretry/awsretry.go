@@ -96,6 +96,42 @@ func Outage(err error) bool {
 	return false
 }
 
+// Throttled reports whether err is AWS throttling the caller: a throttling
+// code (ThrottlingException, TooManyRequestsException, ...) or HTTP 429,
+// through the retries that outlived the budget (*ExhaustedError). It is an
+// Outage; the caches back their refreshes off for it (cache.Options.Throttled),
+// since every node retrying sooner is what keeps a fleet over the quota.
+func Throttled(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	if throttles.IsErrorThrottle(err) == aws.TrueTernary {
+		return true
+	}
+	o, _ := outcomeOf(err)
+	return o == OutcomeThrottled
+}
+
+// heldKey marks a context whose caller holds a value it may serve instead
+// (WithValueHeld).
+type heldKey struct{}
+
+// WithValueHeld marks ctx as the refresh of a value its caller holds and
+// serves when the refresh is throttled (cache.Options.Throttled): Do then
+// answers throttling at once instead of retrying it. Retrying a throttled
+// refresh would multiply a fleet's calls just when AWS asks it for fewer;
+// the cache tries again after its back-off. Other transient failures are
+// retried as before.
+func WithValueHeld(ctx context.Context) context.Context {
+	return context.WithValue(ctx, heldKey{}, true)
+}
+
+// ValueHeld reports whether ctx is marked by WithValueHeld.
+func ValueHeld(ctx context.Context) bool {
+	held, _ := ctx.Value(heldKey{}).(bool)
+	return held
+}
+
 // Do runs call until it succeeds, fails with a non-transient error, or the
 // budget runs out, in which case the error is an *ExhaustedError holding
 // the most telling failure (what AWS said rather than a timeout). The
@@ -137,6 +173,9 @@ func DoIf(ctx context.Context, p Policy, transient func(error) bool, call func(c
 		}
 		if last == nil || !errors.Is(err, context.DeadlineExceeded) {
 			last = err
+		}
+		if ValueHeld(ctx) && Throttled(err) {
+			return exhausted(attempt) // the caller serves what it holds
 		}
 		if errors.Is(ctx.Err(), context.Canceled) {
 			return ctx.Err()

@@ -86,6 +86,37 @@ func TestTransient(t *testing.T) {
 	}
 }
 
+func TestThrottled(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{name: "nil", err: nil, want: false},
+		{name: "ThrottlingException", err: apiErr("ThrottlingException", "Rate exceeded"), want: true},
+		{name: "ThrottlingException over HTTP 400, past the retries", err: &ExhaustedError{Attempts: 9, Last: httpErr(400, apiErr("ThrottlingException", "Rate exceeded"))}, want: true},
+		{name: "ThrottlingException wrapped", err: fmt.Errorf("reading parameters: %w", httpErr(400, apiErr("ThrottlingException", "Rate exceeded"))), want: true},
+		{name: "TooManyRequestsException", err: apiErr("TooManyRequestsException", ""), want: true},
+		{name: "HTTP 429 unmodeled", err: httpErr(429, errors.New("slow down")), want: true},
+		{name: "HTTP 503", err: httpErr(503, apiErr("ServiceUnavailable", "try later")), want: false},
+		{name: "past the retries of a 5xx", err: &ExhaustedError{Attempts: 9, Last: httpErr(500, errors.New("internal error"))}, want: false},
+		{name: "AccessDeniedException", err: httpErr(400, apiErr("AccessDeniedException", "not authorized")), want: false},
+		{name: "attempt deadline", err: context.DeadlineExceeded, want: false},
+		{name: "connection refused", err: &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}, want: false},
+		{name: "cancelled", err: context.Canceled, want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Throttled(tt.err); got != tt.want {
+				t.Errorf("Throttled(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+			if tt.want && !Outage(tt.err) {
+				t.Errorf("Outage(%v) = false for throttling", tt.err)
+			}
+		})
+	}
+}
+
 // fast keeps the waits short; the assertions are on attempts and errors.
 var fast = Policy{Budget: 10 * time.Second, AttemptTimeout: 5 * time.Second, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}
 
@@ -113,6 +144,41 @@ func TestDo(t *testing.T) {
 				t.Errorf("call ran %d times, want %d", got, tt.wantCalls)
 			}
 		})
+	}
+}
+
+// TestDoWithValueHeld: a refresh whose caller holds a value does not retry
+// throttling (AWS asking for fewer calls): one call, and the throttling
+// back, as an *ExhaustedError Throttled still recognises. Other transient
+// failures are retried as for any call.
+func TestDoWithValueHeld(t *testing.T) {
+	throttled := httpErr(400, apiErr("ThrottlingException", "Rate exceeded"))
+	var calls atomic.Int64
+	err := Do(WithValueHeld(context.Background()), fast, func(context.Context) error {
+		calls.Add(1)
+		return throttled
+	})
+	var ex *ExhaustedError
+	if !errors.As(err, &ex) || !Throttled(err) || calls.Load() != 1 {
+		t.Errorf("throttled with a value held: %v after %d calls; want the throttling, as an ExhaustedError, after one", err, calls.Load())
+	}
+	calls.Store(0)
+	err = Do(WithValueHeld(context.Background()), fast, func(context.Context) error {
+		if calls.Add(1) < 3 {
+			return httpErr(503, errors.New("unavailable"))
+		}
+		return nil
+	})
+	if err != nil || calls.Load() != 3 {
+		t.Errorf("5xx with a value held: %v after %d calls; want success after 3", err, calls.Load())
+	}
+	calls.Store(0)
+	_ = Do(context.Background(), Policy{Budget: 50 * time.Millisecond, AttemptTimeout: time.Second, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}, func(context.Context) error {
+		calls.Add(1)
+		return throttled
+	})
+	if calls.Load() < 2 {
+		t.Errorf("throttled without a value held: %d calls, want retries", calls.Load())
 	}
 }
 

@@ -9,6 +9,12 @@
 // Options.Jitter, each value's freshness is shortened by a random fraction,
 // so the entries of one secret on many nodes do not all expire together.
 //
+// With Options.Throttled, a refresh that AWS throttles backs off: the value
+// keeps answering (for a bounded time, whatever StaleIfError says) and the
+// entry waits longer before each next try, so a fleet of nodes that
+// outgrows an AWS quota slows its refreshes down instead of retrying into
+// it (Backoff, HoldFor).
+//
 // Keys are comparable values (structs) that callers build from non-secret
 // data only (role ARN, namespace, service account, region, secret id,
 // version): never a token or a value. A key type that says what its
@@ -28,6 +34,7 @@ import (
 
 	"k8s.io/klog/v2"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 )
 
@@ -39,6 +46,12 @@ type Stats struct {
 	Stale int64
 	// Bytes is the entries' estimated size, with LimitBytes.
 	Bytes int64
+	// Throttled are refreshes that failed with throttling
+	// (Options.Throttled): each held its entry back for a longer wait.
+	Throttled int64
+	// HeldBack are the entries whose last refresh was throttled: they
+	// answer with the value they hold and wait out a back-off (a gauge).
+	HeldBack int64
 }
 
 // Options tune a cache beyond its size. The zero value is a plain cache.
@@ -63,6 +76,18 @@ type Options[K comparable] struct {
 	// answering stale: once per outage and key, with the failure and how
 	// long ago the value's freshness ended. Not for every stale answer.
 	OnStale func(key K, err error, late time.Duration)
+	// Throttled says which load failures are the service throttling the
+	// caller (awsretry.Throttled): a refresh that fails so keeps the
+	// value answering, for up to HoldFor of its window past its freshness
+	// even with StaleIfError zero (or StaleIfError, when longer), and the
+	// entry tries again only after Backoff of its window, growing with
+	// each throttled refresh in a row and back to the window once one
+	// succeeds. Throttling is the service asking every client to slow
+	// down: the value already held is the safe answer meanwhile. The load
+	// of such a refresh has its context marked awsretry.WithValueHeld, so
+	// it is not retried through the throttling either. Nil: a throttled
+	// refresh is any other failure.
+	Throttled func(error) bool
 	// Now is the clock (tests); nil: time.Now.
 	Now func() time.Time
 	// Rand returns a number in [0, 1) for the jitter (tests); nil:
@@ -87,7 +112,9 @@ type Cache[K comparable, V any] struct {
 	loading map[K]*call[V]
 
 	// Counters: hold nothing identity-specific (numbers, for metrics).
-	hits, misses, coalesced, evictions, stale atomic.Int64
+	hits, misses, coalesced, evictions, stale, throttled atomic.Int64
+	// heldBack counts the entries whose throttles is not zero (c.mu).
+	heldBack int64
 
 	// Bytes bound (LimitBytes): zero maxBytes is none.
 	maxBytes  int64
@@ -101,8 +128,17 @@ type entry[K comparable, V any] struct {
 	value   V
 	err     error
 	expires time.Time
+	// window is the freshness the load gave the value (before jitter),
+	// the unit of the throttling back-off.
+	window time.Duration
 	// staleUntil ends the time a value may answer stale; zero: never.
 	staleUntil time.Time
+	// holdUntil ends the time a value may answer for throttled
+	// refreshes (Options.Throttled); zero: never.
+	holdUntil time.Time
+	// throttles counts the refreshes in a row that were throttled: the
+	// entry is held back while it is not zero.
+	throttles int
 	// fresh is when the value's freshness ended, for OnStale.
 	fresh time.Time
 	// staling says the value answers stale: loading it failed since its
@@ -189,7 +225,7 @@ func (c *Cache[K, V]) Get(ctx context.Context, key K, load Loader[V]) (V, error)
 			return e.value, e.err
 		}
 		switch {
-		case e.err == nil && now.Before(e.staleUntil):
+		case e.err == nil && now.Before(laterTime(e.staleUntil, e.holdUntil)):
 			// Kept: it answers if the load fails transiently.
 			if e.staling {
 				staling = e
@@ -234,11 +270,27 @@ func (c *Cache[K, V]) Get(ctx context.Context, key K, load Loader[V]) (V, error)
 	}
 }
 
+// holds reports whether key has a value that would answer for a
+// throttled refresh (Options.Throttled).
+func (c *Cache[K, V]) holds(key K) bool {
+	if c.opts.Throttled == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.items[key]
+	if !ok {
+		return false
+	}
+	e := el.Value.(*entry[K, V])
+	return e.err == nil && c.now().Before(laterTime(e.staleUntil, e.holdUntil))
+}
+
 // serveStale returns the stale value of key, if one may answer for err,
 // and marks it as answering stale.
 func (c *Cache[K, V]) serveStale(key K, err error) (V, bool) {
 	c.mu.Lock()
-	v, first, late, ok := c.staleLocked(key, err)
+	v, first, late, ok := c.staleLocked(key, err, false)
 	c.mu.Unlock()
 	if first && c.opts.OnStale != nil {
 		c.opts.OnStale(key, err, late)
@@ -248,27 +300,85 @@ func (c *Cache[K, V]) serveStale(key K, err error) (V, bool) {
 
 // staleLocked finds the expired value of key that may answer for err. It
 // marks it as answering stale (first: it was not yet), and holds it for
-// StaleRetry before the next load, within StaleIfError.
-func (c *Cache[K, V]) staleLocked(key K, err error) (value V, first bool, late time.Duration, ok bool) {
+// StaleRetry before the next load, within StaleIfError; for a throttled
+// refresh, for the entry's back-off, within its hold.
+func (c *Cache[K, V]) staleLocked(key K, err error, throttled bool) (value V, first bool, late time.Duration, ok bool) {
 	el, found := c.items[key]
 	if !found {
 		return value, false, 0, false
 	}
 	e := el.Value.(*entry[K, V])
 	now := c.now()
-	if e.err != nil || !now.Before(e.staleUntil) || (!e.staling && now.Before(e.expires)) {
+	until := e.staleUntil
+	if throttled {
+		until = laterTime(until, e.holdUntil)
+	}
+	if e.err != nil || !now.Before(until) || (!e.staling && now.Before(e.expires)) {
 		return value, false, 0, false
 	}
 	first = !e.staling
 	e.staling = true
-	if c.opts.StaleRetry > 0 && !now.Before(e.expires) {
-		e.expires = minTime(now.Add(c.opts.StaleRetry), e.staleUntil)
+	switch {
+	case throttled:
+		if e.throttles == 0 {
+			c.heldBack++
+		}
+		e.throttles++
+		c.throttled.Add(1)
+		wait := Backoff(e.window, e.throttles)
+		wait -= time.Duration(float64(wait) / 2 * c.opts.Rand())
+		e.expires = minTime(now.Add(wait), until)
+	default:
+		c.releaseLocked(e)
+		if c.opts.StaleRetry > 0 && !now.Before(e.expires) {
+			e.expires = minTime(now.Add(c.opts.StaleRetry), e.staleUntil)
+		}
 	}
 	return e.value, first, now.Sub(e.fresh), true
 }
 
+// The throttling back-off, in windows of the entry (its freshness).
+const (
+	// backoffMax caps the wait before the next try of a throttled refresh.
+	backoffMax = 8
+	// holdWindows is how long past its freshness a value answers for
+	// throttled refreshes, when StaleIfError is shorter: long enough for
+	// the back-off's first waits (2+4+8 windows), within holdMax.
+	holdWindows = 16
+	holdMax     = time.Hour
+)
+
+// Backoff is how long an entry with a freshness window of window waits
+// before it tries again after its n-th throttled refresh in a row (n >= 1):
+// twice the window, then four times, up to eight; the cache jitters it down
+// by up to half, so the entries throttled in one second do not all try
+// again in another.
+func Backoff(window time.Duration, n int) time.Duration {
+	return window * min(time.Duration(1)<<min(max(n, 1), 10), backoffMax)
+}
+
+// HoldFor is how long past its freshness a value with a window of window
+// keeps answering while its refreshes are throttled, with staleIfError:
+// sixteen windows, at most an hour, or staleIfError when longer.
+func HoldFor(window, staleIfError time.Duration) time.Duration {
+	return max(staleIfError, min(holdWindows*window, holdMax))
+}
+
+// releaseLocked ends e's back-off: a refresh got an answer other than
+// throttling, or e leaves the cache.
+func (c *Cache[K, V]) releaseLocked(e *entry[K, V]) {
+	if e.throttles > 0 {
+		e.throttles = 0
+		c.heldBack--
+	}
+}
+
 func (c *Cache[K, V]) run(ctx context.Context, key K, cl *call[V], load Loader[V]) {
 	lctx := context.WithoutCancel(ctx)
+	if c.holds(key) {
+		// A throttled call is not retried: the value answers for it.
+		lctx = awsretry.WithValueHeld(lctx)
+	}
 	if d, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
 		lctx, cancel = context.WithDeadline(lctx, d)
@@ -280,30 +390,32 @@ func (c *Cache[K, V]) run(ctx context.Context, key K, cl *call[V], load Loader[V
 	delete(c.loading, key)
 	var first bool
 	var late time.Duration
+	throttled := err != nil && ttl <= 0 && c.opts.Throttled != nil && c.opts.Throttled(err)
 	switch {
 	// A load that ran out of its caller's deadline is AWS not answering in
 	// time, whatever StaleIf says: the same as a caller whose deadline
 	// passes while it waits (Get), which this can race with.
-	case err != nil && c.opts.StaleIfError > 0 && ttl <= 0 && (c.opts.StaleIf(err) || errors.Is(err, context.DeadlineExceeded)):
+	case throttled || err != nil && c.opts.StaleIfError > 0 && ttl <= 0 && (c.opts.StaleIf(err) || errors.Is(err, context.DeadlineExceeded)):
 		var ok bool
-		if cl.value, first, late, ok = c.staleLocked(key, err); ok {
+		if cl.value, first, late, ok = c.staleLocked(key, err, throttled); ok {
 			cl.err, cl.stale = nil, true
 		} else {
+			// Past what the value may answer for this failure (an
+			// outage past StaleIfError while throttling held it): it
+			// answers no more.
 			cl.value = value
+			c.dropExpiredLocked(key)
 		}
 	case err != nil:
 		// A refusal or a bug: a stale value must not answer for it.
-		if el, ok := c.items[key]; ok {
-			if e := el.Value.(*entry[K, V]); e.staling || !c.now().Before(e.expires) {
-				c.removeLocked(el)
-			}
-		}
+		c.dropExpiredLocked(key)
 	}
 	if ttl > 0 {
+		window := ttl
 		if err == nil {
 			ttl -= time.Duration(float64(ttl) * c.opts.Jitter * c.opts.Rand())
 		}
-		c.addLocked(key, value, err, c.now().Add(ttl))
+		c.addLocked(key, value, err, c.now().Add(ttl), window)
 	}
 	c.mu.Unlock()
 	// Before the waiting callers go on: a Mount answered stale has been
@@ -312,6 +424,16 @@ func (c *Cache[K, V]) run(ctx context.Context, key K, cl *call[V], load Loader[V
 		c.opts.OnStale(key, err, late)
 	}
 	close(cl.done)
+}
+
+// dropExpiredLocked removes key's value if it is past its freshness or
+// answering stale; a fresh one (loaded meanwhile) stays.
+func (c *Cache[K, V]) dropExpiredLocked(key K) {
+	if el, ok := c.items[key]; ok {
+		if e := el.Value.(*entry[K, V]); e.staling || !c.now().Before(e.expires) {
+			c.removeLocked(el)
+		}
+	}
 }
 
 // load runs the loader, turning a panic into a *PanicError for every
@@ -379,21 +501,25 @@ func (c *Cache[K, V]) Forget(key K) {
 // Stats returns the counters.
 func (c *Cache[K, V]) Stats() Stats {
 	c.mu.Lock()
-	n, b := int64(c.order.Len()), c.bytes
+	n, b, held := int64(c.order.Len()), c.bytes, c.heldBack
 	c.mu.Unlock()
 	return Stats{
 		Hits: c.hits.Load(), Misses: c.misses.Load(), Coalesced: c.coalesced.Load(),
 		Evictions: c.evictions.Load(), Entries: n, Stale: c.stale.Load(), Bytes: b,
+		Throttled: c.throttled.Load(), HeldBack: held,
 	}
 }
 
-func (c *Cache[K, V]) addLocked(key K, value V, err error, expires time.Time) {
+func (c *Cache[K, V]) addLocked(key K, value V, err error, expires time.Time, window time.Duration) {
 	if el, ok := c.items[key]; ok {
 		c.removeLocked(el)
 	}
-	e := &entry[K, V]{key: key, value: value, err: err, expires: expires, fresh: expires}
+	e := &entry[K, V]{key: key, value: value, err: err, expires: expires, fresh: expires, window: window}
 	if err == nil && c.opts.StaleIfError > 0 {
 		e.staleUntil = expires.Add(c.opts.StaleIfError)
+	}
+	if err == nil && c.opts.Throttled != nil {
+		e.holdUntil = expires.Add(HoldFor(window, c.opts.StaleIfError))
 	}
 	if c.keySize != nil {
 		e.size = c.keySize(key)
@@ -411,6 +537,7 @@ func (c *Cache[K, V]) addLocked(key K, value V, err error, expires time.Time) {
 
 func (c *Cache[K, V]) removeLocked(el *list.Element) {
 	e := el.Value.(*entry[K, V])
+	c.releaseLocked(e)
 	c.bytes -= e.size
 	delete(c.items, e.key)
 	c.order.Remove(el)
@@ -418,6 +545,13 @@ func (c *Cache[K, V]) removeLocked(el *list.Element) {
 
 func minTime(a, b time.Time) time.Time {
 	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func laterTime(a, b time.Time) time.Time {
+	if a.After(b) {
 		return a
 	}
 	return b

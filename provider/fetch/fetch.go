@@ -103,6 +103,7 @@ func New(info *backend.Info, r backend.Reader, cfg Config) *Fetcher {
 			Jitter:       cfg.Jitter,
 			StaleIfError: cfg.StaleIfError,
 			StaleIf:      info.Outage,
+			Throttled:    awsretry.Throttled,
 			StaleRetry:   StaleRetry(cfg.SecretTTL),
 			// Once per outage and batch: which objects, as whom, since
 			// when and why.

@@ -14,6 +14,7 @@ type Source func() map[string]cache.Stats
 type cacheCollector struct {
 	src                                                Source
 	hits, misses, coalesced, evictions, entries, stale *prometheus.Desc
+	throttled, heldBack                                *prometheus.Desc
 }
 
 // RegisterCaches exposes the counters of src's caches on reg, labelled
@@ -30,6 +31,8 @@ func RegisterCaches(reg prometheus.Registerer, src Source) error {
 		evictions: d("pmp_cache_evictions_total", "Entries dropped because the cache was full (--cache-size)."),
 		entries:   d("pmp_cache_entries", "Entries held now."),
 		stale:     d("pmp_cache_stale_served_total", "Lookups answered with a value past its freshness window because refreshing it failed transiently (--stale-if-error)."),
+		throttled: d("pmp_cache_throttled_total", "Refreshes that AWS throttled: the value held kept answering and the entry waits 2, 4, then up to 8 freshness windows before it tries again."),
+		heldBack:  d("pmp_cache_held_back", "Entries whose last refresh AWS throttled: they answer with the value held and wait out their back-off."),
 	})
 }
 
@@ -40,6 +43,8 @@ func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.evictions
 	ch <- c.entries
 	ch <- c.stale
+	ch <- c.throttled
+	ch <- c.heldBack
 }
 
 func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
@@ -50,5 +55,7 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.evictions, prometheus.CounterValue, float64(s.Evictions), name)
 		ch <- prometheus.MustNewConstMetric(c.entries, prometheus.GaugeValue, float64(s.Entries), name)
 		ch <- prometheus.MustNewConstMetric(c.stale, prometheus.CounterValue, float64(s.Stale), name)
+		ch <- prometheus.MustNewConstMetric(c.throttled, prometheus.CounterValue, float64(s.Throttled), name)
+		ch <- prometheus.MustNewConstMetric(c.heldBack, prometheus.GaugeValue, float64(s.HeldBack), name)
 	}
 }

@@ -24,7 +24,7 @@ func TestCacheMetricsKeepTheirNamesAndLabels(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	if err := metrics.RegisterCaches(reg, func() map[string]cache.Stats {
 		return map[string]cache.Stats{
-			"secrets":     {Hits: 998, Misses: 2, Coalesced: 99, Evictions: 1, Entries: 3, Stale: 4},
+			"secrets":     {Hits: 998, Misses: 2, Coalesced: 99, Evictions: 1, Entries: 3, Stale: 4, Throttled: 5, HeldBack: 2},
 			"credentials": {Misses: 1, Entries: 1},
 		}
 	}); err != nil {
@@ -43,6 +43,10 @@ pmp_cache_entries{cache="secrets"} 3
 # TYPE pmp_cache_evictions_total counter
 pmp_cache_evictions_total{cache="credentials"} 0
 pmp_cache_evictions_total{cache="secrets"} 1
+# HELP pmp_cache_held_back Entries whose last refresh AWS throttled: they answer with the value held and wait out their back-off.
+# TYPE pmp_cache_held_back gauge
+pmp_cache_held_back{cache="credentials"} 0
+pmp_cache_held_back{cache="secrets"} 2
 # HELP pmp_cache_hits_total Lookups answered from the cache.
 # TYPE pmp_cache_hits_total counter
 pmp_cache_hits_total{cache="credentials"} 0
@@ -55,6 +59,10 @@ pmp_cache_misses_total{cache="secrets"} 2
 # TYPE pmp_cache_stale_served_total counter
 pmp_cache_stale_served_total{cache="credentials"} 0
 pmp_cache_stale_served_total{cache="secrets"} 4
+# HELP pmp_cache_throttled_total Refreshes that AWS throttled: the value held kept answering and the entry waits 2, 4, then up to 8 freshness windows before it tries again.
+# TYPE pmp_cache_throttled_total counter
+pmp_cache_throttled_total{cache="credentials"} 0
+pmp_cache_throttled_total{cache="secrets"} 5
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
 		t.Error(err)
