@@ -13,7 +13,6 @@ import (
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsfake"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/kubefake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/jmes"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
@@ -35,7 +34,7 @@ func startSSM(t *testing.T, versions ...awsfake.Version) *ssmEnv {
 	a := awsemu.Start(t)
 	client := awsssm.New(awsssm.Options{Region: ssmRegion, BaseEndpoint: aws.String(a.Endpoint), Retryer: aws.NopRetryer{}})
 	sm := &awsfake.SM{Versions: versions}
-	p := provider.NewFromAPIs(provider.APIs{STS: newSTS(), SecretsManager: sm, SSM: client, Kube: kubefake.New(kubeObjects(), testIssuer), Region: ssmRegion}, testOptions)
+	p := provider.NewFromAPIs(provider.APIs{STS: newSTS(), SecretsManager: sm, SSM: client, Kube: kubeObjects(t).Client(), Region: ssmRegion}, testOptions)
 	return &ssmEnv{aws: a, sm: sm, p: p}
 }
 

@@ -163,8 +163,8 @@ func Endpoints(ctx context.Context, awsCfg aws.Config) (map[string]string, error
 
 // KubeAPI is what the provider reads from the Kubernetes API: service
 // accounts and nodes, and the service-account issuer's discovery that pod
-// tokens are verified with. kubeapi.Client implements it in the provider,
-// internal/kubefake over a (fake) clientset and internal/issuer in tests.
+// tokens are verified with. kubeapi.Client implements it, in the provider
+// and in tests (over internal/apifake's server).
 type KubeAPI interface {
 	identity.KubeAPI
 	tokens.DiscoveryAPI

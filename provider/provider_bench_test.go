@@ -21,11 +21,12 @@ func pmpDocument(b *testing.B) string {
 }
 
 // BenchmarkMountCached is a republish: the pipeline after parsing, with the
-// role, the credentials and the secret in the caches (AWS and the
-// Kubernetes API are in-process fakes, never called after the first Mount).
+// role, the credentials and the secret in the caches (AWS is an in-process
+// fake and the Kubernetes API the loopback one, neither called after the
+// first Mount).
 func BenchmarkMountCached(b *testing.B) {
 	sm := &awsfake.SM{Versions: []awsfake.Version{{ID: pmpSecret, VersionID: v1, Value: pmpDocument(b)}}}
-	p := newProvider(edges{sm: sm, region: "eu-west-1"}, provider.Options{TokenAudience: "sts.amazonaws.com", Cache: true, SecretTTL: time.Hour, CacheSize: 64})
+	p := newProvider(b, edges{sm: sm, region: "eu-west-1"}, provider.Options{TokenAudience: "sts.amazonaws.com", Cache: true, SecretTTL: time.Hour, CacheSize: 64})
 	req := &params.Request{
 		Pod:                 params.Pod{Name: "pmp-0", Namespace: "pmp", UID: "uid", ServiceAccount: "pmp-secrets-access"},
 		SecretProviderClass: "pmp-credentials",

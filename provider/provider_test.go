@@ -2,9 +2,9 @@ package provider_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,18 +14,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smithy "github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes/fake"
-	k8stesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/secrets-store-csi-driver/pkg/util/fileutil"
 	"sigs.k8s.io/secrets-store-csi-driver/provider/v1alpha1"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/apifake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsfake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/driverreq"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/kubefake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/files"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
@@ -61,23 +56,17 @@ type edges struct {
 	region, node string
 }
 
-// kubeObjects is the Kubernetes API the tests' provider reads.
-func kubeObjects() *fake.Clientset {
-	sa := func(ns, name, role string) *corev1.ServiceAccount {
-		s := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
-		if role != "" {
-			s.Annotations = map[string]string{identity.RoleAnnotation: role}
-		}
-		return s
-	}
-	return fake.NewClientset(
-		sa("pmp", "pmp-secrets-access", testRole),
-		sa("other", "copycat", testRole),
-		sa("pmp", "no-role", ""),
-		sa("pmp", "bad-role", "PMP-SecretsManager-Role"),
-		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1", Labels: map[string]string{identity.RegionLabel: "eu-central-1"}}},
-		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-unlabelled"}},
-	)
+// kubeObjects serves the Kubernetes API the tests' provider reads: the
+// service accounts and nodes below, and testIssuer's discovery.
+func kubeObjects(t testing.TB) *apifake.Server {
+	s := apifake.StartWith(t, testIssuer)
+	s.PutServiceAccount("pmp", "pmp-secrets-access", testRole)
+	s.PutServiceAccount("other", "copycat", testRole)
+	s.PutServiceAccount("pmp", "no-role", "")
+	s.PutServiceAccount("pmp", "bad-role", "PMP-SecretsManager-Role")
+	s.PutNode("node-1", map[string]string{identity.RegionLabel: "eu-central-1"})
+	s.PutNode("node-unlabelled", nil)
+	return s
 }
 
 var testOptions = provider.Options{
@@ -85,7 +74,7 @@ var testOptions = provider.Options{
 	CacheSize: 64, RetryBudget: 200 * time.Millisecond,
 }
 
-func newProvider(e edges, o provider.Options) *provider.Provider {
+func newProvider(t testing.TB, e edges, o provider.Options) *provider.Provider {
 	if e.sts == nil {
 		e.sts = newSTS()
 	}
@@ -93,7 +82,7 @@ func newProvider(e edges, o provider.Options) *provider.Provider {
 		e.sm = &awsfake.SM{}
 	}
 	o.NodeName = e.node
-	return provider.NewFromAPIs(provider.APIs{STS: e.sts, SecretsManager: e.sm, Kube: kubefake.New(kubeObjects(), testIssuer), Region: e.region}, o)
+	return provider.NewFromAPIs(provider.APIs{STS: e.sts, SecretsManager: e.sm, Kube: kubeObjects(t).Client(), Region: e.region}, o)
 }
 
 // pmpReq is the driver's Mount of pod pmp/pmp-0 for the objects parameter.
@@ -256,7 +245,7 @@ func TestMountFiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := newProvider(edges{sm: &awsfake.SM{Versions: tt.versions}, region: "eu-west-1"}, testOptions)
+			p := newProvider(t, edges{sm: &awsfake.SM{Versions: tt.versions}, region: "eu-west-1"}, testOptions)
 			r := pmpReq(tt.objects)
 			r.Permission = tt.permission
 			res, err := p.Mount(context.Background(), parse(t, r))
@@ -275,7 +264,7 @@ func TestMountFiles(t *testing.T) {
 
 func TestMountAsksForTheVersion(t *testing.T) {
 	sm := &awsfake.SM{Versions: []awsfake.Version{{ID: pmpSecret, VersionID: v1, Stages: []string{"AWSCURRENT", "AWSPREVIOUS"}, Value: pmpDoc}}}
-	p := newProvider(edges{sm: sm, region: "eu-west-1"}, testOptions)
+	p := newProvider(t, edges{sm: sm, region: "eu-west-1"}, testOptions)
 	objects := "- objectName: PMP-Production-Credentials\n  keys: [VCS.GithubAdminPAT]\n" +
 		"- objectName: PMP-Production-Credentials\n  objectAlias: pinned\n  objectVersion: " + v1 + "\n" +
 		"- objectName: PMP-Production-Credentials\n  objectAlias: previous\n  objectVersionLabel: AWSPREVIOUS"
@@ -317,7 +306,7 @@ func TestMountRegion(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.edges.sts = newSTS()
 			tt.edges.sm = &awsfake.SM{Versions: []awsfake.Version{{ID: tt.objectName, VersionID: v1, Value: pmpDoc}}}
-			p := newProvider(tt.edges, testOptions)
+			p := newProvider(t, tt.edges, testOptions)
 			r := pmpReq("- objectName: " + tt.objectName)
 			if tt.regionParam != "" {
 				r.Parameters["region"] = tt.regionParam
@@ -528,7 +517,7 @@ func TestMountErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := newProvider(tt.edges, testOptions)
+			p := newProvider(t, tt.edges, testOptions)
 			req := parse(t, tt.req())
 			res, err := p.Mount(context.Background(), req)
 			if err == nil {
@@ -581,7 +570,7 @@ func TestMountCalls(t *testing.T) {
 			e := edges{region: "eu-west-1", sts: newSTS(), sm: &awsfake.SM{Versions: []awsfake.Version{{ID: pmpSecret, VersionID: v1, Value: pmpDoc}}}}
 			o := testOptions
 			o.Cache = tt.cache
-			p := newProvider(e, o)
+			p := newProvider(t, e, o)
 			for _, acct := range tt.accounts {
 				ns, sa, _ := strings.Cut(acct, "/")
 				r := pmpReq("- objectName: PMP-Production-Credentials")
@@ -616,7 +605,7 @@ func TestMountPathTranslation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := newProvider(edges{sm: &awsfake.SM{Versions: versions}, region: "eu-west-1"}, testOptions)
+			p := newProvider(t, edges{sm: &awsfake.SM{Versions: versions}, region: "eu-west-1"}, testOptions)
 			r := pmpReq("- objectName: team/app/secret")
 			if tt.translation != "" {
 				r.Parameters["pathTranslation"] = tt.translation
@@ -660,7 +649,7 @@ func TestMountVerifiesEveryToken(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(fmt.Sprintf("%s, identity cached %v", tt.name, cached), func(t *testing.T) {
 				e := edges{region: "eu-west-1", sts: newSTS(), sm: &awsfake.SM{Versions: []awsfake.Version{{ID: pmpSecret, VersionID: v1, Value: pmpDoc}}}}
-				p := newProvider(e, testOptions)
+				p := newProvider(t, e, testOptions)
 				if cached {
 					if _, err := p.Mount(context.Background(), parse(t, victim())); err != nil {
 						t.Fatal(err)
@@ -703,7 +692,7 @@ func (panicSM) GetSecretValue(context.Context, *secretsmanager.GetSecretValueInp
 // panic on the Mount's own goroutine is the server's to recover). The
 // Mount fails as Internal instead, and the provider serves the next.
 func TestPanicInACacheLoad(t *testing.T) {
-	p := provider.NewFromAPIs(provider.APIs{STS: newSTS(), SecretsManager: panicSM{}, Kube: kubefake.New(kubeObjects(), testIssuer), Region: "eu-west-1"}, testOptions)
+	p := provider.NewFromAPIs(provider.APIs{STS: newSTS(), SecretsManager: panicSM{}, Kube: kubeObjects(t).Client(), Region: "eu-west-1"}, testOptions)
 	for range 2 {
 		_, err := p.Mount(context.Background(), parse(t, pmpReq("- objectName: PMP-Production-Credentials")))
 		if mounterr.KindOf(err) != mounterr.Internal || !strings.Contains(err.Error(), "internal error") {
@@ -771,7 +760,7 @@ func TestMountBounds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := newProvider(edges{region: "eu-west-1", sm: &awsfake.SM{Versions: tt.versions}}, testOptions)
+			p := newProvider(t, edges{region: "eu-west-1", sm: &awsfake.SM{Versions: tt.versions}}, testOptions)
 			req := parse(t, pmpReq(tt.objects))
 			req.TargetPath = tt.target
 			res, err := p.Mount(context.Background(), req)
@@ -792,7 +781,7 @@ func TestMountBounds(t *testing.T) {
 		})
 	}
 	// Within the bounds the same shapes mount.
-	p := newProvider(edges{region: "eu-west-1", sm: &awsfake.SM{Versions: []awsfake.Version{{ID: pmpSecret, VersionID: v1, Value: nestedKeys(15, 240)}}}}, testOptions)
+	p := newProvider(t, edges{region: "eu-west-1", sm: &awsfake.SM{Versions: []awsfake.Version{{ID: pmpSecret, VersionID: v1, Value: nestedKeys(15, 240)}}}}, testOptions)
 	if _, err := p.Mount(context.Background(), parse(t, pmpReq("- objectName: PMP-Production-Credentials\n  layout: nested"))); err != nil {
 		t.Errorf("a 3614-byte nested path: %v", err)
 	}
@@ -839,13 +828,11 @@ func TestPathRoomIsWritable(t *testing.T) {
 // while the node's region label is read is a transient failure the kubelet
 // retries, not "no AWS region", which tells the user to change settings.
 func TestNodeRegionReadFailingIsTransient(t *testing.T) {
-	cs := kubeObjects()
-	cs.PrependReactor("get", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
-		return true, nil, errors.New("dial tcp 127.0.0.1:6443: connect: connection refused")
-	})
+	api := kubeObjects(t)
+	api.Fail(apifake.NodePath("node-1"), http.StatusServiceUnavailable)
 	o := testOptions
 	o.NodeName = "node-1"
-	p := provider.NewFromAPIs(provider.APIs{STS: newSTS(), SecretsManager: &awsfake.SM{}, Kube: kubefake.New(cs, testIssuer)}, o)
+	p := provider.NewFromAPIs(provider.APIs{STS: newSTS(), SecretsManager: &awsfake.SM{}, Kube: api.Client()}, o)
 	_, err := p.Mount(context.Background(), parse(t, pmpReq("- objectName: PMP-Production-Credentials")))
 	if mounterr.KindOf(err) != mounterr.Transient || !strings.Contains(err.Error(), "transient") || strings.Contains(err.Error(), "no AWS region") {
 		t.Errorf("Mount = %v (%s), want a Transient error saying so", err, mounterr.KindOf(err))
@@ -860,7 +847,7 @@ func TestMountReadsEachObjectAsItsRole(t *testing.T) {
 	const target, other = "arn:aws:iam::444455556666:role/pmp-reader", "arn:aws:iam::777788889999:role/other"
 	e := edges{sm: &awsfake.SM{Versions: []awsfake.Version{{ID: "a", VersionID: v1, Value: "1"}, {ID: "b", VersionID: v1, Value: "2"}, {ID: "c", VersionID: v1, Value: "3"}}}, region: "eu-west-1"}
 	e.sts = newSTS()
-	p := newProvider(e, testOptions)
+	p := newProvider(t, e, testOptions)
 	r := pmpReq("- objectName: a\n- objectName: b\n  assumeRoleArn: " + other + "\n  assumeRoleDurationSeconds: 1800\n- objectName: c")
 	r.Parameters["assumeRoleArn"] = target
 	r.Parameters["assumeRoleExternalId"] = "ext-1"
@@ -898,7 +885,7 @@ func TestMountReadsEachObjectAsItsRole(t *testing.T) {
 // (a Memo shared across identities would serve one pod another's files).
 func TestMountMemo(t *testing.T) {
 	e := edges{region: "eu-west-1", sts: newSTS(), sm: &awsfake.SM{Versions: []awsfake.Version{{ID: pmpSecret, VersionID: v1, Value: pmpDoc}}}}
-	p := newProvider(e, testOptions)
+	p := newProvider(t, e, testOptions)
 	mount := func(ns, sa, objects string) *provider.Result {
 		t.Helper()
 		r := pmpReq(objects)

@@ -22,8 +22,7 @@ const RegionLabel = "topology.kubernetes.io/region"
 // metadata of a service account and of a node. A refusal is an
 // k8s.io/apimachinery api/errors StatusError (IsNotFound, IsForbidden,
 // IsUnauthorized); any other error is taken as transient. Package kubeapi
-// implements it over HTTP; tests use internal/kubefake over a client-go
-// (fake) clientset.
+// implements it over HTTP; tests read internal/apifake's server with it.
 type KubeAPI interface {
 	ServiceAccountMeta(ctx context.Context, namespace, name string) (*metav1.ObjectMeta, error)
 	NodeMeta(ctx context.Context, name string) (*metav1.ObjectMeta, error)

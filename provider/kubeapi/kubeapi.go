@@ -7,8 +7,8 @@
 // It deliberately does not use client-go's typed clientset: importing it
 // registers every API group of Kubernetes and doubled the provider's
 // binary and resident memory (48 MiB idle, of which 40 MiB file-backed
-// pages of the binary) for two GETs. Tests that hold a clientset adapt it
-// with internal/kubefake. GetJSON and PostJSON serve the doctor
+// pages of the binary) for two GETs. Tests point it at internal/apifake's
+// server. GetJSON and PostJSON serve the doctor
 // subcommand's reads the same way.
 package kubeapi
 

@@ -18,8 +18,8 @@ import (
 // GET /openid/v1/jwks. Kubernetes lets every service account read both
 // (ClusterRoleBinding system:service-account-issuer-discovery). A refusal
 // is a k8s.io/apimachinery api/errors StatusError; any other error is
-// taken as transient. Package kubeapi implements it over HTTP;
-// internal/kubefake serves internal/issuer's.
+// taken as transient. Package kubeapi implements it over HTTP; in tests
+// internal/apifake serves internal/issuer's.
 type DiscoveryAPI interface {
 	OpenIDConfiguration(ctx context.Context) ([]byte, error)
 	OpenIDKeys(ctx context.Context) ([]byte, error)
