@@ -149,7 +149,9 @@ func (d *Doctor) chain(ctx context.Context, t Target, req *params.Request, own i
 			continue
 		}
 		s.ok(check, "%s reads %s %s (%s, version %s)", reader(oid), b.Noun, obj.Name, b.Call, secret.VersionID)
-		if obj.Flatten != params.FlattenOff {
+		// A Mendix app environment's secret is not a PMP secret: it is
+		// checked against the environment catalog, from its files.
+		if obj.Flatten != params.FlattenOff && t.Environment == "" {
 			d.validateSecret(check, obj.Name, secret.Value, s)
 		}
 	}

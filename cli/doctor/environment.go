@@ -47,8 +47,8 @@ func (d *Doctor) CheckEnvironment(ctx context.Context, t Target, modes mendixenv
 	d.checkMendixApp(ctx, t, &s)
 	d.checkEnvironmentObject(ctx, t, "environment-account", "/api/v1"+d.nsPath(t.Namespace)+"/serviceaccounts", "ServiceAccount", mendixenv.AccountAnnotation, &s)
 	d.checkEnvironmentObject(ctx, t, "environment-class", "/apis/secrets-store.csi.x-k8s.io/v1"+d.nsPath(t.Namespace)+"/secretproviderclasses", "SecretProviderClass", mendixenv.ClassAnnotation, &s)
-	res := d.Check(ctx, Target{Namespace: t.Namespace, ServiceAccount: name, Class: name})
-	s = append(s, withoutPMPCatalog(res.Steps, d.objectNames(ctx, t))...)
+	res := d.Check(ctx, Target{Namespace: t.Namespace, Environment: name, ServiceAccount: name, Class: name})
+	s = append(s, res.Steps...)
 	if step := s.find("mount", report.OK); step != nil {
 		d.checkEnvironmentFiles(ctx, t, modes, &s)
 	} else {
@@ -164,42 +164,6 @@ func (d *Doctor) checkEnvironmentObject(ctx context.Context, t Target, check, ba
 		return
 	}
 	s.ok(check, "%s %s/%s is named as the environment and annotated %s: \"true\"", kind, t.Namespace, t.Environment, annotation)
-}
-
-// objectNames are the objectNames of the environment's class, "" when it
-// cannot be read: the secrets whose PMP checks withoutPMPCatalog drops.
-func (d *Doctor) objectNames(ctx context.Context, t Target) []string {
-	var c spclass.SecretProviderClass
-	if d.Kube.GetJSON(ctx, "/apis/secrets-store.csi.x-k8s.io/v1"+d.nsPath(t.Namespace)+"/secretproviderclasses/"+url.PathEscape(t.Class), &c) != nil {
-		return nil
-	}
-	req, err := c.Request()
-	if err != nil {
-		return nil
-	}
-	return req.ObjectNames()
-}
-
-// withoutPMPCatalog drops the steps in which the workload checks judge a
-// secret against the PMP catalog ("secret NAME: ... is not a PMP key",
-// "secret NAME is a valid PMP secret"): an environment's secret is judged
-// against the Mendix environment catalog instead, from its mounted files.
-func withoutPMPCatalog(steps Steps, objects []string) Steps {
-	var out Steps
-	for _, st := range steps {
-		pmpCheck := false
-		if strings.HasPrefix(st.Check, "secret[") {
-			for _, o := range objects {
-				if strings.HasPrefix(st.Message, "secret "+o+": ") || strings.HasPrefix(st.Message, "secret "+o+" is a valid PMP secret") {
-					pmpCheck = true
-				}
-			}
-		}
-		if !pmpCheck {
-			out = append(out, st)
-		}
-	}
-	return out
 }
 
 // checkEnvironmentFiles mounts the class as a pod of the environment would
