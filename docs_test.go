@@ -343,3 +343,37 @@ func TestMetricsTable(t *testing.T) {
 
 // parenthesized is what a labels cell says of a label's values.
 var parenthesized = regexp.MustCompile(`\([^()]*\)`)
+
+// TestArchitectureNamesEveryPackage: the contributor's map
+// (docs/architecture.md) gives every package of the pipeline, under
+// provider/ and server/, its one job, and names no package that is gone.
+func TestArchitectureNamesEveryPackage(t *testing.T) {
+	d, err := mddoc.Load("docs/architecture.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := map[string]bool{}
+	for _, row := range mddoc.BodyRows(d.MustSection(t, "Each package's one job")) {
+		for _, p := range mddoc.CodeSpans(row[0]) {
+			p = strings.TrimSuffix(p, "/")
+			if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+				t.Errorf("docs/architecture.md names package %s, which does not exist", p)
+			}
+			named[p] = true
+		}
+	}
+	for _, root := range []string{"provider", "server"} {
+		err := filepath.WalkDir(root, func(path string, e os.DirEntry, err error) error {
+			if err != nil || !e.IsDir() || e.Name() == "testdata" {
+				return err
+			}
+			if src, _ := filepath.Glob(filepath.Join(path, "*.go")); len(src) > 0 && !named[path] {
+				t.Errorf("docs/architecture.md does not give package %s its job (the table under \"Each package's one job\")", path)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
