@@ -33,17 +33,24 @@ type world struct {
 
 func newWorld(t *testing.T, secret string) *world {
 	t.Helper()
+	return worldWith(t, "PMP-Production-Credentials", secret, "../validate/testdata/in/github.json")
+}
+
+// worldWith is the healthy PMP cluster objects and the emulator holding
+// secret name in eu-west-1: secret, or when it is "" the file orElse.
+func worldWith(t *testing.T, name, secret, orElse string) *world {
+	t.Helper()
 	a := awsemu.Start(t)
 	a.UseFrom(t, "eu-west-1")
 	if secret == "" {
-		b, err := os.ReadFile("../validate/testdata/in/github.json")
+		b, err := os.ReadFile(orElse)
 		if err != nil {
 			t.Fatal(err)
 		}
 		secret = string(b)
 	}
 	if _, err := a.Admin.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
-		Name: aws.String("PMP-Production-Credentials"), SecretString: aws.String(secret),
+		Name: aws.String(name), SecretString: aws.String(secret),
 	}, func(o *secretsmanager.Options) { o.Region = "eu-west-1" }); err != nil {
 		t.Fatal(err)
 	}

@@ -9,13 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/cmdline"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/report"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/apifake"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/golden"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/mddoc"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mendixenv"
@@ -26,24 +22,9 @@ import (
 // holding its secret (secret "" is validate's testdata environment).
 func environmentWorld(t *testing.T, secret string) *world {
 	t.Helper()
-	a := awsemu.Start(t)
-	a.UseFrom(t, "eu-west-1")
-	if secret == "" {
-		b, err := os.ReadFile("../validate/testdata/in/environment.json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		secret = string(b)
-	}
-	if _, err := a.Admin.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
-		Name: aws.String("my-namespace/my-app"), SecretString: aws.String(secret),
-	}, func(o *secretsmanager.Options) { o.Region = "eu-west-1" }); err != nil {
-		t.Fatal(err)
-	}
-	api := apifake.Start(t)
-	api.PMP()
-	api.MendixEnvironment()
-	return &world{api: api, aws: a}
+	w := worldWith(t, "my-namespace/my-app", secret, "../validate/testdata/in/environment.json")
+	w.api.MendixEnvironment()
+	return w
 }
 
 var myApp = Target{Namespace: "my-namespace", Environment: "my-app"}
