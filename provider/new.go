@@ -42,9 +42,10 @@ type Options struct {
 	NegativeTTL time.Duration
 	// CacheSize bounds each cache's entries.
 	CacheSize int
-	// CacheMaxBytes bounds the secrets cache's estimated bytes as well
-	// (object.Version.Size); zero: entries only. Credentials and roles are
-	// small and of fixed size: CacheSize bounds them.
+	// CacheMaxBytes bounds the estimated bytes (object.Version.Size) of
+	// the cached secrets and parameters as well, each backend's cache an
+	// equal share; zero: entries only. Credentials and roles are small and
+	// of fixed size: CacheSize bounds them.
 	CacheMaxBytes int64
 	// RetryBudget bounds a whole Mount, retries of transient AWS failures
 	// included; zero: awsretry.DefaultPolicy's.
@@ -246,6 +247,11 @@ func NewFromAPIs(apis APIs, o Options) *Provider {
 // fetchers are every registered backend's, over apis, tuned by cfg.
 func fetchers(apis APIs, cfg fetch.Config) map[params.ObjectType]*fetch.Fetcher {
 	out := make(map[params.ObjectType]*fetch.Fetcher, len(backends))
+	// One --cache-max-bytes for every backend's values: each cache holds
+	// an equal share, so what the caches hold together stays within it.
+	if cfg.CacheMaxBytes > 0 {
+		cfg.CacheMaxBytes = max(1, cfg.CacheMaxBytes/int64(len(backends)))
+	}
 	for t, b := range backends {
 		out[t] = fetch.New(b.info, b.new(apis), cfg)
 	}

@@ -149,9 +149,6 @@ type Info struct {
 	// StaleLog is the line said, once per outage and read, when a read's
 	// last good value starts being served past its freshness window.
 	StaleLog string
-	// CacheMaxBytes says whether --cache-max-bytes bounds the backend's
-	// cache (Secrets Manager's); without it --cache-size alone does.
-	CacheMaxBytes bool
 	// Outage reports whether a failed read is the service failing, not
 	// refusing: only then may a last good value answer it
 	// (--stale-if-error), or the failover region (failoverRegion).

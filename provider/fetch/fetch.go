@@ -110,7 +110,7 @@ func New(info *backend.Info, r backend.Reader, cfg Config) *Fetcher {
 			OnStale: cache.StaleLog[Key](info.StaleLog),
 			Now:     cfg.Clock,
 		})
-		if cfg.CacheMaxBytes > 0 && info.CacheMaxBytes {
+		if cfg.CacheMaxBytes > 0 {
 			f.cache.LimitBytes(cfg.CacheMaxBytes, Key.size, versionsSize)
 		}
 	}
@@ -286,7 +286,7 @@ func (f *Fetcher) read(ctx context.Context, region string, want []backend.Ref, t
 			}
 		}
 	}
-	if f.cache != nil && f.cfg.CacheMaxBytes > 0 && f.info.CacheMaxBytes {
+	if f.cache != nil && f.cfg.CacheMaxBytes > 0 {
 		for _, v := range got {
 			_, _ = v.Entries() // flattened now, outside the cache's lock, so that Size counts it
 		}

@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	smithy "github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 
@@ -288,5 +291,47 @@ func TestBatchKey(t *testing.T) {
 	}
 	if diff := cmp.Diff(append([]any{"parameters", "/app/a,/app/b", "region", "us-east-1", "failoverRegion", "us-west-2"}, idFields...), withReplicas.LogFields()); diff != "" {
 		t.Errorf("LogFields() with a failover region (-want +got):\n%s", diff)
+	}
+}
+
+// bigParameters answers GetParameters with every name asked for, each a
+// 4,000-byte String parameter of version 1.
+type bigParameters struct {
+	mu    sync.Mutex
+	calls int
+}
+
+func (b *bigParameters) GetParameters(_ context.Context, in *ssm.GetParametersInput, _ ...func(*ssm.Options)) (*ssm.GetParametersOutput, error) {
+	b.mu.Lock()
+	b.calls++
+	b.mu.Unlock()
+	out := &ssm.GetParametersOutput{}
+	for _, n := range in.Names {
+		out.Parameters = append(out.Parameters, ssmtypes.Parameter{Name: aws.String(n), Value: aws.String(strings.Repeat("v", 4000)), Version: 1, Type: ssmtypes.ParameterTypeString})
+	}
+	return out, nil
+}
+
+// TestCacheMaxBytesBoundsParameters: --cache-max-bytes bounds Parameter
+// Store's cache as it does Secrets Manager's: with room for one batch of
+// ten large parameters, a second identity's batch pushes the first out,
+// however many entries --cache-size allows.
+func TestCacheMaxBytesBoundsParameters(t *testing.T) {
+	api := &bigParameters{}
+	f := New(&parameterstore.Info, parameterstore.New(api), Config{Retry: fastRetry, Cache: true, SecretTTL: time.Hour, CacheSize: 1024, CacheMaxBytes: 60000})
+	var items []Item
+	for i := range 10 {
+		items = append(items, Item{Ref: backend.Ref{Name: fmt.Sprintf("/pmp/p%d", i)}})
+	}
+	for _, sa := range []string{"a", "a", "b", "b", "a"} {
+		if _, err := f.Fetch(context.Background(), identity.Key{Namespace: "pmp", ServiceAccount: sa}, Batch{Region: "eu-west-1", Items: items, Credentials: awsfake.CachedCreds()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if api.calls != 3 {
+		t.Errorf("GetParameters called %d times, want 3 (a, b, then a again: one batch fits)", api.calls)
+	}
+	if st := f.Stats(); st.Entries != 1 || st.Bytes > 60000 || st.Bytes < 40000 {
+		t.Errorf("Stats() = %+v, want 1 entry of 40,000 to 60,000 bytes", st)
 	}
 }

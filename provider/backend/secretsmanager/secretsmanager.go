@@ -42,11 +42,10 @@ var Info = backend.Info{
 		// other secret whose name merely starts with this one.
 		return fmt.Sprintf("arn:%s:secretsmanager:%s:%s:secret:%s-??????", partition, region, account, name)
 	},
-	What:          func(refs []backend.Ref) string { return "secret " + refs[0].Name },
-	LogFields:     func(refs []backend.Ref) []any { return []any{"secret", refs[0].Name} },
-	StaleLog:      "serving the last good version of a secret: fetching it again failed transiently (--stale-if-error)",
-	CacheMaxBytes: true,
-	Outage:        backend.Outage,
+	What:      func(refs []backend.Ref) string { return "secret " + refs[0].Name },
+	LogFields: func(refs []backend.Ref) []any { return []any{"secret", refs[0].Name} },
+	StaleLog:  "serving the last good version of a secret: fetching it again failed transiently (--stale-if-error)",
+	Outage:    backend.Outage,
 }
 
 // Reader reads secrets.
