@@ -90,12 +90,17 @@ type doctorOutput struct {
 // identity of its own.
 func (ns *testNS) runDoctor(plugin bool, args ...string) doctorOutput {
 	ns.t.Helper()
+	return ns.runCLI(plugin, append([]string{"doctor"}, args...)...)
+}
+
+// runCLI runs `pmp-secrets-provider SUBCOMMAND ARGS` as runDoctor runs doctor.
+func (ns *testNS) runCLI(plugin bool, args ...string) doctorOutput {
+	ns.t.Helper()
 	bin, pluginBin := doctorBinaries(ns.t)
 	name := "pmp-secrets-provider"
 	if plugin {
 		bin, name = pluginBin, "kubectl-pmp"
 	}
-	args = append([]string{"doctor"}, args...)
 	ctx, cancel := context.WithTimeout(ns.ctx, 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
@@ -183,23 +188,42 @@ func (d diagnosis) step(check string, st report.Severity) *report.Finding {
 	return nil
 }
 
-// finding checks that doctor exits 1 with a check of that status whose
-// message and fix say every one of says.
+// finding checks that doctor exits 1 with a step of that check and status
+// whose message and fix say every one of says, and a fix. A check may
+// report more than one finding (environment-secret has one per key): one
+// of them must say it all.
 func (d diagnosis) finding(t *testing.T, check string, st report.Severity, says ...string) {
 	t.Helper()
 	if d.code != 1 {
 		t.Errorf("exit %d, want 1 (problems found)", d.code)
 	}
-	s := d.step(check, st)
-	if s == nil {
+	var seen []string
+	for _, s := range d.res.Steps {
+		if s.Check != check || s.Severity != st {
+			continue
+		}
+		text := s.Message + "\nfix: " + s.Fix
+		if containsAll(text, says) {
+			if s.Fix == "" {
+				t.Errorf("the %s finding says no fix: %s", check, s.Message)
+			}
+			return
+		}
+		seen = append(seen, text)
+	}
+	if seen == nil {
 		t.Fatalf("no %s step with status %s: %s\n%s", check, st, d.statuses(), d.text)
 	}
-	if s.Fix == "" {
-		t.Errorf("the %s finding says no fix: %s", check, s.Message)
-	}
-	for _, want := range says {
-		if !strings.Contains(s.Message+"\nfix: "+s.Fix, want) {
-			t.Errorf("the %s finding does not say %q:\n%s\nfix: %s", check, want, s.Message, s.Fix)
+	t.Fatalf("no %s finding says all of %q; it says:\n%s", check, says, strings.Join(seen, "\n"))
+}
+
+// onlyFrom checks that no check but check found a problem: the mistake
+// has its own finding, not a cascade of others.
+func (d diagnosis) onlyFrom(t *testing.T, check string) {
+	t.Helper()
+	for _, s := range d.res.Steps {
+		if s.Severity.Problem() && s.Check != check {
+			t.Errorf("another check found a problem: %s %s: %s", s.Check, s.Severity, s.Message)
 		}
 	}
 }
