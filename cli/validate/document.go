@@ -20,10 +20,13 @@ import (
 type Document struct {
 	Findings []report.Finding `json:"findings"`
 	// Modules are the catalog modules the secret has keys of, in catalog
-	// order, with which of their credentials are set.
-	Modules []ModuleStatus `json:"modules"`
-	// Absent are the catalog modules the secret has no key of.
-	Absent []string `json:"absentModules"`
+	// order, with which of their credentials are set. Nil (left out of
+	// the JSON) when the secret is not read as a PMP secret: it does not
+	// parse, or it is a Mendix app environment's.
+	Modules []ModuleStatus `json:"modules,omitzero"`
+	// Absent are the catalog modules the secret has no key of; nil as
+	// Modules.
+	Absent []string `json:"absentModules,omitzero"`
 }
 
 // ModuleStatus says which credentials of a module have a value.
@@ -196,7 +199,7 @@ func (w *walker) finish() Document {
 		}
 	}
 	w.refused()
-	doc := Document{}
+	doc := Document{Modules: []ModuleStatus{}, Absent: []string{}}
 	anySet := false
 	for _, m := range pmp.Modules() {
 		st := ModuleStatus{Name: m.Name, Set: []string{}, Empty: []string{}, Missing: []string{}}
