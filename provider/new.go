@@ -19,6 +19,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/backend/parameterstore"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/backend/secretsmanager"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/fetch"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
@@ -43,8 +44,8 @@ type Options struct {
 	// CacheSize bounds each cache's entries.
 	CacheSize int
 	// CacheMaxBytes bounds the estimated bytes (object.Version.Size) of
-	// the cached secrets and parameters as well, each backend's cache an
-	// equal share; zero: entries only. Credentials and roles are small and
+	// the cached secrets and parameters together as well (cache.Budget);
+	// zero: entries only. Credentials and roles are small and
 	// of fixed size: CacheSize bounds them.
 	CacheMaxBytes int64
 	// RetryBudget bounds a whole Mount, retries of transient AWS failures
@@ -247,10 +248,10 @@ func NewFromAPIs(apis APIs, o Options) *Provider {
 // fetchers are every registered backend's, over apis, tuned by cfg.
 func fetchers(apis APIs, cfg fetch.Config) map[params.ObjectType]*fetch.Fetcher {
 	out := make(map[params.ObjectType]*fetch.Fetcher, len(backends))
-	// One --cache-max-bytes for every backend's values: each cache holds
-	// an equal share, so what the caches hold together stays within it.
+	// One --cache-max-bytes for every backend's values: the caches share
+	// it, so what they hold together stays within it.
 	if cfg.CacheMaxBytes > 0 {
-		cfg.CacheMaxBytes = max(1, cfg.CacheMaxBytes/int64(len(backends)))
+		cfg.Budget = cache.NewBudget(cfg.CacheMaxBytes)
 	}
 	for t, b := range backends {
 		out[t] = fetch.New(b.info, b.new(apis), cfg)

@@ -116,8 +116,8 @@ type Cache[K comparable, V any] struct {
 	// heldBack counts the entries whose throttles is not zero (c.mu).
 	heldBack int64
 
-	// Bytes bound (LimitBytes): zero maxBytes is none.
-	maxBytes  int64
+	// Bytes bound (LimitBytes, ShareBytes): nil budget is none.
+	budget    *Budget
 	keySize   func(key K) int64
 	valueSize func(value V) int64
 	bytes     int64
@@ -182,14 +182,6 @@ func NewWithOptions[K comparable, V any](size int, o Options[K]) *Cache[K, V] {
 		items:   map[K]*list.Element{},
 		loading: map[K]*call[V]{},
 	}
-}
-
-// LimitBytes bounds the cache in bytes as well as in entries: keySize and
-// valueSize estimate what an entry holds (negative entries count their key
-// only), and the least recently used entries go while the total is over
-// maxBytes, the newest one always kept. Call it before the cache is used.
-func (c *Cache[K, V]) LimitBytes(maxBytes int64, keySize func(key K) int64, valueSize func(value V) int64) {
-	c.maxBytes, c.keySize, c.valueSize = maxBytes, keySize, valueSize
 }
 
 // Loader loads the value for a key. It returns the value, or an error, and
@@ -527,18 +519,23 @@ func (c *Cache[K, V]) addLocked(key K, value V, err error, expires time.Time, wi
 			e.size += c.valueSize(value)
 		}
 		c.bytes += e.size
+		c.budget.used.Add(e.size)
 	}
 	c.items[key] = c.order.PushFront(e)
-	for c.order.Len() > c.max || (c.maxBytes > 0 && c.bytes > c.maxBytes && c.order.Len() > 1) {
+	for c.order.Len() > c.max {
 		c.removeLocked(c.order.Back())
 		c.evictions.Add(1)
 	}
+	c.fitLocked()
 }
 
 func (c *Cache[K, V]) removeLocked(el *list.Element) {
 	e := el.Value.(*entry[K, V])
 	c.releaseLocked(e)
 	c.bytes -= e.size
+	if c.budget != nil {
+		c.budget.used.Add(-e.size)
+	}
 	delete(c.items, e.key)
 	c.order.Remove(el)
 }

@@ -50,9 +50,10 @@ type Config struct {
 	// Clock is the cache's clock (tests); nil: time.Now.
 	Clock func() time.Time
 	// CacheMaxBytes bounds the cached versions' estimated bytes
-	// (object.Version.Size) as well, for a backend whose Info says so;
-	// zero: entries only.
+	// (object.Version.Size) as well; zero: entries only. Budget, when not
+	// nil, is the bound instead, shared with the other backends' caches.
 	CacheMaxBytes int64
+	Budget        *cache.Budget
 	// MaxTTL caps every object's own window (its secretTTL, a tenant's
 	// choice): it is the longest a deleted secret, or a permission revoked
 	// in IAM, keeps being served from the cache. Zero: no cap.
@@ -110,7 +111,10 @@ func New(info *backend.Info, r backend.Reader, cfg Config) *Fetcher {
 			OnStale: cache.StaleLog[Key](info.StaleLog),
 			Now:     cfg.Clock,
 		})
-		if cfg.CacheMaxBytes > 0 {
+		switch {
+		case cfg.Budget != nil:
+			f.cache.ShareBytes(cfg.Budget, Key.size, versionsSize)
+		case cfg.CacheMaxBytes > 0:
 			f.cache.LimitBytes(cfg.CacheMaxBytes, Key.size, versionsSize)
 		}
 	}
@@ -286,7 +290,7 @@ func (f *Fetcher) read(ctx context.Context, region string, want []backend.Ref, t
 			}
 		}
 	}
-	if f.cache != nil && f.cfg.CacheMaxBytes > 0 {
+	if f.cache != nil && (f.cfg.CacheMaxBytes > 0 || f.cfg.Budget != nil) {
 		for _, v := range got {
 			_, _ = v.Entries() // flattened now, outside the cache's lock, so that Size counts it
 		}
