@@ -50,7 +50,7 @@ func NewFetcher(api sm.API, cfg Config) secretsFetcher {
 	return secretsFetcher{New(&sm.Info, sm.New(api), cfg)}
 }
 
-func (f secretsFetcher) Get(ctx context.Context, id identity.Key, ref Ref, creds awsretry.Credentials) (*object.Version, error) {
+func (f secretsFetcher) Get(ctx context.Context, id identity.Key, ref Ref, creds identity.PodCredentials) (*object.Version, error) {
 	got, err := f.Fetch(ctx, id, Batch{Region: ref.Region, TTL: ref.TTL, Credentials: creds, Items: []Item{{Ref: ref.backend()}}})
 	if err != nil {
 		return nil, err
@@ -59,7 +59,7 @@ func (f secretsFetcher) Get(ctx context.Context, id identity.Key, ref Ref, creds
 }
 
 // fetch reads ref without the cache: the version, and how long it may be kept.
-func (f secretsFetcher) fetch(ctx context.Context, ref Ref, creds awsretry.Credentials) (*object.Version, time.Duration, error) {
+func (f secretsFetcher) fetch(ctx context.Context, ref Ref, creds identity.PodCredentials) (*object.Version, time.Duration, error) {
 	got, ttl, err := f.read(ctx, ref.Region, []backend.Ref{ref.backend()}, ref.TTL, creds, false)
 	if err != nil {
 		return nil, ttl, err

@@ -38,7 +38,7 @@ type Pair struct{ Primary, Failover Ref }
 // out, and the identity's credentials there.
 type Replicas struct {
 	Region      string
-	Credentials awsretry.Credentials
+	Credentials identity.PodCredentials
 }
 
 type Fetcher struct{ *fetch.Fetcher }
@@ -63,7 +63,7 @@ func (f *Fetcher) get(ctx context.Context, id identity.Key, b fetch.Batch, items
 	return out, nil
 }
 
-func (f *Fetcher) Get(ctx context.Context, id identity.Key, region string, ttl time.Duration, refs []Ref, creds awsretry.Credentials) (map[Ref]*object.Version, error) {
+func (f *Fetcher) Get(ctx context.Context, id identity.Key, region string, ttl time.Duration, refs []Ref, creds identity.PodCredentials) (map[Ref]*object.Version, error) {
 	items := make([]fetch.Item, len(refs))
 	for i, r := range refs {
 		items[i] = fetch.Item{Ref: r}
@@ -79,7 +79,7 @@ func (f *Fetcher) Get(ctx context.Context, id identity.Key, region string, ttl t
 	return out, nil
 }
 
-func (f *Fetcher) GetFailover(ctx context.Context, id identity.Key, region string, ttl time.Duration, pairs []Pair, creds awsretry.Credentials, replicas Replicas) (map[Pair]*object.Version, error) {
+func (f *Fetcher) GetFailover(ctx context.Context, id identity.Key, region string, ttl time.Duration, pairs []Pair, creds identity.PodCredentials, replicas Replicas) (map[Pair]*object.Version, error) {
 	items := make([]fetch.Item, len(pairs))
 	for i, p := range pairs {
 		items[i] = fetch.Item{Ref: p.Primary, Replica: p.Failover}
@@ -108,7 +108,7 @@ type staticCreds struct {
 	renew int
 }
 
-var _ awsretry.Credentials = (*staticCreds)(nil)
+var _ identity.PodCredentials = (*staticCreds)(nil)
 
 func (c *staticCreds) Get(context.Context) (aws.Credentials, bool, error) {
 	c.mu.Lock()

@@ -33,7 +33,7 @@ type fetcher struct{ *fetch.Fetcher }
 
 func NewFetcher(api API, cfg fetch.Config) fetcher { return fetcher{fetch.New(&Info, New(api), cfg)} }
 
-func (f fetcher) Get(ctx context.Context, id identity.Key, ref Ref, creds awsretry.Credentials) (*object.Version, error) {
+func (f fetcher) Get(ctx context.Context, id identity.Key, ref Ref, creds identity.PodCredentials) (*object.Version, error) {
 	got, err := f.Fetch(ctx, id, fetch.Batch{Region: ref.Region, TTL: ref.TTL, Credentials: creds,
 		Items: []fetch.Item{{Ref: backend.Ref{Name: ref.ID, Version: ref.VersionID, Label: ref.VersionStage}}}})
 	if err != nil {
