@@ -204,20 +204,3 @@ func minTime(a, b time.Time) time.Time {
 	}
 	return b
 }
-
-// Reason is the AWS error code and message, or the error's text, for a
-// user-facing message. AWS messages name resources and actions; they do
-// not echo tokens or secret values.
-func Reason(err error) string {
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		if msg := apiErr.ErrorMessage(); msg != "" {
-			return apiErr.ErrorCode() + ": " + msg
-		}
-		return apiErr.ErrorCode()
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return "no answer in time"
-	}
-	return err.Error()
-}

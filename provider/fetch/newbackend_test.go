@@ -97,7 +97,7 @@ func (v *vault) Read(ctx context.Context, region string, refs []backend.Ref, _ a
 }
 
 func (v *vault) Explain(region string, refs []backend.Ref, err error) *mounterr.Error {
-	return &mounterr.Error{Kind: mounterr.Transient, Err: err, Msg: "vault read of " + names(refs) + " in " + region + " failed: " + awsretry.Reason(err)}
+	return &mounterr.Error{Kind: mounterr.Transient, Err: err, Msg: "vault read of " + names(refs) + " in " + region + " failed: " + mounterr.Reason(err)}
 }
 
 func (v *vault) callCount() int {

@@ -230,7 +230,7 @@ func transientRead(what string, err error) error {
 	if errors.As(err, &ex) {
 		return &mounterr.Error{Kind: mounterr.Transient, Err: err, Msg: fmt.Sprintf(
 			"reading %s from the Kubernetes API kept failing for %s (%s); this is transient: the kubelet retries the mount",
-			what, ex.Elapsed.Round(time.Millisecond), awsretry.Reason(ex.Last))}
+			what, ex.Elapsed.Round(time.Millisecond), mounterr.Reason(ex.Last))}
 	}
 	return mounterr.Wrap(mounterr.Transient, err, "reading %s from the Kubernetes API failed (transient; the kubelet retries)", what)
 }

@@ -267,5 +267,5 @@ func agentReason(err error) string {
 		}
 		return r
 	}
-	return awsretry.Reason(err)
+	return mounterr.Reason(err)
 }
