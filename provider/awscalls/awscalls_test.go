@@ -1,4 +1,4 @@
-package awsretry_test
+package awscalls_test
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/promtest"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awscalls"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 )
 
@@ -39,7 +40,7 @@ func newClients(t *testing.T, endpoint string) clients {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	m, err := awsretry.NewMetrics(reg)
+	m, err := awscalls.NewMetrics(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,8 +92,8 @@ func TestAWSCallsCountedByOutcomeAndCode(t *testing.T) {
 		{"throttled with a 429", 429, "TooManyRequestsException", awsretry.OutcomeThrottled, "TooManyRequestsException"},
 		{"unavailable", 503, "ServiceUnavailable", awsretry.OutcomeServerError, "ServiceUnavailable"},
 		{"internal error", 500, "InternalServiceError", awsretry.OutcomeServerError, "InternalServiceError"},
-		{"a code we do not know", 400, "BrandNewException", awsretry.OutcomeClientError, awsretry.OtherCode},
-		{"a code that would be unbounded", 400, "eyJhbGciOiJSUzI1NiJ9.TOKEN-SENTINEL", awsretry.OutcomeClientError, awsretry.OtherCode},
+		{"a code we do not know", 400, "BrandNewException", awsretry.OutcomeClientError, awscalls.OtherCode},
+		{"a code that would be unbounded", 400, "eyJhbGciOiJSUzI1NiJ9.TOKEN-SENTINEL", awsretry.OutcomeClientError, awscalls.OtherCode},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
