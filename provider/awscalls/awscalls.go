@@ -1,7 +1,7 @@
 // Package awscalls counts every AWS call the provider makes, at the SDK's
 // edge: each attempt of each operation of each client built from an
-// instrumented aws.Config, by service, operation, outcome (awsretry.Outcome)
-// and AWS error code, and the attempts that were retries (awsretry.Do).
+// instrumented aws.Config, by service, operation, outcome (retry.Outcome)
+// and AWS error code, and the attempts that were retries (retry.Do).
 package awscalls
 
 import (
@@ -15,7 +15,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/retry"
 )
 
 // OtherCode is the code label of an AWS error code not in knownCodes: the
@@ -89,9 +89,9 @@ func (m *Metrics) Instrument(cfg *aws.Config) {
 func (m *Metrics) count(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 	out, md, err := next.HandleInitialize(ctx, in)
 	service, op := awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx)
-	outcome := awsretry.Outcome(err)
+	outcome := retry.Outcome(err)
 	m.requests.WithLabelValues(service, op, outcome, codeOf(outcome, err)).Inc()
-	if awsretry.IsRetry(ctx) {
+	if retry.IsRetry(ctx) {
 		m.retries.WithLabelValues(service, op).Inc()
 	}
 	return out, md, err
@@ -102,7 +102,7 @@ func (m *Metrics) count(ctx context.Context, in middleware.InitializeInput, next
 // one; empty when the call succeeded or got no answer, or was canceled.
 func codeOf(outcome string, err error) string {
 	switch outcome {
-	case awsretry.OutcomeOK, awsretry.OutcomeNetwork, awsretry.OutcomeTimeout, awsretry.OutcomeCanceled:
+	case retry.OutcomeOK, retry.OutcomeNetwork, retry.OutcomeTimeout, retry.OutcomeCanceled:
 		return ""
 	}
 	var apiErr smithy.APIError

@@ -19,18 +19,18 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/backend"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/failover"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/object"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/retry"
 )
 
 // Config tunes a Fetcher.
 type Config struct {
-	Retry awsretry.Policy
+	Retry retry.Policy
 	// Cache off means every Fetch calls the backend.
 	Cache bool
 	// SecretTTL is the freshness window.
@@ -103,7 +103,7 @@ func New(info *backend.Info, r backend.Reader, cfg Config) *Fetcher {
 			Jitter:       cfg.Jitter,
 			StaleIfError: cfg.StaleIfError,
 			StaleIf:      info.Outage,
-			Throttled:    awsretry.Throttled,
+			Throttled:    retry.Throttled,
 			StaleRetry:   StaleRetry(cfg.SecretTTL),
 			// Once per outage and batch: which objects, as whom, since
 			// when and why.

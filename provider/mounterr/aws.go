@@ -9,7 +9,7 @@ import (
 
 	smithy "github.com/aws/smithy-go"
 
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/retry"
 )
 
 // AWSTable is how the failures of one AWS call read to the user, for a
@@ -32,7 +32,7 @@ type AWSRule[T any] struct {
 	Msg func(x T, reason string) string
 }
 
-// Error classifies err, what awsretry.Do returned for t's call about x:
+// Error classifies err, what retry.Do returned for t's call about x:
 //   - retries that outlived the budget are Transient, with the last reason;
 //   - an error that is not an AWS answer (network, proxy) is Transient;
 //   - an AWS error code is looked up in Rules;
@@ -40,7 +40,7 @@ type AWSRule[T any] struct {
 //
 // The result wraps err.
 func (t *AWSTable[T]) Error(x T, err error) *Error {
-	var ex *awsretry.ExhaustedError
+	var ex *retry.ExhaustedError
 	if errors.As(err, &ex) {
 		return &Error{Kind: Transient, Err: err, Msg: fmt.Sprintf(
 			"%s kept failing for %s (%s); this is transient: the kubelet retries the mount",

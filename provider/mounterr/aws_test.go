@@ -13,7 +13,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/retry"
 )
 
 var lockTable = AWSTable[string]{
@@ -40,7 +40,7 @@ func TestAWSTableError(t *testing.T) {
 		{name: "a code not in the table is transient", err: apiErr("Frozen", "brr"), wantKind: Transient, wantMsg: "Locks Open for front failed (Frozen: brr)"},
 		{name: "not an AWS answer", err: errors.New("dial tcp: refused"), wantKind: Transient,
 			wantMsg: "Locks Open for front failed (transient; the kubelet retries): dial tcp: refused"},
-		{name: "retries exhausted, even for a code in the table", err: &awsretry.ExhaustedError{Attempts: 4, Elapsed: 2600 * time.Millisecond, Last: apiErr("NoKey", "later")},
+		{name: "retries exhausted, even for a code in the table", err: &retry.ExhaustedError{Attempts: 4, Elapsed: 2600 * time.Millisecond, Last: apiErr("NoKey", "later")},
 			wantKind: Transient, wantMsg: "Locks Open for front kept failing for 3s (NoKey: later); this is transient: the kubelet retries the mount"},
 	}
 	for _, tt := range tests {
@@ -74,7 +74,7 @@ func TestReason(t *testing.T) {
 		{name: "API error inside the SDK's wrapping", err: &smithy.OperationError{ServiceID: "Secrets Manager", OperationName: "GetSecretValue",
 			Err: &awshttp.ResponseError{ResponseError: &smithyhttp.ResponseError{
 				Response: &smithyhttp.Response{Response: &http.Response{StatusCode: 503}}, Err: apiErr("ServiceUnavailable", "try later")}}}, want: "ServiceUnavailable: try later"},
-		{name: "exhausted retries give the last error's reason", err: &awsretry.ExhaustedError{Attempts: 3, Last: apiErr("ThrottlingException", "Rate exceeded")},
+		{name: "exhausted retries give the last error's reason", err: &retry.ExhaustedError{Attempts: 3, Last: apiErr("ThrottlingException", "Rate exceeded")},
 			want: "ThrottlingException: Rate exceeded"},
 		{name: "deadline", err: fmt.Errorf("operation error STS: %w", context.DeadlineExceeded), want: "no answer in time"},
 		{name: "other error", err: errors.New("dial tcp: lookup sts.amazonaws.com: no such host"), want: "dial tcp: lookup sts.amazonaws.com: no such host"},

@@ -14,13 +14,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/backend"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/backend/parameterstore"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/fetch"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/object"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/retry"
 )
 
 // The tests read parameters as the provider does: through fetch, in
@@ -124,7 +124,7 @@ func (c *staticCreds) Renew(context.Context, aws.Credentials) (aws.Credentials, 
 	return aws.Credentials{AccessKeyID: "ASIATEST2", SecretAccessKey: "s", SessionToken: "t"}, nil
 }
 
-var fastRetry = awsretry.Policy{Budget: 300 * time.Millisecond, AttemptTimeout: 200 * time.Millisecond, BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond}
+var fastRetry = retry.Policy{Budget: 300 * time.Millisecond, AttemptTimeout: 200 * time.Millisecond, BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond}
 
 type env struct {
 	aws *awsemu.AWS

@@ -1,4 +1,4 @@
-package awsretry
+package retry
 
 import (
 	"context"

@@ -1,15 +1,16 @@
-// Package awsretry retries one AWS call through transient failures
+// Package retry retries one AWS call through transient failures
 // (throttling, 5xx, network errors, attempt timeouts) with capped, jittered
 // exponential backoff, until a time budget runs out; and it says what an
 // AWS call's failure is (Transient, Outage, Throttled, Outcome). The
 // provider's Kubernetes API reads are retried by it too (DoIf), with their
-// own rule of what is transient.
+// own rule of what is transient. A refresh whose caller holds a value to
+// serve meanwhile (WithValueHeld) is not retried through throttling.
 //
 // The SDK's own retryer is switched off for the provider's clients: its
 // attempts are few, its quota can refuse retries under load, and when the
 // caller's deadline ends it reports the deadline instead of what AWS said.
 // Here the budget is the provider's, and the last AWS error is kept.
-package awsretry
+package retry
 
 import (
 	"context"
@@ -18,7 +19,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	sdkretry "github.com/aws/aws-sdk-go-v2/aws/retry"
 	smithy "github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
@@ -49,8 +50,8 @@ func (e *ExhaustedError) Error() string { return e.Last.Error() }
 func (e *ExhaustedError) Unwrap() error { return e.Last }
 
 var (
-	retryables = retry.IsErrorRetryables(append([]retry.IsErrorRetryable{}, retry.DefaultRetryables...))
-	throttles  = retry.IsErrorThrottles(append([]retry.IsErrorThrottle{}, retry.DefaultThrottles...))
+	retryables = sdkretry.IsErrorRetryables(append([]sdkretry.IsErrorRetryable{}, sdkretry.DefaultRetryables...))
+	throttles  = sdkretry.IsErrorThrottles(append([]sdkretry.IsErrorThrottle{}, sdkretry.DefaultThrottles...))
 )
 
 // Transient reports whether err is worth retrying.
