@@ -12,9 +12,9 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/retry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/opshttp"
 )
 
@@ -88,8 +88,8 @@ func newFlagSet(c *Config, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.NegativeTTL, "negative-ttl", 10*time.Second, "how long an AWS refusal (4xx: denied, not found) is remembered per identity and secret")
 	fs.IntVar(&c.CacheSize, "cache-size", 1024, "most secrets (and credentials) kept; least recently used go first")
 	fs.Int64Var(&c.CacheMaxBytes, "cache-max-bytes", DefaultCacheMaxBytes, "most bytes of cached secrets and parameters (values, flattened and selected, estimated) kept together (the secrets' and the parameters' caches share it); least recently used go first; 0: --cache-size only")
-	fs.DurationVar(&c.RetryBudget, "retry-budget", awsretry.DefaultPolicy.Budget, "how long one Mount retries transient AWS failures (throttling, 5xx, network) before failing; keep well under the kubelet's 2m")
-	fs.DurationVar(&c.AWSCallTimeout, "aws-call-timeout", awsretry.DefaultPolicy.AttemptTimeout, "how long one AWS call (one attempt) may take before it is abandoned and retried, so a hung connection cannot eat the whole --retry-budget (which also bounds it)")
+	fs.DurationVar(&c.RetryBudget, "retry-budget", retry.DefaultPolicy.Budget, "how long one Mount retries transient AWS failures (throttling, 5xx, network) before failing; keep well under the kubelet's 2m")
+	fs.DurationVar(&c.AWSCallTimeout, "aws-call-timeout", retry.DefaultPolicy.AttemptTimeout, "how long one AWS call (one attempt) may take before it is abandoned and retried, so a hung connection cannot eat the whole --retry-budget (which also bounds it)")
 	fs.DurationVar(&c.StaleIfError, "stale-if-error", time.Hour, "how long past --secret-ttl a secret (and a service account's role) is still served to the same identity when refreshing it fails transiently (AWS or the API server down or throttling); never for a refusal (4xx); 0: off, fail instead")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 0, "on SIGTERM, how long Mounts in flight may take to finish before the socket closes; 0: --retry-budget + 5s")
 	fs.IntVar(&c.MaxConcurrentMounts, "max-concurrent-mounts", DefaultMaxConcurrentMounts, "most Mounts answered at once; more wait for a slot (their requests unread), up to shortly before the kubelet's deadline, then fail with Unknown saying the provider is busy (transient: the kubelet retries)")

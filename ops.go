@@ -6,7 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awscalls"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/kubeapi"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/metrics"
@@ -22,7 +22,7 @@ type ops struct {
 	reg     *prometheus.Registry
 	health  *probes.Health
 	mounts  *metrics.Mounts
-	aws     *awsretry.Metrics
+	aws     *awscalls.Metrics
 	kube    *kubeapi.Metrics
 	servers []*opshttp.Server
 }
@@ -38,7 +38,7 @@ func startOps(cfg Config) (_ *ops, err error) {
 	if o.mounts, err = metrics.NewMounts(o.reg); err != nil {
 		return nil, err
 	}
-	if o.aws, err = awsretry.NewMetrics(o.reg); err != nil {
+	if o.aws, err = awscalls.NewMetrics(o.reg); err != nil {
 		return nil, err
 	}
 	if o.kube, err = kubeapi.NewMetrics(o.reg); err != nil {

@@ -14,7 +14,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awscalls"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/kubeapi"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server"
 )
@@ -69,7 +69,7 @@ func kubeClient(kubeconfig string, qps float64, burst int, opts ...kubeapi.Optio
 
 // newProvider returns the provider and, for the start-up log line, the
 // endpoint each AWS service resolved to (FIPS, VPC endpoints).
-func newProvider(ctx context.Context, cfg Config, kube provider.KubeAPI, calls *awsretry.Metrics) (*provider.Provider, map[string]string, error) {
+func newProvider(ctx context.Context, cfg Config, kube provider.KubeAPI, calls *awscalls.Metrics) (*provider.Provider, map[string]string, error) {
 	awsCfg, err := provider.LoadAWSConfig(ctx)
 	if err != nil {
 		return nil, nil, err

@@ -16,13 +16,13 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/backend/parameterstore"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/backend/secretsmanager"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/fetch"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/params"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/retry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/tokens"
 )
 
@@ -49,7 +49,7 @@ type Options struct {
 	// of fixed size: CacheSize bounds them.
 	CacheMaxBytes int64
 	// RetryBudget bounds a whole Mount, retries of transient AWS failures
-	// included; zero: awsretry.DefaultPolicy's.
+	// included; zero: retry.DefaultPolicy's.
 	RetryBudget time.Duration
 	// PodIdentityAgentURL and PodIdentityAgentURLIPv6 are the EKS Pod
 	// Identity Agent's credentials URLs (identity.DefaultAgentIPv4URL,
@@ -60,7 +60,7 @@ type Options struct {
 	PodIdentityAgentURLIPv6 string
 	// AWSCallTimeout bounds each attempt of an AWS call, so a hung
 	// connection costs one attempt, not the Mount's whole budget; zero:
-	// awsretry.DefaultPolicy's.
+	// retry.DefaultPolicy's.
 	AWSCallTimeout time.Duration
 	// StaleIfError is how long past its freshness window a secret (and a
 	// service account's role) is still served, to the same identity, when
@@ -96,7 +96,7 @@ const credentialRefreshLead = 5 * time.Minute
 // AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_ENDPOINT_URL_SSM, ...) with three changes: one shared
 // HTTP client and connection pool for every pod's calls; anonymous base
 // credentials, so nothing can ever fall back to the node's or the
-// provider's own AWS identity; and no SDK retries (awsretry does them
+// provider's own AWS identity; and no SDK retries (provider/retry does them
 // within the Mount's budget).
 func LoadAWSConfig(ctx context.Context) (aws.Config, error) {
 	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
@@ -209,7 +209,7 @@ type APIs struct {
 
 // NewFromAPIs builds the Mount pipeline over apis.
 func NewFromAPIs(apis APIs, o Options) *Provider {
-	policy := awsretry.DefaultPolicy
+	policy := retry.DefaultPolicy
 	if o.RetryBudget > 0 {
 		policy.Budget = o.RetryBudget
 	}
@@ -232,7 +232,7 @@ func NewFromAPIs(apis APIs, o Options) *Provider {
 		kube: identity.NewKube(apis.Kube, identity.KubeConfig{
 			NodeName: o.NodeName, Cache: o.Cache, SecretTTL: o.SecretTTL, CacheSize: o.CacheSize,
 			StaleIfError: o.StaleIfError, Jitter: refreshJitter,
-			Retry: awsretry.Policy{Budget: policy.Budget, AttemptTimeout: min(identity.DefaultKubeRetry.AttemptTimeout, policy.AttemptTimeout),
+			Retry: retry.Policy{Budget: policy.Budget, AttemptTimeout: min(identity.DefaultKubeRetry.AttemptTimeout, policy.AttemptTimeout),
 				BaseDelay: identity.DefaultKubeRetry.BaseDelay, MaxDelay: identity.DefaultKubeRetry.MaxDelay},
 		}),
 		credentials: identity.NewCredentials(apis.STS, identity.CredentialsConfig{

@@ -15,7 +15,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/backend"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/fetch"
@@ -266,7 +265,7 @@ func (p *Provider) DefaultRegion() string { return p.defaultRegion }
 
 // PodCredentials are id's credentials exchanged for token, as a Mount
 // passes them to its reads (for doctor; see Credentials).
-func (p *Provider) PodCredentials(id identity.Identity, token string) awsretry.Credentials {
+func (p *Provider) PodCredentials(id identity.Identity, token string) identity.PodCredentials {
 	return podCredentials{c: p.credentials, id: id, token: token}
 }
 

@@ -18,7 +18,7 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/mountenv"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awscalls"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/pmp"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/server/metrics"
@@ -71,7 +71,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 func startProvider(t *testing.T, a *awsemu.AWS, opts ...envOption) *env {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	calls, err := awsretry.NewMetrics(reg)
+	calls, err := awscalls.NewMetrics(reg)
 	if err != nil {
 		t.Fatal(err)
 	}

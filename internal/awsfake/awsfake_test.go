@@ -2,7 +2,6 @@ package awsfake_test
 
 import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsfake"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/backend/secretsmanager"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 )
@@ -10,7 +9,7 @@ import (
 // The fakes stand in for the provider's AWS interfaces. (The check lives
 // here because identity's and the backends' own tests import this package.)
 var (
-	_ identity.STSAPI      = (*awsfake.STS)(nil)
-	_ secretsmanager.API   = (*awsfake.SM)(nil)
-	_ awsretry.Credentials = (*awsfake.Creds)(nil)
+	_ identity.STSAPI         = (*awsfake.STS)(nil)
+	_ secretsmanager.API      = (*awsfake.SM)(nil)
+	_ identity.PodCredentials = (*awsfake.Creds)(nil)
 )

@@ -9,7 +9,7 @@ import (
 )
 
 // Creds are an identity's credentials as a read asks for them
-// (awsretry.Credentials): ASIATEST1, ASIATEST2, ... : Get hands out the
+// (identity.PodCredentials): ASIATEST1, ASIATEST2, ... : Get hands out the
 // current ones (fresh the first time, cached after), Renew the next ones.
 // The zero value has none yet: its first Get exchanges them.
 type Creds struct {

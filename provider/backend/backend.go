@@ -16,9 +16,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/object"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/retry"
 )
 
 // Ref names one object version to read.
@@ -160,12 +160,12 @@ type Info struct {
 const MaxBatch = 10
 
 // Outage is the rule every backend of AWS follows: a transient failure
-// that is AWS failing, not refusing (awsretry.Outage), or the Mount's
+// that is AWS failing, not refusing (retry.Outage), or the Mount's
 // budget ending while a call was still trying. A bug's failure (Internal)
 // is not one.
 func Outage(err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
-	return mounterr.KindOf(err) == mounterr.Transient && awsretry.Outage(err)
+	return mounterr.KindOf(err) == mounterr.Transient && retry.Outage(err)
 }

@@ -34,8 +34,8 @@ import (
 
 	"k8s.io/klog/v2"
 
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/retry"
 )
 
 // Stats are a cache's counters since it was made.
@@ -77,14 +77,14 @@ type Options[K comparable] struct {
 	// long ago the value's freshness ended. Not for every stale answer.
 	OnStale func(key K, err error, late time.Duration)
 	// Throttled says which load failures are the service throttling the
-	// caller (awsretry.Throttled): a refresh that fails so keeps the
+	// caller (retry.Throttled): a refresh that fails so keeps the
 	// value answering, for up to HoldFor of its window past its freshness
 	// even with StaleIfError zero (or StaleIfError, when longer), and the
 	// entry tries again only after Backoff of its window, growing with
 	// each throttled refresh in a row and back to the window once one
 	// succeeds. Throttling is the service asking every client to slow
 	// down: the value already held is the safe answer meanwhile. The load
-	// of such a refresh has its context marked awsretry.WithValueHeld, so
+	// of such a refresh has its context marked retry.WithValueHeld, so
 	// it is not retried through the throttling either. Nil: a throttled
 	// refresh is any other failure.
 	Throttled func(error) bool
@@ -369,7 +369,7 @@ func (c *Cache[K, V]) run(ctx context.Context, key K, cl *call[V], load Loader[V
 	lctx := context.WithoutCancel(ctx)
 	if c.holds(key) {
 		// A throttled call is not retried: the value answers for it.
-		lctx = awsretry.WithValueHeld(lctx)
+		lctx = retry.WithValueHeld(lctx)
 	}
 	if d, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc

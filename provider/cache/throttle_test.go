@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/testclock"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/retry"
 )
 
 var errThrottled = errors.New("ThrottlingException: Rate exceeded")
@@ -122,13 +122,13 @@ func TestThrottledRefreshServesWithoutStaleIfError(t *testing.T) {
 }
 
 // TestRefreshIsMarkedValueHeld: the load of a refresh whose value would
-// answer for throttling runs with awsretry.WithValueHeld (so its calls do
+// answer for throttling runs with retry.WithValueHeld (so its calls do
 // not retry the throttling); a first load, with nothing to serve, does not.
 func TestRefreshIsMarkedValueHeld(t *testing.T) {
 	c, clk := newThrottleCache(0)
 	var held []bool
 	load := func(ctx context.Context) (string, time.Duration, error) {
-		held = append(held, awsretry.ValueHeld(ctx))
+		held = append(held, retry.ValueHeld(ctx))
 		return "v", time.Minute, nil
 	}
 	c.Get(context.Background(), "k", load)

@@ -30,7 +30,6 @@ import (
 
 	"k8s.io/klog/v2"
 
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 )
@@ -41,7 +40,7 @@ type Source[V any] struct {
 	// Load reads the object in Region: its value and how long it may be
 	// kept, or why not (with how long the failure may be remembered). A
 	// failure to get the credentials the read is made with is an
-	// *awsretry.CredentialsError (awsretry.DoAs): it is never remembered
+	// *identity.CredentialsError (identity.DoAs): it is never remembered
 	// as the region's outage.
 	Load func(ctx context.Context) (V, time.Duration, error)
 }
@@ -174,7 +173,7 @@ func Do[K comparable, V any](ctx context.Context, r *Regions[K], rd Read[K, V]) 
 // credentialStep reports whether err is a failure to get the credentials
 // of a read, not of the read itself.
 func credentialStep(err error) bool {
-	var credErr *awsretry.CredentialsError
+	var credErr *identity.CredentialsError
 	return errors.As(err, &credErr)
 }
 

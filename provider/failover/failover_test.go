@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 )
@@ -198,7 +197,7 @@ func TestACredentialStepFailureIsNotTheRegionsOutage(t *testing.T) {
 	regs := r.regions()
 	// The Pod Identity Agent does not answer, or A's account is throttled
 	// at STS: the credential step fails with an outage.
-	a := tenantA(&awsretry.CredentialsError{Err: tenantAOutage()})
+	a := tenantA(&identity.CredentialsError{Err: tenantAOutage()})
 	v, _, err := Do(context.Background(), regs, a.read())
 	if err != nil || v != "replica value of role/tenant-a" {
 		t.Fatalf("A without credentials in its primary: %q, %v; want its replica (its credentials there are its own)", v, err)
@@ -208,7 +207,7 @@ func TestACredentialStepFailureIsNotTheRegionsOutage(t *testing.T) {
 		t.Errorf("A after its credential step failed: %q, %v, primary asked %d times; want the primary asked again (the region was not marked out)", v, err, a.primary)
 	}
 	b := &tenant{reader: "role/tenant-b", arn: "arn:aws:secretsmanager:us-east-1:222222222222:secret:tenant-b-db"}
-	a.primaryErr = &awsretry.CredentialsError{Err: tenantAOutage()}
+	a.primaryErr = &identity.CredentialsError{Err: tenantAOutage()}
 	if _, _, err := Do(context.Background(), regs, a.read()); err != nil {
 		t.Fatal(err)
 	}

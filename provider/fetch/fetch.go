@@ -19,18 +19,18 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/backend"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/failover"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/object"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/retry"
 )
 
 // Config tunes a Fetcher.
 type Config struct {
-	Retry awsretry.Policy
+	Retry retry.Policy
 	// Cache off means every Fetch calls the backend.
 	Cache bool
 	// SecretTTL is the freshness window.
@@ -104,7 +104,7 @@ func New(info *backend.Info, r backend.Reader, cfg Config) *Fetcher {
 			Jitter:       cfg.Jitter,
 			StaleIfError: cfg.StaleIfError,
 			StaleIf:      info.Outage,
-			Throttled:    awsretry.Throttled,
+			Throttled:    retry.Throttled,
 			StaleRetry:   StaleRetry(cfg.SecretTTL),
 			// Once per outage and batch: which objects, as whom, since
 			// when and why.
@@ -161,12 +161,12 @@ type Batch struct {
 	// Items are the objects, sorted by CompareItems, none twice, at most
 	// the backend's Info.Batch (Split makes such batches).
 	Items       []Item
-	Credentials awsretry.Credentials
+	Credentials identity.PodCredentials
 	// FailoverRegion, when not empty, is where the Items' replicas are
 	// read, with FailoverCredentials (the identity's credentials there,
 	// from its own STS), when Region is out (failover.Do).
 	FailoverRegion      string
-	FailoverCredentials awsretry.Credentials
+	FailoverCredentials identity.PodCredentials
 }
 
 // Split sorts items, drops repeats and cuts them into batches of at most
@@ -252,7 +252,7 @@ func refs(items []Item, replicas bool) []backend.Ref {
 // twice, for two replicas) in region with creds, retried through
 // transient failures: one version per ref of want, and how long the
 // result may be kept. renamed: each version's VersionID names region.
-func (f *Fetcher) read(ctx context.Context, region string, want []backend.Ref, ttl time.Duration, credentials awsretry.Credentials, renamed bool) ([]*object.Version, time.Duration, error) {
+func (f *Fetcher) read(ctx context.Context, region string, want []backend.Ref, ttl time.Duration, credentials identity.PodCredentials, renamed bool) ([]*object.Version, time.Duration, error) {
 	refs, sorted := want, sortedUnique(want, backend.Compare)
 	if !sorted {
 		refs = slices.Clone(want)
@@ -260,12 +260,12 @@ func (f *Fetcher) read(ctx context.Context, region string, want []backend.Ref, t
 		refs = slices.Compact(refs)
 	}
 	var got []*object.Version
-	err := awsretry.DoAs(ctx, f.cfg.Retry, credentials, func(ctx context.Context, creds aws.Credentials) error {
+	err := identity.DoAs(ctx, f.cfg.Retry, credentials, func(ctx context.Context, creds aws.Credentials) error {
 		var err error
 		got, err = f.reader.Read(ctx, region, refs, creds)
 		return err
 	})
-	var credErr *awsretry.CredentialsError
+	var credErr *identity.CredentialsError
 	if errors.As(err, &credErr) {
 		// Kept a *CredentialsError (its text is the identity stage's own),
 		// so failover.Do tells it from the region's outage; never cached

@@ -17,13 +17,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsfake"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/backend"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/backend/parameterstore"
 	sm "github.com/pmp-secrets-provider/pmp-secrets-provider/provider/backend/secretsmanager"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/object"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/retry"
 )
 
 // These tests read Secrets Manager secrets (awsfake.SM) through the
@@ -50,7 +50,7 @@ func NewFetcher(api sm.API, cfg Config) secretsFetcher {
 	return secretsFetcher{New(&sm.Info, sm.New(api), cfg)}
 }
 
-func (f secretsFetcher) Get(ctx context.Context, id identity.Key, ref Ref, creds awsretry.Credentials) (*object.Version, error) {
+func (f secretsFetcher) Get(ctx context.Context, id identity.Key, ref Ref, creds identity.PodCredentials) (*object.Version, error) {
 	got, err := f.Fetch(ctx, id, Batch{Region: ref.Region, TTL: ref.TTL, Credentials: creds, Items: []Item{{Ref: ref.backend()}}})
 	if err != nil {
 		return nil, err
@@ -59,7 +59,7 @@ func (f secretsFetcher) Get(ctx context.Context, id identity.Key, ref Ref, creds
 }
 
 // fetch reads ref without the cache: the version, and how long it may be kept.
-func (f secretsFetcher) fetch(ctx context.Context, ref Ref, creds awsretry.Credentials) (*object.Version, time.Duration, error) {
+func (f secretsFetcher) fetch(ctx context.Context, ref Ref, creds identity.PodCredentials) (*object.Version, time.Duration, error) {
 	got, ttl, err := f.read(ctx, ref.Region, []backend.Ref{ref.backend()}, ref.TTL, creds, false)
 	if err != nil {
 		return nil, ttl, err
@@ -67,7 +67,7 @@ func (f secretsFetcher) fetch(ctx context.Context, ref Ref, creds awsretry.Crede
 	return got[0], ttl, nil
 }
 
-var fastRetry = awsretry.Policy{Budget: 100 * time.Millisecond, AttemptTimeout: 50 * time.Millisecond, BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond}
+var fastRetry = retry.Policy{Budget: 100 * time.Millisecond, AttemptTimeout: 50 * time.Millisecond, BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond}
 
 func apiError(code, msg string) error { return &smithy.GenericAPIError{Code: code, Message: msg} }
 

@@ -14,12 +14,12 @@ import (
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsfake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/testclock"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/backend"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/fetch"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/object"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/retry"
 )
 
 // vault is a backend the provider does not have, written as a new one
@@ -97,7 +97,7 @@ func (v *vault) Read(ctx context.Context, region string, refs []backend.Ref, _ a
 }
 
 func (v *vault) Explain(region string, refs []backend.Ref, err error) *mounterr.Error {
-	return &mounterr.Error{Kind: mounterr.Transient, Err: err, Msg: "vault read of " + names(refs) + " in " + region + " failed: " + awsretry.Reason(err)}
+	return &mounterr.Error{Kind: mounterr.Transient, Err: err, Msg: "vault read of " + names(refs) + " in " + region + " failed: " + mounterr.Reason(err)}
 }
 
 func (v *vault) callCount() int {
@@ -124,7 +124,7 @@ func newVault(t *testing.T, clock *testclock.Clock, staleIfError time.Duration) 
 		"eu-central-1": {"a-dr": "A from the replica"},
 	}, version: 1, down: map[string]error{}}
 	f := fetch.New(&vaultInfo, v, fetch.Config{
-		Retry: awsretry.Policy{Budget: 200 * time.Millisecond, AttemptTimeout: 100 * time.Millisecond, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
+		Retry: retry.Policy{Budget: 200 * time.Millisecond, AttemptTimeout: 100 * time.Millisecond, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond},
 		Cache: true, SecretTTL: time.Minute, NegativeTTL: 10 * time.Second, CacheSize: 16, StaleIfError: staleIfError, Clock: clock.Now,
 	})
 	return v, f

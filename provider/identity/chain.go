@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	smithy "github.com/aws/smithy-go"
 
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/retry"
 )
 
 // chain assumes id.Target with the credentials of the pod's own identity
@@ -64,7 +64,7 @@ func (c *Credentials) assumeRole(ctx context.Context, id Identity, base aws.Cred
 		in.DurationSeconds = aws.Int32(int32(id.Target.Duration / time.Second))
 	}
 	var out *sts.AssumeRoleOutput
-	err := awsretry.Do(ctx, c.retry, func(ctx context.Context) error {
+	err := retry.Do(ctx, c.retry, func(ctx context.Context) error {
 		var err error
 		out, err = c.api.AssumeRole(ctx, in, func(o *sts.Options) {
 			o.Region = id.Region

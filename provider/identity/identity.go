@@ -2,8 +2,9 @@
 // service account (IRSA) or its EKS Pod Identity association, the AWS
 // region, and short-lived credentials for that role, from STS or the node's
 // Pod Identity Agent, for the pod's own token; and, for cross-account
-// access, a role assumed with those. The provider's own AWS identity is
-// never used for a pod.
+// access, a role assumed with those; and it runs an AWS call with them
+// (DoAs), renewing cached credentials AWS refuses. The provider's own AWS
+// identity is never used for a pod.
 package identity
 
 import (

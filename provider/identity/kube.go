@@ -10,9 +10,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/retry"
 )
 
 // RegionLabel is the node label the region is read from as a last resort.
@@ -33,7 +33,7 @@ type KubeAPI interface {
 type Kube struct {
 	client   KubeAPI
 	nodeName string
-	retry    awsretry.Policy
+	retry    retry.Policy
 	roleTTL  time.Duration
 	// roles, with their negative entries: keyed by identity as far as it
 	// is known before the role (roleKey: namespace and service account,
@@ -62,7 +62,7 @@ type KubeConfig struct {
 	// 5xx, 429): AttemptTimeout is one read's own timeout, so a hung API
 	// server cannot eat the Mount's whole budget; the Mount's deadline ends
 	// the retries too. Zero: DefaultKubeRetry.
-	Retry awsretry.Policy
+	Retry retry.Policy
 	// StaleIfError is how long past SecretTTL a role annotation is kept to
 	// answer when reading it again fails transiently (the API server does
 	// not answer, 5xx, 429); a refusal (not found, forbidden) drops it at
@@ -76,7 +76,7 @@ type KubeConfig struct {
 
 // DefaultKubeRetry retries a Kubernetes API read for up to the Mount's
 // default budget, each read given 5 seconds.
-var DefaultKubeRetry = awsretry.Policy{Budget: awsretry.DefaultPolicy.Budget, AttemptTimeout: 5 * time.Second, BaseDelay: 100 * time.Millisecond, MaxDelay: 2 * time.Second}
+var DefaultKubeRetry = retry.Policy{Budget: retry.DefaultPolicy.Budget, AttemptTimeout: 5 * time.Second, BaseDelay: 100 * time.Millisecond, MaxDelay: 2 * time.Second}
 
 // NewKube returns a reader over client.
 func NewKube(client KubeAPI, cfg KubeConfig) *Kube {
@@ -87,7 +87,7 @@ func NewKube(client KubeAPI, cfg KubeConfig) *Kube {
 	if !cfg.Cache {
 		roleTTL = 0
 	}
-	if cfg.Retry == (awsretry.Policy{}) {
+	if cfg.Retry == (retry.Policy{}) {
 		cfg.Retry = DefaultKubeRetry
 	}
 	roles := cache.NewWithOptions[roleKey, string](cfg.CacheSize, cache.Options[roleKey]{
@@ -208,7 +208,7 @@ func (k *Kube) NodeRegion(ctx context.Context) (string, error) {
 // read runs one Kubernetes API read, retrying transient failures within
 // the retry policy and ctx.
 func (k *Kube) read(ctx context.Context, call func(ctx context.Context) error) error {
-	return awsretry.DoIf(ctx, k.retry, transientKube, call)
+	return retry.DoIf(ctx, k.retry, transientKube, call)
 }
 
 // transientKube reports whether a Kubernetes API failure may pass: any
@@ -226,11 +226,11 @@ func transientKube(err error) bool {
 
 // transientRead is a read of what that failed for longer than the retries.
 func transientRead(what string, err error) error {
-	var ex *awsretry.ExhaustedError
+	var ex *retry.ExhaustedError
 	if errors.As(err, &ex) {
 		return &mounterr.Error{Kind: mounterr.Transient, Err: err, Msg: fmt.Sprintf(
 			"reading %s from the Kubernetes API kept failing for %s (%s); this is transient: the kubelet retries the mount",
-			what, ex.Elapsed.Round(time.Millisecond), awsretry.Reason(ex.Last))}
+			what, ex.Elapsed.Round(time.Millisecond), mounterr.Reason(ex.Last))}
 	}
 	return mounterr.Wrap(mounterr.Transient, err, "reading %s from the Kubernetes API failed (transient; the kubelet retries)", what)
 }

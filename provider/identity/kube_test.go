@@ -12,8 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/retry"
 )
 
 // flakyKube answers each read with the next of its failures, then with a
@@ -60,7 +60,7 @@ func (f *flakyKube) NodeMeta(ctx context.Context, name string) (*metav1.ObjectMe
 }
 
 // fastKubeRetry gives reads 50ms each within a budget of 300ms.
-var fastKubeRetry = awsretry.Policy{Budget: 300 * time.Millisecond, AttemptTimeout: 50 * time.Millisecond, BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond}
+var fastKubeRetry = retry.Policy{Budget: 300 * time.Millisecond, AttemptTimeout: 50 * time.Millisecond, BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond}
 
 var (
 	unavailable = apierrors.NewServiceUnavailable("etcd is away")

@@ -14,8 +14,8 @@ import (
 	smithy "github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/retry"
 )
 
 // PodIdentityAudience is the audience of the pod token the EKS Pod
@@ -95,7 +95,7 @@ func (a *Agent) credentials(ctx context.Context, token string, addr AddressType)
 		p := endpointcreds.New(u.url, func(o *endpointcreds.Options) {
 			o.HTTPClient = a.client
 			o.AuthorizationToken = token
-			o.Retryer = aws.NopRetryer{} // awsretry retries, within the Mount's budget
+			o.Retryer = aws.NopRetryer{} // provider/retry retries, within the Mount's budget
 		})
 		creds, err := p.Retrieve(ctx)
 		if err == nil {
@@ -117,7 +117,7 @@ func agentTransient(err error) bool {
 	if errors.As(err, &status) && status.HTTPStatusCode() == http.StatusTooManyRequests {
 		return true
 	}
-	return awsretry.Transient(err)
+	return retry.Transient(err)
 }
 
 // fromAgent returns id's credentials from the agent.
@@ -128,7 +128,7 @@ func (c *Credentials) fromAgent(ctx context.Context, id Identity, token string) 
 	}
 	var creds aws.Credentials
 	var url string
-	err := awsretry.DoIf(ctx, c.retry, agentTransient, func(ctx context.Context) error {
+	err := retry.DoIf(ctx, c.retry, agentTransient, func(ctx context.Context) error {
 		var err error
 		creds, url, err = c.agent.credentials(ctx, token, id.Address)
 		return err
@@ -199,7 +199,7 @@ var agentTokenCodes = []string{"InvalidTokenException", "ExpiredTokenException"}
 
 // agentFault classifies a failure of asking the agent.
 func agentFault(err error) AgentFault {
-	var ex *awsretry.ExhaustedError
+	var ex *retry.ExhaustedError
 	if errors.As(err, &ex) {
 		err = ex.Last
 	}
@@ -242,7 +242,7 @@ func agentError(id Identity, url string, err error) *mounterr.Error {
 			"the EKS Pod Identity Agent at %s refused the service account token of %s (%s): it takes only tokens of its own EKS cluster for audience %s, which the kubelet issues (tokenRequests of the CSIDriver secrets-store.csi.k8s.io)",
 			url, who, agentReason(err), PodIdentityAudience)}
 	}
-	var ex *awsretry.ExhaustedError
+	var ex *retry.ExhaustedError
 	if errors.As(err, &ex) {
 		return &mounterr.Error{Kind: mounterr.Transient, Err: cause, Msg: fmt.Sprintf(
 			"the EKS Pod Identity Agent at %s kept failing for %s (%s); this is transient: the kubelet retries the mount. Check that the eks-pod-identity-agent add-on runs on this node",
@@ -267,5 +267,5 @@ func agentReason(err error) string {
 		}
 		return r
 	}
-	return awsretry.Reason(err)
+	return mounterr.Reason(err)
 }

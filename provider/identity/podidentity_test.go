@@ -13,8 +13,8 @@ import (
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsfake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/podagent"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/retry"
 )
 
 // agentStandIn answers as the EKS Pod Identity Agent: credentials for the
@@ -241,4 +241,4 @@ func TestPodIdentityTokenGoesNowhereElse(t *testing.T) {
 // agentRetry gives each call to a stand-in agent on loopback room for a
 // busy machine (fastRetry's 50ms attempts are not), and still fails an
 // unreachable one within a second.
-var agentRetry = awsretry.Policy{Budget: time.Second, AttemptTimeout: time.Second, BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond}
+var agentRetry = retry.Policy{Budget: time.Second, AttemptTimeout: time.Second, BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond}

@@ -10,9 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/cache"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/retry"
 )
 
 // STSAPI is the STS calls the provider makes: the IRSA exchange, and the
@@ -30,7 +30,7 @@ var _ STSAPI = (*sts.Client)(nil)
 type Credentials struct {
 	api         STSAPI
 	agent       *Agent
-	retry       awsretry.Policy
+	retry       retry.Policy
 	refreshLead time.Duration
 	negativeTTL time.Duration
 	// cache, its negative entries and coalesced exchanges: keyed by
@@ -41,7 +41,7 @@ type Credentials struct {
 
 // CredentialsConfig tunes Credentials.
 type CredentialsConfig struct {
-	Retry awsretry.Policy
+	Retry retry.Policy
 	// RefreshLead is how long before expiry cached credentials are renewed.
 	RefreshLead time.Duration
 	// NegativeTTL is how long a refusal (4xx) is remembered, so a
@@ -115,7 +115,7 @@ func (c *Credentials) Renew(ctx context.Context, id Identity, token string, reje
 
 func (c *Credentials) assume(ctx context.Context, id Identity, token string) (aws.Credentials, time.Duration, error) {
 	var out *sts.AssumeRoleWithWebIdentityOutput
-	err := awsretry.Do(ctx, c.retry, func(ctx context.Context) error {
+	err := retry.Do(ctx, c.retry, func(ctx context.Context) error {
 		var err error
 		out, err = c.api.AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{
 			RoleArn:          aws.String(id.RoleARN),

@@ -12,14 +12,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsfake"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/retry"
 )
 
 var _ STSAPI = (*awsfake.STS)(nil)
 
 // fastRetry gives transient failures a budget short enough for unit tests.
-var fastRetry = awsretry.Policy{Budget: 100 * time.Millisecond, AttemptTimeout: 50 * time.Millisecond, BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond}
+var fastRetry = retry.Policy{Budget: 100 * time.Millisecond, AttemptTimeout: 50 * time.Millisecond, BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond}
 
 var testIdentity = Identity{RoleARN: "arn:aws:iam::123456789012:role/pmp", Namespace: "pmp", ServiceAccount: "pmp-sa", Region: "eu-west-1"}
 

@@ -15,10 +15,10 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/issuer"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/kubeapi"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/retry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/tokens"
 )
 
@@ -132,7 +132,7 @@ func TestRefusalsAreStatusErrors(t *testing.T) {
 func TestRoleErrorsThroughKube(t *testing.T) {
 	c, _ := apiServer(t)
 	k := identity.NewKube(c, identity.KubeConfig{NodeName: "node-1", CacheSize: 8,
-		Retry: awsretry.Policy{Budget: 200 * time.Millisecond, AttemptTimeout: 100 * time.Millisecond, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond}})
+		Retry: retry.Policy{Budget: 200 * time.Millisecond, AttemptTimeout: 100 * time.Millisecond, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond}})
 	ctx := context.Background()
 	if got, err := k.RoleARN(ctx, "pmp", "pmp-secrets-access"); err != nil || got != role {
 		t.Errorf("RoleARN = %q, %v", got, err)

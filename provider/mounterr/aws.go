@@ -1,6 +1,7 @@
 package mounterr
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -8,7 +9,7 @@ import (
 
 	smithy "github.com/aws/smithy-go"
 
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/retry"
 )
 
 // AWSTable is how the failures of one AWS call read to the user, for a
@@ -27,11 +28,11 @@ type AWSRule[T any] struct {
 	Codes []string
 	Kind  Kind
 	// Msg is the message for the call about x; reason is AWS's code and
-	// message (awsretry.Reason), which names resources, never secrets.
+	// message (Reason), which names resources, never secrets.
 	Msg func(x T, reason string) string
 }
 
-// Error classifies err, what awsretry.Do returned for t's call about x:
+// Error classifies err, what retry.Do returned for t's call about x:
 //   - retries that outlived the budget are Transient, with the last reason;
 //   - an error that is not an AWS answer (network, proxy) is Transient;
 //   - an AWS error code is looked up in Rules;
@@ -39,11 +40,11 @@ type AWSRule[T any] struct {
 //
 // The result wraps err.
 func (t *AWSTable[T]) Error(x T, err error) *Error {
-	var ex *awsretry.ExhaustedError
+	var ex *retry.ExhaustedError
 	if errors.As(err, &ex) {
 		return &Error{Kind: Transient, Err: err, Msg: fmt.Sprintf(
 			"%s kept failing for %s (%s); this is transient: the kubelet retries the mount",
-			t.Call(x), ex.Elapsed.Round(time.Second), awsretry.Reason(ex.Last))}
+			t.Call(x), ex.Elapsed.Round(time.Second), Reason(ex.Last))}
 	}
 	var apiErr smithy.APIError
 	if !errors.As(err, &apiErr) {
@@ -52,8 +53,25 @@ func (t *AWSTable[T]) Error(x T, err error) *Error {
 	code := apiErr.ErrorCode()
 	for _, r := range t.Rules {
 		if slices.Contains(r.Codes, code) {
-			return &Error{Kind: r.Kind, Err: err, Msg: r.Msg(x, awsretry.Reason(err))}
+			return &Error{Kind: r.Kind, Err: err, Msg: r.Msg(x, Reason(err))}
 		}
 	}
-	return &Error{Kind: Transient, Err: err, Msg: fmt.Sprintf("%s failed (%s)", t.Call(x), awsretry.Reason(err))}
+	return &Error{Kind: Transient, Err: err, Msg: fmt.Sprintf("%s failed (%s)", t.Call(x), Reason(err))}
+}
+
+// Reason is the AWS error code and message, or the error's text, for a
+// user-facing message. AWS messages name resources and actions; they do
+// not echo tokens or secret values.
+func Reason(err error) string {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		if msg := apiErr.ErrorMessage(); msg != "" {
+			return apiErr.ErrorCode() + ": " + msg
+		}
+		return apiErr.ErrorCode()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "no answer in time"
+	}
+	return err.Error()
 }

@@ -1,6 +1,6 @@
 // Package metrics is the provider's Prometheus registry: Mounts, caches,
 // failover, build info, Go and process collectors (the AWS and Kubernetes
-// API instruments live beside their calls, in provider/awsretry and
+// API instruments live beside their calls, in provider/awscalls and
 // provider/kubeapi), and the /metrics handler. server/opshttp serves it.
 //
 // Nothing here keeps package-level state: run() builds one registry and

@@ -14,13 +14,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/backend"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/backend/parameterstore"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/fetch"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/object"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/retry"
 )
 
 // The tests read parameters as the provider does: through fetch, in
@@ -38,7 +38,7 @@ type Pair struct{ Primary, Failover Ref }
 // out, and the identity's credentials there.
 type Replicas struct {
 	Region      string
-	Credentials awsretry.Credentials
+	Credentials identity.PodCredentials
 }
 
 type Fetcher struct{ *fetch.Fetcher }
@@ -63,7 +63,7 @@ func (f *Fetcher) get(ctx context.Context, id identity.Key, b fetch.Batch, items
 	return out, nil
 }
 
-func (f *Fetcher) Get(ctx context.Context, id identity.Key, region string, ttl time.Duration, refs []Ref, creds awsretry.Credentials) (map[Ref]*object.Version, error) {
+func (f *Fetcher) Get(ctx context.Context, id identity.Key, region string, ttl time.Duration, refs []Ref, creds identity.PodCredentials) (map[Ref]*object.Version, error) {
 	items := make([]fetch.Item, len(refs))
 	for i, r := range refs {
 		items[i] = fetch.Item{Ref: r}
@@ -79,7 +79,7 @@ func (f *Fetcher) Get(ctx context.Context, id identity.Key, region string, ttl t
 	return out, nil
 }
 
-func (f *Fetcher) GetFailover(ctx context.Context, id identity.Key, region string, ttl time.Duration, pairs []Pair, creds awsretry.Credentials, replicas Replicas) (map[Pair]*object.Version, error) {
+func (f *Fetcher) GetFailover(ctx context.Context, id identity.Key, region string, ttl time.Duration, pairs []Pair, creds identity.PodCredentials, replicas Replicas) (map[Pair]*object.Version, error) {
 	items := make([]fetch.Item, len(pairs))
 	for i, p := range pairs {
 		items[i] = fetch.Item{Ref: p.Primary, Replica: p.Failover}
@@ -108,7 +108,7 @@ type staticCreds struct {
 	renew int
 }
 
-var _ awsretry.Credentials = (*staticCreds)(nil)
+var _ identity.PodCredentials = (*staticCreds)(nil)
 
 func (c *staticCreds) Get(context.Context) (aws.Credentials, bool, error) {
 	c.mu.Lock()
@@ -124,7 +124,7 @@ func (c *staticCreds) Renew(context.Context, aws.Credentials) (aws.Credentials, 
 	return aws.Credentials{AccessKeyID: "ASIATEST2", SecretAccessKey: "s", SessionToken: "t"}, nil
 }
 
-var fastRetry = awsretry.Policy{Budget: 300 * time.Millisecond, AttemptTimeout: 200 * time.Millisecond, BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond}
+var fastRetry = retry.Policy{Budget: 300 * time.Millisecond, AttemptTimeout: 200 * time.Millisecond, BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond}
 
 type env struct {
 	aws *awsemu.AWS

@@ -12,12 +12,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsfake"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/backend"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/fetch"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/object"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/retry"
 )
 
 var _ API = (*awsfake.SM)(nil)
@@ -33,7 +33,7 @@ type fetcher struct{ *fetch.Fetcher }
 
 func NewFetcher(api API, cfg fetch.Config) fetcher { return fetcher{fetch.New(&Info, New(api), cfg)} }
 
-func (f fetcher) Get(ctx context.Context, id identity.Key, ref Ref, creds awsretry.Credentials) (*object.Version, error) {
+func (f fetcher) Get(ctx context.Context, id identity.Key, ref Ref, creds identity.PodCredentials) (*object.Version, error) {
 	got, err := f.Fetch(ctx, id, fetch.Batch{Region: ref.Region, TTL: ref.TTL, Credentials: creds,
 		Items: []fetch.Item{{Ref: backend.Ref{Name: ref.ID, Version: ref.VersionID, Label: ref.VersionStage}}}})
 	if err != nil {
@@ -44,7 +44,7 @@ func (f fetcher) Get(ctx context.Context, id identity.Key, ref Ref, creds awsret
 
 type Config = fetch.Config
 
-var fastRetry = awsretry.Policy{Budget: 100 * time.Millisecond, AttemptTimeout: 50 * time.Millisecond, BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond}
+var fastRetry = retry.Policy{Budget: 100 * time.Millisecond, AttemptTimeout: 50 * time.Millisecond, BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond}
 
 func apiError(code, msg string) error { return &smithy.GenericAPIError{Code: code, Message: msg} }
 

@@ -1,4 +1,8 @@
-package awsretry
+// Package awscalls counts every AWS call the provider makes, at the SDK's
+// edge: each attempt of each operation of each client built from an
+// instrumented aws.Config, by service, operation, outcome (retry.Outcome)
+// and AWS error code, and the attempts that were retries (retry.Do).
+package awscalls
 
 import (
 	"context"
@@ -6,22 +10,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	sdkretry "github.com/aws/aws-sdk-go-v2/aws/retry"
 	smithy "github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/prometheus/client_golang/prometheus"
-)
 
-// Outcomes of one AWS call, the outcome label of pmp_aws_requests_total.
-const (
-	OutcomeOK          = "ok"
-	OutcomeThrottled   = "throttled"    // a throttling code or HTTP 429
-	OutcomeClientError = "client_error" // another 4xx: the code label says which
-	OutcomeServerError = "server_error" // 5xx, or an answer that could not be read
-	OutcomeNetwork     = "network"      // no HTTP answer: refused, reset, DNS, TLS
-	OutcomeTimeout     = "timeout"      // the attempt's own timeout, or the Mount's budget, ran out
-	OutcomeCanceled    = "canceled"     // the caller went away
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/retry"
 )
 
 // OtherCode is the code label of an AWS error code not in knownCodes: the
@@ -50,7 +44,7 @@ var knownCodes = func() map[string]bool {
 	} {
 		m[c] = true
 	}
-	for c := range retry.DefaultThrottleErrorCodes {
+	for c := range sdkretry.DefaultThrottleErrorCodes {
 		m[c] = true
 	}
 	return m
@@ -95,62 +89,28 @@ func (m *Metrics) Instrument(cfg *aws.Config) {
 func (m *Metrics) count(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 	out, md, err := next.HandleInitialize(ctx, in)
 	service, op := awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx)
-	outcome, code := outcomeOf(err)
-	m.requests.WithLabelValues(service, op, outcome, code).Inc()
-	if attemptOf(ctx) > 1 {
+	outcome := retry.Outcome(err)
+	m.requests.WithLabelValues(service, op, outcome, codeOf(outcome, err)).Inc()
+	if retry.IsRetry(ctx) {
 		m.retries.WithLabelValues(service, op).Inc()
 	}
 	return out, md, err
 }
 
-// outcomeOf classifies the error of one AWS call (nil: ok) and gives its
-// AWS error code, mapped to OtherCode when it is not a known one.
-func outcomeOf(err error) (outcome, code string) {
-	if err == nil {
-		return OutcomeOK, ""
+// codeOf is the code label of a call that ended in outcome with err: the
+// AWS error code of an answer, mapped to OtherCode when it is not a known
+// one; empty when the call succeeded or got no answer, or was canceled.
+func codeOf(outcome string, err error) string {
+	switch outcome {
+	case retry.OutcomeOK, retry.OutcomeNetwork, retry.OutcomeTimeout, retry.OutcomeCanceled:
+		return ""
 	}
 	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		code = apiErr.ErrorCode()
-		if !knownCodes[code] {
-			code = OtherCode
-		}
+	if !errors.As(err, &apiErr) {
+		return ""
 	}
-	// A call that got no answer still carries an empty response, status 0.
-	var resp *smithyhttp.ResponseError
-	if errors.As(err, &resp) && resp.HTTPStatusCode() > 0 {
-		status := resp.HTTPStatusCode()
-		switch {
-		case status == 429 || throttles.IsErrorThrottle(err) == aws.TrueTernary:
-			return OutcomeThrottled, code
-		case status >= 500:
-			return OutcomeServerError, code
-		case status >= 400:
-			return OutcomeClientError, code
-		default: // an answer that was not one: a 2xx the SDK could not read
-			return OutcomeServerError, code
-		}
+	if code := apiErr.ErrorCode(); knownCodes[code] {
+		return code
 	}
-	switch {
-	case errors.Is(err, context.Canceled):
-		return OutcomeCanceled, ""
-	case errors.Is(err, context.DeadlineExceeded):
-		return OutcomeTimeout, ""
-	case apiErr != nil: // an AWS error without an HTTP answer: not from the SDK's HTTP clients
-		return OutcomeClientError, code
-	}
-	return OutcomeNetwork, ""
-}
-
-// attemptKey marks the context of a retry with its attempt number, for
-// count: Do is the one place that knows a call is a retry.
-type attemptKey struct{}
-
-func withAttempt(ctx context.Context, attempt int) context.Context {
-	return context.WithValue(ctx, attemptKey{}, attempt)
-}
-
-func attemptOf(ctx context.Context) int {
-	n, _ := ctx.Value(attemptKey{}).(int)
-	return n
+	return OtherCode
 }

@@ -1,4 +1,4 @@
-package awsretry_test
+package awscalls_test
 
 import (
 	"context"
@@ -18,7 +18,8 @@ import (
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/promtest"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
-	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awsretry"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/awscalls"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/retry"
 )
 
 // clients are the provider's two AWS clients, built from the provider's
@@ -39,7 +40,7 @@ func newClients(t *testing.T, endpoint string) clients {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	m, err := awsretry.NewMetrics(reg)
+	m, err := awscalls.NewMetrics(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,14 +86,14 @@ func TestAWSCallsCountedByOutcomeAndCode(t *testing.T) {
 		code          string
 		outcome, want string
 	}{
-		{"denied", 400, "AccessDeniedException", awsretry.OutcomeClientError, "AccessDeniedException"},
-		{"not found", 400, "ResourceNotFoundException", awsretry.OutcomeClientError, "ResourceNotFoundException"},
-		{"throttled with a 400", 400, "ThrottlingException", awsretry.OutcomeThrottled, "ThrottlingException"},
-		{"throttled with a 429", 429, "TooManyRequestsException", awsretry.OutcomeThrottled, "TooManyRequestsException"},
-		{"unavailable", 503, "ServiceUnavailable", awsretry.OutcomeServerError, "ServiceUnavailable"},
-		{"internal error", 500, "InternalServiceError", awsretry.OutcomeServerError, "InternalServiceError"},
-		{"a code we do not know", 400, "BrandNewException", awsretry.OutcomeClientError, awsretry.OtherCode},
-		{"a code that would be unbounded", 400, "eyJhbGciOiJSUzI1NiJ9.TOKEN-SENTINEL", awsretry.OutcomeClientError, awsretry.OtherCode},
+		{"denied", 400, "AccessDeniedException", retry.OutcomeClientError, "AccessDeniedException"},
+		{"not found", 400, "ResourceNotFoundException", retry.OutcomeClientError, "ResourceNotFoundException"},
+		{"throttled with a 400", 400, "ThrottlingException", retry.OutcomeThrottled, "ThrottlingException"},
+		{"throttled with a 429", 429, "TooManyRequestsException", retry.OutcomeThrottled, "TooManyRequestsException"},
+		{"unavailable", 503, "ServiceUnavailable", retry.OutcomeServerError, "ServiceUnavailable"},
+		{"internal error", 500, "InternalServiceError", retry.OutcomeServerError, "InternalServiceError"},
+		{"a code we do not know", 400, "BrandNewException", retry.OutcomeClientError, awscalls.OtherCode},
+		{"a code that would be unbounded", 400, "eyJhbGciOiJSUzI1NiJ9.TOKEN-SENTINEL", retry.OutcomeClientError, awscalls.OtherCode},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -116,7 +117,7 @@ func TestSTSCallsCountedUnderTheirService(t *testing.T) {
 	if err := c.assume(context.Background()); err == nil {
 		t.Fatal("no error")
 	}
-	if got := requests(t, c, "STS", "AssumeRoleWithWebIdentity", awsretry.OutcomeClientError, "InvalidIdentityToken"); got != 1 {
+	if got := requests(t, c, "STS", "AssumeRoleWithWebIdentity", retry.OutcomeClientError, "InvalidIdentityToken"); got != 1 {
 		t.Errorf("series: %v", promtest.Labels(t, c.reg))
 	}
 }
@@ -133,7 +134,7 @@ func TestAWSCallsWithoutAnAnswer(t *testing.T) {
 		if err := c.getSecret(context.Background()); err == nil {
 			t.Fatal("no error")
 		}
-		if got := requests(t, c, "Secrets Manager", "GetSecretValue", awsretry.OutcomeNetwork, ""); got != 1 {
+		if got := requests(t, c, "Secrets Manager", "GetSecretValue", retry.OutcomeNetwork, ""); got != 1 {
 			t.Errorf("series: %v", promtest.Labels(t, c.reg))
 		}
 	})
@@ -161,7 +162,7 @@ func TestAWSCallsWithoutAnAnswer(t *testing.T) {
 		if err := c.getSecret(ctx); err == nil {
 			t.Fatal("no error")
 		}
-		if got := requests(t, c, "Secrets Manager", "GetSecretValue", awsretry.OutcomeTimeout, ""); got != 1 {
+		if got := requests(t, c, "Secrets Manager", "GetSecretValue", retry.OutcomeTimeout, ""); got != 1 {
 			t.Errorf("series: %v", promtest.Labels(t, c.reg))
 		}
 	})
@@ -172,7 +173,7 @@ func TestAWSCallsWithoutAnAnswer(t *testing.T) {
 		if err := c.getSecret(ctx); !errors.Is(err, context.Canceled) {
 			t.Fatalf("err = %v", err)
 		}
-		if got := requests(t, c, "Secrets Manager", "GetSecretValue", awsretry.OutcomeCanceled, ""); got != 1 {
+		if got := requests(t, c, "Secrets Manager", "GetSecretValue", retry.OutcomeCanceled, ""); got != 1 {
 			t.Errorf("series: %v", promtest.Labels(t, c.reg))
 		}
 	})
@@ -184,8 +185,8 @@ func TestRetriesCounted(t *testing.T) {
 	c := newClients(t, endpoint)
 	f.Inject(awsemu.Fault{Operation: "secretsmanager:GetSecretValue", Status: 400, Code: "ThrottlingException", Times: 2})
 	f.Inject(awsemu.Fault{Operation: "secretsmanager:GetSecretValue", Status: 400, Code: "AccessDeniedException"})
-	p := awsretry.Policy{Budget: 5 * time.Second, AttemptTimeout: time.Second, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}
-	if err := awsretry.Do(context.Background(), p, c.getSecret); err == nil {
+	p := retry.Policy{Budget: 5 * time.Second, AttemptTimeout: time.Second, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}
+	if err := retry.Do(context.Background(), p, c.getSecret); err == nil {
 		t.Fatal("no error")
 	}
 	for _, s := range []struct {
@@ -214,7 +215,7 @@ func TestAWSCallsCountedOK(t *testing.T) {
 	if err := c.getSecret(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got := requests(t, c, "Secrets Manager", "GetSecretValue", awsretry.OutcomeOK, ""); got != 1 {
+	if got := requests(t, c, "Secrets Manager", "GetSecretValue", retry.OutcomeOK, ""); got != 1 {
 		t.Errorf("series: %v", promtest.Labels(t, c.reg))
 	}
 	if got := promtest.Value(t, c.reg, "pmp_aws_retries_total", "service", "Secrets Manager", "operation", "GetSecretValue"); got != 0 {

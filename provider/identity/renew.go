@@ -1,4 +1,4 @@
-package awsretry
+package identity
 
 import (
 	"context"
@@ -7,11 +7,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	smithy "github.com/aws/smithy-go"
+
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/retry"
 )
 
-// Credentials give an AWS call the pod identity's credentials. They are
-// asked for only when a call is made, so a cached value costs no STS call.
-type Credentials interface {
+// PodCredentials give an AWS call one identity's credentials (a Mount's,
+// see Credentials). They are asked for only when a call is made, so a
+// cached value costs no STS call.
+type PodCredentials interface {
 	// Get returns the identity's credentials; fresh says they were
 	// exchanged with STS for this call, not taken from a cache.
 	Get(ctx context.Context) (creds aws.Credentials, fresh bool, err error)
@@ -38,18 +41,18 @@ type CredentialsError struct{ Err error }
 func (e *CredentialsError) Error() string { return e.Err.Error() }
 func (e *CredentialsError) Unwrap() error { return e.Err }
 
-// DoAs runs call through Do with c's credentials. When AWS refuses cached
+// DoAs runs call through retry.Do with c's credentials. When AWS refuses cached
 // credentials themselves (see rejectedCredentials), it renews them once
 // and runs call again. Failing to get credentials is a *CredentialsError.
 // Secrets Manager and Parameter Store calls share it, so both treat a
 // revoked session the same way.
-func DoAs(ctx context.Context, p Policy, c Credentials, call func(ctx context.Context, creds aws.Credentials) error) error {
+func DoAs(ctx context.Context, p retry.Policy, c PodCredentials, call func(ctx context.Context, creds aws.Credentials) error) error {
 	creds, fresh, err := c.Get(ctx)
 	if err != nil {
 		return &CredentialsError{Err: err}
 	}
 	run := func(creds aws.Credentials) error {
-		return Do(ctx, p, func(ctx context.Context) error { return call(ctx, creds) })
+		return retry.Do(ctx, p, func(ctx context.Context) error { return call(ctx, creds) })
 	}
 	err = run(creds)
 	var apiErr smithy.APIError

@@ -1,15 +1,16 @@
-// Package awsretry retries one AWS call through transient failures
+// Package retry retries one AWS call through transient failures
 // (throttling, 5xx, network errors, attempt timeouts) with capped, jittered
-// exponential backoff, until a time budget runs out; and it counts every
-// AWS call, by outcome, at the SDK's edge (Metrics). The provider's
-// Kubernetes API reads are retried by it too (DoIf), with their own rule of
-// what is transient.
+// exponential backoff, until a time budget runs out; and it says what an
+// AWS call's failure is (Transient, Outage, Throttled, Outcome). The
+// provider's Kubernetes API reads are retried by it too (DoIf), with their
+// own rule of what is transient. A refresh whose caller holds a value to
+// serve meanwhile (WithValueHeld) is not retried through throttling.
 //
 // The SDK's own retryer is switched off for the provider's clients: its
 // attempts are few, its quota can refuse retries under load, and when the
 // caller's deadline ends it reports the deadline instead of what AWS said.
 // Here the budget is the provider's, and the last AWS error is kept.
-package awsretry
+package retry
 
 import (
 	"context"
@@ -18,8 +19,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	sdkretry "github.com/aws/aws-sdk-go-v2/aws/retry"
 	smithy "github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // Policy bounds the retries of one call.
@@ -48,8 +50,8 @@ func (e *ExhaustedError) Error() string { return e.Last.Error() }
 func (e *ExhaustedError) Unwrap() error { return e.Last }
 
 var (
-	retryables = retry.IsErrorRetryables(append([]retry.IsErrorRetryable{}, retry.DefaultRetryables...))
-	throttles  = retry.IsErrorThrottles(append([]retry.IsErrorThrottle{}, retry.DefaultThrottles...))
+	retryables = sdkretry.IsErrorRetryables(append([]sdkretry.IsErrorRetryable{}, sdkretry.DefaultRetryables...))
+	throttles  = sdkretry.IsErrorThrottles(append([]sdkretry.IsErrorThrottle{}, sdkretry.DefaultThrottles...))
 )
 
 // Transient reports whether err is worth retrying.
@@ -76,6 +78,52 @@ func Transient(err error) bool {
 	return false
 }
 
+// Outcomes of one AWS call (Outcome): what Outage and Throttled go by, and
+// the outcome label of the AWS call metrics (provider/awscalls).
+const (
+	OutcomeOK          = "ok"
+	OutcomeThrottled   = "throttled"    // a throttling code or HTTP 429
+	OutcomeClientError = "client_error" // another 4xx: the code label says which
+	OutcomeServerError = "server_error" // 5xx, or an answer that could not be read
+	OutcomeNetwork     = "network"      // no HTTP answer: refused, reset, DNS, TLS
+	OutcomeTimeout     = "timeout"      // the attempt's own timeout, or the Mount's budget, ran out
+	OutcomeCanceled    = "canceled"     // the caller went away
+)
+
+// Outcome classifies the error of one AWS call (nil: ok) by what became of
+// the call: AWS answered it (ok, throttled, another 4xx, a 5xx), or no
+// answer came (network, timeout), or the caller went away (canceled).
+func Outcome(err error) string {
+	if err == nil {
+		return OutcomeOK
+	}
+	// A call that got no answer still carries an empty response, status 0.
+	var resp *smithyhttp.ResponseError
+	if errors.As(err, &resp) && resp.HTTPStatusCode() > 0 {
+		status := resp.HTTPStatusCode()
+		switch {
+		case status == 429 || throttles.IsErrorThrottle(err) == aws.TrueTernary:
+			return OutcomeThrottled
+		case status >= 500:
+			return OutcomeServerError
+		case status >= 400:
+			return OutcomeClientError
+		default: // an answer that was not one: a 2xx the SDK could not read
+			return OutcomeServerError
+		}
+	}
+	var apiErr smithy.APIError
+	switch {
+	case errors.Is(err, context.Canceled):
+		return OutcomeCanceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return OutcomeTimeout
+	case errors.As(err, &apiErr): // an AWS error without an HTTP answer: not from the SDK's HTTP clients
+		return OutcomeClientError
+	}
+	return OutcomeNetwork
+}
+
 // Outage reports whether err is AWS failing rather than AWS answering
 // about the request: throttling, a 5xx, no answer (network, timeout), or
 // retries of those that outlived the budget. An answer refusing the request
@@ -89,7 +137,7 @@ func Outage(err error) bool {
 	if Transient(err) {
 		return true
 	}
-	switch o, _ := outcomeOf(err); o {
+	switch Outcome(err) {
 	case OutcomeThrottled, OutcomeServerError, OutcomeNetwork, OutcomeTimeout:
 		return true
 	}
@@ -108,8 +156,7 @@ func Throttled(err error) bool {
 	if throttles.IsErrorThrottle(err) == aws.TrueTernary {
 		return true
 	}
-	o, _ := outcomeOf(err)
-	return o == OutcomeThrottled
+	return Outcome(err) == OutcomeThrottled
 }
 
 // heldKey marks a context whose caller holds a value it may serve instead
@@ -130,6 +177,21 @@ func WithValueHeld(ctx context.Context) context.Context {
 func ValueHeld(ctx context.Context) bool {
 	held, _ := ctx.Value(heldKey{}).(bool)
 	return held
+}
+
+// attemptKey marks the context of a retry with its attempt number: Do is
+// the one place that knows a call is a retry.
+type attemptKey struct{}
+
+func withAttempt(ctx context.Context, attempt int) context.Context {
+	return context.WithValue(ctx, attemptKey{}, attempt)
+}
+
+// IsRetry reports whether ctx is the context of an attempt of Do after its
+// first (the AWS call metrics count retries by it).
+func IsRetry(ctx context.Context) bool {
+	n, _ := ctx.Value(attemptKey{}).(int)
+	return n > 1
 }
 
 // Do runs call until it succeeds, fails with a non-transient error, or the
@@ -158,7 +220,7 @@ func DoIf(ctx context.Context, p Policy, transient func(error) bool, call func(c
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithDeadline(ctx, minTime(deadline, time.Now().Add(p.AttemptTimeout)))
 		if attempt > 1 {
-			actx = withAttempt(actx, attempt) // counted by Metrics
+			actx = withAttempt(actx, attempt) // IsRetry
 		}
 		err := call(actx)
 		cancel()
@@ -203,21 +265,4 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
-}
-
-// Reason is the AWS error code and message, or the error's text, for a
-// user-facing message. AWS messages name resources and actions; they do
-// not echo tokens or secret values.
-func Reason(err error) string {
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		if msg := apiErr.ErrorMessage(); msg != "" {
-			return apiErr.ErrorCode() + ": " + msg
-		}
-		return apiErr.ErrorCode()
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return "no answer in time"
-	}
-	return err.Error()
 }
