@@ -760,7 +760,11 @@ func TestMountBounds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := newProvider(t, edges{region: "eu-west-1", sm: &awsfake.SM{Versions: tt.versions}}, testOptions)
+			// Dozens of large objects under -race on a loaded machine: a
+			// budget that cannot run out before the bound is reached.
+			o := testOptions
+			o.RetryBudget = time.Minute
+			p := newProvider(t, edges{region: "eu-west-1", sm: &awsfake.SM{Versions: tt.versions}}, o)
 			req := parse(t, pmpReq(tt.objects))
 			req.TargetPath = tt.target
 			res, err := p.Mount(context.Background(), req)
