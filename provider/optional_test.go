@@ -11,8 +11,10 @@ import (
 	awsssm "github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/yaml"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/mddoc"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/mountenv"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
@@ -324,5 +326,70 @@ func TestOptionalIsTheTenantsOwn(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"secret myapp-storage"}, skipped(res)); diff != "" {
 		t.Errorf("the first identity, within its negative window: skipped (-want +got):\n%s", diff)
+	}
+}
+
+// TestMendixSeparateSecretsExample: the class of docs/mendix-environments.md
+// whose environment keeps its database, storage and app settings in three
+// secrets, the last two optional, mounts the database's files while it is
+// the only one, and every file once all three exist.
+func TestMendixSeparateSecretsExample(t *testing.T) {
+	d, err := mddoc.Load("../docs/mendix-environments.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := d.MustSection(t, "Settings in separate secrets")
+	start := strings.Index(section, "```yaml\n")
+	if start < 0 {
+		t.Fatal("the section shows no YAML")
+	}
+	end := strings.Index(section[start+8:], "```")
+	if end < 0 {
+		t.Fatal("the section's YAML does not end")
+	}
+	var class struct {
+		Spec struct {
+			Parameters map[string]string `json:"parameters"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal([]byte(section[start+8:start+8+end]), &class); err != nil {
+		t.Fatal(err)
+	}
+	e := optionalEnv(t, func(o *provider.Options) { o.NegativeTTL = 0 })
+	e.Kube.PutServiceAccount("my-namespace", "my-app", mountenv.Role)
+	mount := func() (map[string]string, []string) {
+		t.Helper()
+		r := e.Req(class.Spec.Parameters["objects"])
+		r.Namespace, r.ServiceAccount, r.SecretProviderClass = "my-namespace", "my-app", "my-app"
+		res, err := e.Mount(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return mountenv.Files(res), skipped(res)
+	}
+
+	e.PutSecret("my-namespace/my-app/database", `{"database-type": "PostgreSQL", "database-jdbc-url": "jdbc:postgresql://db:5432/app", "database-host": "db:5432", "database-name": "app", "database-username": "app", "database-password": "VALUE-SENTINEL-db"}`)
+	files, left := mount()
+	want := map[string]string{
+		"database-type": "PostgreSQL", "database-jdbc-url": "jdbc:postgresql://db:5432/app", "database-host": "db:5432",
+		"database-name": "app", "database-username": "app", "database-password": "VALUE-SENTINEL-db",
+	}
+	if diff := cmp.Diff(want, files); diff != "" {
+		t.Errorf("the database secret alone: files (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"secret my-namespace/my-app/storage", "secret my-namespace/my-app/config"}, left); diff != "" {
+		t.Errorf("the database secret alone: skipped (-want +got):\n%s", diff)
+	}
+
+	e.PutSecret("my-namespace/my-app/storage", `{"storage-service-name": "com.mendix.storage.s3", "storage-endpoint": "https://my-app-bucket.s3.eu-west-1.amazonaws.com", "storage-bucket-name": "my-app"}`)
+	e.PutSecret("my-namespace/my-app/config", `{"mx-admin-password": "VALUE-SENTINEL-admin", "mx-const-MyFirstModule.WelcomePageTitle": "Hello"}`)
+	files, left = mount()
+	want["storage-service-name"], want["storage-endpoint"], want["storage-bucket-name"] = "com.mendix.storage.s3", "https://my-app-bucket.s3.eu-west-1.amazonaws.com", "my-app"
+	want["mx-admin-password"], want["mx-const-MyFirstModule.WelcomePageTitle"] = "VALUE-SENTINEL-admin", "Hello"
+	if diff := cmp.Diff(want, files); diff != "" {
+		t.Errorf("all three secrets: files (-want +got):\n%s", diff)
+	}
+	if len(left) != 0 {
+		t.Errorf("all three secrets: skipped %v", left)
 	}
 }
