@@ -393,3 +393,47 @@ func TestMendixSeparateSecretsExample(t *testing.T) {
 		t.Errorf("all three secrets: skipped %v", left)
 	}
 }
+
+// TestOptionalReferenceExample: the example of docs/secretproviderclass.md's
+// Optional objects and keys mounts what exists and names what it left out.
+func TestOptionalReferenceExample(t *testing.T) {
+	d, err := mddoc.Load("../docs/secretproviderclass.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := d.MustSection(t, "Optional objects and keys")
+	start := strings.Index(section, "```yaml\n")
+	if start < 0 {
+		t.Fatal("the section shows no YAML")
+	}
+	end := strings.Index(section[start+8:], "```")
+	if end < 0 {
+		t.Fatal("the section's YAML does not end")
+	}
+	var example struct {
+		Objects string `json:"objects"`
+	}
+	if err := yaml.UnmarshalStrict([]byte(section[start+8:start+8+end]), &example); err != nil {
+		t.Fatal(err)
+	}
+	e := optionalEnv(t)
+	e.PutSecret("myapp-database", `{"database-type": "PostgreSQL"}`)
+	e.PutSecret("myapp-runtime", `{"mx-admin-password": "VALUE-SENTINEL-admin"}`)
+	res, err := e.Mount(e.Req(example.Objects))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"database-type":     "PostgreSQL",
+		"runtime.json":      `{"mx-admin-password": "VALUE-SENTINEL-admin"}`,
+		"mx-admin-password": "VALUE-SENTINEL-admin",
+	}
+	if diff := cmp.Diff(want, mountenv.Files(res)); diff != "" {
+		t.Errorf("files (-want +got):\n%s", diff)
+	}
+	wantSkipped := []string{"secret myapp-storage", "parameter /myapp/config/mx-debugger-password",
+		"jmesPath[1] (objectAlias mx-runtime-ClusterManagerActionListenerPort) of secret myapp-runtime"}
+	if diff := cmp.Diff(wantSkipped, skipped(res)); diff != "" {
+		t.Errorf("skipped (-want +got):\n%s", diff)
+	}
+}
