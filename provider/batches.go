@@ -3,10 +3,12 @@ package provider
 import (
 	"cmp"
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/backend"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/fetch"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/object"
@@ -36,6 +38,10 @@ type batch struct {
 	group    group
 	items    []fetch.Item
 	versions []*object.Version
+	// required marks the items an object that is not optional reads; an
+	// item only optional objects read is left out when it does not exist
+	// (its version nil).
+	required [backend.MaxBatch]bool
 }
 
 // plan is a Mount's objects in batches: each object's batch, and its
@@ -63,6 +69,7 @@ func planOf(req *params.Request, base identity.Identity, pl *plan) {
 		o := &pl.one
 		o.batch[0].group, o.item[0] = groupOf(req, base, &req.Objects[0]), itemOf(req, &req.Objects[0])
 		o.batch[0].items = o.item[:]
+		o.batch[0].required[0] = !req.Objects[0].Optional
 		pl.batches, pl.at = o.batch[:], o.at[:]
 		return
 	}
@@ -97,6 +104,11 @@ func planOf(req *params.Request, base identity.Identity, pl *plan) {
 			pl.batches = append(pl.batches, batch{group: g, items: part})
 		}
 		start = end
+	}
+	for i, at := range pl.at {
+		if !req.Objects[i].Optional {
+			pl.batches[at.batch].required[at.item] = true
+		}
 	}
 }
 
@@ -136,8 +148,57 @@ func (p *Provider) read(ctx context.Context, req *params.Request, obj *params.Ob
 	}
 	got, err := p.fetchers[g.typ].Fetch(ctx, id.Key(), fb)
 	if err != nil {
-		return err
+		if got, err = p.readPresent(ctx, id.Key(), fb, b, err); err != nil {
+			return err
+		}
 	}
 	b.versions = got
 	return nil
+}
+
+// readPresent answers b's read fb, which failed with err, when all err
+// says is that items only optional objects read do not exist in b's own
+// region: the versions of the other items, read again without them, and
+// nil for each missing one. Otherwise it returns err, as a Mount without
+// optional objects fails. A missing item is never inferred: the backend
+// names it (backend.MissingError), and its answer from the failover
+// region leaves nothing out. Each read is its own cache entry, so while
+// the window of the failed read's negative entry lasts (--negative-ttl)
+// and the rest is fresh, a Mount makes no call.
+func (p *Provider) readPresent(ctx context.Context, reader identity.Key, fb fetch.Batch, b *batch, err error) ([]*object.Version, error) {
+	var missing [backend.MaxBatch]bool
+	for {
+		var m *backend.MissingError
+		if !errors.As(err, &m) || m.Region != b.group.region || len(m.Refs) == 0 {
+			return nil, err
+		}
+		for _, r := range m.Refs {
+			j := slices.IndexFunc(b.items, func(it fetch.Item) bool { return it.Ref == r })
+			if j < 0 || missing[j] || b.required[j] {
+				return nil, err // not asked for, asked for again, or needed
+			}
+			missing[j] = true
+		}
+		var rest []fetch.Item
+		for j, it := range b.items {
+			if !missing[j] {
+				rest = append(rest, it)
+			}
+		}
+		out := make([]*object.Version, len(b.items))
+		if len(rest) == 0 {
+			return out, nil
+		}
+		fb.Items = rest
+		var got []*object.Version
+		if got, err = p.fetchers[b.group.typ].Fetch(ctx, reader, fb); err == nil {
+			k := 0
+			for j := range b.items {
+				if !missing[j] {
+					out[j], k = got[k], k+1
+				}
+			}
+			return out, nil
+		}
+	}
 }

@@ -12,8 +12,9 @@ import (
 )
 
 // jmesPathFiles are the files an object's jmesPath entries select from its
-// JSON value. mode is the object's.
-func jmesPathFiles(obj params.Object, s *object.Version, mode fs.FileMode) ([]files.File, error) {
+// JSON value. mode is the object's. An optional entry whose path selects
+// nothing is left out, and added to skipped.
+func jmesPathFiles(obj params.Object, s *object.Version, mode fs.FileMode, skipped *[]Skip) ([]files.File, error) {
 	if len(obj.JMESPath) == 0 {
 		return nil, nil
 	}
@@ -26,6 +27,12 @@ func jmesPathFiles(obj params.Object, s *object.Version, mode fs.FileMode) ([]fi
 	out := make([]files.File, 0, len(obj.JMESPath))
 	for i, j := range obj.JMESPath {
 		v, err := j.Path.Search(doc)
+		// Exactly ErrNoMatch: not the unquoted hyphen's, which wraps it with a
+		// hint, a typo to fix rather than a key that is not there.
+		if err == jmes.ErrNoMatch && j.Optional {
+			*skipped = append(*skipped, Skip{Object: obj.Name, Noun: what, JMESPath: i, Alias: j.Alias})
+			continue
+		}
 		if err != nil {
 			kind := mounterr.Invalid
 			if errors.Is(err, jmes.ErrNoMatch) {

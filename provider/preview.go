@@ -24,7 +24,8 @@ func ObjectFiles(obj params.Object, value []byte, mode fs.FileMode, translation 
 	if err != nil {
 		return nil, err
 	}
-	selected, err := jmesPathFiles(obj, s, mode)
+	var skipped []Skip // an optional entry that selects nothing: no file, as in a Mount
+	selected, err := jmesPathFiles(obj, s, mode, &skipped)
 	if err != nil {
 		return nil, err
 	}

@@ -86,6 +86,30 @@ type Result struct {
 	// server keeps the response it builds from them there. Every Mount
 	// with the same Memo returns the same files and versions.
 	Memo *object.Memo
+	// Skipped are the optional objects and jmesPath entries left out
+	// because they do not exist, in the order of the objects parameter.
+	Skipped []Skip
+}
+
+// Skip is an optional object, or an optional jmesPath entry of an object,
+// that a Mount left out because it does not exist: the secret, parameter
+// or version in the object's region, or a value at the entry's path. It
+// names them, never a value.
+type Skip struct {
+	// Object is the objects entry's objectName, Noun what it names
+	// ("secret", "parameter").
+	Object, Noun string
+	// JMESPath is the index of the jmesPath entry left out, and Alias its
+	// objectAlias; -1 when the whole object was.
+	JMESPath int
+	Alias    string
+}
+
+func (s Skip) String() string {
+	if s.JMESPath < 0 {
+		return s.Noun + " " + s.Object
+	}
+	return fmt.Sprintf("jmesPath[%d] (objectAlias %s) of %s %s", s.JMESPath, s.Alias, s.Noun, s.Object)
 }
 
 // Mount resolves the pod's identity, fetches every object and builds the
@@ -103,7 +127,7 @@ func (p *Provider) Mount(ctx context.Context, req *params.Request) (*Result, err
 			p.retryBudget)}
 	}
 	if err != nil && res != nil {
-		res.Files, res.Versions, res.Memo = nil, nil, nil
+		res.Files, res.Versions, res.Memo, res.Skipped = nil, nil, nil, nil
 	}
 	return res, err
 }
@@ -159,6 +183,10 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 			}
 		}
 		fetched := b.versions[at.item]
+		if fetched == nil { // optional, and it does not exist
+			res.Skipped = append(res.Skipped, Skip{Object: obj.Name, Noun: noun(obj), JMESPath: -1})
+			continue
+		}
 		mode := req.Mode
 		if obj.Mode != 0 {
 			mode = obj.Mode
@@ -167,7 +195,7 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		if err != nil {
 			return res, err
 		}
-		selected, err := jmesPathFiles(obj, fetched, mode)
+		selected, err := jmesPathFiles(obj, fetched, mode, &res.Skipped)
 		if err != nil {
 			return res, err
 		}
@@ -209,8 +237,7 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		return res, mounterr.New(mounterr.Invalid, "SecretProviderClass %q: %v", req.SecretProviderClass, err)
 	}
 	if len(res.Files) == 0 {
-		return res, mounterr.New(mounterr.NotFound,
-			"SecretProviderClass %q selects no credential with a value: fill in the secret's values, or set keepEmpty: true to mount empty ones", req.SecretProviderClass)
+		return res, noFiles(req, res.Skipped)
 	}
 	// One object's files come sorted (object.Version.Select); several objects'
 	// are sorted here.
@@ -219,6 +246,32 @@ func (p *Provider) mount(ctx context.Context, req *params.Request) (*Result, err
 		slices.SortFunc(res.Versions, func(a, b Version) int { return strings.Compare(a.ID, b.ID) })
 	}
 	return res, nil
+}
+
+// noFiles is the failure of a Mount that selected no file, having left
+// out skipped. The driver refuses a Mount with no file (it needs one
+// object version at least): a volume whose every object is optional and
+// missing fails, as one object that is not optional and missing does.
+func noFiles(req *params.Request, skipped []Skip) error {
+	names := make([]string, len(skipped))
+	objects := 0
+	for i, s := range skipped {
+		names[i] = s.String()
+		if s.JMESPath < 0 {
+			objects++
+		}
+	}
+	if objects == len(req.Objects) {
+		return mounterr.New(mounterr.NotFound,
+			"SecretProviderClass %q mounts nothing: none of its objects exists, and all are optional (%s); a volume needs one file at least: create one of them, or check the names and the region",
+			req.SecretProviderClass, strings.Join(names, ", "))
+	}
+	also := ""
+	if len(names) > 0 {
+		also = " (optional and missing, left out: " + strings.Join(names, ", ") + ")"
+	}
+	return mounterr.New(mounterr.NotFound,
+		"SecretProviderClass %q selects no credential with a value%s: fill in the secret's values, or set keepEmpty: true to mount empty ones", req.SecretProviderClass, also)
 }
 
 // sameRegion refuses an object read in region when region is the

@@ -67,7 +67,7 @@ func TestMetricLabelsNeverHoldSecretsTokensOrNames(t *testing.T) {
 		_, _ = e.mount(tc.req())
 		e.aws.Front.Clear()
 	}
-	allowed := map[string]bool{"cache": true, "result": true, "code": true, "service": true, "operation": true, "outcome": true}
+	allowed := map[string]bool{"cache": true, "result": true, "code": true, "service": true, "operation": true, "outcome": true, "reason": true}
 	forbidden := []string{"TOKEN-SENTINEL", "VALUE-SENTINEL", "pmp-0", "pmp-secrets-access", "no-role", "ghost",
 		"PMP-Production-Credentials", "pmp-credentials", testRole, "0b0e3c1e", "arn:"}
 	for _, v := range want {

@@ -133,6 +133,9 @@ func (s *Server) Mount(ctx context.Context, in *v1alpha1.MountRequest) (*v1alpha
 	}
 	elapsed := time.Since(start)
 	s.Metrics.Done(elapsed, metrics.ResultOK, codes.OK)
+	if len(res.Skipped) > 0 {
+		s.skipped(req, res)
+	}
 	if klogV := klog.V(2); klogV.Enabled() {
 		klogV.InfoS("mount",
 			"pod", klog.KRef(req.Pod.Namespace, req.Pod.Name), "serviceAccount", req.Pod.ServiceAccount,
@@ -140,6 +143,23 @@ func (s *Server) Mount(ctx context.Context, in *v1alpha1.MountRequest) (*v1alpha
 			"files", len(out.Files), "duration", elapsed.Round(time.Microsecond), "result", "ok")
 	}
 	return out, nil
+}
+
+// skipped logs, once for the Mount, the optional objects and jmesPath
+// entries res left out because they do not exist, and counts them. Level
+// 0: a missing optional object is a choice of the class's author, and
+// an operator who reads why a file is not there finds it said. It names
+// them and the identity that read them, never a value.
+func (s *Server) skipped(req *params.Request, res *provider.Result) {
+	s.Metrics.Skipped(metrics.SkipNotFound, len(res.Skipped))
+	names := make([]string, len(res.Skipped))
+	for i, sk := range res.Skipped {
+		names[i] = sk.String()
+	}
+	klog.InfoS("mount left out optional objects that do not exist",
+		"pod", klog.KRef(req.Pod.Namespace, req.Pod.Name), "serviceAccount", req.Pod.ServiceAccount,
+		"identity", res.Identity.Source.String(), "role", res.Identity.RoleARN, "region", res.Identity.Region,
+		"secretProviderClass", req.SecretProviderClass, "skipped", names, "reason", metrics.SkipNotFound)
 }
 
 // fail logs the failed Mount and returns its status. Failures are logged at

@@ -139,6 +139,9 @@ func (d *Doctor) chain(ctx context.Context, t Target, req *params.Request, own i
 			s.skip(check, "%s %s (%s) is read by the mount check below, which names it if the role may not read it (%s)", b.Noun, obj.Name, b.Name, strings.Join(b.Actions, ", "))
 			continue
 		}
+		if obj.Optional && d.absent(ctx, p, check, obj, oid, token, s) {
+			continue // the Mount leaves it out
+		}
 		if slices.Contains(b.Actions, describeSecret) {
 			d.describe(ctx, check, obj, oid.Region, creds, s)
 		}
@@ -176,7 +179,34 @@ func (d *Doctor) mount(ctx context.Context, p *provider.Provider, t Target, req 
 	for i, f := range res.Files {
 		paths[i] = f.Path
 	}
-	s.ok("mount", "a pod of %s/%s mounting SecretProviderClass %s gets %d files: %s", t.Namespace, t.ServiceAccount, t.Class, len(paths), strings.Join(paths, ", "))
+	left := ""
+	if len(res.Skipped) > 0 {
+		names := make([]string, len(res.Skipped))
+		for i, sk := range res.Skipped {
+			names[i] = sk.String()
+		}
+		left = "; optional and missing, left out: " + strings.Join(names, ", ")
+	}
+	s.ok("mount", "a pod of %s/%s mounting SecretProviderClass %s gets %d files: %s%s", t.Namespace, t.ServiceAccount, t.Class, len(paths), strings.Join(paths, ", "), left)
+}
+
+// absent reports, as a warning, an optional object that does not exist,
+// and whether it does not: the Mount leaves it out, where DescribeSecret
+// and the read would call it an error. It reads the object as the chain
+// then does (its answer cached: no second call).
+func (d *Doctor) absent(ctx context.Context, p *provider.Provider, check string, obj params.Object, id identity.Identity, token string, s *Steps) bool {
+	_, err := p.Read(ctx, obj.Type, id, token, backend.Ref{Name: obj.Name, Version: obj.Version, Label: obj.VersionLabel})
+	var missing *backend.MissingError
+	if !errors.As(err, &missing) {
+		return false
+	}
+	what := provider.Backend(obj.Type).Noun + " " + obj.Name
+	if v := obj.Version + obj.VersionLabel; v != "" {
+		what = "version " + v + " of " + what
+	}
+	s.fail(check, report.Warning, fmt.Sprintf("%s does not exist in %s: it is optional, so each Mount leaves it out (and logs that it does) until it is created", what, id.Region),
+		"create it if the pod needs its files; if it is meant to be absent, nothing to do")
+	return true
 }
 
 // ownFinding reports a failure to get the pod's own credentials: STS's

@@ -98,6 +98,34 @@ func compareJoined(a1, a2, b1, b2 string) int {
 	}
 }
 
+// MissingError is the cause of a read's NotFound failure when the service
+// answered that some of its refs do not exist in Region: a secret that
+// does not exist (Secrets Manager's ResourceNotFoundException), a
+// parameter, version or label GetParameters lists as invalid. It names
+// exactly those refs, so an optional object among them can be left out;
+// a NotFound without it (a secret scheduled for deletion, a missing
+// parameter the service did not name) is never read as an absence.
+type MissingError struct {
+	Region string
+	// Refs are the refs that do not exist, in the order of the read's refs.
+	Refs []Ref
+	// Err is the service's answer, when it was an error.
+	Err error
+}
+
+func (e *MissingError) Error() string {
+	if e.Err != nil {
+		return e.Err.Error()
+	}
+	names := make([]string, len(e.Refs))
+	for i, r := range e.Refs {
+		names[i] = r.Selector()
+	}
+	return strings.Join(names, ", ") + " not found in " + e.Region
+}
+
+func (e *MissingError) Unwrap() error { return e.Err }
+
 // Reader reads objects of one type from one service.
 type Reader interface {
 	// Read reads refs (sorted by Compare, none twice, at most the
@@ -108,11 +136,14 @@ type Reader interface {
 	// the whole read. The error is the service's own, for the caller to
 	// retry and Explain, or a *mounterr.Error the backend decided (a
 	// missing object, a value over object.MaxValueBytes), returned as it
-	// is.
+	// is. Objects that do not exist fail it with a NotFound whose cause
+	// is a *MissingError naming them.
 	Read(ctx context.Context, region string, refs []Ref, creds aws.Credentials) ([]*object.Version, error)
 	// Explain says how err, the service's failure of a Read of refs in
 	// region after the caller's retries, reads in the pod's events: what
-	// was refused or missing, and which setting or policy to fix.
+	// was refused or missing, and which setting or policy to fix. An
+	// answer that refs do not exist is a NotFound whose cause is a
+	// *MissingError naming them.
 	Explain(region string, refs []Ref, err error) *mounterr.Error
 }
 

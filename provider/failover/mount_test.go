@@ -487,3 +487,40 @@ func TestFailoverOneIdentitysTroubleIsNotAnothers(t *testing.T) {
 	e.AWS.Front.Clear()
 	mountB("tenant-b-db2", "A's primary was found out")
 }
+
+// An optional object is left out only when its own region answers that
+// it does not exist: the failover region is not asked. When the primary
+// is out and the failover region does not hold it, the Mount fails as
+// without optional: an outage never empties a file.
+func TestFailoverOptionalObject(t *testing.T) {
+	objects := "- objectName: PMP-Production-Credentials\n- {objectName: PMP-Storage, objectAlias: storage, optional: true}"
+	t.Run("missing in the primary", func(t *testing.T) {
+		e := newFailoverEnv(t)
+		e.putSecretWest("PMP-Storage", "west")
+		res, err := e.Mount(e.failoverReq(objects))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := mountenv.Files(res); len(got) != 1 || got["VCS.GithubAdminPAT"] != "VALUE-SENTINEL-east" {
+			t.Errorf("files %v, want the primary's credential alone", got)
+		}
+		if len(res.Skipped) != 1 || res.Skipped[0].String() != "secret PMP-Storage" {
+			t.Errorf("skipped %v, want secret PMP-Storage", res.Skipped)
+		}
+		if got := e.AWS.Front.RegionCounts(failoverRegion); len(got) != 0 {
+			t.Errorf("the failover region was called: %v", got)
+		}
+	})
+	t.Run("the primary out, missing in the failover region", func(t *testing.T) {
+		e := newFailoverEnv(t)
+		e.PutSecret("PMP-Storage", "east")
+		e.regionOutage(primaryRegion, getSecretValue, awsemu.Fault{Status: 503, Code: "ServiceUnavailable"})
+		res, err := e.Mount(e.failoverReq(objects))
+		if mounterr.KindOf(err) != mounterr.Transient || !strings.Contains(err.Error(), "secret PMP-Storage could not be read in either region") {
+			t.Fatalf("Mount: %v; want Transient naming PMP-Storage and both regions", err)
+		}
+		if len(mountenv.Files(res)) != 0 {
+			t.Errorf("files %v from a failed Mount", mountenv.Files(res))
+		}
+	})
+}

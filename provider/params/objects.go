@@ -52,6 +52,9 @@ type JMESPath struct {
 	Alias string
 	// Mode overrides the object's file mode when not zero.
 	Mode fs.FileMode
+	// Optional skips the entry when its path selects nothing in the
+	// value, instead of failing the Mount.
+	Optional bool
 }
 
 // Object is one entry of the objects parameter.
@@ -91,6 +94,10 @@ type Object struct {
 	// Failover is the object's failoverObject, how it is named in the
 	// SecretProviderClass's failoverRegion; nil without one.
 	Failover *FailoverObject
+	// Optional skips the object when its secret or parameter (or the
+	// version asked for) does not exist in its region, instead of failing
+	// the Mount; any other failure still fails it.
+	Optional bool
 }
 
 // FailoverObject is an object's failoverObject (ASCP's): the object as it
@@ -168,10 +175,11 @@ var knownFields = []string{
 	"objectName", "objectAlias", "objectType", "objectVersion", "objectVersionLabel",
 	"filePermission", "decode", "flatten", "keys", "layout", "keepEmpty", "strictKeys", "jmesPath", "secretTTL",
 	ParamAssumeRoleARN, ParamAssumeRoleExternalID, ParamAssumeRoleDuration, "failoverObject",
+	"optional",
 }
 
 // jmesPathFields are the fields of a jmesPath entry.
-var jmesPathFields = []string{"path", "objectAlias", "filePermission"}
+var jmesPathFields = []string{"path", "objectAlias", "filePermission", "optional"}
 
 // failoverObjectFields are the fields of a failoverObject, ASCP's.
 var failoverObjectFields = []string{"objectName", "objectVersion", "objectVersionLabel"}
@@ -234,9 +242,11 @@ func parseObjects(raw string) ([]Object, []error) {
 		return nil, []error{fmt.Errorf("parameter objects lists no object")}
 	}
 	var errs []error
+	loose := looseOptional(raw)
 	objects := make([]Object, 0, len(list))
 	for i, m := range list {
 		o, oerrs := parseObject(m)
+		oerrs = append(oerrs, loose[i]...)
 		for _, e := range oerrs {
 			errs = append(errs, fmt.Errorf("objects[%d]%s: %w", i, label(m), e))
 		}
@@ -440,6 +450,7 @@ func parseObject(raw map[string]any) (Object, []error) {
 		bad("%s", p)
 	}
 	o.StrictKeys, _ = boolean("strictKeys")
+	o.Optional, _ = boolean("optional")
 
 	if v, ok := m["jmesPath"]; ok && v != nil {
 		list, ok := v.([]any)
@@ -638,5 +649,12 @@ func parseJMESPath(i int, raw map[string]any, objBad func(string, ...any)) JMESP
 		bad("objectAlias %q %v", j.Alias, err)
 	}
 	j.Mode = fileMode(str("filePermission"), "filePermission", bad)
+	if v, ok := m["optional"]; ok && v != nil {
+		if b, ok := v.(bool); ok {
+			j.Optional = b
+		} else {
+			bad("optional must be true or false")
+		}
+	}
 	return j
 }

@@ -1,6 +1,7 @@
 package params
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -237,7 +238,7 @@ func TestParseObjectsErrors(t *testing.T) {
 		{name: "layout without flattening", raw: "- {objectName: a, flatten: false, layout: dotted}",
 			want: []string{"layout applies to flattened values: remove layout or flatten: false"}},
 		{name: "a typo in a field name", raw: "- objetName: PMP-Production-Credentials",
-			want: []string{`objects[0]: unknown field "objetName": did you mean objectName? (known fields: objectName, objectAlias, objectType, objectVersion, objectVersionLabel, filePermission, decode, flatten, keys, layout, keepEmpty, strictKeys, jmesPath, secretTTL, assumeRoleArn, assumeRoleExternalId, assumeRoleDurationSeconds, failoverObject)`,
+			want: []string{`objects[0]: unknown field "objetName": did you mean objectName? (known fields: objectName, objectAlias, objectType, objectVersion, objectVersionLabel, filePermission, decode, flatten, keys, layout, keepEmpty, strictKeys, jmesPath, secretTTL, assumeRoleArn, assumeRoleExternalId, assumeRoleDurationSeconds, failoverObject, optional)`,
 				"objects[0]: objectName is required"}},
 		{name: "unknown fields, sorted", raw: "- {objectName: a, zeta: 1, alpha: 2, path: x}",
 			want: []string{`unknown field "alpha"`, `unknown field "path"`, `unknown field "zeta"`}},
@@ -384,7 +385,7 @@ func TestParseObjectsASCPErrors(t *testing.T) {
 		{name: "a field twice in two spellings", raw: "- {objectName: a, ObjectName: b}",
 			want: []string{"sets objectName twice (in two spellings): keep one"}},
 		{name: "a typo in a jmesPath field", raw: "- {objectName: a, jmesPath: [{pth: x, objectAlias: z}]}",
-			want: []string{`jmesPath[0]: unknown field "pth": did you mean path? (known fields: path, objectAlias, filePermission)`, "jmesPath[0]: path is required"}},
+			want: []string{`jmesPath[0]: unknown field "pth": did you mean path? (known fields: path, objectAlias, filePermission, optional)`, "jmesPath[0]: path is required"}},
 		{name: "jmesPath without objectAlias", raw: "- {objectName: a, jmesPath: [{path: x}]}",
 			want: []string{"objects[0] (a): jmesPath[0]: objectAlias is required"}},
 		{name: "jmesPath syntax error", raw: "- {objectName: a, jmesPath: [{path: 'x[', objectAlias: z}]}",
@@ -509,5 +510,58 @@ func TestParseRefusesUnboundedJMESPath(t *testing.T) {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error %q\nwant it to contain %q", err, w)
 		}
+	}
+}
+
+// TestParseOptional: optional marks an object, or a jmesPath entry, as
+// skipped when missing; it is true or false as written, nothing else, and
+// a bad value names the field and the object.
+func TestParseOptional(t *testing.T) {
+	got, errs := parseObjects(`- objectName: PMP-Storage
+  optional: true
+  jmesPath:
+    - {path: a, objectAlias: a, optional: true}
+    - {path: b, objectAlias: b, Optional: false}
+    - {path: c, objectAlias: c}
+- {objectName: /app/db, objectType: ssm, optional: false}
+- {objectName: PMP-Database, OPTIONAL: True}
+- objectName: PMP-Config`)
+	if len(errs) > 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	var objects []bool
+	for _, o := range got {
+		objects = append(objects, o.Optional)
+	}
+	if want := []bool{true, false, true, false}; !slices.Equal(objects, want) {
+		t.Errorf("objects' optional = %v, want %v", objects, want)
+	}
+	var entries []bool
+	for _, j := range got[0].JMESPath {
+		entries = append(entries, j.Optional)
+	}
+	if want := []bool{true, false, false}; !slices.Equal(entries, want) {
+		t.Errorf("jmesPath entries' optional = %v, want %v", entries, want)
+	}
+
+	for _, tt := range []struct{ name, raw, want string }{
+		{"quoted", `- {objectName: a, optional: "true"}`, "objects[0] (a): optional must be true or false"},
+		{"a number", `- {objectName: a, optional: 1}`, "objects[0] (a): optional must be true or false"},
+		{"a list", `- {objectName: a, optional: [true]}`, "objects[0] (a): optional must be true or false"},
+		{"YAML 1.1's yes", `- {objectName: a, optional: yes}`, "objects[0] (a): optional must be true or false, not yes (YAML 1.1's spelling of true): write true"},
+		{"YAML 1.1's y, in a block", "- objectName: a\n  optional: y", "objects[0] (a): optional must be true or false, not y (YAML 1.1's spelling of true): write true"},
+		{"YAML 1.1's Off", `- {objectName: a, optional: Off}`, "objects[0] (a): optional must be true or false, not Off (YAML 1.1's spelling of false): write false"},
+		{"YAML 1.1's on through an anchor", "- {objectName: a, keepEmpty: &t on, optional: *t}", "objects[0] (a): optional must be true or false, not on"},
+		{"a jmesPath entry's, quoted", `- {objectName: a, jmesPath: [{path: x, objectAlias: x, optional: "yes"}]}`, "objects[0] (a): jmesPath[0]: optional must be true or false"},
+		{"a jmesPath entry's yes", `- {objectName: a, jmesPath: [{path: x, objectAlias: x}, {path: q, objectAlias: q, optional: yes}]}`, "objects[0] (a): jmesPath[1]: optional must be true or false, not yes"},
+		{"the second object's", "- {objectName: a}\n- {objectName: b, optional: on}", "objects[1] (b): optional must be true or false, not on"},
+		{"a failoverObject has none", `- {objectName: a, failoverObject: {objectName: b, optional: true}}`, `objects[0] (a): failoverObject: unknown field "optional"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, errs := parseObjects(tt.raw)
+			if len(errs) != 1 || !strings.Contains(errs[0].Error(), tt.want) {
+				t.Fatalf("errors = %v, want one saying %q", errs, tt.want)
+			}
+		})
 	}
 }

@@ -323,7 +323,7 @@ func TestParseErrors(t *testing.T) {
 				`parameter region "Ireland" is not an AWS region name such as eu-west-1; ` +
 				"mount request permission 010000 is outside 0001-0777; " +
 				`objects[0] (PMP-a): layout "tree" is not dotted or nested; ` +
-				`objects[1]: unknown field "objetName": did you mean objectName? (known fields: objectName, objectAlias, objectType, objectVersion, objectVersionLabel, filePermission, decode, flatten, keys, layout, keepEmpty, strictKeys, jmesPath, secretTTL, assumeRoleArn, assumeRoleExternalId, assumeRoleDurationSeconds, failoverObject); ` +
+				`objects[1]: unknown field "objetName": did you mean objectName? (known fields: objectName, objectAlias, objectType, objectVersion, objectVersionLabel, filePermission, decode, flatten, keys, layout, keepEmpty, strictKeys, jmesPath, secretTTL, assumeRoleArn, assumeRoleExternalId, assumeRoleDurationSeconds, failoverObject, optional); ` +
 				"objects[1]: objectName is required: the secret's name (e.g. PMP-Production-Credentials) or ARN"},
 	}
 	for _, tt := range tests {

@@ -26,6 +26,11 @@ const (
 	ResultCanceled        = "canceled"
 )
 
+// SkipNotFound is the reason label of pmp_objects_skipped_total: an
+// optional object or jmesPath entry that does not exist (the only reason
+// one is left out).
+const SkipNotFound = "not_found"
+
 // Mounts counts and times the Mounts the driver sends. A nil *Mounts
 // counts nothing.
 type Mounts struct {
@@ -33,6 +38,7 @@ type Mounts struct {
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
 	waiting  prometheus.Gauge
+	skipped  *prometheus.CounterVec
 
 	// The success series, resolved once: the cached Mount is the hot path.
 	okTotal                 prometheus.Counter
@@ -59,12 +65,17 @@ func NewMounts(reg prometheus.Registerer) (*Mounts, error) {
 			Name: "pmp_mounts_waiting",
 			Help: "Mounts waiting for a slot, all --max-concurrent-mounts being answered.",
 		}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pmp_objects_skipped_total",
+			Help: "Optional objects and jmesPath entries that successful Mounts left out, by reason (not_found: the secret, parameter, version or key does not exist), each counted once per Mount.",
+		}, []string{"reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.total, m.duration, m.inFlight, m.waiting} {
+	for _, c := range []prometheus.Collector{m.total, m.duration, m.inFlight, m.waiting, m.skipped} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
 	}
+	m.skipped.WithLabelValues(SkipNotFound) // shown at 0 before the first skip
 	m.okTotal = m.total.WithLabelValues(ResultOK, codes.OK.String())
 	m.okDuration = m.duration.WithLabelValues("ok")
 	m.errDuration = m.duration.WithLabelValues("error")
@@ -112,4 +123,13 @@ func (m *Mounts) Done(elapsed time.Duration, result string, code codes.Code) {
 	}
 	m.total.WithLabelValues(result, code.String()).Inc()
 	m.errDuration.Observe(elapsed.Seconds())
+}
+
+// Skipped counts n optional objects and jmesPath entries a Mount left out
+// for reason.
+func (m *Mounts) Skipped(reason string, n int) {
+	if m == nil || n == 0 {
+		return
+	}
+	m.skipped.WithLabelValues(reason).Add(float64(n))
 }

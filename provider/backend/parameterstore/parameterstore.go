@@ -10,6 +10,7 @@ package parameterstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 	awscreds "github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	smithy "github.com/aws/smithy-go"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/backend"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/identity"
@@ -90,8 +92,12 @@ func (r Reader) Read(ctx context.Context, region string, refs []backend.Ref, cre
 	if len(out.InvalidParameters) > 0 {
 		missing := slices.Clone(out.InvalidParameters)
 		slices.Sort(missing)
-		return nil, mounterr.New(mounterr.NotFound, "%s %s not found in region %s: check objectName, objectVersion and objectVersionLabel and the region (SecretProviderClass region, AWS_REGION or the node's topology.kubernetes.io/region label); a parameter the role may not read fails with AccessDeniedException instead",
+		merr := mounterr.New(mounterr.NotFound, "%s %s not found in region %s: check objectName, objectVersion and objectVersionLabel and the region (SecretProviderClass region, AWS_REGION or the node's topology.kubernetes.io/region label); a parameter the role may not read fails with AccessDeniedException instead",
 			parameters(missing), wasWere(missing), region)
+		if m := missingRefs(region, refs, names, out.InvalidParameters); m != nil {
+			merr.Err = m
+		}
+		return nil, merr
 	}
 	// Each parameter under its name and its ARN with the selector it
 	// answers: a parameter may be asked for by either.
@@ -120,6 +126,24 @@ func (r Reader) Read(ctx context.Context, region string, refs []backend.Ref, cre
 	return got, nil
 }
 
+// missingRefs are the refs whose selectors (names, in their order)
+// GetParameters listed as invalid; nil when it listed one that was not
+// asked for: what is missing is then not known.
+func missingRefs(region string, refs []backend.Ref, names, invalid []string) *backend.MissingError {
+	m := &backend.MissingError{Region: region}
+	for i, n := range names {
+		if slices.Contains(invalid, n) {
+			m.Refs = append(m.Refs, refs[i])
+		}
+	}
+	for _, n := range invalid {
+		if !slices.Contains(names, n) {
+			return nil
+		}
+	}
+	return m
+}
+
 // version is a parameter as the files stage reads it.
 func version(p types.Parameter) (*object.Version, *mounterr.Error) {
 	name := aws.ToString(p.Name)
@@ -135,7 +159,14 @@ func version(p types.Parameter) (*object.Version, *mounterr.Error) {
 
 // Explain reads a failed GetParameters of refs in region.
 func (r Reader) Explain(region string, refs []backend.Ref, err error) *mounterr.Error {
-	return getErrors.Error(call{region: region, names: selectors(refs)}, err)
+	merr := getErrors.Error(call{region: region, names: selectors(refs)}, err)
+	var apiErr smithy.APIError
+	if len(refs) == 1 && merr.Kind == mounterr.NotFound && errors.As(err, &apiErr) {
+		// The answer names no parameter: it is the one asked for only in
+		// a read of one.
+		merr.Err = &backend.MissingError{Region: region, Refs: []backend.Ref{refs[0]}, Err: merr.Err}
+	}
+	return merr
 }
 
 // parameters names one or more parameters: "parameter a", "parameters a, b".

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -265,6 +266,25 @@ func TestGetErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error %q does not say %q", err, want)
 			}
+		}
+		// Exactly the missing ones, as refs: what optional objects may be
+		// left out for.
+		var missing *backend.MissingError
+		if !errors.As(err, &missing) || missing.Region != region || !slices.Equal(missing.Refs, []Ref{{Name: "/app/db", Version: "7"}, {Name: "/app/nope"}}) {
+			t.Errorf("missing = %+v, want /app/db:7 and /app/nope in %s", missing, region)
+		}
+	})
+	t.Run("a parameter not found names it, in a read of one", func(t *testing.T) {
+		e.aws.Front.Inject(awsemu.Fault{Operation: awsemu.OpGetParameters, Status: 400, Code: "ParameterNotFound", Message: "not found", Times: 2})
+		defer e.aws.Front.Clear()
+		_, err := e.f.Get(context.Background(), identityC, region, 0, []Ref{{Name: "/app/one"}}, &staticCreds{})
+		var missing *backend.MissingError
+		if mounterr.KindOf(err) != mounterr.NotFound || !errors.As(err, &missing) || !slices.Equal(missing.Refs, []Ref{{Name: "/app/one"}}) {
+			t.Errorf("error = %v, missing = %+v, want NotFound naming /app/one", err, missing)
+		}
+		_, err = e.f.Get(context.Background(), identityC, region, 0, []Ref{{Name: "/app/one"}, {Name: "/app/two"}}, &staticCreds{})
+		if mounterr.KindOf(err) != mounterr.NotFound || errors.As(err, &missing) {
+			t.Errorf("error = %v: a ParameterNotFound of a read of two names neither", err)
 		}
 	})
 	t.Run("access denied names the parameter and the IAM action", func(t *testing.T) {

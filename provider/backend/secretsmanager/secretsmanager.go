@@ -8,12 +8,14 @@ package secretsmanager
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awscreds "github.com/aws/aws-sdk-go-v2/credentials"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smithy "github.com/aws/smithy-go"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/backend"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/mounterr"
@@ -93,8 +95,19 @@ func (r Reader) Read(ctx context.Context, region string, refs []backend.Ref, cre
 
 // Explain reads a failed GetSecretValue of refs[0] in region.
 func (r Reader) Explain(region string, refs []backend.Ref, err error) *mounterr.Error {
-	return getErrors.Error(call{region: region, ref: refs[0]}, err)
+	merr := getErrors.Error(call{region: region, ref: refs[0]}, err)
+	var apiErr smithy.APIError
+	if merr.Kind == mounterr.NotFound && errors.As(err, &apiErr) && apiErr.ErrorCode() == notFound {
+		// The secret (or the version asked for) does not exist: not a
+		// secret scheduled for deletion (InvalidRequestException).
+		merr.Err = &backend.MissingError{Region: region, Refs: []backend.Ref{refs[0]}, Err: merr.Err}
+	}
+	return merr
 }
+
+// notFound is Secrets Manager's answer for a secret, or a version of
+// one, that does not exist.
+const notFound = "ResourceNotFoundException"
 
 // call is what one GetSecretValue was about, for its error messages.
 type call struct {
@@ -111,7 +124,7 @@ var getErrors = mounterr.AWSTable[call]{
 			return fmt.Sprintf("access to secret %s in %s was denied (AccessDeniedException): the role's IAM policy must allow secretsmanager:GetSecretValue and secretsmanager:DescribeSecret on arn:aws:secretsmanager:%s:ACCOUNT_ID:secret:%s*",
 				c.ref.Name, c.region, c.region, secretPattern(c.ref.Name))
 		}},
-		{Codes: []string{"ResourceNotFoundException"}, Kind: mounterr.NotFound, Msg: func(c call, _ string) string {
+		{Codes: []string{notFound}, Kind: mounterr.NotFound, Msg: func(c call, _ string) string {
 			what := "secret"
 			if c.ref.Version != "" || c.ref.Label != "" {
 				what = "secret version " + c.ref.Version + c.ref.Label + " of"

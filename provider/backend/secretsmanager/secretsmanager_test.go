@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smithy "github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsfake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/provider/backend"
@@ -107,8 +108,26 @@ func TestGetErrors(t *testing.T) {
 			if !errors.Is(err, tt.err) {
 				t.Errorf("error %v does not wrap the Secrets Manager error", err)
 			}
+			// Only ResourceNotFoundException says the secret (or version)
+			// does not exist: what an optional object may be left out for.
+			var missing *backend.MissingError
+			absent := errors.As(err, &missing)
+			if want := isAPI(tt.err, "ResourceNotFoundException"); absent != want {
+				t.Errorf("error names a missing secret: %v, want %v", absent, want)
+			}
+			if absent {
+				want := &backend.MissingError{Region: tt.ref.Region, Refs: []backend.Ref{{Name: tt.ref.ID, Version: tt.ref.VersionID, Label: tt.ref.VersionStage}}}
+				if diff := cmp.Diff(want, missing, cmpopts.IgnoreFields(backend.MissingError{}, "Err")); diff != "" {
+					t.Errorf("missing (-want +got):\n%s", diff)
+				}
+			}
 		})
 	}
+}
+
+func isAPI(err error, code string) bool {
+	var apiErr smithy.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode() == code
 }
 
 func TestGetWithoutVersionID(t *testing.T) {
