@@ -2,6 +2,12 @@
 // the part of node-driver-registrar the e2e cluster needs (which the module
 // proxy does not serve). It listens on --registration-socket, answers GetInfo
 // with the driver's name and endpoint, and logs the kubelet's verdict.
+//
+// It also takes node-driver-registrar's own arguments, as the Secrets Store
+// CSI Driver's chart passes them to its sidecar (e2e/kind builds it into the
+// image that replaces that sidecar's): --kubelet-registration-path is then the
+// endpoint the kubelet dials, the socket is /registration/<driver>-reg.sock
+// (the chart mounts the kubelet's plugins_registry there) and --v is accepted.
 package main
 
 import (
@@ -52,7 +58,15 @@ func run() error {
 	name := flag.String("driver-name", "secrets-store.csi.k8s.io", "CSI driver name")
 	endpoint := flag.String("csi-address", "", "driver's socket path, as the kubelet dials it")
 	sock := flag.String("registration-socket", "", "<kubelet-root>/plugins_registry/<driver>-reg.sock")
+	kubeletPath := flag.String("kubelet-registration-path", "", "node-driver-registrar's name for the endpoint the kubelet dials (then the socket defaults to /registration/<driver>-reg.sock)")
+	flag.Int("v", 0, "log verbosity, accepted for node-driver-registrar's arguments (logs are always the same)")
 	flag.Parse()
+	if *kubeletPath != "" {
+		*endpoint = *kubeletPath
+		if *sock == "" {
+			*sock = "/registration/" + *name + "-reg.sock"
+		}
+	}
 	if *endpoint == "" || *sock == "" {
 		return fmt.Errorf("--csi-address and --registration-socket are required")
 	}
