@@ -75,16 +75,18 @@ prune() { local f; for f in $1; do [ "$f" = "$2" ] || rm -rf "$f"; done; }
 
 # The images' base layer: Debian minbase (glibc, mount) with iptables and conntrack for
 # kube-proxy; the Go binaries of this machine's builds are dynamically linked.
-base_hash=$({ sed -n '/^base_pkgs=/p;/^exclude=/,/^$/p' "$0"; echo "$suite"; candidates "$base_pkgs"; } | sha256sum | cut -c1-12)
+# Each key: what mmdebstrap is given (packages, options, hooks), the suite, and the candidate
+# version of every package asked for.
+base_opts=(--variant=minbase --include="$base_pkgs" "${exclude[@]}"
+  --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*')
+base_hash=$({ printf '%s\n' "${base_opts[@]}" "$suite"; candidates "$base_pkgs"; } | sha256sum | cut -c1-12)
 base=$cache/kindbase-$base_hash.tar
 if [ ! -f "$base" ]; then
   exec 8>"$cache/.kindbase.lock"
   flock 8
   if [ ! -f "$base" ]; then
     log "building the images' base layer (Debian $suite minbase + $base_pkgs) ..."
-    mmdebstrap --quiet --variant=minbase --include="$base_pkgs" "${exclude[@]}" \
-      --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
-      "$suite" "${base%.tar}.tmp.tar" "${sources[@]}"
+    mmdebstrap --quiet "${base_opts[@]}" "$suite" "${base%.tar}.tmp.tar" "${sources[@]}"
     mv "${base%.tar}.tmp.tar" "$base"
     prune "$cache/kindbase-*.tar" "$base"
   fi
@@ -97,17 +99,17 @@ fi
 
 # The node's Debian root filesystem (a tar; the kind layout is added below). Docs and man
 # pages are left out; the versions installed are listed in /kind/packages.txt.
-debian_hash=$({ sed -n '/^node_pkgs=/p;/^exclude=/,/^$/p' "$0"; echo "$suite"; candidates "$node_pkgs"; } | sha256sum | cut -c1-12)
+node_opts=(--variant=minbase --include="$node_pkgs" "${exclude[@]}"
+  --customize-hook='mkdir -p "$1/kind" && chroot "$1" dpkg-query -W -f "\${Package} \${Version}\n" >"$1/kind/packages.txt"'
+  --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*')
+debian_hash=$({ printf '%s\n' "${node_opts[@]}" "$suite"; candidates "$node_pkgs"; } | sha256sum | cut -c1-12)
 debian=$cache/kindrootfs-$debian_hash.tar
 if [ ! -f "$debian" ]; then
   exec 8>"$cache/.kindrootfs.lock"
   flock 8
   if [ ! -f "$debian" ]; then
     log "building the node's root filesystem (Debian $suite minbase + $node_pkgs) ..."
-    mmdebstrap --quiet --variant=minbase --include="$node_pkgs" "${exclude[@]}" \
-      --customize-hook='mkdir -p "$1/kind" && chroot "$1" dpkg-query -W -f "\${Package} \${Version}\n" >"$1/kind/packages.txt"' \
-      --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
-      "$suite" "${debian%.tar}.tmp.tar" "${sources[@]}"
+    mmdebstrap --quiet "${node_opts[@]}" "$suite" "${debian%.tar}.tmp.tar" "${sources[@]}"
     mv "${debian%.tar}.tmp.tar" "$debian"
     prune "$cache/kindrootfs-*.tar" "$debian"
   fi
