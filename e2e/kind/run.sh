@@ -104,9 +104,10 @@ export KUBECONFIG=$work/kubeconfig
 stamp "cluster up"
 
 # Images, built here and loaded into the node: the provider's from the Dockerfile (make image,
-# the host's architecture); the emulator and the front in one image on the Debian base layer
-# (tools/kindnode.sh base: kumo is built with cgo); the busybox test image. With the node image
-# built here, the driver chart's three images too: the driver (tools/build.sh cluster) and,
+# the host's architecture); the emulator and the front in one image, with the C libraries kumo
+# (built with cgo, tools/build.sh kumo) links; the busybox test image. With the node image
+# built here, the driver chart's three images too: the driver (tools/build.sh cluster) on the
+# Debian base layer of the node image's images (tools/kindnode.sh base: it runs mount) and,
 # for the two sidecars the module proxy does not serve, the repository's registrar
 # (e2e/cluster/registrar) and CSI liveness probe (e2e/kind/csiprobe), which take their
 # arguments.
@@ -114,16 +115,19 @@ arch=$(go env GOARCH)
 tag=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
 PLATFORMS=linux/$arch VERSION=$tag make -s image
 kind load image-archive --name "$name" "_output/image/pmp-secrets-provider-$tag-linux-$arch.tar"
-base=$("$root/tools/kindnode.sh" base)
 mkdir -p "$work/img"
 CGO_ENABLED=0 go build -trimpath -o "$work/img/" ./dev/awsfront ./e2e/cluster/mkimage ./e2e/cluster/registrar ./e2e/kind/csiprobe
 path=PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-"$work/img/mkimage" -o "$work/tools.tar" -name pmp-e2e.local/tools:e2e -layer "$base" \
-  -file "/awsfront=$work/img/awsfront" -file "/kumo=$(tools/build.sh kumo)" -env "$path" -cmd /awsfront
+kumo=$(tools/build.sh kumo)
+libs=()
+for lib in $(ldd "$kumo" | grep -o '/[^ ]*'); do libs+=(-file "$lib=$lib"); done
+"$work/img/mkimage" -o "$work/tools.tar" -name pmp-e2e.local/tools:e2e "${libs[@]}" \
+  -file "/awsfront=$work/img/awsfront" -file "/kumo=$kumo" -env "$path" -cmd /awsfront
 e2e/cluster/images.sh "$work"
 images=("$work/tools.tar" "$work/busybox.tar")
 driver_values=()
 if [ "$local_images" = 1 ]; then
+  base=$("$root/tools/kindnode.sh" base)
   "$work/img/mkimage" -o "$work/driver.tar" -name pmp-e2e.local/secrets-store-csi-driver:v1.6.1 -layer "$base" \
     -file "/secrets-store-csi=$(tools/build.sh cluster)/secrets-store-csi-driver" -env "$path" -cmd /secrets-store-csi
   "$work/img/mkimage" -o "$work/registrar.tar" -name pmp-e2e.local/csi-node-driver-registrar:e2e \
