@@ -55,12 +55,40 @@ func main() {
 }
 
 func run() error {
-	name := flag.String("driver-name", "secrets-store.csi.k8s.io", "CSI driver name")
-	endpoint := flag.String("csi-address", "", "driver's socket path, as the kubelet dials it")
-	sock := flag.String("registration-socket", "", "<kubelet-root>/plugins_registry/<driver>-reg.sock")
-	kubeletPath := flag.String("kubelet-registration-path", "", "node-driver-registrar's name for the endpoint the kubelet dials (then the socket defaults to /registration/<driver>-reg.sock)")
-	flag.Int("v", 0, "log verbosity, accepted for node-driver-registrar's arguments (logs are always the same)")
-	flag.Parse()
+	r, sock, err := parseArgs(os.Args[1:])
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(sock); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(sock)
+	srv := grpc.NewServer()
+	registerapi.RegisterRegistrationServer(srv, r)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	go func() { <-ctx.Done(); srv.Stop() }()
+	log.Printf("serving registration for %s on %s", r.name, sock)
+	return srv.Serve(ln)
+}
+
+// parseArgs reads the registrar's arguments, this cluster's own or
+// node-driver-registrar's as the driver's chart passes them: the registrar
+// that answers the kubelet, and the socket it listens on.
+func parseArgs(args []string) (*registrar, string, error) {
+	fs := flag.NewFlagSet("registrar", flag.ContinueOnError)
+	name := fs.String("driver-name", "secrets-store.csi.k8s.io", "CSI driver name")
+	endpoint := fs.String("csi-address", "", "driver's socket path, as the kubelet dials it")
+	sock := fs.String("registration-socket", "", "<kubelet-root>/plugins_registry/<driver>-reg.sock")
+	kubeletPath := fs.String("kubelet-registration-path", "", "node-driver-registrar's name for the endpoint the kubelet dials (then the socket defaults to /registration/<driver>-reg.sock)")
+	fs.Int("v", 0, "log verbosity, accepted for node-driver-registrar's arguments (logs are always the same)")
+	if err := fs.Parse(args); err != nil {
+		return nil, "", err
+	}
 	if *kubeletPath != "" {
 		*endpoint = *kubeletPath
 		if *sock == "" {
@@ -68,21 +96,7 @@ func run() error {
 		}
 	}
 	if *endpoint == "" || *sock == "" {
-		return fmt.Errorf("--csi-address and --registration-socket are required")
+		return nil, "", fmt.Errorf("--csi-address and --registration-socket are required")
 	}
-	if err := os.Remove(*sock); err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	ln, err := net.Listen("unix", *sock)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(*sock)
-	srv := grpc.NewServer()
-	registerapi.RegisterRegistrationServer(srv, &registrar{name: *name, endpoint: *endpoint})
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	go func() { <-ctx.Done(); srv.Stop() }()
-	log.Printf("serving registration for %s on %s", *name, *sock)
-	return srv.Serve(ln)
+	return &registrar{name: *name, endpoint: *endpoint}, *sock, nil
 }

@@ -45,17 +45,24 @@ func run() error {
 		return err
 	}
 	defer conn.Close()
-	http.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), *timeout)
+	log.Printf("serving /healthz on %s for %s", *listen, *addr)
+	srv := &http.Server{Addr: *listen, Handler: healthz(conn, *addr, *timeout), ReadHeaderTimeout: 5 * time.Second}
+	return srv.ListenAndServe()
+}
+
+// healthz serves /healthz: 200 when the driver behind conn answers its
+// Identity Probe within timeout, 503 with the reason otherwise.
+func healthz(conn *grpc.ClientConn, addr string, timeout time.Duration) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 		if err := conn.Invoke(ctx, probeMethod, &emptypb.Empty{}, &emptypb.Empty{}); err != nil {
-			log.Printf("probe of %s failed: %v", *addr, err)
+			log.Printf("probe of %s failed: %v", addr, err)
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	log.Printf("serving /healthz on %s for %s", *listen, *addr)
-	srv := &http.Server{Addr: *listen, ReadHeaderTimeout: 5 * time.Second}
-	return srv.ListenAndServe()
+	return mux
 }
