@@ -75,6 +75,10 @@ demo: tools ## Mount the PMP secret from a local AWS emulator into ./demo-volume
 e2e: ## Bring up a local cluster (etcd, apiserver, controller-manager, scheduler, kubelet, real CSI driver), run e2e/, tear it down (root).
 	e2e/run.sh
 
+.PHONY: e2e-kind
+e2e-kind: ## The same e2e suite on a kind cluster (Docker; or podman as root, node image built here), deleted afterwards.
+	e2e/kind/run.sh
+
 E2E_STATE ?= /tmp/pmp-e2e-dev
 .PHONY: e2e-up
 e2e-up: ## Bring up the local e2e cluster and leave it running (then: source $(E2E_STATE)/env.sh).

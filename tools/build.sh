@@ -18,6 +18,12 @@
 #   tools/build.sh cluster     # -> $CACHE/cluster-<hash>/, holding kube-apiserver,
 #                              #    kube-controller-manager, kube-scheduler,
 #                              #    kubelet (v1.36.3), secrets-store-csi-driver (v1.6.1)
+#   tools/build.sh kind        # -> $CACHE/bin/kind-<hash> (v0.33.0: e2e/kind/run.sh's clusters)
+#   tools/build.sh kindnode    # -> $CACHE/kindnode-<hash>/, the Go binaries of the kind node image
+#                              #    (tools/kindnode.sh): kubelet, kubeadm, kubectl, kube-apiserver,
+#                              #    kube-controller-manager, kube-scheduler, kube-proxy (v1.36.3,
+#                              #    tools/kindnode), etcd (v3.6.8, tools/etcd), coredns (v1.14.2,
+#                              #    tools/coredns): the versions kubeadm v1.36.3 deploys
 #   tools/build.sh vulndb      # -> $CACHE/vulndb-<hash>/, the Go vulnerability database
 #                              #    (govulncheck -db file://...) written by golang.org/x/vulndb's
 #                              #    cmd/indexdb from the reports of the commit pinned in tools/vulndb
@@ -40,9 +46,11 @@ case "$name" in
       ldflags+=" -X helm.sh/helm/v3/$p.k8sVersionMajor=1 -X helm.sh/helm/v3/$p.k8sVersionMinor=$(echo "$kv" | cut -d. -f2)"
     done ;;
   cluster) dir=tools/cluster ;;
+  kind) dir=tools/kind; pkg=sigs.k8s.io/kind ;;
+  kindnode) dir=tools/kindnode ;;
   indexdb) dir=tools/vulndb; pkg=golang.org/x/vulndb/cmd/indexdb ;;
   vulndb) dir=tools/vulndb ;;
-  *) echo "tools/build.sh: unknown tool $name (known: kumo, staticcheck, govulncheck, helm, cluster, vulndb)" >&2; exit 2 ;;
+  *) echo "tools/build.sh: unknown tool $name (known: kumo, staticcheck, govulncheck, helm, cluster, kind, kindnode, vulndb)" >&2; exit 2 ;;
 esac
 
 # The tool's own Go release: every go command below (go list, go mod download, go build) runs it.
@@ -108,6 +116,35 @@ if [ "$name" = cluster ]; then
       sigs.k8s.io/secrets-store-csi-driver/cmd/secrets-store-csi-driver)
     echo "built in $(( $(date +%s) - start ))s" >&2
     built_with "$out"/kube-apiserver "$out"/kubelet "$out"/kube-controller-manager "$out"/kube-scheduler "$out"/secrets-store-csi-driver
+    touch "$out/.complete"
+  fi
+  echo "$out"
+  exit 0
+fi
+
+if [ "$name" = kindnode ]; then
+  # Three modules, one Go release each (checked equal below), one cache key. The Kubernetes
+  # binaries share tools/cluster's module versions, so they relink from its Go build cache.
+  for d in tools/etcd tools/coredns; do
+    [ "$("$root/tools/toolchain.sh" "$d")" = "$GOTOOLCHAIN" ] || { echo "tools/build.sh: $d/go.mod must pin $GOTOOLCHAIN like $dir/go.mod" >&2; exit 1; }
+  done
+  hash=$({ cat "$root"/tools/{kindnode,etcd,coredns}/go.{mod,sum}; echo "$GOTOOLCHAIN"; } | sha256sum | cut -c1-12)
+  out="$cache/kindnode-$hash"
+  if [ ! -f "$out/.complete" ]; then
+    mkdir -p "$out"
+    echo "building kubelet, kubeadm, kubectl, the control plane, kube-proxy, etcd and coredns with $GOTOOLCHAIN (first run only: minutes on 2 cores, more with a cold Go cache) ..." >&2
+    v=k8s.io/component-base/version
+    start=$(date +%s)
+    (cd "$root/$dir" && go build -trimpath -o "$out/" \
+      -ldflags "-s -w -X $v.gitVersion=v1.36.3 -X $v.gitMajor=1 -X $v.gitMinor=36" \
+      k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+      k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kube-proxy \
+      k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubeadm k8s.io/kubernetes/cmd/kubectl)
+    (cd "$root/tools/etcd" && go build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3)
+    (cd "$root/tools/coredns" && go build -trimpath -ldflags "-s -w" -o "$out/coredns" github.com/coredns/coredns)
+    echo "built in $(( $(date +%s) - start ))s" >&2
+    built_with "$out"/kube-apiserver "$out"/kube-controller-manager "$out"/kube-scheduler "$out"/kube-proxy \
+      "$out"/kubelet "$out"/kubeadm "$out"/kubectl "$out"/etcd "$out"/coredns
     touch "$out/.complete"
   fi
   echo "$out"

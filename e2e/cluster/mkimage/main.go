@@ -1,9 +1,13 @@
-// Command mkimage writes a single-layer OCI image archive that
-// `ctr images import` accepts, from files on the host. The e2e cluster has no
-// registry: its pause and busybox images are made with this.
+// Command mkimage writes an OCI image archive that `ctr images import`
+// accepts, from files on the host, optionally on top of base layers (plain tar
+// files, such as a root filesystem). The e2e cluster has no registry: its pause
+// and busybox images are made with this, and so are the images of the kind node
+// (tools/kindnode.sh).
 //
 //	mkimage -o busybox.tar -name example.invalid/busybox:e2e \
 //	    -file /bin/busybox=/usr/bin/busybox -link /bin/sh=busybox -cmd /bin/sh
+//	mkimage -o etcd.tar -name example.invalid/etcd:3.6.8-0 -layer rootfs.tar \
+//	    -file /usr/local/bin/etcd=etcd -env PATH=/usr/local/bin:/usr/bin:/bin -cmd etcd
 package main
 
 import (
@@ -35,33 +39,52 @@ func main() {
 }
 
 func run() error {
-	var files, links, cmd list
+	var files, links, cmd, layers, env list
 	out := flag.String("o", "", "output archive")
 	name := flag.String("name", "", "image reference, e.g. example.invalid/pause:e2e")
 	flag.Var(&files, "file", "IMAGE_PATH=HOST_PATH, repeatable")
 	flag.Var(&links, "link", "IMAGE_PATH=TARGET symlink, repeatable")
 	flag.Var(&cmd, "cmd", "entrypoint argument, repeatable")
+	flag.Var(&layers, "layer", "uncompressed tar file laid below the files, bottom first, repeatable")
+	flag.Var(&env, "env", "NAME=VALUE of the image's environment, repeatable (default PATH=/bin)")
 	flag.Parse()
 	if *out == "" || *name == "" || len(cmd) == 0 {
 		return fmt.Errorf("-o, -name and -cmd are required")
 	}
 
+	if len(env) == 0 {
+		env = list{"PATH=/bin"}
+	}
+	var blobs [][]byte
+	for _, l := range layers {
+		b, err := os.ReadFile(l)
+		if err != nil {
+			return err
+		}
+		blobs = append(blobs, b)
+	}
 	layer, err := buildLayer(files, links)
 	if err != nil {
 		return err
 	}
-	layerDigest := digest(layer)
+	blobs = append(blobs, layer)
+	var diffIDs []string
+	var layerDescs []any
+	for _, b := range blobs {
+		diffIDs = append(diffIDs, digest(b))
+		layerDescs = append(layerDescs, desc("application/vnd.oci.image.layer.v1.tar", b))
+	}
 	config, _ := json.Marshal(map[string]any{
 		"architecture": runtime.GOARCH,
 		"os":           "linux",
-		"config":       map[string]any{"Entrypoint": []string(cmd), "Env": []string{"PATH=/bin"}},
-		"rootfs":       map[string]any{"type": "layers", "diff_ids": []string{layerDigest}},
+		"config":       map[string]any{"Entrypoint": []string(cmd), "Env": []string(env)},
+		"rootfs":       map[string]any{"type": "layers", "diff_ids": diffIDs},
 	})
 	manifest, _ := json.Marshal(map[string]any{
 		"schemaVersion": 2,
 		"mediaType":     "application/vnd.oci.image.manifest.v1+json",
 		"config":        desc("application/vnd.oci.image.config.v1+json", config),
-		"layers":        []any{desc("application/vnd.oci.image.layer.v1.tar", layer)},
+		"layers":        layerDescs,
 	})
 	mdesc := desc("application/vnd.oci.image.manifest.v1+json", manifest)
 	mdesc["platform"] = map[string]string{"architecture": runtime.GOARCH, "os": "linux"}
@@ -84,7 +107,7 @@ func run() error {
 		_, err := tw.Write(b)
 		return err
 	}
-	for _, b := range [][]byte{layer, config, manifest} {
+	for _, b := range append(blobs, config, manifest) {
 		if err := add("blobs/sha256/"+strings.TrimPrefix(digest(b), "sha256:"), b); err != nil {
 			return err
 		}
