@@ -329,30 +329,36 @@ func TestOptionalIsTheTenantsOwn(t *testing.T) {
 	}
 }
 
+// sectionYAML is the first YAML block of the section heading of the page.
+func sectionYAML(t *testing.T, page, heading string) []byte {
+	t.Helper()
+	d, err := mddoc.Load(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := d.MustSection(t, heading)
+	_, rest, ok := strings.Cut(section, "```yaml\n")
+	if !ok {
+		t.Fatalf("%s, %s: no YAML", page, heading)
+	}
+	block, _, ok := strings.Cut(rest, "```")
+	if !ok {
+		t.Fatalf("%s, %s: the YAML does not end", page, heading)
+	}
+	return []byte(block)
+}
+
 // TestMendixSeparateSecretsExample: the class of docs/mendix-environments.md
 // whose environment keeps its database, storage and app settings in three
 // secrets, the last two optional, mounts the database's files while it is
 // the only one, and every file once all three exist.
 func TestMendixSeparateSecretsExample(t *testing.T) {
-	d, err := mddoc.Load("../docs/mendix-environments.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	section := d.MustSection(t, "Settings in separate secrets")
-	start := strings.Index(section, "```yaml\n")
-	if start < 0 {
-		t.Fatal("the section shows no YAML")
-	}
-	end := strings.Index(section[start+8:], "```")
-	if end < 0 {
-		t.Fatal("the section's YAML does not end")
-	}
 	var class struct {
 		Spec struct {
 			Parameters map[string]string `json:"parameters"`
 		} `json:"spec"`
 	}
-	if err := yaml.Unmarshal([]byte(section[start+8:start+8+end]), &class); err != nil {
+	if err := yaml.Unmarshal(sectionYAML(t, "../docs/mendix-environments.md", "Settings in separate secrets"), &class); err != nil {
 		t.Fatal(err)
 	}
 	e := optionalEnv(t, func(o *provider.Options) { o.NegativeTTL = 0 })
@@ -397,23 +403,10 @@ func TestMendixSeparateSecretsExample(t *testing.T) {
 // TestOptionalReferenceExample: the example of docs/secretproviderclass.md's
 // Optional objects and keys mounts what exists and names what it left out.
 func TestOptionalReferenceExample(t *testing.T) {
-	d, err := mddoc.Load("../docs/secretproviderclass.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	section := d.MustSection(t, "Optional objects and keys")
-	start := strings.Index(section, "```yaml\n")
-	if start < 0 {
-		t.Fatal("the section shows no YAML")
-	}
-	end := strings.Index(section[start+8:], "```")
-	if end < 0 {
-		t.Fatal("the section's YAML does not end")
-	}
 	var example struct {
 		Objects string `json:"objects"`
 	}
-	if err := yaml.UnmarshalStrict([]byte(section[start+8:start+8+end]), &example); err != nil {
+	if err := yaml.UnmarshalStrict(sectionYAML(t, "../docs/secretproviderclass.md", "Optional objects and keys"), &example); err != nil {
 		t.Fatal(err)
 	}
 	e := optionalEnv(t)
