@@ -73,25 +73,35 @@ mkdir -p "$cache"
 # prune GLOB KEEP: a new build replaces the cache entries of older keys (each is 0.1-1 GB).
 prune() { local f; for f in $1; do [ "$f" = "$2" ] || rm -rf "$f"; done; }
 
+# debian_layer NAME PKGS WHAT OPTS...: a Debian minbase root filesystem with PKGS, as a tar
+# mmdebstrap writes with OPTS once, at $cache/NAME-<key>.tar (older keys pruned); its path in
+# $layer (not printed: a command substitution would run it without set -e). The key: what
+# mmdebstrap is given (packages, options, hooks), the suite, and the candidate version of
+# every package asked for.
+debian_layer() {
+  local name=$1 pkgs=$2 what=$3 hash out
+  shift 3
+  hash=$({ printf '%s\n' "$@" "$suite"; candidates "$pkgs"; } | sha256sum | cut -c1-12)
+  out=$cache/$name-$hash.tar
+  if [ ! -f "$out" ]; then
+    exec 8>"$cache/.$name.lock"
+    flock 8
+    if [ ! -f "$out" ]; then
+      log "building $what (Debian $suite minbase + $pkgs) ..."
+      mmdebstrap --quiet "$@" "$suite" "${out%.tar}.tmp.tar" "${sources[@]}"
+      mv "${out%.tar}.tmp.tar" "$out"
+      prune "$cache/$name-*.tar" "$out"
+    fi
+    exec 8>&-
+  fi
+  layer=$out
+}
+
 # The images' base layer: Debian minbase (glibc, mount) with iptables and conntrack for
 # kube-proxy; the Go binaries of this machine's builds are dynamically linked.
-# Each key: what mmdebstrap is given (packages, options, hooks), the suite, and the candidate
-# version of every package asked for.
-base_opts=(--variant=minbase --include="$base_pkgs" "${exclude[@]}"
-  --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*')
-base_hash=$({ printf '%s\n' "${base_opts[@]}" "$suite"; candidates "$base_pkgs"; } | sha256sum | cut -c1-12)
-base=$cache/kindbase-$base_hash.tar
-if [ ! -f "$base" ]; then
-  exec 8>"$cache/.kindbase.lock"
-  flock 8
-  if [ ! -f "$base" ]; then
-    log "building the images' base layer (Debian $suite minbase + $base_pkgs) ..."
-    mmdebstrap --quiet "${base_opts[@]}" "$suite" "${base%.tar}.tmp.tar" "${sources[@]}"
-    mv "${base%.tar}.tmp.tar" "$base"
-    prune "$cache/kindbase-*.tar" "$base"
-  fi
-  exec 8>&-
-fi
+debian_layer kindbase "$base_pkgs" "the images' base layer" --variant=minbase --include="$base_pkgs" "${exclude[@]}" \
+  --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*'
+base=$layer
 if [ "${1:-image}" = base ]; then
   echo "$base"
   exit 0
@@ -99,22 +109,10 @@ fi
 
 # The node's Debian root filesystem (a tar; the kind layout is added below). Docs and man
 # pages are left out; the versions installed are listed in /kind/packages.txt.
-node_opts=(--variant=minbase --include="$node_pkgs" "${exclude[@]}"
-  --customize-hook='mkdir -p "$1/kind" && chroot "$1" dpkg-query -W -f "\${Package} \${Version}\n" >"$1/kind/packages.txt"'
-  --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*')
-debian_hash=$({ printf '%s\n' "${node_opts[@]}" "$suite"; candidates "$node_pkgs"; } | sha256sum | cut -c1-12)
-debian=$cache/kindrootfs-$debian_hash.tar
-if [ ! -f "$debian" ]; then
-  exec 8>"$cache/.kindrootfs.lock"
-  flock 8
-  if [ ! -f "$debian" ]; then
-    log "building the node's root filesystem (Debian $suite minbase + $node_pkgs) ..."
-    mmdebstrap --quiet "${node_opts[@]}" "$suite" "${debian%.tar}.tmp.tar" "${sources[@]}"
-    mv "${debian%.tar}.tmp.tar" "$debian"
-    prune "$cache/kindrootfs-*.tar" "$debian"
-  fi
-  exec 8>&-
-fi
+debian_layer kindrootfs "$node_pkgs" "the node's root filesystem" --variant=minbase --include="$node_pkgs" "${exclude[@]}" \
+  --customize-hook='mkdir -p "$1/kind" && chroot "$1" dpkg-query -W -f "\${Package} \${Version}\n" >"$1/kind/packages.txt"' \
+  --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*'
+debian=$layer
 if [ "${1:-image}" = rootfs ]; then
   echo "$debian"
   exit 0
