@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/apifake"
@@ -93,10 +91,7 @@ func TestNoSubcommandPrintsAValue(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, doc := range map[string][]byte{"PMP-Mistakes": mistakes, "PMP-Production-Credentials": good} {
-		if _, err := a.Admin.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(string(doc))},
-			func(o *secretsmanager.Options) { o.Region = "eu-west-1" }); err != nil {
-			t.Fatal(err)
-		}
+		a.PutSecretIn(t, "eu-west-1", name, string(doc))
 	}
 	api := apifake.Start(t)
 	api.PMP()
@@ -155,10 +150,7 @@ func TestNoEnvironmentSubcommandPrintsAValue(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, doc := range map[string][]byte{"my-namespace/my-app": good, "my-namespace/mistakes": mistakes} {
-		if _, err := a.Admin.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(string(doc))},
-			func(o *secretsmanager.Options) { o.Region = "eu-west-1" }); err != nil {
-			t.Fatal(err)
-		}
+		a.PutSecretIn(t, "eu-west-1", name, string(doc))
 	}
 	api := apifake.Start(t)
 	api.PMP()

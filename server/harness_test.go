@@ -126,13 +126,13 @@ func startProvider(t *testing.T, a *awsemu.AWS, opts ...envOption) *env {
 // new version id.
 func (e *env) putSecret(name, value string) string {
 	e.t.Helper()
-	return mountenv.PutSecret(e.t, e.aws.Admin, name, value)
+	return awsemu.PutSecret(e.t, e.aws.Admin, name, value)
 }
 
 // putBinary creates or rotates a secret whose value is SecretBinary.
 func (e *env) putBinary(name string, value []byte) {
 	e.t.Helper()
-	mountenv.PutBinary(e.t, e.aws.Admin, name, value)
+	awsemu.PutBinary(e.t, e.aws.Admin, name, value)
 }
 
 // mountReq is what the driver sends for one pod.

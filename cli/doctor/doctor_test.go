@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"k8s.io/client-go/rest"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/cmdline"
@@ -49,11 +47,7 @@ func worldWith(t *testing.T, name, secret, orElse string) *world {
 		}
 		secret = string(b)
 	}
-	if _, err := a.Admin.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
-		Name: aws.String(name), SecretString: aws.String(secret),
-	}, func(o *secretsmanager.Options) { o.Region = "eu-west-1" }); err != nil {
-		t.Fatal(err)
-	}
+	a.PutSecretIn(t, "eu-west-1", name, secret)
 	api := apifake.Start(t)
 	api.PMP()
 	return &world{api: api, aws: a}

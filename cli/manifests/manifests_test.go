@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
@@ -140,10 +138,7 @@ func newCluster(t *testing.T, serviceAccount json.RawMessage) *cluster {
 	if err := json.Unmarshal(doc, &c.secret); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Admin.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: aws.String("my-namespace/my-app"), SecretString: aws.String(string(doc))},
-		func(o *secretsmanager.Options) { o.Region = region }); err != nil {
-		t.Fatal(err)
-	}
+	a.PutSecretIn(t, region, "my-namespace/my-app", string(doc))
 	var sa any
 	_ = json.Unmarshal(serviceAccount, &sa)
 	c.api.Put("/api/v1/namespaces/my-namespace/serviceaccounts/my-app", sa)

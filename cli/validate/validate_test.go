@@ -8,9 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/cli/cmdline"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/golden"
@@ -132,12 +129,7 @@ func TestFromSecretsManager(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := a.Admin.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
-		Name: aws.String("PMP-Production-Credentials"), SecretString: aws.String(string(doc)),
-	}, func(o *secretsmanager.Options) { o.Region = "eu-west-1" })
-	if err != nil {
-		t.Fatal(err)
-	}
+	version := a.PutSecretIn(t, "eu-west-1", "PMP-Production-Credentials", string(doc))
 
 	code, stdout, stderr := run(t, "", "--secret", "PMP-Production-Credentials", "--class", "testdata/in/typo-class.yaml")
 	if code != 1 {
@@ -148,7 +140,7 @@ func TestFromSecretsManager(t *testing.T) {
 	findings := strings.SplitN(string(want), "\n", 2)[1]
 	findings = findings[:strings.Index(findings, "\nCredentials by module")]
 	for _, s := range []string{
-		"secret PMP-Production-Credentials (version " + aws.ToString(out.VersionId) + ", eu-west-1): ",
+		"secret PMP-Production-Credentials (version " + version + ", eu-west-1): ",
 		findings,
 		`SecretProviderClass "pmp-typo" has 2 problems`,
 	} {
@@ -259,11 +251,7 @@ func TestEnvironmentFromSecretsManager(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Admin.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
-		Name: aws.String("my-namespace/my-app"), SecretString: aws.String(string(doc)),
-	}, func(o *secretsmanager.Options) { o.Region = "eu-west-1" }); err != nil {
-		t.Fatal(err)
-	}
+	a.PutSecretIn(t, "eu-west-1", "my-namespace/my-app", string(doc))
 	code, stdout, stderr := run(t, "", "--environment", "--secret", "my-namespace/my-app", "--storage-auth", "irsa")
 	if code != 1 {
 		t.Errorf("status %d, stderr %s", code, stderr)

@@ -1,6 +1,7 @@
 package awsemu
 
 import (
+	"context"
 	"errors"
 	"net/http/httptest"
 	"net/url"
@@ -118,4 +119,40 @@ func (a *AWS) UseFrom(t testing.TB, region string) {
 		t.Setenv(k, "")
 		os.Unsetenv(k)
 	}
+}
+
+// PutSecret creates or rotates a secret with admin and returns the new
+// version id.
+func PutSecret(t testing.TB, admin *secretsmanager.Client, name, value string) string {
+	t.Helper()
+	ctx := context.Background()
+	out, err := admin.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)})
+	if err == nil {
+		return aws.ToString(out.VersionId)
+	}
+	put, perr := admin.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String(value)})
+	if perr != nil {
+		t.Fatalf("create %s: %v; put: %v", name, err, perr)
+	}
+	return aws.ToString(put.VersionId)
+}
+
+// PutBinary creates or rotates a secret with admin whose value is
+// SecretBinary.
+func PutBinary(t testing.TB, admin *secretsmanager.Client, name string, value []byte) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := admin.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretBinary: value}); err == nil {
+		return
+	}
+	if _, err := admin.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretBinary: value}); err != nil {
+		t.Fatalf("put %s: %v", name, err)
+	}
+}
+
+// PutSecretIn is PutSecret with an admin client signing for region, as a
+// test whose callers name that region seeds the emulator.
+func (a *AWS) PutSecretIn(t testing.TB, region, name, value string) string {
+	t.Helper()
+	return PutSecret(t, AdminClientIn(a.EmulatorEndpoint, region), name, value)
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/apifake"
 	"github.com/pmp-secrets-provider/pmp-secrets-provider/internal/awsemu"
@@ -127,36 +126,7 @@ func (e *Env) Mount(r driverreq.Request) (*provider.Result, error) {
 // returns the new version id.
 func (e *Env) PutSecret(name, value string) string {
 	e.t.Helper()
-	return PutSecret(e.t, e.AWS.Admin, name, value)
-}
-
-// PutSecret creates or rotates a secret with admin and returns the new
-// version id.
-func PutSecret(t testing.TB, admin *secretsmanager.Client, name, value string) string {
-	t.Helper()
-	ctx := context.Background()
-	out, err := admin.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)})
-	if err == nil {
-		return aws.ToString(out.VersionId)
-	}
-	put, perr := admin.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String(value)})
-	if perr != nil {
-		t.Fatalf("create %s: %v; put: %v", name, err, perr)
-	}
-	return aws.ToString(put.VersionId)
-}
-
-// PutBinary creates or rotates a secret with admin whose value is
-// SecretBinary.
-func PutBinary(t testing.TB, admin *secretsmanager.Client, name string, value []byte) {
-	t.Helper()
-	ctx := context.Background()
-	if _, err := admin.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretBinary: value}); err == nil {
-		return
-	}
-	if _, err := admin.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretBinary: value}); err != nil {
-		t.Fatalf("put %s: %v", name, err)
-	}
+	return awsemu.PutSecret(e.t, e.AWS.Admin, name, value)
 }
 
 // Files are a result's files, path -> contents.

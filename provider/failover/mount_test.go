@@ -55,7 +55,7 @@ func newFailoverEnv(t *testing.T, opts ...mountenv.Option) *failoverEnv {
 // ARN's version id.
 func (e *failoverEnv) putSecretWest(name, value string) string {
 	e.t.Helper()
-	return mountenv.PutSecret(e.t, e.west.Admin, name, value)
+	return awsemu.PutSecret(e.t, e.west.Admin, name, value)
 }
 
 // failoverReq is a Mount of objects read in us-east-1 with us-west-2 as
