@@ -77,6 +77,10 @@ func (c *Cache[K, V]) ShareBytes(b *Budget, keySize func(key K) int64, valueSize
 	b.join(c)
 }
 
+// BoundsBytes reports whether the cache is bounded in bytes (LimitBytes,
+// ShareBytes): its callers then have values sized before they are kept.
+func (c *Cache[K, V]) BoundsBytes() bool { return c.budget != nil }
+
 // trimLocked gives back c's least recently used entries while the budget
 // is over and c holds more than share, keeping its newest.
 func (c *Cache[K, V]) trimLocked(share int64) {

@@ -290,7 +290,7 @@ func (f *Fetcher) read(ctx context.Context, region string, want []backend.Ref, t
 			}
 		}
 	}
-	if f.cache != nil && (f.cfg.CacheMaxBytes > 0 || f.cfg.Budget != nil) {
+	if f.cache != nil && f.cache.BoundsBytes() {
 		for _, v := range got {
 			_, _ = v.Entries() // flattened now, outside the cache's lock, so that Size counts it
 		}
